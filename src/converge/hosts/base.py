@@ -1,0 +1,57 @@
+"""The Host interface: run an argv, read a file, write a file. Every kind talks to a host
+only through this, so the same kind code runs on the real machine and on the simulated one."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from ..errors import CommandFailed
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+class Host(Protocol):
+    name: str  # how the user named it: "local", "sim:/path/state.json"
+    commands: list[list[str]]  # every argv run so far (counted by tests and benchmarks)
+
+    def run(self, argv: Sequence[str], *, input: str | None = None, check: bool = True) -> Result: ...
+    def read_file(self, path: str) -> str | None: ...  # None when missing
+    def write_file(self, path: str, text: str, mode: int = 0o644) -> None: ...  # atomic
+    def remove_file(self, path: str) -> None: ...
+    def has(self, tool: str) -> bool: ...  # is this command available on the host
+    def path(self, path: str) -> str: ...  # where an absolute host path lives (--root applied), for argv
+    def lock_path(self) -> str: ...  # the file whose lock serialises applies on this host
+    def flush(self) -> None: ...  # persist buffered state (the simulated host); no-op elsewhere
+
+
+class CommandLog:
+    """Thread-safe record of the commands a host ran."""
+
+    def __init__(self) -> None:
+        self.commands: list[list[str]] = []
+        self._lock = threading.Lock()
+
+    def record(self, argv: Sequence[str]) -> None:
+        with self._lock:
+            self.commands.append(list(argv))
+
+
+def checked(argv: Sequence[str], result: Result, check: bool) -> Result:
+    if check and result.returncode != 0:
+        raise CommandFailed(list(argv), result.returncode, result.stderr, result.stdout)
+    return result
+
+
+def validate_argv(argv: Sequence[str]) -> list[str]:
+    """argv lists only: every element a string, no NUL; never a shell string."""
+    out = [a for a in argv]
+    if not out or not all(isinstance(a, str) for a in out) or any("\x00" in a for a in out):
+        raise ValueError(f"invalid argv: {argv!r}")
+    return out

@@ -1,0 +1,1 @@
+"""Emulated tools of the simulated host (filled in with the kind that uses them)."""

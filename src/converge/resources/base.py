@@ -1,0 +1,129 @@
+"""What a kind is. A kind says four things and nothing else: its model (Spec), what it
+depends on, how to read all of its instances from a host in bulk, and which steps realise a
+create, update or delete. Kinds never diff themselves: the planner compares the fields the
+manifest declares, after the same normalisation on both sides."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..hosts.base import Host
+from ..model import Change, Facts, FieldDiff, Observed, Ref, Step
+from ..types import check_name
+
+STATE_FILE = "/var/lib/converge/state.json"  # host-side record of what converge manages
+
+
+class Spec(BaseModel):
+    """Base of every kind's model: unknown keys are errors; values are normalised by validators."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def declared(self) -> dict[str, Any]:
+        """Only what the manifest declares, in JSON form: the planner compares these fields."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude=set(type(self).meta_fields()))
+
+    @classmethod
+    def meta_fields(cls) -> frozenset[str]:
+        """Fields that steer converge (allow_destroy) and are never compared with the host."""
+        return frozenset(n for n, f in cls.model_fields.items()
+                         if (f.json_schema_extra or {}).get("x-converge-meta"))  # type: ignore[union-attr]
+
+
+def allow_destroy_field() -> Any:
+    return Field(False, description="allow converge to destroy this resource's data (delete, or a replace "
+                                    "forced by a create-only field)", json_schema_extra={"x-converge-meta": True})
+
+
+@dataclass
+class Context:
+    """What a kind may look at while reading or planning: the host, its settings, the whole
+    desired set, every fact read so far and converge's host-side state."""
+
+    host: Host
+    settings: dict[str, Any] = field(default_factory=dict)  # converge.yaml `settings:` (per kind section)
+    desired: Any = None  # manifest.Desired
+    facts: Facts = field(default_factory=Facts)
+    state: dict[str, Any] = field(default_factory=dict)  # parsed STATE_FILE
+
+    def kind_settings(self, kind: str) -> dict[str, Any]:
+        value = self.settings.get(kind, {})
+        return value if isinstance(value, dict) else {}
+
+    def stamp(self, ref: Ref, field_name: str) -> str | None:
+        """The request stamp last honoured for ref.field (request stamps, DESIGN.md §5)."""
+        return self.state.get("stamps", {}).get(f"{ref}:{field_name}")
+
+    def managed_in_state(self, ref: Ref) -> bool:
+        return str(ref) in self.state.get("managed", {})
+
+
+def record_stamp(ref: Ref, field_name: str, value: str | None) -> Step:
+    return Step(op="state", state={f"stamps.{ref}:{field_name}": value}, note="record the honoured request")
+
+
+def record_managed(ref: Ref, managed: bool) -> Step:
+    return Step(op="state", state={f"managed.{ref}": True if managed else None},
+                note="record ownership" if managed else "forget ownership")
+
+
+S = TypeVar("S", bound=Spec)
+
+
+class Kind(Generic[S]):
+    kind: ClassVar[str]  # "dataset": the KIND of Ref and of --target KIND/NAME
+    section: ClassVar[tuple[str, ...]]  # where it lives in a manifest: ("datasets",), ("shares", "smb")
+    spec: ClassVar[type[Spec]]
+    name_pattern: ClassVar[re.Pattern[str]]
+    name_allowed: ClassVar[str]  # said in errors: what a name may be
+    create_only: ClassVar[frozenset[str]] = frozenset()  # field paths whose change forces a replace
+    holds_data: ClassVar[bool] = False  # delete / replace destroys data: needs an explicit allow
+    tools: ClassVar[tuple[str, ...]] = ()  # host commands the kind needs (read is skipped without them)
+
+    # -- model -------------------------------------------------------------------------------
+    def check_name(self, name: str) -> str:
+        return check_name(name, self.name_pattern, self.name_allowed)
+
+    def depends(self, name: str, spec: S) -> list[Ref]:
+        """Resources this one needs (declared, or present on the host)."""
+        return []
+
+    def validate_set(self, specs: dict[str, S], desired: Any) -> list[tuple[str, str, str]]:
+        """Checks across resources (a port used twice, a property the pool's driver lacks), with the
+        whole desired set at hand: (name, field path inside the resource, message) for each problem."""
+        return []
+
+    def owned_files(self, ctx: Context) -> list[str]:
+        """Files converge owns on the host for this kind (read into facts, written by steps)."""
+        return []
+
+    # -- host --------------------------------------------------------------------------------
+    def read(self, ctx: Context) -> dict[str, Observed]:
+        """All instances on the host, in bulk: a few commands, never one per resource."""
+        return {}
+
+    def create(self, name: str, spec: S, ctx: Context) -> list[Step]:
+        raise NotImplementedError
+
+    def update(self, name: str, spec: S, observed: Observed, diffs: list[FieldDiff], ctx: Context) -> list[Step]:
+        raise NotImplementedError
+
+    def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
+        raise NotImplementedError
+
+    def replace(self, name: str, spec: S, observed: Observed, ctx: Context) -> list[Step]:
+        return self.delete(name, observed, ctx) + self.create(name, spec, ctx)
+
+    def destroys(self, name: str, observed: Observed, ctx: Context) -> list[str]:
+        """What deleting this takes with it (children, snapshots, clones, dependents on the host)."""
+        return []
+
+    def finalize(self, changes: list[Change], ctx: Context) -> None:
+        """Last look at all of this kind's changes (a kind that owns one file writes it once)."""
+
+    def ref(self, name: str) -> Ref:
+        return Ref(kind=self.kind, name=name)

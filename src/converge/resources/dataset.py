@@ -1,0 +1,142 @@
+"""Kind `dataset`: a ZFS filesystem, or a btrfs subvolume (with qgroup and properties)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..model import Ref
+from ..types import OnOff, Size, Stamp
+from .base import Kind, Spec, allow_destroy_field
+
+USER_PROPERTY = re.compile(r"[a-z0-9_.+-]+:[a-z0-9_.:+-]+")
+ZFS_COMPRESSION = ["off", "on", "lzjb", "zle", "lz4", "gzip", *[f"gzip-{i}" for i in range(1, 10)],
+                   "zstd", "zstd-fast", *[f"zstd-{i}" for i in range(1, 20)]]
+BTRFS_COMPRESSION = ["off", "zlib", "lzo", "zstd"]
+
+
+class DatasetProperties(BaseModel):
+    """Native properties (validated) plus free-form user properties (`module:name`)."""
+
+    model_config = ConfigDict(extra="allow")
+    compression: Literal[tuple(sorted(set(ZFS_COMPRESSION + BTRFS_COMPRESSION)))] | None = None  # type: ignore[valid-type]
+    quota: Size | None = None
+    refquota: Size | None = None
+    reservation: Size | None = None
+    refreservation: Size | None = None
+    recordsize: Size | None = None
+    atime: OnOff | None = None
+    relatime: OnOff | None = None
+    readonly: OnOff | None = None
+    exec: OnOff | None = None
+    mountpoint: str | None = Field(None, pattern=r"^(/[A-Za-z0-9_./:+@ -]*|none|legacy)$")
+    canmount: Literal["on", "off", "noauto"] | None = None
+    acltype: Literal["off", "posix", "nfsv4"] | None = None
+    xattr: Literal["on", "off", "sa", "dir"] | None = None
+    sync: Literal["standard", "always", "disabled"] | None = None
+    snapdir: Literal["hidden", "visible"] | None = None
+    dedup: Literal["on", "off", "verify", "sha256", "sha512", "skein", "blake3"] | None = None
+    # create-only: changing them means destroying and re-creating the dataset
+    encryption: Literal["off", "on", "aes-128-ccm", "aes-192-ccm", "aes-256-ccm",
+                        "aes-128-gcm", "aes-192-gcm", "aes-256-gcm"] | None = None
+    keyformat: Literal["raw", "hex", "passphrase"] | None = None
+    casesensitivity: Literal["sensitive", "insensitive", "mixed"] | None = None
+    normalization: Literal["none", "formC", "formD", "formKC", "formKD"] | None = None
+    utf8only: OnOff | None = None
+
+    @field_validator("acltype", mode="before")
+    @classmethod
+    def _acl_alias(cls, v: Any) -> Any:
+        return {"posixacl": "posix", "noacl": "off", "disabled": "off"}.get(v, v) if isinstance(v, str) else v
+
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _compression_spelling(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return v.lower() if isinstance(v, str) else v
+
+    @field_validator("recordsize")
+    @classmethod
+    def _power_of_two(cls, v: int | None) -> int | None:
+        if v is not None and (v < 512 or v > 16 * 1024 * 1024 or v & (v - 1)):
+            raise ValueError("recordsize must be a power of two from 512 to 16M (e.g. 128K, 1M)")
+        return v
+
+    @field_validator("atime", "relatime", "readonly", "exec", "utf8only", mode="before")
+    @classmethod
+    def _onoff(cls, v: Any) -> Any:
+        return v
+
+    @model_validator(mode="after")
+    def _user_properties(self) -> "DatasetProperties":
+        for key, value in (self.model_extra or {}).items():
+            if not USER_PROPERTY.fullmatch(key):
+                raise ValueError(f"unknown property {key!r}: native properties are "
+                                 f"{', '.join(sorted(DatasetProperties.model_fields))}; user properties are "
+                                 "module:name (lowercase, e.g. backup:tier)")
+            if not isinstance(value, (str, int)) or isinstance(value, bool) or "\n" in str(value):
+                raise ValueError(f"user property {key!r} must be a one-line string")
+        return self
+
+
+CREATE_ONLY_PROPERTIES = ("encryption", "keyformat", "casesensitivity", "normalization", "utf8only")
+
+
+class DatasetSpec(Spec):
+    properties: DatasetProperties = Field(default_factory=DatasetProperties)
+    origin: str | None = Field(None, description="create as a clone of this snapshot (pool/ds@snap)")
+    protect: OnOff | None = Field(None, description="host-side protect flag: refuse destroys even without YAML")
+    rollback_to: str | None = Field(None, description="snapshot name to roll back to, with rollback_requested")
+    rollback_requested: Stamp | None = None
+    allow_destroy: bool = allow_destroy_field()
+
+    @model_validator(mode="after")
+    def _rollback_pair(self) -> "DatasetSpec":
+        if self.rollback_requested and not self.rollback_to:
+            raise ValueError("rollback_requested needs rollback_to: the snapshot to roll back to")
+        return self
+
+
+class DatasetKind(Kind[DatasetSpec]):
+    kind = "dataset"
+    section = ("datasets",)
+    spec = DatasetSpec
+    name_pattern = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)+")
+    name_allowed = "pool/path: components of letters, digits, '_', '.', ':', '-' separated by '/'"
+    create_only = frozenset({f"properties.{p}" for p in CREATE_ONLY_PROPERTIES} | {"origin"})
+    holds_data = True
+    tools = ("zfs",)
+
+    def depends(self, name: str, spec: DatasetSpec) -> list[Ref]:
+        pool, _, rest = name.partition("/")
+        parent = name.rsplit("/", 1)[0]
+        refs = [Ref(kind="pool", name=pool)]
+        if "/" in rest:
+            refs.append(Ref(kind="dataset", name=parent))
+        if spec.origin:
+            refs.append(Ref(kind="snapshot", name=spec.origin))
+        return refs
+
+
+def dataset_mountpoint(name: str, ctx: Any) -> str:
+    """Where a dataset is (or will be) mounted: the host's answer when it exists, else what
+    the manifests make it (its mountpoint property, its parent's, or the pool's)."""
+    observed = ctx.facts.of("dataset").get(name)
+    if observed and observed.info.get("mountpoint"):
+        return str(observed.info["mountpoint"])
+    desired = getattr(ctx.desired, "resources", {}).get("dataset", {}).get(name) if ctx.desired else None
+    if desired is not None and desired.properties.mountpoint and desired.properties.mountpoint.startswith("/"):
+        return desired.properties.mountpoint
+    if "/" in name:
+        parent, leaf = name.rsplit("/", 1)
+        return dataset_mountpoint(parent, ctx).rstrip("/") + "/" + leaf
+    pool = ctx.facts.of("pool").get(name)
+    if pool and pool.info.get("mountpoint"):
+        return str(pool.info["mountpoint"])
+    spec = getattr(ctx.desired, "resources", {}).get("pool", {}).get(name) if ctx.desired else None
+    if spec is not None and spec.mountpoint:
+        return spec.mountpoint
+    return "/" + name

@@ -1,0 +1,98 @@
+"""Kind `interface`: a network link configured with iproute2 and persisted for reboot."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..model import Ref
+from ..types import IPAddress, Network, OnOff, SortedStrs
+from .base import Kind, Spec
+
+IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}")
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: Network
+    via: IPAddress | None = None
+    metric: int | None = Field(None, ge=0, le=4294967295)
+
+
+
+
+class InterfaceSpec(Spec):
+    type: Literal["physical", "bridge", "veth", "macvlan", "vxlan", "vlan", "bond"] = "physical"
+    ports: SortedStrs | None = Field(None, description="bridge: member links")
+    stp: OnOff | None = None
+    peer: str | None = Field(None, description="veth: name of the other end")
+    parent: str | None = Field(None, description="macvlan/vlan/vxlan: the lower link")
+    mode: str | None = Field(None, description="macvlan: bridge/private/vepa/passthru; bond: 802.3ad, active-backup, ...")
+    vlan_id: int | None = Field(None, ge=1, le=4094)
+    vni: int | None = Field(None, ge=0, le=16777215, description="vxlan: id")
+    remote: IPAddress | None = None
+    group: IPAddress | None = None
+    local: IPAddress | None = None
+    dstport: int | None = Field(None, ge=1, le=65535)
+    members: SortedStrs | None = Field(None, description="bond: member links")
+    addresses: SortedStrs | None = None
+    gateway: IPAddress | None = None
+    routes: list[Route] | None = None
+    mtu: int | None = Field(None, ge=68, le=65535)
+    mac: str | None = Field(None, pattern=r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+    state: Literal["up", "down"] | None = None
+    dhcp: OnOff | None = None
+
+    @field_validator("mac", mode="before")
+    @classmethod
+    def _mac_lower(cls, v: object) -> object:
+        return v.lower().replace("-", ":") if isinstance(v, str) else v
+
+    @field_validator("addresses", mode="before")
+    @classmethod
+    def _addresses(cls, v: object) -> object:
+        from ..types import parse_interface_address
+
+        if isinstance(v, list):
+            return [parse_interface_address(a) for a in v]
+        return v
+
+    @field_validator("ports", "members", "peer", "parent")
+    @classmethod
+    def _link_names(cls, v: object) -> object:
+        for name in v if isinstance(v, list) else ([v] if v else []):
+            if not IFNAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an interface name (up to 15 letters, digits, '_', '.', '-')")
+        return v
+
+    @model_validator(mode="after")
+    def _type_fields(self) -> "InterfaceSpec":
+        t = self.type
+        if t in ("macvlan", "vlan") and not self.parent:
+            raise ValueError(f"a {t} interface needs parent: the link it sits on")
+        if t == "vlan" and self.vlan_id is None:
+            raise ValueError("a vlan interface needs vlan_id (1-4094)")
+        if t == "vxlan" and self.vni is None:
+            raise ValueError("a vxlan interface needs vni (0-16777215)")
+        if t == "veth" and not self.peer:
+            raise ValueError("a veth interface needs peer: the name of its other end")
+        if t == "bond" and not self.members:
+            raise ValueError("a bond interface needs members")
+        if self.ports and t != "bridge":
+            raise ValueError("only a bridge has ports")
+        return self
+
+
+class InterfaceKind(Kind[InterfaceSpec]):
+    kind = "interface"
+    section = ("interfaces",)
+    spec = InterfaceSpec
+    name_pattern = IFNAME
+    name_allowed = "up to 15 letters, digits, '_', '.', '-', ':' (a Linux interface name)"
+    tools = ("ip",)
+
+    def depends(self, name: str, spec: InterfaceSpec) -> list[Ref]:
+        names = list(spec.ports or []) + list(spec.members or []) + ([spec.parent] if spec.parent else [])
+        return [Ref(kind="interface", name=n) for n in names]

@@ -1,0 +1,169 @@
+"""Value types shared by every kind: one normalisation for manifests and host facts alike,
+so that a plan never shows a change that is only a spelling (`2T` vs `2199023255552`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+_UNITS = {"": 0, "B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTPE]?)(?:i?B)?\s*$", re.IGNORECASE)
+SIZE_PATTERN = r"^(none|[0-9]+(\.[0-9]+)?\s*([KMGTPEkmgtpe](i?[Bb])?|[Bb])?)$"
+
+
+def parse_size(value: Any) -> int:
+    """`2T`, `2TiB`, `2tb`, `1.5G`, `2199023255552`, `none` -> bytes (binary units, as ZFS counts)."""
+    if isinstance(value, bool):
+        raise ValueError("a size is a number of bytes or a number with a unit (K, M, G, T, P, E), not a boolean")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str):
+        if value.strip().lower() in ("none", "0"):
+            return 0
+        m = _SIZE_RE.match(value)
+        if m:
+            number, unit = float(m.group(1)), m.group(2).upper()
+            result = number * 1024 ** _UNITS[unit]
+            if result.is_integer():
+                return int(result)
+            raise ValueError(f"{value!r} is not a whole number of bytes")
+    raise ValueError(f"{value!r} is not a size: use bytes (2199023255552) or a number with a unit "
+                     "K, M, G, T, P or E (2T, 2TiB, 512M), or none")
+
+
+def format_size(n: int) -> str:
+    """Bytes -> the shortest exact binary spelling (2199023255552 -> 2T, 1536 -> 1.5K)."""
+    if n == 0:
+        return "none"
+    for unit in "EPTGMK":
+        scale = 1024 ** _UNITS[unit]
+        if n >= scale:
+            q = n / scale
+            if q.is_integer():
+                return f"{int(q)}{unit}"
+            if (n * 100) % scale == 0:
+                return f"{q:g}{unit}"
+    return str(n)
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("on", "yes", "true", "1", "enabled"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("off", "no", "false", "0", "disabled"):
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"{value!r} is not a boolean: use on/off, true/false or yes/no")
+
+
+def parse_interface_address(value: Any) -> str:
+    """An address with its prefix (192.168.1.10/24, fd00::1/64), canonical form."""
+    if not isinstance(value, str) or "/" not in value:
+        raise ValueError(f"{value!r} is not an address in CIDR form (192.168.1.10/24 or fd00::10/64)")
+    try:
+        return str(ipaddress.ip_interface(value.strip()))
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not an address in CIDR form: {e}") from None
+
+
+def parse_network(value: Any) -> str:
+    """A network (192.168.1.0/24); host bits set is an error that says which network was meant."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a network in CIDR form (192.168.1.0/24)")
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=True))
+    except ValueError as e:
+        try:
+            meant = ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a network in CIDR form (192.168.1.0/24): {e}") from None
+        raise ValueError(f"{value!r} has host bits set: did you mean {meant}?") from None
+
+
+def parse_ip(value: Any) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+
+
+def sorted_unique(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set)):
+        items = list(value)
+        try:
+            return sorted(set(items))
+        except TypeError:
+            return items
+    return value
+
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": SIZE_PATTERN}],
+                    "description": "bytes, or a number with a binary unit: 512M, 2T, 2TiB; none = 0",
+                    "x-converge-size": True}),
+]
+OnOff = Annotated[
+    bool,
+    BeforeValidator(parse_bool),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["on", "off", "yes", "no", "true", "false"]}]}),
+]
+InterfaceAddress = Annotated[str, BeforeValidator(parse_interface_address),
+                             WithJsonSchema({"type": "string", "description": "address/prefix, e.g. 192.168.1.10/24"})]
+Network = Annotated[str, BeforeValidator(parse_network),
+                    WithJsonSchema({"type": "string", "description": "network/prefix, e.g. 192.168.1.0/24"})]
+IPAddress = Annotated[str, BeforeValidator(parse_ip), WithJsonSchema({"type": "string", "description": "IP address"})]
+SortedStrs = Annotated[list[str], BeforeValidator(sorted_unique), PlainSerializer(lambda v: sorted(set(v)))]
+
+# A name may never carry what could reach a shell or a config file: `;`, newlines, `..`, a leading `-`.
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f;`$&|<>\\\"'\[\]{}*?!]")
+
+
+def check_name(name: str, pattern: re.Pattern[str], allowed: str) -> str:
+    """Shared name check: the kind's pattern, plus the rules no name may break."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("a name must be a non-empty string")
+    if name.startswith("-"):
+        raise ValueError(f"name {name!r} starts with '-' (it would read as a command option)")
+    if ".." in name.split("/") or ".." in name:
+        raise ValueError(f"name {name!r} contains '..'")
+    bad = _FORBIDDEN.search(name)
+    if bad:
+        raise ValueError(f"name {name!r} contains {bad.group()!r}, which could reach a shell or a config file; "
+                         f"allowed: {allowed}")
+    if not pattern.fullmatch(name):
+        raise ValueError(f"name {name!r} is not allowed here; allowed: {allowed}")
+    return name
+
+
+def parse_stamp(value: Any) -> str:
+    """A request stamp: an RFC 3339 time, kept in UTC (`2026-11-22T10:00:00Z`)."""
+    from datetime import datetime, timezone
+
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time stamp: use RFC 3339, e.g. 2026-11-22T10:00:00Z") from None
+    else:
+        raise ValueError(f"{value!r} is not a time stamp: use RFC 3339, e.g. 2026-11-22T10:00:00Z")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Stamp = Annotated[str, BeforeValidator(parse_stamp),
+                  WithJsonSchema({"type": "string", "format": "date-time",
+                                  "description": "request stamp: honoured once, e.g. 2026-11-22T10:00:00Z"})]

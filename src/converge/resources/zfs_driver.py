@@ -233,7 +233,10 @@ def destroy(name: str, ctx: Context, kind: str) -> list[Step]:
     if blocking:
         raise PlanError(f"{kind} {name} cannot be destroyed while {', '.join(blocking)} exist "
                         "(not managed by converge or still declared); converge never destroys recursively")
-    return [Step(argv=["zfs", "destroy", name], note=f"destroy the {kind}")]
+    # zfs-fuse answers "dataset is busy" to a destroy that has to unmount first: unmount explicitly there
+    unmount = [Step(argv=["zfs", "unmount", name], note="zfs-fuse: unmount before destroy")] \
+        if _legacy(ctx, name) and "@" not in name else []
+    return unmount + [Step(argv=["zfs", "destroy", name], note=f"destroy the {kind}")]
 
 
 def dependents(name: str, ctx: Context) -> list[str]:

@@ -160,6 +160,12 @@ def _create_or_add(host: Any, sub: str, opts: dict[str, list[str]], rest: list[s
         if name not in _zfs_pools(host):
             return fail(f"cannot open '{name}': no such pool", 1)
         pool = pools[name]
+        have = {v["type"] for v in pool.spec["vdevs"] if v["role"] == "data"}
+        adding = {v["type"] for v in vdevs if v["role"] == "data"}
+        if adding and adding != have and "f" not in opts:
+            return fail("invalid vdev specification\nuse '-f' to override the following errors:\n"
+                        f"mismatched replication level: pool uses {'/'.join(sorted(have))} and new vdev is "
+                        f"{'/'.join(sorted(adding))}", 1)
         pool.spec = PoolSpec.model_validate({**pool.spec, "vdevs": pool.spec["vdevs"] + vdevs}).model_dump(
             mode="json", exclude_none=True)
     pool = pools[name]

@@ -24,10 +24,19 @@ def _legacy(result: Any) -> bool:
     return result.returncode != 0 and ("invalid option" in result.stderr or "bad property list" in result.stderr)
 
 
+def _absent(result: Any) -> bool:
+    """The tools are installed but no ZFS runs (no kernel module, no zfs-fuse daemon): no pools."""
+    text = result.stderr + result.stdout
+    return result.returncode != 0 and ("failed to initialize ZFS library" in text or "modules are not loaded" in text
+                                       or "zfs-fuse daemon is running" in text)
+
+
 def zpool_list(host: Host) -> tuple[dict[str, dict[str, Any]], bool]:
     """Pools with size/health; second value: the tool is the old zfs-fuse one."""
     fields = ",".join(LIST_FIELDS)
     result = host.run(["zpool", "list", "-Hp", "-o", fields], check=False)
+    if _absent(result):
+        return {}, False
     legacy = _legacy(result)
     if legacy:
         result = host.run(["zpool", "list", "-H", "-o", fields])
@@ -130,7 +139,11 @@ def zpool_get(host: Host, pools: list[str], legacy: bool) -> Props:
 
 def zfs_get_all(host: Host) -> Props:
     """ONE call for every filesystem and snapshot (no dataset argument: all types but bookmarks)."""
-    return parse_tab_props(host.run(["zfs", "get", "-Hp", "-o", "name,property,value,source", "all"]).stdout)
+    argv = ["zfs", "get", "-Hp", "-o", "name,property,value,source", "all"]
+    result = host.run(argv, check=False)
+    if _absent(result):
+        return {}
+    return parse_tab_props(host.run(argv).stdout if result.returncode else result.stdout)
 
 
 def declared_values(props: dict[str, tuple[str, str]], native: frozenset[str],

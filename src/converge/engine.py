@@ -15,6 +15,7 @@ from .errors import ManifestError, NotConverged, StalePlan
 from .executor import Event, Report, execute
 from .hosts import Host, default_sim_path, open_host
 from .lock import apply_lock
+from .yamlsource import display_path
 from .manifest import Desired, check_references, load_unchecked
 from .model import Facts, Plan, Ref
 from .planner import build_plan
@@ -41,7 +42,7 @@ def open_target(directory: str, host: str | None = None, root: str | None = None
     if not spec:
         path = default_sim_path(directory)
         spec = f"sim:{path}"
-        note = f"host: simulated ({os.path.relpath(path)}); use --host local for this machine"
+        note = f"host: simulated ({display_path(path)}); use --host local for this machine"
     return Target(directory, config, open_host(spec, root=root or config.root, sim_seed=config.sim), note)
 
 
@@ -78,10 +79,10 @@ def present_refs(ctx: Context) -> set[Ref]:
 def load_checked(target: Target) -> tuple[Desired, Context]:
     """Load the manifests, read the host, and check references against declared ∪ present."""
     desired, issues = load_unchecked(target.directory, target.config.vars)
-    if issues:
-        raise ManifestError(issues)
+    # The host is only read (never changed) here, so references are checked even when other
+    # errors were found: every error of a run is reported at once.
     ctx = read_facts(target.host, desired, target.config.settings)
-    issues = check_references(desired, present_refs(ctx))
+    issues += check_references(desired, present_refs(ctx))
     if issues:
         raise ManifestError(issues)
     return desired, ctx

@@ -16,7 +16,7 @@ from ruamel.yaml.comments import CommentedMap
 from .errors import Issue, ManifestError
 from .model import Ref
 from .resources import BY_KIND, KINDS, Kind, Spec
-from .yamlsource import (Location, display_path, node_location, parse_yaml, plain, render_template,
+from .yamlsource import (UNPARSED, Location, display_path, node_location, parse_yaml, plain, render_template,
                          spec_issues, suggest)
 
 from .config import CONFIG_FILE
@@ -43,6 +43,7 @@ class Desired:
     entries: dict[str, dict[str, Entry]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
+    declared_at: dict[str, dict[str, Location]] = field(default_factory=dict)  # every name, valid or not
 
     def specs(self, kind: str) -> dict[str, Spec]:
         return {n: e.spec for n, e in self.entries.get(kind, {}).items()}
@@ -96,7 +97,7 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None) -> 
         shown = display_path(path)
         doc = parse_yaml(_read(path), shown, issues)
         docs.append((shown, doc))
-        if isinstance(doc, CommentedMap) and isinstance(doc.get("vars"), dict):
+        if isinstance(doc, CommentedMap) and isinstance(doc.get("vars"), dict):  # for the templates
             variables.update(plain(doc["vars"]))
     for path in (f for f in files if f.endswith(".j2")):
         shown = display_path(path)
@@ -117,6 +118,8 @@ def _read(path: str) -> str:
 
 
 def _load_document(desired: Desired, shown: str, doc: Any, issues: list[Issue]) -> None:
+    if doc is UNPARSED:
+        return
     if doc is None:
         issues.append(Issue(shown, 1, 1, "", "the file is empty: expected a mapping of sections ("
                             + ", ".join(TOP_LEVEL) + ")"))
@@ -161,6 +164,7 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
                             f"expected a mapping of {kind.kind} names to their fields, got a {_type_name(value)}"))
         return
     entries = desired.entries.setdefault(kind.kind, {})
+    seen = desired.declared_at.setdefault(kind.kind, {})
     for name, fields in value.items():
         at = node_location(shown, value, name)
         rpath = f"{path}.{name}"
@@ -171,12 +175,13 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
         except ValueError as e:
             issues.append(Issue(at.file, at.line, at.column, rpath, str(e)))
             continue
-        if name in entries:
-            first = entries[name].location
+        if name in seen:
+            first = seen[name]
             issues.append(Issue(at.file, at.line, at.column, rpath,
                                 f"{kind.kind} {name!r} is declared twice: here and at "
                                 f"{first.file}:{first.line}:{first.column}"))
             continue
+        seen[name] = at
         if fields is None:
             fields = CommentedMap()
         if not isinstance(fields, CommentedMap):
@@ -232,7 +237,7 @@ def check_references(desired: Desired, present: set[Ref] | None) -> list[Issue]:
                     graph[ref].add(dep)
                 elif present is None or dep not in present:
                     fpath, where = _field_naming(entry, dep.name)
-                    known = desired.entries.get(dep.kind, {})
+                    known = desired.declared_at.get(dep.kind, {})
                     issues.append(Issue(where.file, where.line, where.column, entry.section_path + fpath,
                                         f"{dep.kind} {dep.name!r} is not declared"
                                         + (" nor present on the host" if present is not None else "")

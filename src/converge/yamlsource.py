@@ -40,6 +40,13 @@ def display_path(path: str) -> str:
     return rel if not rel.startswith("..") else path
 
 
+class Unparsed:
+    """What parse_yaml returns when the text is not YAML (its error is already reported)."""
+
+
+UNPARSED = Unparsed()
+
+
 def parse_yaml(text: str, shown: str, issues: list[Issue]) -> Any:
     try:
         return _yaml().load(text)
@@ -50,7 +57,7 @@ def parse_yaml(text: str, shown: str, issues: list[Issue]) -> Any:
                             f"YAML syntax error: {problem}"))
     except Exception as e:  # ruamel raises a few unmarked errors (e.g. bad unicode)
         issues.append(Issue(shown, 0, 0, "", f"YAML error: {e}"))
-    return None
+    return UNPARSED
 
 
 def render_template(path: str, shown: str, text: str, variables: dict[str, Any], issues: list[Issue]) -> str | None:

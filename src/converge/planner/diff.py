@@ -12,7 +12,7 @@ from pydantic.functional_validators import BeforeValidator
 
 from ..model import FieldDiff
 from ..resources.base import Spec
-from ..types import format_size, parse_size
+from ..types import format_size, parse_bool, parse_size
 
 SENSITIVE = "x-converge-sensitive"
 
@@ -80,13 +80,12 @@ def _is_plain_dict(tp: Any) -> bool:
     return _submodel(tp) is None
 
 
-def _is_size(tp: Any) -> bool:
-    def has(t: Any) -> bool:
-        if typing.get_origin(t) is typing.Annotated:
-            return any(isinstance(m, BeforeValidator) and m.func is parse_size for m in typing.get_args(t)[1:]) \
-                or has(typing.get_args(t)[0])
-        return any(has(a) for a in typing.get_args(t)) if typing.get_origin(t) else False
-    return has(tp)
+def _validated_by(tp: Any, func: Any) -> bool:
+    """Is this (possibly Optional/Annotated) type parsed by `func` (parse_size, parse_bool)?"""
+    if typing.get_origin(tp) is typing.Annotated:
+        return any(isinstance(m, BeforeValidator) and m.func is func for m in typing.get_args(tp)[1:]) \
+            or _validated_by(typing.get_args(tp)[0], func)
+    return any(_validated_by(a, func) for a in typing.get_args(tp)) if typing.get_origin(tp) else False
 
 
 def show(value: Any, field_type: Any = None, sensitive: bool = False) -> str:
@@ -95,7 +94,9 @@ def show(value: Any, field_type: Any = None, sensitive: bool = False) -> str:
         return "(unset)"
     if sensitive:
         return "(sensitive)"
-    if isinstance(value, int) and not isinstance(value, bool) and _is_size(field_type):
+    if isinstance(value, bool) and _validated_by(field_type, parse_bool):
+        return "on" if value else "off"
+    if isinstance(value, int) and not isinstance(value, bool) and _validated_by(field_type, parse_size):
         return format_size(value)
     if isinstance(value, str):
         return value if value and value.strip() == value and "\n" not in value else json.dumps(value)

@@ -109,8 +109,8 @@ class PoolSpec(Spec):
         for v in vdevs:
             if v.type == "stripe" or v.role in ("cache", "spare"):
                 merged.setdefault(v.role, set()).update(v.disks)
-            else:
-                out.append(v)
+            else:  # rebuilt with every field set: the planner compares the whole list as declared
+                out.append(Vdev(type=v.type, role=v.role, disks=list(v.disks)))
         out += [Vdev(type="stripe", role=role, disks=sorted(d)) for role, d in merged.items()]
         return sorted(out, key=lambda v: (ROLES.index(v.role), v.type, v.disks))
 

@@ -41,7 +41,7 @@ def test_valid_directory_merges_files_and_renders_templates(tmp_path, monkeypatc
     })
     desired = load(".", present=set())
     assert desired.count()["dataset"] == 2
-    assert desired.specs("pool")["tank"].declared()["vdevs"] == [{"type": "raidz1", "disks": ["/dev/a", "/dev/b"]}]
+    assert desired.specs("pool")["tank"].declared()["vdevs"] == [{"type": "raidz1", "role": "data", "disks": ["/dev/a", "/dev/b"]}]
     assert desired.specs("dataset")["tank/media"].declared() == {"properties": {"quota": 2 * 2**40}}
 
 

@@ -75,7 +75,7 @@ DATASET_PROPS = st.fixed_dictionaries({}, optional={
 
 @st.composite
 def manifests(draw):
-    pool = draw(NAME)
+    pool = "p" + draw(NAME)  # ZFS reserves some names (c0, mirror, log...): keep clear of them
     datasets = {f"{pool}/{n}": {"properties": draw(DATASET_PROPS)}
                 for n in draw(st.lists(NAME, max_size=4, unique=True))}
     shares = {n: {"path": ds, "read_only": draw(st.booleans())}

@@ -71,6 +71,18 @@ root_opt = click.option("--root", help="put every file converge writes under thi
 @click.version_option(package_name="converge")
 def main() -> None:
     """Keep a NAS / homelab host in the state its YAML manifests declare."""
+    _configure_logging()
+
+
+def _configure_logging() -> None:
+    """Structured log lines on stderr (progress when not on a terminal); debug with CONVERGE_DEBUG."""
+    import logging
+
+    import structlog
+
+    level = logging.DEBUG if os.environ.get("CONVERGE_DEBUG") else logging.INFO
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr), cache_logger_on_first_use=False)
 
 
 @main.command()

@@ -29,7 +29,7 @@ def _change(c: Change, paint: Any, show_steps: bool) -> list[str]:
     if c.action in (Action.REPLACE, Action.DELETE):
         head += f"   <-- {WORDS[c.action]}" + (" (destroys data)" if c.destructive else "")
     out = [paint(head, fg=color, bold=bold)]
-    if c.reason:
+    if c.reason and c.action is not Action.CREATE:
         out.append(f"    # {c.reason}")
     for d in c.diffs if c.action is Action.CREATE else ():
         out.append(f"    {d.path}: {d.after_text}")

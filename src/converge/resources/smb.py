@@ -16,7 +16,7 @@ from . import smbconf
 from .base import Context, Kind, Spec
 from .samba_params import PARAMETERS
 from .shares_common import (attach_steps, check_paths, check_share_path, final_specs, path_dependency, render,
-                            resolve_share_path)
+                            resolve_share_path, unroot)
 from .smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter
 
 log = structlog.get_logger(__name__)
@@ -192,7 +192,7 @@ class SmbKind(Kind[SmbShareSpec]):
 
     def _observed(self, section: smbconf.Section, defaults: dict[str, str], ctx: Context, managed: bool) -> Observed:
         raw = smbconf.spec_from_params(section.params, defaults)
-        path = section.params.get("path", "")
+        path = unroot(ctx.host, section.params.get("path", ""))
         source = section.markers.get("path", "")
         raw["path"] = source if source and resolve_share_path(source, ctx) == path else path
         info = {"directory": path, "in": "include" if managed else "smb.conf"}
@@ -234,7 +234,7 @@ class SmbKind(Kind[SmbShareSpec]):
         for name, spec in sorted(specs.items(), key=lambda kv: kv[0].lower()):
             path = resolved.get(name) or resolve_share_path(spec.path, ctx)
             shares.append({"name": name, "source": "" if spec.path.startswith("/") else spec.path,
-                           "params": smbconf.params_from_spec(spec, path)})
+                           "params": smbconf.params_from_spec(spec, host.path(path))})
         text = render("smb-shares.conf.j2", shares=shares, config=config, include=host.path(include))
         candidate = include + ".candidate"
         steps = [

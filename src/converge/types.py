@@ -129,6 +129,10 @@ SortedStrs = Annotated[list[str], BeforeValidator(sorted_unique), PlainSerialize
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f;`$&|<>\\\"'\[\]{}*?!]")
 
 
+def _char(c: str) -> str:
+    return {"\n": "a newline", "\r": "a carriage return", "\t": "a tab"}.get(c, repr(c))
+
+
 def check_name(name: str, pattern: re.Pattern[str], allowed: str) -> str:
     """Shared name check: the kind's pattern, plus the rules no name may break."""
     if not isinstance(name, str) or not name:
@@ -139,9 +143,11 @@ def check_name(name: str, pattern: re.Pattern[str], allowed: str) -> str:
         raise ValueError(f"name {name!r} contains '..'")
     bad = _FORBIDDEN.search(name)
     if bad:
-        raise ValueError(f"name {name!r} contains {bad.group()!r}, which could reach a shell or a config file; "
+        raise ValueError(f"name {name!r} contains {_char(bad.group())}, which could reach a shell or a config file; "
                          f"allowed: {allowed}")
     if not pattern.fullmatch(name):
+        if " " in name:
+            raise ValueError(f"name {name!r} contains a space, which these names may not have; allowed: {allowed}")
         raise ValueError(f"name {name!r} is not allowed here; allowed: {allowed}")
     return name
 

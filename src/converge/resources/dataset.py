@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any, Literal
 
@@ -70,16 +71,23 @@ class DatasetProperties(BaseModel):
     def _onoff(cls, v: Any) -> Any:
         return v
 
-    @model_validator(mode="after")
-    def _user_properties(self) -> "DatasetProperties":
-        for key, value in (self.model_extra or {}).items():
-            if not USER_PROPERTY.fullmatch(key):
-                raise ValueError(f"unknown property {key!r}: native properties are "
-                                 f"{', '.join(sorted(DatasetProperties.model_fields))}; user properties are "
-                                 "module:name (lowercase, e.g. backup:tier)")
+    @model_validator(mode="before")
+    @classmethod
+    def _user_properties(cls, data: Any) -> Any:
+        # Checked before the fields so a misspelt native property is named even beside other errors.
+        if not isinstance(data, dict):
+            return data
+        for key, value in data.items():
+            if key in cls.model_fields:
+                continue
+            if not isinstance(key, str) or not USER_PROPERTY.fullmatch(key):
+                close = difflib.get_close_matches(str(key), list(cls.model_fields), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"unknown property {key!r}{hint}; user properties are module:name "
+                                 "(lowercase, e.g. backup:tier)")
             if not isinstance(value, (str, int)) or isinstance(value, bool) or "\n" in str(value):
                 raise ValueError(f"user property {key!r} must be a one-line string")
-        return self
+        return data
 
 
 CREATE_ONLY_PROPERTIES = ("encryption", "keyformat", "casesensitivity", "normalization", "utf8only")

@@ -11,7 +11,7 @@ from converge.resources.base import Context, Kind
 
 
 class FakeDesired:
-    """What the engine's Desired offers the kinds: `.resources` and `.specs(kind)`."""
+    """What the engine's Desired offers the kinds: `.specs(kind)`."""
 
     def __init__(self, **kinds: dict[str, Any]) -> None:
         self.resources = kinds

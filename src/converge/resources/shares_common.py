@@ -51,16 +51,8 @@ def unroot(host: Any, path: str) -> str:
 
 
 def desired_specs(ctx: Any, kind: str) -> dict[str, Any]:
-    """The declared resources of one kind, whatever shape ctx.desired has (Desired, or a plain
-    {kind: {name: Spec}} in tests)."""
-    desired = ctx.desired
-    if desired is None:
-        return {}
-    if hasattr(desired, "specs"):
-        return dict(desired.specs(kind))
-    if isinstance(desired, dict):
-        return dict(desired.get(kind, {}))
-    return dict(getattr(desired, "resources", {}).get(kind, {}))
+    """The declared resources of one kind (none when planning without manifests)."""
+    return dict(ctx.desired.specs(kind)) if ctx.desired is not None else {}
 
 
 def source_known(path: str, ctx: Any) -> bool:

@@ -12,7 +12,7 @@ FLAGS = frozenset({
     "ro", "rw", "secure", "insecure", "sync", "async", "wdelay", "no_wdelay", "hide", "nohide",
     "crossmnt", "nocrossmnt", "subtree_check", "no_subtree_check", "root_squash", "no_root_squash",
     "all_squash", "no_all_squash", "auth_nlm", "no_auth_nlm", "secure_locks", "insecure_locks",
-    "acl", "no_acl", "pnfs", "no_pnfs", "security_label", "no_security_label", "nordirplus", "mp", "mountpoint",
+    "acl", "no_acl", "pnfs", "no_pnfs", "security_label", "nordirplus", "mp", "mountpoint",
 })
 SEC_FLAVORS = ("sys", "krb5", "krb5i", "krb5p", "none")
 UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}|[0-9a-fA-F]{32}"
@@ -30,7 +30,7 @@ VALUED: dict[str, re.Pattern[str]] = {
 OPPOSITES = [("ro", "rw"), ("sync", "async"), ("secure", "insecure"), ("wdelay", "no_wdelay"), ("hide", "nohide"),
              ("crossmnt", "nocrossmnt"), ("subtree_check", "no_subtree_check"), ("root_squash", "no_root_squash"),
              ("all_squash", "no_all_squash"), ("auth_nlm", "no_auth_nlm"), ("secure_locks", "insecure_locks"),
-             ("acl", "no_acl"), ("pnfs", "no_pnfs"), ("security_label", "no_security_label")]
+             ("acl", "no_acl"), ("pnfs", "no_pnfs")]
 
 
 def option_error(option: str) -> str | None:

@@ -28,7 +28,7 @@ def load(host: Any, path: str) -> tuple[list[smbconf.Section] | None, list[str]]
     """Sections of a config with its includes expanded, or None and the errors testparm prints."""
     text = host.facts.files.get(path)
     if text is None:
-        return None, [f"Can't load {path} - run testparm to debug it"]
+        return None, ["Error loading services."]  # what testparm 4.17 says for a missing file
     messages: list[str] = []
     sections: dict[str, smbconf.Section] = {}
     order: list[str] = []

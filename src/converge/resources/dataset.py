@@ -206,7 +206,7 @@ def dataset_mountpoint(name: str, ctx: Any) -> str:
     observed = ctx.facts.of("dataset").get(name)
     if observed and observed.info.get("mountpoint"):
         return str(observed.info["mountpoint"])
-    desired = getattr(ctx.desired, "resources", {}).get("dataset", {}).get(name) if ctx.desired else None
+    desired = ctx.desired.specs("dataset").get(name) if ctx.desired else None
     if desired is not None and desired.properties.mountpoint and desired.properties.mountpoint.startswith("/"):
         return desired.properties.mountpoint
     if "/" in name:
@@ -215,7 +215,7 @@ def dataset_mountpoint(name: str, ctx: Any) -> str:
     pool = ctx.facts.of("pool").get(name)
     if pool and pool.info.get("mountpoint"):
         return str(pool.info["mountpoint"])
-    spec = getattr(ctx.desired, "resources", {}).get("pool", {}).get(name) if ctx.desired else None
+    spec = ctx.desired.specs("pool").get(name) if ctx.desired else None
     if spec is not None and spec.mountpoint:
         return spec.mountpoint
     return "/" + name

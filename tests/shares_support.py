@@ -1,12 +1,13 @@
-"""Test support for the share kinds until the engine lands: a stand-in Desired, the generic
-diff the planner does (declared fields only), and a step runner. Kept deliberately small and
-generic: it calls the kinds' own read/create/update/delete/finalize, never their internals."""
+"""Test support for the share kinds: a stand-in Desired holding only share specs, so one kind
+can be planned alone with the engine's own generic diff, and a step runner that runs deletes
+first as the executor does. It calls the kinds' own read/create/update/delete/finalize."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from converge.model import Action, Change, FieldDiff, Step
+from converge.model import Action, Change, Step
+from converge.planner.diff import diff_fields
 from converge.resources.base import Context, Kind
 
 
@@ -18,15 +19,6 @@ class FakeDesired:
 
     def specs(self, kind: str) -> dict[str, Any]:
         return self.resources.get(kind, {})
-
-
-def diff(declared: Any, observed: Any, path: str = "") -> list[FieldDiff]:
-    if isinstance(declared, dict) and isinstance(observed, dict):
-        out = []
-        for key, value in declared.items():
-            out += diff(value, observed.get(key), f"{path}.{key}" if path else key)
-        return out
-    return [] if declared == observed else [FieldDiff(path=path, before=observed, after=declared)]
 
 
 def plan(kind: Kind, ctx: Context) -> list[Change]:
@@ -42,7 +34,7 @@ def plan(kind: Kind, ctx: Context) -> list[Change]:
                                   steps=kind.create(name, spec, ctx)))
             continue
         obs = observed[name]
-        diffs = diff(spec.declared(), obs.spec)
+        diffs = diff_fields(type(spec), spec.declared(), obs.spec, kind.create_only)
         if diffs or not obs.managed:
             changes.append(Change(ref=ref, action=Action.UPDATE, before=obs.spec, after=spec.declared(), diffs=diffs,
                                   depends_on=deps, steps=kind.update(name, spec, obs, diffs, ctx)))
@@ -74,7 +66,7 @@ def run_steps(ctx: Context, steps: list[Step]) -> None:
 
 def apply(kind: Kind, ctx: Context) -> list[Change]:
     """Plan, run every step, and return the re-plan (empty when converged)."""
-    for change in plan(kind, ctx):
+    for change in sorted(plan(kind, ctx), key=lambda c: c.action != Action.DELETE):  # deletes first
         run_steps(ctx, change.steps)
     return plan(kind, ctx)
 

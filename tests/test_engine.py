@@ -208,3 +208,24 @@ def test_fault_injection_every_command_reports_and_rerun_converges(tmp_path):
         assert len(report.applied) + 1 + len(report.skipped) == len(plan.changes)
         again = engine.reconcile(target(case))
         assert again.report.ok and again.replan.empty
+
+
+def test_share_leaves_its_file_before_its_dataset_is_destroyed(tmp_path):
+    shares = ("shares:\n  nfs:\n    old: {path: tank/backup, clients: [{network: 10.0.0.0/8, options: [ro]}]}\n"
+              "  smb:\n    old: {path: tank/backup}\n")
+    d = setup(tmp_path, BASE + shares)
+    engine.reconcile(target(d))
+    # Remove the dataset and its shares, add a new share: deletes first, file rewritten twice.
+    new = BASE.replace('  tank/backup: {properties: {atime: "off"}}\n', "") + \
+        "shares:\n  nfs:\n    media: {path: tank/media, clients: [{network: 10.0.0.0/8, options: [ro]}]}\n"
+    (d / "main.yaml").write_text(new)
+    plan, _ = engine.plan(target(d), allow_destroy={Ref(kind="dataset", name="tank/backup")})
+    order = [(c.action.value, str(c.ref), [s.path or s.argv[0] for s in c.steps if s.op != "state"])
+             for c in plan.changes]
+    names = [o[1] for o in order]
+    destroy = names.index("dataset/tank/backup")
+    assert names.index("nfs/old") < destroy and names.index("smb/old") < destroy
+    writes = [o for o in order if "/etc/exports.d/converge.exports" in o[2]]
+    assert [w[0] for w in writes] == ["-", "+"]  # without the old export first, then the whole file
+    outcome = engine.reconcile(target(d), allow_destroy={Ref(kind="dataset", name="tank/backup")})
+    assert outcome.report.ok and outcome.replan.empty

@@ -96,14 +96,18 @@ def test_apply_then_read_equals_declared(host):
     assert not observed["legacy"].managed and observed["legacy"].spec["read_only"] is False
 
 
-def test_update_and_delete_rewrite_the_file_once(host):
+def test_update_and_delete_rewrite_the_file_in_two_phases(host):
     apply(KIND, ctx_for(host, media=MEDIA, public=PUBLIC))
     changes = plan(KIND, ctx_for(host, media={**MEDIA, "read_only": True}))
     assert [(str(c.ref), c.action) for c in changes] == [("smb/media", Action.UPDATE), ("smb/public", Action.DELETE)]
     assert [d.path for d in changes[0].diffs] == ["read_only"]
-    steps = all_steps(changes)
-    assert "[public]" not in steps[0].content and "\tread only = yes\n" in steps[0].content
-    assert [s.op for s in steps].count("write") == 2  # candidate + file; smb.conf already includes it
+    # Deletes run first: the removed share leaves the file before anything else (so before its
+    # dataset could be destroyed), then the update writes the whole file.
+    assert "[public]" not in changes[1].steps[0].content and "[media]" in changes[1].steps[0].content
+    assert "\tread only = yes\n" not in changes[1].steps[0].content
+    assert "[public]" not in changes[0].steps[0].content and "\tread only = yes\n" in changes[0].steps[0].content
+    for change in changes:  # candidate + file each time; smb.conf already includes it
+        assert [s.op for s in change.steps].count("write") == 2
     assert apply(KIND, ctx_for(host, media={**MEDIA, "read_only": True})) == []
     assert host.facts.sim["samba"]["loaded"] == ["legacy", "media"]
     assert host.facts.files["/etc/samba/smb.conf"].count("include =") == 1

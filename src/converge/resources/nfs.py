@@ -14,8 +14,8 @@ from ..model import Change, FieldDiff, Observed, Ref, Step
 from ..types import Network, OnOff
 from . import exports
 from .base import Context, Kind, Spec
-from .shares_common import (attach_steps, check_paths, check_share_path, final_specs, path_dependency, render,
-                            resolve_share_path, unroot)
+from .shares_common import (attach_steps, check_paths, check_share_path, final_specs, path_dependency, phases,
+                            render, resolve_share_path, unroot)
 
 log = structlog.get_logger(__name__)
 DEFAULT_EXPORTS = "/etc/exports.d/converge.exports"
@@ -162,10 +162,12 @@ class NfsKind(Kind[NfsExportSpec]):
         return []
 
     def finalize(self, changes: list[Change], ctx: Context) -> None:
-        if not changes:
-            return
+        for carriers, applied in phases(changes):
+            self._write_file(carriers, applied, ctx)
+
+    def _write_file(self, carriers: list[Change], applied: list[Change], ctx: Context) -> None:
         host = ctx.host
-        specs, touched = final_specs(self, changes, ctx)
+        specs, touched = final_specs(self, applied, ctx)
         resolved = check_paths("nfs export", {n: specs[n].path for n in touched}, ctx)
         rows = []
         for name, spec in sorted(specs.items()):
@@ -177,7 +179,7 @@ class NfsKind(Kind[NfsExportSpec]):
         steps = [Step(op="write", path=path, content=render("nfs-exports.j2", exports=rows),
                       note="converge's exports file"),
                  Step(argv=["exportfs", "-ra"], note="re-export everything from /etc/exports and /etc/exports.d")]
-        attach_steps(changes, steps, "")
+        attach_steps(carriers, steps, "")
 
 
 def active_exports(text: str) -> set[tuple[str, str]]:

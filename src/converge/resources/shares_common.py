@@ -114,6 +114,17 @@ def final_specs(kind: Any, changes: list[Change], ctx: Any) -> tuple[dict[str, A
     return specs, touched
 
 
+def phases(changes: list[Change]) -> list[tuple[list[Change], list[Change]]]:
+    """(changes that carry a write, changes the written file reflects). Deletes run before
+    everything else: when a plan both removes and adds, the file is written twice, first
+    without the removed entries (so a share is gone before its dataset is destroyed), then whole."""
+    deletes = [c for c in changes if c.action == Action.DELETE]
+    others = [c for c in changes if c.action != Action.DELETE]
+    if deletes and others:
+        return [(deletes, deletes), (others, changes)]
+    return [(changes, changes)] if changes else []
+
+
 def attach_steps(changes: list[Change], steps: list[Step], note: str) -> None:
     """Put the one write + validate + reload on one change (a create/update if there is one, as
     it must run after the datasets the shares need) and give it every change's dependencies."""

@@ -15,8 +15,8 @@ from ..types import OnOff, Size, SortedStrs
 from . import smbconf
 from .base import Context, Kind, Spec
 from .samba_params import PARAMETERS
-from .shares_common import (attach_steps, check_paths, check_share_path, final_specs, path_dependency, render,
-                            resolve_share_path, unroot)
+from .shares_common import (attach_steps, check_paths, check_share_path, final_specs, path_dependency, phases,
+                            render, resolve_share_path, unroot)
 from .smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter
 
 log = structlog.get_logger(__name__)
@@ -226,9 +226,14 @@ class SmbKind(Kind[SmbShareSpec]):
     def finalize(self, changes: list[Change], ctx: Context) -> None:
         if not changes:
             return
+        running: list[bool] = []  # is smbd running: asked once, after the paths are checked
+        for carriers, applied in phases(changes):
+            self._write_file(carriers, applied, running, ctx)
+
+    def _write_file(self, carriers: list[Change], applied: list[Change], running: list[bool], ctx: Context) -> None:
         host = ctx.host
         config, include = self.paths(ctx)
-        specs, touched = final_specs(self, changes, ctx)
+        specs, touched = final_specs(self, applied, ctx)
         resolved = check_paths("smb share", {n: specs[n].path for n in touched}, ctx)
         shares = []
         for name, spec in sorted(specs.items(), key=lambda kv: kv[0].lower()):
@@ -248,12 +253,15 @@ class SmbKind(Kind[SmbShareSpec]):
             steps.append(Step(op="write", path=config, content=new_config,
                               note=f"add 'include = {host.path(include)}' to [global]"))
         note = ""
-        if host.run(["smbcontrol", f"--configfile={host.path(config)}", "smbd", "ping"], check=False).returncode == 0:
+        if not running:
+            running.append(host.run(["smbcontrol", f"--configfile={host.path(config)}", "smbd", "ping"],
+                                    check=False).returncode == 0)
+        if running[0]:
             steps.append(Step(argv=["smbcontrol", f"--configfile={host.path(config)}", "smbd", "reload-config"],
                               note="smbd reloads its shares"))
         else:
             note = "smbd is not running: it reads the new shares when it starts"
-        attach_steps(changes, steps, note)
+        attach_steps(carriers, steps, note)
 
 
 def observed_spec(raw: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Plain system tools of the simulated host: `stat` (is this path a directory?).
 
 What exists: the directories in `sim["paths"]` (and their parents), the mountpoints of the
-datasets and pools in the facts (`info["mountpoint"]`), and the parents of written files."""
+datasets and pools in the facts, and the parents of written files."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ from . import fail, tool
 def directories(host: Any) -> set[str]:
     found = {"/"}
     paths = list(host.facts.sim.get("paths", []))
+    from .zfs_props import _mountpoint  # where a pool or dataset is mounted, inherited as ZFS does
+
+    pools = host.facts.of("pool")
     for kind in ("pool", "dataset"):
-        paths += [str(o.info["mountpoint"]) for o in host.facts.of(kind).values()
-                  if str(o.info.get("mountpoint", "")).startswith("/")]
+        for name, observed in host.facts.of(kind).items():
+            if str(observed.info.get("mountpoint", "")).startswith("/"):
+                paths.append(str(observed.info["mountpoint"]))
+            elif name.split("/", 1)[0] in pools:
+                paths.append(_mountpoint(host, pools, name)[0])
     paths += [f.rsplit("/", 1)[0] for f in host.facts.files]
     for path in paths:
         parts = path.rstrip("/").split("/")

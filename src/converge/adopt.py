@@ -10,6 +10,8 @@ from ruamel.yaml import YAML
 
 from .fsutil import atomic_write
 from .model import Facts
+from .planner.diff import field_of, submodel, validated_by
+from .types import format_size, parse_bool, parse_size
 from .resources import KINDS
 
 HEADER = "# yaml-language-server: $schema=https://converge.dev/schema/manifest.schema.json\n"
@@ -27,8 +29,8 @@ def manifest_data(facts: Facts) -> dict[str, dict[str, Any]]:
                 spec = kind.spec.model_validate(observed.spec)
             except ValueError:
                 continue  # a name or value converge cannot express stays unmanaged
-            entries[name] = _importable(spec.model_dump(mode="json", exclude_none=True,
-                                                        exclude=set(kind.spec.meta_fields())))
+            data = spec.model_dump(mode="json", exclude_none=True, exclude=set(kind.spec.meta_fields()))
+            entries[name] = _importable(humanize(kind.spec, data))
         if not entries:
             continue
         doc = docs.setdefault(kind.section[0], {})
@@ -37,6 +39,23 @@ def manifest_data(facts: Facts) -> dict[str, dict[str, Any]]:
         else:
             doc.setdefault(kind.section[0], {})[kind.section[1]] = entries
     return docs
+
+
+def humanize(model: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Sizes as people write them (10G, not 10737418240); on/off as on/off. Same values."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        field_type, _ = field_of(model, key)
+        sub = submodel(field_type)
+        if isinstance(value, dict) and sub is not None:
+            out[key] = humanize(sub, value)
+        elif isinstance(value, bool) and validated_by(field_type, parse_bool):
+            out[key] = "on" if value else "off"
+        elif isinstance(value, int) and not isinstance(value, bool) and validated_by(field_type, parse_size):
+            out[key] = format_size(value)
+        else:
+            out[key] = value
+    return out
 
 
 def _importable(data: dict[str, Any]) -> dict[str, Any]:

@@ -30,9 +30,9 @@ def _walk(model: Any, want: dict[str, Any], have: dict[str, Any], prefix: str, o
     for key in sorted(want):
         path = f"{prefix}{key}"
         w, h = want[key], have.get(key) if isinstance(have, dict) else None
-        field_type, sensitive = _field(model, key)
+        field_type, sensitive = field_of(model, key)
         if isinstance(w, dict) and (isinstance(h, dict) or h is None) and not _is_plain_dict(field_type):
-            _walk(_submodel(field_type), w, h or {}, path + ".", out)
+            _walk(submodel(field_type), w, h or {}, path + ".", out)
         elif isinstance(w, dict) and isinstance(h, dict):  # free-form mapping (properties, env, labels)
             _walk(None, w, h, path + ".", out) if not sensitive else _compare(path, w, h, field_type, True, out)
         else:
@@ -50,7 +50,7 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _field(model: Any, key: str) -> tuple[Any, bool]:
+def field_of(model: Any, key: str) -> tuple[Any, bool]:
     if isinstance(model, type) and issubclass(model, BaseModel) and key in model.model_fields:
         info = model.model_fields[key]
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
@@ -72,20 +72,20 @@ def _unwrap(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _submodel(tp: Any) -> Any:
+def submodel(tp: Any) -> Any:
     return next((t for t in _unwrap(tp) if isinstance(t, type) and issubclass(t, BaseModel)), None)
 
 
 def _is_plain_dict(tp: Any) -> bool:
-    return _submodel(tp) is None
+    return submodel(tp) is None
 
 
-def _validated_by(tp: Any, func: Any) -> bool:
+def validated_by(tp: Any, func: Any) -> bool:
     """Is this (possibly Optional/Annotated) type parsed by `func` (parse_size, parse_bool)?"""
     if typing.get_origin(tp) is typing.Annotated:
         return any(isinstance(m, BeforeValidator) and m.func is func for m in typing.get_args(tp)[1:]) \
-            or _validated_by(typing.get_args(tp)[0], func)
-    return any(_validated_by(a, func) for a in typing.get_args(tp)) if typing.get_origin(tp) else False
+            or validated_by(typing.get_args(tp)[0], func)
+    return any(validated_by(a, func) for a in typing.get_args(tp)) if typing.get_origin(tp) else False
 
 
 def show(value: Any, field_type: Any = None, sensitive: bool = False) -> str:
@@ -94,9 +94,9 @@ def show(value: Any, field_type: Any = None, sensitive: bool = False) -> str:
         return "(unset)"
     if sensitive:
         return "(sensitive)"
-    if isinstance(value, bool) and _validated_by(field_type, parse_bool):
+    if isinstance(value, bool) and validated_by(field_type, parse_bool):
         return "on" if value else "off"
-    if isinstance(value, int) and not isinstance(value, bool) and _validated_by(field_type, parse_size):
+    if isinstance(value, int) and not isinstance(value, bool) and validated_by(field_type, parse_size):
         return format_size(value)
     if isinstance(value, str):
         return value if value and value.strip() == value and "\n" not in value else json.dumps(value)

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 import structlog
 
 from ..errors import PlanError
+from ..hosts.base import Result
 from ..model import Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, SortedStrs
 from . import smbconf
@@ -169,7 +170,10 @@ class SmbKind(Kind[SmbShareSpec]):
         host = ctx.host
         config, include = self.paths(ctx)
         own = [s for s in smbconf.parse(host.read_file(include) or "") if s.name.lower() != "global"]
-        result = host.run(["testparm", "-s", host.path(config)], check=False)
+        if host.read_file(config) is None:  # no Samba configuration at all: nothing is served
+            result = Result(0)
+        else:
+            result = host.run(["testparm", "-s", host.path(config)], check=False)
         loaded = smbconf.parse(result.stdout) if result.returncode == 0 else []
         if result.returncode != 0:
             log.warning("testparm failed: shares outside converge's file are not read",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from ..model import Ref
 from ..types import IPAddress, Network, OnOff, SortedStrs
@@ -14,13 +14,33 @@ from .base import Kind, Spec
 IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}")
 
 
+def default_metric(network: str) -> int:
+    return 1024 if ":" in network else 0
+
+
 class Route(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to: Network
     via: IPAddress | None = None
     metric: int | None = Field(None, ge=0, le=4294967295)
 
+    @model_validator(mode="after")
+    def _default_metric(self) -> "Route":
+        # the kernel's default metric (0 for IPv4, 1024 for IPv6) is the same route as no metric
+        if self.metric == default_metric(self.to):
+            self.metric = None
+        return self
 
+    @model_serializer(mode="wrap")
+    def _drop_none(self, handler: Any) -> Any:
+        # A route's unset via/metric is absent on both sides (manifest and `ip -j route`), so the
+        # planner's whole-list comparison never sees `metric: null` against a missing key.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+def _route_key(r: Any) -> tuple[str, str, int]:
+    d = r if isinstance(r, dict) else r.model_dump() if isinstance(r, BaseModel) else {}
+    return (str(d.get("to", "")), str(d.get("via") or ""), int(d.get("metric") or 0))
 
 
 class InterfaceSpec(Spec):
@@ -58,6 +78,12 @@ class InterfaceSpec(Spec):
         if isinstance(v, list):
             return [parse_interface_address(a) for a in v]
         return v
+
+    @field_validator("routes", mode="after")
+    @classmethod
+    def _routes_sorted(cls, v: list[Route] | None) -> list[Route] | None:
+        # lists are compared whole: one order on both sides
+        return sorted(v, key=_route_key) if v is not None else v
 
     @field_validator("ports", "members", "peer", "parent")
     @classmethod

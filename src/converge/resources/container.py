@@ -57,13 +57,14 @@ class ContainerSpec(Spec):
     image: str | None = Field(None, description="image reference (podman/docker), e.g. jellyfin/jellyfin:10.9")
     template: str | None = Field(None, description="lxc: template (busybox, download)")
     command: list[str] | None = None
-    env: dict[str, str] = Field(default_factory=dict, description="values are never shown in plans")
+    env: dict[str, str] = Field(default_factory=dict, description="values are never shown in plans",
+                                json_schema_extra={"x-converge-sensitive": True})
     env_file: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]+$")
     ports: list[str] | None = None
     volumes: list[str] | None = None
     network: str | None = Field(None, pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")
     restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
-    state: Literal["running", "stopped"] = "running"
+    state: Literal["running", "stopped"] = Field("running", json_schema_extra={"x-converge-always": True})
     cpus: float | None = Field(None, gt=0, le=1024)
     memory: Size | None = None
     pids_limit: int | None = Field(None, ge=1)

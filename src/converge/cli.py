@@ -1,0 +1,219 @@
+"""The `converge` command. Every error a user can cause prints as a message and exits 1;
+no traceback. `plan --detailed-exitcode`: 0 no changes, 1 error, 2 changes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+from . import engine
+from .errors import ConvergeError, ManifestError
+from .model import Plan, Ref
+from .planner.render import render_plan, summary_line
+
+LABELS = {"smb": "smb share", "nfs": "nfs export"}
+HOST_HELP = "local, or sim:PATH (default: converge.yaml's host, else sim:DIR/.converge/sim-host.json)"
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ManifestError as e:
+            n = len(e.issues)
+            _fail(f"{e}\n{n} error{'s' if n != 1 else ''}; nothing was changed.")
+        except ConvergeError as e:
+            _fail(f"error: {e}")
+        except (OSError, ValueError) as e:
+            _fail(f"error: {e}")
+        except Exception as e:  # a bug in converge: say so plainly; the traceback on request
+            if os.environ.get("CONVERGE_DEBUG"):
+                raise
+            _fail(f"internal error: {type(e).__name__}: {e} (a bug in converge; CONVERGE_DEBUG=1 shows the traceback)")
+    return wrapper
+
+
+def _refs(values: tuple[str, ...], option: str) -> list[Ref]:
+    try:
+        return [Ref.parse(v) for v in values]
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=option) from None
+
+
+def _target(directory: str, host: str | None, root: str | None, quiet: bool = False) -> engine.Target:
+    target = engine.open_target(directory, host, root)
+    if target.note and not quiet:
+        click.echo(target.note, err=True)
+    return target
+
+
+def _style() -> Any:
+    return click.style if sys.stdout.isatty() else None
+
+
+directory_arg = click.argument("directory", default=".", type=click.Path(file_okay=False))
+host_opt = click.option("--host", "host", help=HOST_HELP)
+root_opt = click.option("--root", help="put every file converge writes under this directory")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="converge")
+def main() -> None:
+    """Keep a NAS / homelab host in the state its YAML manifests declare."""
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@reports_errors
+def validate(directory: str, host: str | None, root: str | None) -> None:
+    """Check the manifests (and that everything they reference exists)."""
+    target = _target(directory, host, root)
+    desired, _ = engine.load_checked(target)
+    counts = ", ".join(f"{n} {LABELS.get(k, k)}{'s' if n != 1 else ''}" for k, n in desired.count().items() if n)
+    click.echo(f"valid: {len(desired.files)} files, {counts or 'no resources'}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of manifests (editors validate with it)."""
+    from .schema import manifest_schema
+
+    click.echo(json.dumps(manifest_schema(), indent=2, sort_keys=False))
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@click.option("--json", "as_json", is_flag=True, help="machine output (stable; see docs/plan-json.md)")
+@click.option("--detailed-exitcode", is_flag=True, help="exit 0 no changes, 1 error, 2 changes")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="save the plan for `converge apply PLANFILE`")
+@click.option("--target", "targets", multiple=True, metavar="KIND/NAME", help="only these (and what they need)")
+@click.option("--allow-destroy", multiple=True, metavar="KIND/NAME", help="allow destroying this resource's data")
+@reports_errors
+def plan(directory: str, host: str | None, root: str | None, as_json: bool, detailed_exitcode: bool,
+         out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...]) -> None:
+    """Show what apply would change. Runs nothing on the host."""
+    target = _target(directory, host, root, quiet=as_json)
+    result, _ = engine.plan(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
+                            targets=_refs(targets, "--target") or None)
+    if out:
+        from .fsutil import atomic_write
+
+        atomic_write(out, result.model_dump_json(indent=1) + "\n", 0o600)
+    if as_json:
+        click.echo(result.model_dump_json(indent=1))
+    else:
+        click.echo(render_plan(result, _style()))
+        if out:
+            click.echo(f"saved to {out}; run `converge apply {out}` to apply exactly this plan")
+    if detailed_exitcode and not result.empty:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("source", default=".", type=click.Path())
+@host_opt
+@root_opt
+@click.option("--target", "targets", multiple=True, metavar="KIND/NAME")
+@click.option("--allow-destroy", multiple=True, metavar="KIND/NAME")
+@click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--lock-timeout", default=0.0, type=float, help="seconds to wait for another apply")
+@reports_errors
+def apply(source: str, host: str | None, root: str | None, targets: tuple[str, ...],
+          allow_destroy: tuple[str, ...], parallelism: int, lock_timeout: float) -> None:
+    """Make the host match the manifests (SOURCE: a directory, or a plan saved with plan -o)."""
+    saved = None
+    if os.path.isfile(source):
+        with open(source, encoding="utf-8") as f:
+            try:
+                saved = Plan.model_validate_json(f.read())
+            except ValueError as e:
+                raise ConvergeError(f"{source}: not a saved converge plan ({str(e).splitlines()[0]})") from None
+        target = _target(saved.directory, host or saved.host.split(" ")[0], root)
+    else:
+        target = _target(source, host, root)
+    from .progress import Progress
+
+    with Progress() as progress:
+        outcome = engine.reconcile(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
+                                   targets=_refs(targets, "--target") or None, saved=saved,
+                                   parallelism=parallelism, lock_timeout=lock_timeout, on_event=progress.event)
+    report = outcome.report
+    if outcome.plan.empty:
+        click.echo("No changes. The host matches the manifests.")
+        return
+    click.echo(render_plan(outcome.plan, _style(), show_steps=False).rsplit("\n", 1)[0])
+    for failure in report.failed:
+        click.echo(f"✗ {failure.ref}: {failure.step}\n    {failure.error}", err=True)
+    for ref, cause in report.skipped:
+        click.echo(f"- skipped {ref}: depends on {cause}", err=True)
+    for ref in report.held:
+        click.echo(f"✗ held {ref}: not allowed (see above)", err=True)
+    click.echo(f"Applied {len(report.applied)} of {len(outcome.plan.changes)} changes "
+               f"({report.commands} commands)"
+               + (f"; {len(report.failed)} failed, {len(report.skipped)} skipped, {len(report.held)} held."
+                  if not report.ok else "; converged: a new plan is empty."))
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="write here instead of stdout")
+@reports_errors
+def facts(directory: str, host: str | None, root: str | None, out: str | None) -> None:
+    """Read the host's actual state (the simulated host's file format)."""
+    target = _target(directory, host, root, quiet=not out)
+    ctx = engine.read_facts(target.host, None, target.config.settings)
+    text = ctx.facts.model_dump_json(indent=1) + "\n"
+    if out:
+        from .fsutil import atomic_write
+
+        atomic_write(out, text)
+        counts = ", ".join(f"{len(v)} {k}" for k, v in ctx.facts.resources.items() if v)
+        click.echo(f"wrote {out}: {counts or 'nothing found'}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("import")
+@directory_arg
+@host_opt
+@root_opt
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="directory for the manifests (default: DIR)")
+@reports_errors
+def import_(directory: str, host: str | None, root: str | None, out: str | None) -> None:
+    """Write manifests for what exists on the host, so converge can adopt it."""
+    from .adopt import write_manifests
+
+    target = _target(directory, host, root)
+    ctx = engine.read_facts(target.host, None, target.config.settings)
+    written = write_manifests(ctx.facts, out or directory)
+    for path, count in written.items():
+        click.echo(f"wrote {path}: {count} resources")
+    if not written:
+        click.echo("nothing to import")
+
+
+def run() -> None:  # pragma: no cover - console entry
+    main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

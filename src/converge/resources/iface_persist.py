@@ -72,7 +72,9 @@ def render(specs: dict[str, "InterfaceSpec"]) -> dict[str, str]:
     for name in sorted(set(specs) | set(masters)):
         spec = specs.get(name) or InterfaceSpec(type="physical")
         master_kind, master = masters.get(name, ("", ""))
-        if spec.type != "physical":
+        peer = specs.get(spec.peer or "")
+        made_by_peer = spec.type == "veth" and peer is not None and peer.peer == name and spec.peer < name
+        if spec.type != "physical" and not made_by_peer:  # one .netdev per veth pair
             out[f"{name}.netdev"] = _ENV.get_template("networkd.netdev.j2").render(name=name, spec=spec)
         out[f"{name}.network"] = _ENV.get_template("networkd.network.j2").render(
             name=name, spec=spec, master=master, master_kind=master_kind, children=sorted(children.get(name, [])))

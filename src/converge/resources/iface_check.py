@@ -71,9 +71,9 @@ def _one(name: str, spec: "InterfaceSpec") -> list[Problem]:
         if r.via and not spec.dhcp:
             via = ipaddress.ip_address(r.via)
             if not via.is_link_local and not any(via.version == n.version and via in n for n in nets):
-                out.append((name, f"routes[{i}].via", f"{via} is outside every address's network of {name}"))
+                out.append((name, f"routes.{i}.via", f"{via} is outside every address's network of {name}"))
         if r.via and ipaddress.ip_network(r.to).version != ipaddress.ip_address(r.via).version:
-            out.append((name, f"routes[{i}]", f"route to {r.to} via {r.via} mixes IPv4 and IPv6"))
+            out.append((name, f"routes.{i}", f"route to {r.to} via {r.via} mixes IPv4 and IPv6"))
     if spec.state == "down":
         v6 = [a for a in spec.addresses or [] if ":" in a]
         if spec.routes or spec.gateway or v6:

@@ -47,7 +47,7 @@ def check_links(name: str, names: list[str], ctx: "Context", what: str) -> None:
         if other == name:
             raise PlanError(f"interface {name}: {what} {other} is the interface itself")
         if other not in present and other not in declared:
-            raise PlanError(f"interface {name}: {what} {other} is neither declared nor present on {ctx.host.name}")
+            raise PlanError(f"interface {name}: {what} {other} is neither declared nor present on the host")
 
 
 def _route_args(r: dict[str, Any], name: str) -> str:

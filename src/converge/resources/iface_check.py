@@ -59,8 +59,18 @@ def _addresses(specs: dict[str, "InterfaceSpec"]) -> list[Problem]:
     return out
 
 
+NEEDS = {"macvlan": ("parent", "the link it sits on"), "vlan": ("parent", "the link it sits on"),
+         "veth": ("peer", "the name of its other end"), "bond": ("members", "the links it bonds")}
+
+
 def _one(name: str, spec: "InterfaceSpec") -> list[Problem]:
     out: list[Problem] = []
+    need = NEEDS.get(spec.type)
+    if need and not getattr(spec, need[0]):
+        out.append((name, "", f"a {spec.type} interface needs {need[0]}: {need[1]}"))
+    for field, what, kind in (("vlan_id", "1-4094", "vlan"), ("vni", "0-16777215", "vxlan")):
+        if spec.type == kind and getattr(spec, field) is None:
+            out.append((name, "", f"a {kind} interface needs {field} ({what})"))
     nets = [ipaddress.ip_interface(a).network for a in spec.addresses or []]
     if spec.gateway and not spec.dhcp:
         gw = ipaddress.ip_address(spec.gateway)

@@ -60,6 +60,10 @@ def parse(links: list[dict[str, Any]], addrs: list[dict[str, Any]],
         kind = info_block.get("info_kind", "")
         data = info_block.get("info_data") or {}
         t = kind if kind in VIRTUAL else "physical"
+        if "link_netnsid" in lk and t in ("veth", "macvlan", "vlan"):
+            # its peer/parent lives in another namespace: converge cannot re-create it as
+            # declared, so it is an existing link to configure, like a NIC
+            t = "physical"
         spec: dict[str, Any] = {"type": t, "mtu": lk.get("mtu"), "state": "up" if "UP" in lk.get("flags", []) else "down"}
         if lk.get("address") and lk.get("link_type") == "ether":
             spec["mac"] = lk["address"]
@@ -71,10 +75,10 @@ def parse(links: list[dict[str, Any]], addrs: list[dict[str, Any]],
             if data.get("mode"):
                 spec["mode"] = data["mode"]
         elif t == "veth":
-            if lk.get("link") and "link_netnsid" not in lk:  # peer in another namespace: no name here
+            if lk.get("link"):
                 spec["peer"] = lk["link"]
         elif t in ("macvlan", "vlan"):
-            if lk.get("link") and "link_netnsid" not in lk:
+            if lk.get("link"):
                 spec["parent"] = lk["link"]
             if t == "macvlan" and data.get("mode"):
                 spec["mode"] = data["mode"]

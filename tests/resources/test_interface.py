@@ -301,3 +301,78 @@ def test_removing_a_port_and_changing_addresses_on_the_sim(tmp_path: Any) -> Non
     engine.reconcile(target)
     assert not any(n in ("v0", "v0p") for n in json.loads((tmp_path / "sim.json").read_text())
                    ["resources"]["interface"])
+
+
+# -- property: apply, then plan is empty (and any manifest can follow any other) -----------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NICS = ["eth0", "eth1", "eth2", "eth3"]
+
+
+@st.composite
+def manifests(draw: Any) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    free = list(NICS)  # links nobody has taken as a port/member yet
+    net = iter(range(1, 200))
+
+    def l3(entry: dict[str, Any]) -> dict[str, Any]:
+        i = next(net)
+        if draw(st.booleans()):
+            entry["addresses"] = [f"10.{i}.0.1/24"] + ([f"fd{i:x}::1/64"] if draw(st.booleans()) else [])
+            entry["state"] = "up"
+            if draw(st.booleans()):
+                entry["routes"] = [{"to": f"172.{16 + i % 16}.{i}.0/24", "via": f"10.{i}.0.254",
+                                    **({"metric": draw(st.integers(1, 50))} if draw(st.booleans()) else {})}]
+            if draw(st.booleans()) and not any("gateway" in e for e in out.values()):
+                entry["gateway"] = f"10.{i}.0.254"
+        else:
+            entry["state"] = draw(st.sampled_from(["up", "down"]))
+        if draw(st.booleans()):
+            entry["mtu"] = draw(st.sampled_from([1280, 1400, 1500, 9000]))
+        return entry
+
+    for n in range(draw(st.integers(0, 2))):
+        out[f"ve{n}"] = l3({"type": "veth", "peer": f"ve{n}p"})
+        free.append(f"ve{n}")
+    for n in range(draw(st.integers(0, 2))):
+        ports = draw(st.lists(st.sampled_from(free), unique=True, max_size=2)) if free else []
+        free = [p for p in free if p not in ports]
+        out[f"br{n}"] = l3({"type": "bridge", "ports": ports, "stp": draw(st.booleans())})
+    if free and draw(st.booleans()):
+        members = draw(st.lists(st.sampled_from(free), unique=True, min_size=1, max_size=2))
+        free = [p for p in free if p not in members]
+        out["bond0"] = l3({"type": "bond", "members": members, "mode": draw(st.sampled_from(["active-backup", "802.3ad"]))})
+    if free and draw(st.booleans()):
+        parent = draw(st.sampled_from(free))
+        out["mv0"] = l3({"type": "macvlan", "parent": parent, "mode": draw(st.sampled_from(["bridge", "private"]))})
+        out[f"{parent}.7"] = l3({"type": "vlan", "parent": parent, "vlan_id": draw(st.integers(1, 4094))})
+    if draw(st.booleans()):
+        out["vx0"] = l3({"type": "vxlan", "vni": draw(st.integers(0, 1000)), "dstport": 4789})
+    for nic in (f for f in free if f in NICS):
+        if draw(st.booleans()):
+            out[nic] = l3({"type": "physical"})
+    for name, entry in out.items():  # a port carries no addresses of its own
+        if any(name in e.get("ports", []) + e.get("members", []) for e in out.values()):
+            for key in ("addresses", "routes", "gateway"):
+                entry.pop(key, None)
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=manifests(), second=manifests())
+def test_property_apply_then_plan_is_empty(first: dict[str, Any], second: dict[str, Any]) -> None:
+    import tempfile
+
+    from converge import engine
+
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "converge.yaml"), "w") as f:
+            json.dump({"host": f"sim:{d}/sim.json", "sim": {"links": NICS}}, f)
+        for manifest in (first, second):
+            with open(os.path.join(d, "net.yaml"), "w") as f:
+                json.dump({"interfaces": manifest}, f)
+            outcome = engine.reconcile(engine.open_target(d))  # NotConverged if a re-plan is not empty
+            assert outcome.report.ok, outcome.report.as_dict()
+            plan, _ = engine.plan(engine.open_target(d))
+            assert plan.empty

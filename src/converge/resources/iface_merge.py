@@ -61,13 +61,47 @@ def _order(changes: list[Change], ctx: "Context") -> list[Change]:
     return out
 
 
+def _without_cascaded(lines: list[str], ctx: "Context") -> list[str]:
+    """Drop `link del`/`link set` of a link an earlier delete already took with it: the kernel
+    deletes a veth's peer and the macvlans/vlans/vxlans on a link together with it."""
+    observed = ctx.facts.of("interface")
+    removed: set[str] = set()
+    out = []
+    for line in lines:
+        if line.startswith("link del dev "):
+            name = line.split()[3]
+            if name in removed:
+                continue
+            todo = [name]
+            while todo:
+                n = todo.pop()
+                if n in removed:
+                    continue
+                removed.add(n)
+                spec = observed[n].spec if n in observed else {}
+                todo += [spec["peer"]] if spec.get("type") == "veth" and spec.get("peer") else []
+                todo += [o for o, obs in observed.items() if obs.spec.get("parent") == n]
+        elif line.startswith("link add "):
+            removed.discard(line.split()[2])
+        elif line.startswith("link set dev ") and line.split()[3] in removed:
+            continue  # e.g. releasing a bond member that a delete above already removed
+        out.append(line)
+    return out
+
+
 def merge_changes(changes: list[Change], ctx: "Context") -> None:
     from .. import netguard
 
     if not changes:
         return
     ordered = _order(changes, ctx)
-    text = "".join(s.input or "" for c in ordered for s in c.steps if is_batch(s))
+    gone = [line for c in ordered if c.action is Action.DELETE for s in c.steps if is_batch(s)
+            for line in (s.input or "").splitlines()]
+    rest = [line for c in ordered if c.action is not Action.DELETE for s in c.steps if is_batch(s)
+            for line in (s.input or "").splitlines()]
+    # a port leaves its old master before any link takes it (eth0 moving from br1 to bond0)
+    rest.sort(key=lambda line: 0 if line.endswith(" nomaster") else 1)
+    text = "".join(line + "\n" for line in _without_cascaded(gone + rest, ctx))
     deleted = [c.ref.name for c in changes if c.action is Action.DELETE]
     carrier = next((c for c in ordered if c.action is Action.DELETE), ordered[0])
     refs = {c.ref for c in changes}

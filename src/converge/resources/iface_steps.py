@@ -110,7 +110,11 @@ def configure_lines(name: str, spec: "InterfaceSpec", before: dict[str, Any], fi
         lines += [f"link set dev {m} nomaster" for m in members_before]
         lines += [f"link set dev {name} down", f"link set dev {name} type bond mode {spec.mode}"]
         members_before, fields = [], fields | {"members", "state"}
-        reup, before = before.get("state") == "up", dict(before, state="down")
+        # down drops the bond's routes and IPv6 addresses (the kernel does): they are re-added
+        reup = before.get("state") == "up"
+        before = dict(before, state="down", routes=[], gateway=None,
+                      addresses=[a for a in before.get("addresses") or [] if ":" not in a])
+        fields = fields | {"addresses", "routes", "gateway"}
 
     for key, prefix in (("ports", ""), ("members", "down")):
         wanted = getattr(spec, key)

@@ -231,9 +231,7 @@ def _link_set(links: dict[str, Link], rest: list[str]) -> None:
             raise IpError("RTNETLINK answers: Operation not supported", 2)
         if master.kind == "bond" and lk.up:
             raise IpError("Error: Device can not be enslaved while up.", 2)
-        if lk.master and lk.master != master.name:
-            raise IpError("RTNETLINK answers: Device or resource busy", 2)
-        lk.master = master.name
+        lk.master = master.name  # the kernel releases it from a previous master first
     if "nomaster" in p:
         lk.master = ""
     if "down" in p and lk.up:

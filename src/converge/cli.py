@@ -75,14 +75,9 @@ def main() -> None:
 
 
 def _configure_logging() -> None:
-    """Structured log lines on stderr (progress when not on a terminal); debug with CONVERGE_DEBUG."""
-    import logging
+    from .logs import configure
 
-    import structlog
-
-    level = logging.DEBUG if os.environ.get("CONVERGE_DEBUG") else logging.INFO
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level),
-                        logger_factory=structlog.PrintLoggerFactory(sys.stderr), cache_logger_on_first_use=False)
+    configure()
 
 
 @main.command()
@@ -221,6 +216,53 @@ def import_(directory: str, host: str | None, root: str | None, out: str | None)
         click.echo(f"wrote {path}: {count} resources")
     if not written:
         click.echo("nothing to import")
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@click.option("--debounce", default=300, show_default=True, type=click.IntRange(10, 60000), help="milliseconds")
+@click.option("--resync", default=60.0, show_default=True, type=float, help="seconds between drift checks (0: never)")
+@click.option("--drift", type=click.Choice(["repair", "report"]), default="repair", show_default=True)
+@click.option("--auto-approve-destroy", is_flag=True, help="apply destroys and replacements without approval")
+@click.option("--git-pull", type=float, metavar="SECONDS", help="fetch and fast-forward the directory this often")
+@reports_errors
+def watch(directory: str, host: str | None, root: str | None, debounce: int, resync: float, drift: str,
+          auto_approve_destroy: bool, git_pull: float | None) -> None:
+    """Apply on save; hold destroys for `converge approve`; repair drift on resync."""
+    import threading
+
+    from .watch import Watcher
+
+    target = _target(directory, host, root)
+    click.echo(f"watching {target.directory} (debounce {debounce} ms, resync {resync:g} s); Ctrl-C stops", err=True)
+    stop = threading.Event()
+    try:
+        Watcher(directory, host=host, root=root, debounce_ms=debounce, resync_s=resync, drift=drift,
+                auto_approve_destroy=auto_approve_destroy, git_pull_s=git_pull).run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@main.command()
+@click.argument("refs", nargs=-1, metavar="[KIND/NAME ...]")
+@click.option("-C", "--directory", default=".", type=click.Path(file_okay=False), help="manifest directory")
+@host_opt
+@root_opt
+@reports_errors
+def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str | None) -> None:
+    """Approve held destroys/replacements (all that are held now when no REF is given)."""
+    from . import approvals
+    from .watch import held_refs
+
+    chosen = _refs(refs, "REF") or held_refs(directory, host, root)
+    if not chosen:
+        click.echo("nothing is held")
+        return
+    approvals.approve(directory, chosen)
+    for ref in chosen:
+        click.echo(f"approved {ref}: the next reconcile applies it")
 
 
 def run() -> None:  # pragma: no cover - console entry

@@ -17,7 +17,7 @@ from .hosts import Host, default_sim_path, open_host
 from .lock import apply_lock
 from .yamlsource import display_path
 from .manifest import Desired, check_references, load_unchecked
-from .model import Facts, Plan, Ref
+from .model import Action, Facts, Plan, Ref
 from .planner import build_plan
 from .resources import KINDS, Context
 from .resources.base import STATE_FILE
@@ -118,15 +118,19 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
             to_run = saved
         else:
             to_run = current
-        if hold_destroys:
+        if hold_destroys:  # the watcher: destroys and replacements wait for an approval
             for c in to_run.changes:
-                if c.destructive and not c.blocked:
-                    c.blocked = f"{c.ref} destroys data: held for approval"
+                if c.action in (Action.DELETE, Action.REPLACE) and not c.blocked and c.ref not in allow_destroy:
+                    c.blocked = (f"{c.ref}: {'destroy' if c.action is Action.DELETE else 'replacement'} held for "
+                                 f"approval (converge approve {c.ref})")
         report = execute(to_run, target.host, parallelism=parallelism, on_event=on_event)
         outcome = Outcome(plan=to_run, report=report)
         if report.failed or report.skipped:
             return outcome
-        after, _ = plan(target, allow_destroy=allow_destroy, targets=targets)
+        # Re-plan against the same manifests that were applied (a save during the apply is the
+        # next reconcile's business, not a convergence failure).
+        ctx = read_facts(target.host, ctx.desired, target.config.settings)
+        after = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
         outcome.replan = after
         held = set(report.held)
         left = [c for c in after.changes if c.ref not in held and not c.blocked]

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml.comments import CommentedMap
 
 from .errors import Issue, ManifestError
 from .model import Ref
 from .resources import BY_KIND, KINDS, Kind, Spec
-from .yamlsource import (UNPARSED, Location, display_path, node_location, parse_yaml, plain, render_template,
+from .yamlsource import (UNPARSED, Location, PosDict, display_path, node_location, parse_yaml, plain, render_template,
                          spec_issues, suggest)
 
 from .config import CONFIG_FILE
@@ -31,7 +30,7 @@ class Entry:
 
     spec: Spec
     location: Location
-    node: Any  # the ruamel node of its value (locations of fields)
+    node: Any  # its parsed value (a PosDict: knows where each field sits)
     section_path: str  # "shares.smb.media"
 
 
@@ -97,7 +96,7 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None) -> 
         shown = display_path(path)
         doc = parse_yaml(_read(path), shown, issues)
         docs.append((shown, doc))
-        if isinstance(doc, CommentedMap) and isinstance(doc.get("vars"), dict):  # for the templates
+        if isinstance(doc, dict) and isinstance(doc.get("vars"), dict):  # for the templates
             variables.update(plain(doc["vars"]))
     for path in (f for f in files if f.endswith(".j2")):
         shown = display_path(path)
@@ -124,7 +123,7 @@ def _load_document(desired: Desired, shown: str, doc: Any, issues: list[Issue]) 
         issues.append(Issue(shown, 1, 1, "", "the file is empty: expected a mapping of sections ("
                             + ", ".join(TOP_LEVEL) + ")"))
         return
-    if not isinstance(doc, CommentedMap):
+    if not isinstance(doc, dict):
         issues.append(Issue(shown, 1, 1, "", f"expected a mapping of sections ({', '.join(TOP_LEVEL)}), "
                             f"got a {_type_name(doc)}"))
         return
@@ -138,7 +137,7 @@ def _load_document(desired: Desired, shown: str, doc: Any, issues: list[Issue]) 
         elif subsections:
             if value is None:
                 continue
-            if not isinstance(value, CommentedMap):
+            if not isinstance(value, dict):
                 issues.append(Issue(where.file, where.line, where.column, str(key),
                                     f"expected a mapping of {', '.join(subsections)}, got a {_type_name(value)}"))
                 continue
@@ -159,7 +158,7 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
                   issues: list[Issue]) -> None:
     if value is None:
         return
-    if not isinstance(value, CommentedMap):
+    if not isinstance(value, dict):
         issues.append(Issue(where.file, where.line, where.column, path,
                             f"expected a mapping of {kind.kind} names to their fields, got a {_type_name(value)}"))
         return
@@ -183,13 +182,13 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
             continue
         seen[name] = at
         if fields is None:
-            fields = CommentedMap()
-        if not isinstance(fields, CommentedMap):
+            fields = PosDict()
+        if not isinstance(fields, dict):
             issues.append(Issue(at.file, at.line, at.column, rpath,
                                 f"expected a mapping of fields, got a {_type_name(fields)} {fields!r}"))
             continue
         try:
-            spec = kind.spec.model_validate(plain(fields))
+            spec = kind.spec.model_validate(fields)
         except ValidationError as e:
             issues.extend(spec_issues(kind, e, shown, fields, rpath, at))
             continue

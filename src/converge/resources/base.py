@@ -59,6 +59,7 @@ class Context:
     desired: Any = None  # manifest.Desired
     facts: Facts = field(default_factory=Facts)
     state: dict[str, Any] = field(default_factory=dict)  # parsed STATE_FILE
+    reads: dict[str, Any] = field(default_factory=dict)  # bulk reads shared by kinds within one facts pass
 
     def kind_settings(self, kind: str) -> dict[str, Any]:
         value = self.settings.get(kind, {})

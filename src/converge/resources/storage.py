@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, Callable, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -11,7 +10,6 @@ from ..errors import PlanError
 from .base import Context
 
 T = TypeVar("T")
-_CACHE: "weakref.WeakKeyDictionary[Any, dict[str, tuple[int, Any]]]" = weakref.WeakKeyDictionary()
 
 
 def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
@@ -46,19 +44,11 @@ def pool_driver(ctx: Context, name: str) -> str:
 
 
 def shared_read(ctx: Context, key: str, fn: Callable[[], T]) -> T:
-    """Run one bulk read once for kinds read back to back (dataset, then snapshot): the result is
-    reused only while the host has run no other command since, so it is never stale."""
-    host = ctx.host
-    try:
-        entries = _CACHE.setdefault(host, {})
-    except TypeError:  # host not weak-referenceable: no sharing
-        return fn()
-    hit = entries.get(key)
-    if hit is not None and hit[0] == len(host.commands):
-        return hit[1]  # type: ignore[no-any-return]
-    value = fn()
-    entries[key] = (len(host.commands), value)
-    return value
+    """Run one bulk read once per facts pass (pool, dataset and snapshot all use `zfs get`):
+    each pass has a fresh Context, so a result is never carried over to a later read."""
+    if key not in ctx.reads:
+        ctx.reads[key] = fn()
+    return ctx.reads[key]  # type: ignore[no-any-return]
 
 
 def normal(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:

@@ -74,9 +74,9 @@ def pool_lines(name: str, pool: Observed) -> str:
 def _local(host: Any, pools: dict[str, Observed], name: str) -> tuple[dict[str, Any], Observed | None]:
     if "/" not in name:
         pool = pools.get(name)
-        return (dict(pool.spec.get("filesystem_properties", {})) if pool else {}), pool
+        return (pool.spec.get("filesystem_properties", {}) if pool else {}), pool
     obs = host.facts.of("dataset").get(name)
-    return (dict(obs.spec.get("properties", {})) if obs else {}), obs
+    return (obs.spec.get("properties", {}) if obs else {}), obs  # read-only: callers never change it
 
 
 def _mountpoint(host: Any, pools: dict[str, Observed], name: str) -> tuple[str, str]:
@@ -94,14 +94,16 @@ def _mountpoint(host: Any, pools: dict[str, Observed], name: str) -> tuple[str, 
     return (value.rstrip("/") + "/" + leaf if value not in ("none", "legacy") else value), source
 
 
-def _lines(host: Any, pools: dict[str, Observed], name: str, obs: Observed, snapshot: bool) -> list[tuple]:
+def _lines(host: Any, pools: dict[str, Observed], name: str, obs: Observed, snapshot: bool,
+           clones_of: dict[str, list[str]] | None = None) -> list[tuple]:
     rows: list[tuple] = [(name, "type", "snapshot" if snapshot else "filesystem", "-"),
                          (name, "creation", str(1795338000 + int(obs.info.get("order", 0))), "-"),
                          (name, "createtxg", str(obs.info.get("order", 0)), "-"),
                          (name, "used", "0" if snapshot else "98304", "-")]
     if snapshot:
         users = dict(obs.spec.get("properties", {}))
-        clones = sorted(n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name)
+        clones = sorted(clones_of.get(name, []) if clones_of is not None else
+                        (n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name))
         rows.append((name, "clones", ",".join(clones), "-"))
     else:
         local, _ = _local(host, pools, name)
@@ -142,8 +144,14 @@ def dataset_lines(host: Any, pools: dict[str, Observed]) -> str:
              for n, p in pools.items()}
     datasets = {n: o for n, o in host.facts.of("dataset").items() if n.split("/")[0] in pools}
     snaps = {n: o for n, o in host.facts.of("snapshot").items() if n.split("@")[0].split("/")[0] in pools}
+    snaps_of: dict[str, list[str]] = {}
+    for snap in sorted(snaps):
+        snaps_of.setdefault(snap.split("@")[0], []).append(snap)
+    clones_of: dict[str, list[str]] = {}
+    for name, obs in datasets.items():
+        if obs.spec.get("origin"):
+            clones_of.setdefault(str(obs.spec["origin"]), []).append(name)
     for name in sorted({**roots, **datasets}):
         rows += _lines(host, pools, name, roots.get(name) or datasets[name], False)
-        rows += [r for s in sorted(n for n in snaps if n.split("@")[0] == name)
-                 for r in _lines(host, pools, s, snaps[s], True)]
+        rows += [r for s in snaps_of.get(name, []) for r in _lines(host, pools, s, snaps[s], True, clones_of)]
     return "".join("\t".join(r) + "\n" for r in rows)

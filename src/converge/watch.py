@@ -1,0 +1,159 @@
+"""`converge watch`: apply on save, safely (DESIGN.md §8).
+
+One reconcile per burst of saves (watchfiles debounces them; saves made during an apply are
+delivered as one batch afterwards), a periodic resync that repairs (or only reports) drift
+made outside converge, invalid edits reported with their location and nothing applied, and
+destroys/replacements held until approved. Applies never overlap: every reconcile takes the
+host's one apply lock, shared with the CLI and the API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from typing import Any, Callable
+
+import structlog
+import watchfiles
+
+from . import approvals, engine
+from .errors import ConvergeError, ManifestError
+from .model import Change, Ref
+
+log = structlog.get_logger("converge.watch")
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
+EDITOR_LITTER = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".orig")
+
+
+class Everything(frozenset):  # type: ignore[type-arg]
+    """--auto-approve-destroy: every ref counts as allowed (protected ones still refuse)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def relevant(directory: str) -> Callable[[watchfiles.Change, str], bool]:
+    """Manifests and converge.yaml; approvals; never .git, editor litter or converge's own state."""
+    approvals_file = os.path.abspath(approvals.path(directory))
+
+    def accept(change: watchfiles.Change, path: str) -> bool:
+        if os.path.abspath(path) == approvals_file:
+            return True
+        rel = os.path.relpath(path, directory)
+        parts = rel.split(os.sep)
+        name = parts[-1]
+        if any(p.startswith(".") for p in parts) or name.startswith(("#", ".#")) or name.endswith(EDITOR_LITTER):
+            return False
+        return name.endswith(MANIFEST_SUFFIXES)
+
+    return accept
+
+
+class Watcher:
+    def __init__(self, directory: str, *, host: str | None = None, root: str | None = None, debounce_ms: int = 300,
+                 resync_s: float = 60.0, drift: str = "repair", auto_approve_destroy: bool = False,
+                 git_pull_s: float | None = None, lock_timeout: float = 600.0,
+                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.directory = os.path.abspath(directory)
+        self.host, self.root = host, root
+        self.debounce_ms, self.resync_s, self.drift = debounce_ms, resync_s, drift
+        self.auto_approve_destroy, self.git_pull_s, self.lock_timeout = auto_approve_destroy, git_pull_s, lock_timeout
+        self.on_event = on_event
+        self.reconciles = 0
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        self.reconcile("start")
+        last_resync = last_pull = time.monotonic()
+        periods = [p for p in (self.resync_s, self.git_pull_s) if p]
+        timeout_ms = int(min(periods) * 1000) if periods else 0
+        for changes in watchfiles.watch(self.directory, watch_filter=relevant(self.directory),
+                                        # a burst: saves less than debounce/2 apart, grouped for at
+                                        # most 10 x debounce; it is applied once it has been quiet
+                                        step=max(50, self.debounce_ms // 2), debounce=max(10 * self.debounce_ms, 2000),
+                                        stop_event=stop,
+                                        rust_timeout=timeout_ms, yield_on_timeout=bool(periods)):
+            now = time.monotonic()
+            if changes:
+                self.reconcile("save", files=sorted({os.path.relpath(p, self.directory) for _, p in changes}))
+                continue
+            if self.git_pull_s and now - last_pull >= self.git_pull_s:
+                last_pull = now
+                if self.git_pull():
+                    self.reconcile("git-pull")
+                    last_resync = time.monotonic()
+                    continue
+            if self.resync_s and now - last_resync >= self.resync_s:
+                last_resync = now
+                self.reconcile("resync")
+
+    # -- one reconcile -------------------------------------------------------------------------
+    def reconcile(self, trigger: str, **extra: Any) -> dict[str, Any]:
+        self.reconciles += 1
+        start = time.monotonic()
+        event: dict[str, Any] = {"event": "reconcile", "trigger": trigger, **extra}
+        try:
+            target = engine.open_target(self.directory, self.host, self.root)
+            if trigger == "resync" and self.drift == "report":
+                plan, _ = engine.plan(target)
+                event.update(event="drift", summary=plan.summary(), changes=[_brief(c) for c in plan.changes])
+            else:
+                approved = approvals.load(self.directory)
+                allowed = Everything() if self.auto_approve_destroy else approved
+                outcome = engine.reconcile(target, allow_destroy=allowed, hold_destroys=not self.auto_approve_destroy,
+                                           lock_timeout=self.lock_timeout, on_event=self._progress)
+                report = outcome.report
+                approvals.consume(self.directory, approved & set(report.applied))
+                event.update(summary=outcome.plan.summary(), **report.as_dict())
+        except ManifestError as e:
+            event.update(event="invalid", issues=[str(i) for i in sorted(e.issues)],
+                         note="nothing applied; the host keeps the last good state")
+        except ConvergeError as e:
+            event.update(event="error", error=str(e))
+        event["duration_ms"] = round((time.monotonic() - start) * 1000, 1)
+        level = "warning" if event["event"] in ("invalid", "error") or event.get("failed") or event.get("held") \
+            else "info"
+        name = event.pop("event")
+        getattr(log, level)(name, **event)
+        event["event"] = name
+        if self.on_event:
+            self.on_event(event)
+        return event
+
+    def _progress(self, what: str, change: Change, detail: str) -> None:
+        if self.on_event:
+            self.on_event({"event": "change", "status": what, "ref": str(change.ref),
+                           "action": change.action.value, "detail": detail})
+
+    # -- git pull mode -------------------------------------------------------------------------
+    def git_pull(self) -> bool:
+        """Fetch and fast-forward; True when HEAD moved. A non-fast-forward is reported, never forced."""
+        def git(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["git", "-C", self.directory, *args], capture_output=True, text=True,
+                                  env=dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0"))
+
+        before = git("rev-parse", "HEAD").stdout.strip()
+        fetched = git("fetch", "--quiet")
+        merged = git("merge", "--ff-only", "--quiet", "@{u}") if fetched.returncode == 0 else fetched
+        if merged.returncode != 0:
+            log.warning("git-pull", error=(merged.stderr or merged.stdout).strip()[-500:],
+                        note="not a fast-forward (or no upstream): nothing pulled, nothing forced")
+            if self.on_event:
+                self.on_event({"event": "git-pull", "ok": False, "error": (merged.stderr or merged.stdout).strip()})
+            return False
+        return git("rev-parse", "HEAD").stdout.strip() != before
+
+
+def _brief(change: Change) -> dict[str, Any]:
+    return {"ref": str(change.ref), "action": change.action.value,
+            "diffs": [f"{d.path}: {d.before_text} → {d.after_text}" for d in change.diffs]}
+
+
+def held_refs(directory: str, host: str | None = None, root: str | None = None) -> list[Ref]:
+    """What the watcher would hold right now (for `converge approve` with no REF)."""
+    from .model import Action
+
+    plan, _ = engine.plan(engine.open_target(directory, host, root))
+    return [c.ref for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE)]

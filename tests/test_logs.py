@@ -1,0 +1,22 @@
+"""Logs: JSON lines when not on a terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+
+from converge.logs import configure
+
+
+def test_json_lines_off_a_terminal():
+    out = io.StringIO()
+    configure(out)
+    try:
+        structlog.get_logger("t").info("reconcile", trigger="save", applied=["dataset/tank/a"])
+    finally:
+        structlog.reset_defaults()
+    line = json.loads(out.getvalue())
+    assert line["event"] == "reconcile" and line["trigger"] == "save" and line["applied"] == ["dataset/tank/a"]
+    assert line["level"] == "info" and line["timestamp"].endswith("Z")

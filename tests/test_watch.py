@@ -1,0 +1,203 @@
+"""The watcher with real file events in a temp directory (watchfiles, not a mock)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from converge import approvals, engine
+from converge.hosts import SimHost
+from converge.lock import apply_lock
+from converge.model import Ref
+from converge.watch import Watcher
+
+MANIFEST = """pools:
+  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}
+datasets:
+  tank/media: {properties: {quota: 1T}}
+  tank/old: {}
+"""
+DEBOUNCE_MS = 200
+
+
+class Running:
+    """A watcher in a thread, with its events."""
+
+    def __init__(self, directory, **options):
+        self.events: list[dict] = []
+        self.cond = threading.Condition()
+        self.watcher = Watcher(str(directory), debounce_ms=DEBOUNCE_MS, on_event=self._record, **options)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.watcher.run, args=(self.stop,), daemon=True)
+
+    def _record(self, event):
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def reconciles(self):
+        return [e for e in self.events if e["event"] in ("reconcile", "invalid", "error", "drift")]
+
+    def wait_for(self, count, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.reconciles()) < count:
+                left = deadline - time.monotonic()
+                assert left > 0, f"only {len(self.reconciles())} reconciles: {self.reconciles()}"
+                self.cond.wait(left)
+        return self.reconciles()[count - 1]
+
+    def __enter__(self):
+        self.thread.start()
+        self.wait_for(1)
+        time.sleep(0.3)  # let the file watcher settle before the test saves
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def nas(tmp_path):
+    d = tmp_path / "nas"
+    d.mkdir()
+    (d / "converge.yaml").write_text(json.dumps({"sim": {"disks": ["/dev/sdb", "/dev/sdc"]}}))
+    (d / "main.yaml").write_text(MANIFEST)
+    return d
+
+
+def quota(d, name="tank/media"):
+    host = SimHost(str(d / ".converge" / "sim-host.json"))
+    return host.facts.of("dataset")[name].spec["properties"]["quota"] if name in host.facts.of("dataset") else None
+
+
+def test_a_save_applies_within_debounce_plus_a_second(nas):
+    with Running(nas) as w:
+        assert w.reconciles()[0]["trigger"] == "start" and quota(nas) == 1 << 40
+        saved = time.monotonic()
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2T"))
+        event = w.wait_for(2)
+        assert time.monotonic() - saved < DEBOUNCE_MS / 1000 + 1
+        assert event["trigger"] == "save" and event["files"] == ["main.yaml"]
+        assert event["applied"] == ["dataset/tank/media"] and quota(nas) == 2 << 40
+
+
+def test_ten_saves_in_100ms_give_one_reconcile(nas):
+    with Running(nas) as w:
+        for i in range(10):
+            (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", f"quota: {i + 1}G"))
+            time.sleep(0.01)
+        w.wait_for(2)
+        time.sleep(DEBOUNCE_MS / 1000 * 3)
+        assert len(w.reconciles()) == 2 and quota(nas) == 10 << 30
+
+
+def test_broken_save_applies_nothing_and_a_fixed_save_applies(nas):
+    with Running(nas) as w:
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2X"))
+        event = w.wait_for(2)
+        assert event["event"] == "invalid"
+        assert "nas/main.yaml:4:29: datasets.tank/media.properties.quota: '2X' is not a size" in event["issues"][0]
+        assert quota(nas) == 1 << 40
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 3T"))
+        assert w.wait_for(3)["applied"] == ["dataset/tank/media"] and quota(nas) == 3 << 40
+
+
+def test_editor_litter_and_git_do_not_trigger(nas):
+    with Running(nas) as w:
+        (nas / ".main.yaml.swp").write_text("x")
+        (nas / "main.yaml~").write_text("x")
+        (nas / ".git").mkdir()
+        (nas / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+        time.sleep(DEBOUNCE_MS / 1000 * 4)
+        assert len(w.reconciles()) == 1
+
+
+def test_drift_is_repaired_on_resync(nas):
+    with Running(nas, resync_s=0.5) as w:
+        host = SimHost(str(nas / ".converge" / "sim-host.json"))
+        host.run(["zfs", "set", "quota=5368709120", "tank/media"])  # a change made outside converge
+        host.flush()
+        deadline = time.monotonic() + 5
+        while quota(nas) != 1 << 40 or not any(e["trigger"] == "resync" and e.get("applied") for e in w.reconciles()):
+            assert time.monotonic() < deadline, w.reconciles()
+            time.sleep(0.1)
+
+
+def test_drift_only_reported_when_asked(nas):
+    with Running(nas, resync_s=0.5, drift="report") as w:
+        host = SimHost(str(nas / ".converge" / "sim-host.json"))
+        host.run(["zfs", "set", "quota=5368709120", "tank/media"])
+        host.flush()
+        deadline = time.monotonic() + 5
+        while not any(e["event"] == "drift" and e["changes"] for e in w.reconciles()):
+            assert time.monotonic() < deadline, w.reconciles()
+            time.sleep(0.1)
+        assert quota(nas) == 5 << 30
+
+
+def test_held_destroy_waits_for_approval(nas):
+    with Running(nas) as w:
+        (nas / "main.yaml").write_text(MANIFEST.replace("  tank/old: {}\n", ""))
+        event = w.wait_for(2)
+        assert event["held"] == ["dataset/tank/old"]
+        assert "tank/old" in SimHost(str(nas / ".converge" / "sim-host.json")).facts.of("dataset")
+        approvals.approve(str(nas), [Ref(kind="dataset", name="tank/old")])
+        event = w.wait_for(3)
+        assert event["applied"] == ["dataset/tank/old"]
+        assert "tank/old" not in SimHost(str(nas / ".converge" / "sim-host.json")).facts.of("dataset")
+        assert approvals.load(str(nas)) == set()  # an approval is used once
+
+
+def test_watcher_and_a_concurrent_apply_do_not_overlap(nas):
+    with Running(nas) as w:
+        lock = engine.open_target(str(nas)).host.lock_path()
+        with apply_lock(lock):  # a CLI apply in progress
+            (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 4T"))
+            time.sleep(DEBOUNCE_MS / 1000 + 0.8)
+            assert len(w.reconciles()) == 1 and quota(nas) == 1 << 40  # waiting for the lock
+        event = w.wait_for(2)
+        assert event["applied"] == ["dataset/tank/media"] and quota(nas) == 4 << 40
+
+
+def git(cwd, *args):
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e",
+           "PATH": "/usr/bin:/bin", "HOME": str(cwd)}
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env)
+
+
+def test_git_pull_fast_forwards_and_applies_and_never_forces(tmp_path, nas):
+    upstream = tmp_path / "upstream.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(upstream))
+    git(nas, "init", "-q", "-b", "main")
+    git(nas, "add", "main.yaml", "converge.yaml")
+    git(nas, "commit", "-qm", "first")
+    git(nas, "remote", "add", "origin", str(upstream))
+    git(nas, "push", "-q", "-u", "origin", "main")
+    other = tmp_path / "laptop"
+    git(tmp_path, "clone", "-q", str(upstream), str(other))
+    (other / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 7T"))
+    git(other, "commit", "-qam", "bigger quota")
+    git(other, "push", "-q")
+    with Running(nas, git_pull_s=0.5, resync_s=0) as w:
+        deadline = time.monotonic() + 8
+        while quota(nas) != 7 << 40:
+            assert time.monotonic() < deadline, w.events
+            time.sleep(0.1)
+        # A local commit that diverges: the next pull is reported, never forced.
+        (nas / "converge.yaml").write_text((nas / "converge.yaml").read_text() + "\n")
+        git(nas, "commit", "-qam", "local edit")
+        (other / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 8T"))
+        git(other, "commit", "-qam", "even bigger")
+        git(other, "push", "-q")
+        deadline = time.monotonic() + 8
+        while not any(e["event"] == "git-pull" and not e["ok"] for e in w.events):
+            assert time.monotonic() < deadline, w.events
+            time.sleep(0.1)
+        assert quota(nas) == 7 << 40

@@ -11,18 +11,24 @@ from ..base import Result
 from . import fail, tool
 
 
+def mountpoint_of(host: Any, name: str) -> str | None:
+    """Where a pool or dataset of the simulated host is mounted (inherited as ZFS does)."""
+    from .zfs_props import _mountpoint
+
+    pools = host.facts.of("pool")
+    observed = host.facts.of("dataset" if "/" in name else "pool").get(name)
+    if observed is not None and str(observed.info.get("mountpoint", "")).startswith("/"):
+        return str(observed.info["mountpoint"])
+    if observed is not None and name.split("/", 1)[0] in pools:
+        return _mountpoint(host, pools, name)[0]
+    return None
+
+
 def directories(host: Any) -> set[str]:
     found = {"/"}
     paths = list(host.facts.sim.get("paths", []))
-    from .zfs_props import _mountpoint  # where a pool or dataset is mounted, inherited as ZFS does
-
-    pools = host.facts.of("pool")
     for kind in ("pool", "dataset"):
-        for name, observed in host.facts.of(kind).items():
-            if str(observed.info.get("mountpoint", "")).startswith("/"):
-                paths.append(str(observed.info["mountpoint"]))
-            elif name.split("/", 1)[0] in pools:
-                paths.append(_mountpoint(host, pools, name)[0])
+        paths += [m for m in (mountpoint_of(host, n) for n in host.facts.of(kind)) if m and m.startswith("/")]
     paths += [f.rsplit("/", 1)[0] for f in host.facts.files]
     for path in paths:
         parts = path.rstrip("/").split("/")

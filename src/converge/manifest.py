@@ -43,9 +43,14 @@ class Desired:
     files: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
     declared_at: dict[str, dict[str, Location]] = field(default_factory=dict)  # every name, valid or not
+    _specs: dict[str, dict[str, Spec]] = field(default_factory=dict, repr=False)
 
     def specs(self, kind: str) -> dict[str, Spec]:
-        return {n: e.spec for n, e in self.entries.get(kind, {}).items()}
+        """{name: Spec} of one kind (kept: kinds ask for it once per resource while planning)."""
+        cached = self._specs.get(kind)
+        if cached is None or len(cached) != len(self.entries.get(kind, {})):
+            cached = self._specs[kind] = {n: e.spec for n, e in self.entries.get(kind, {}).items()}
+        return cached
 
     def refs(self) -> list[Ref]:
         return [Ref(kind=k, name=n) for k, names in self.entries.items() for n in names]

@@ -265,6 +265,61 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
         click.echo(f"approved {ref}: the next reconcile applies it")
 
 
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@click.option("--listen", default="127.0.0.1:8470", show_default=True, help="ADDRESS:PORT")
+@click.option("--auto-apply", is_flag=True, help="apply after every edit (as a job)")
+@click.option("--watch", "with_watch", is_flag=True, help="also run the watcher in this process")
+@reports_errors
+def serve(directory: str, host: str | None, root: str | None, listen: str, auto_apply: bool, with_watch: bool) -> None:
+    """The REST API: imperative calls become manifest edits (see /docs)."""
+    import ipaddress
+    import threading
+
+    from .api.app import create_app, run
+    from .api.auth import load_tokens
+
+    address = listen.rpartition(":")[0].strip("[]") or "127.0.0.1"
+    try:
+        loopback = address == "localhost" or ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not load_tokens(os.path.abspath(directory)):
+        raise ConvergeError(f"refusing to listen on {address} without tokens: create one with "
+                            "`converge token create NAME --role admin` (or listen on 127.0.0.1)")
+    target = _target(directory, host, root)
+    app = create_app(target.directory, host, root, auto_apply)
+    if with_watch:
+        from .watch import Watcher
+
+        service = app.state.service
+        watcher = Watcher(target.directory, host=host, root=root, on_event=service.events.publish)
+        threading.Thread(target=watcher.run, args=(threading.Event(),), daemon=True).start()
+    click.echo(f"converge API on http://{listen} for {target.directory} (docs: /docs)", err=True)
+    run(app, listen)
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer", show_default=True)
+@click.option("-C", "--directory", default=".", type=click.Path(file_okay=False))
+@reports_errors
+def token_create(name: str, role: str, directory: str) -> None:
+    """Create a token for NAME; it is printed once (only its hash is kept)."""
+    from .api.auth import create_token
+
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConvergeError("a token name is letters, digits, '-', '_', '.'")
+    click.echo(create_token(os.path.abspath(directory), name, role))
+
+
 def run() -> None:  # pragma: no cover - console entry
     main()
 

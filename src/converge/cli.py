@@ -139,9 +139,12 @@ def plan(directory: str, host: str | None, root: str | None, as_json: bool, deta
 @click.option("--allow-destroy", multiple=True, metavar="KIND/NAME")
 @click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--lock-timeout", default=0.0, type=float, help="seconds to wait for another apply")
+@click.option("--confirm-timeout", type=click.IntRange(5, 3600), metavar="SECONDS",
+              help="network changes roll back unless `converge confirm` comes within SECONDS")
 @reports_errors
 def apply(source: str, host: str | None, root: str | None, targets: tuple[str, ...],
-          allow_destroy: tuple[str, ...], parallelism: int, lock_timeout: float) -> None:
+          allow_destroy: tuple[str, ...], parallelism: int, lock_timeout: float,
+          confirm_timeout: int | None) -> None:
     """Make the host match the manifests (SOURCE: a directory, or a plan saved with plan -o)."""
     saved = None
     if os.path.isfile(source):
@@ -153,6 +156,8 @@ def apply(source: str, host: str | None, root: str | None, targets: tuple[str, .
         target = _target(saved.directory, host or saved.host.split(" ")[0], root)
     else:
         target = _target(source, host, root)
+    if confirm_timeout:
+        target.config.settings.setdefault("interface", {})["confirm_timeout"] = confirm_timeout
     from .progress import Progress
 
     with Progress() as progress:
@@ -216,6 +221,19 @@ def import_(directory: str, host: str | None, root: str | None, out: str | None)
         click.echo(f"wrote {path}: {count} resources")
     if not written:
         click.echo("nothing to import")
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@reports_errors
+def confirm(directory: str, host: str | None, root: str | None) -> None:
+    """Keep a network change applied with a confirm timeout (else it rolls back)."""
+    from .netguard import confirm as keep
+
+    target = _target(directory, host, root)
+    click.echo("confirmed: the network change stays" if keep(target.host) else "nothing waits for a confirmation")
 
 
 @main.command()

@@ -79,7 +79,7 @@ def manifests(draw):
     datasets = {f"{pool}/{n}": {"properties": draw(DATASET_PROPS)}
                 for n in draw(st.lists(NAME, max_size=4, unique=True))}
     shares = {n: {"path": ds, "read_only": draw(st.booleans())}
-              for n, ds in zip(draw(st.lists(NAME, max_size=3, unique=True)), sorted(datasets))}
+              for n, ds in zip(draw(st.lists(NAME, max_size=3, unique=True)), sorted(datasets), strict=False)}
     vdev_type, at_least = draw(st.sampled_from([("mirror", 2), ("raidz", 3), ("stripe", 1)]))
     disks = draw(st.lists(st.sampled_from(["/dev/a", "/dev/b", "/dev/c", "/dev/d"]), min_size=at_least, unique=True))
     return {"pools": {pool: {"vdevs": [{"type": vdev_type, "disks": disks}]}},

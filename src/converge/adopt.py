@@ -11,8 +11,8 @@ from ruamel.yaml import YAML
 from .fsutil import atomic_write
 from .model import Facts
 from .planner.diff import field_of, submodel, validated_by
-from .types import format_size, parse_bool, parse_size
 from .resources import KINDS
+from .types import format_size, parse_bool, parse_size
 
 HEADER = "# yaml-language-server: $schema=https://converge.dev/schema/manifest.schema.json\n"
 

@@ -7,14 +7,15 @@ import functools
 import json
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from . import engine
 from .errors import ConvergeError, ManifestError
 from .model import Plan, Ref
-from .planner.render import render_plan, summary_line
+from .planner.render import render_plan
 
 LABELS = {"smb": "smb share", "nfs": "nfs export"}
 HOST_HELP = "local, or sim:PATH (default: converge.yaml's host, else sim:DIR/.converge/sim-host.json)"

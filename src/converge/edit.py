@@ -83,7 +83,7 @@ def _apply(node: CommentedMap, new: dict[str, Any]) -> None:
         elif key not in node or _plain(current) != value:
             if isinstance(value, list) and isinstance(current, list) and _plain(current) != value:
                 if len(value) == len(current) and all(isinstance(v, dict) for v in value):
-                    for old, new in zip(current, value):  # a list of mappings: edit each in place
+                    for old, new in zip(current, value, strict=True):  # a list of mappings: edit each in place
                         _apply(old, new) if isinstance(old, dict) else None
                     if _plain(current) == value:
                         continue

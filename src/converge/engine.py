@@ -15,12 +15,12 @@ from .errors import ManifestError, NotConverged, StalePlan
 from .executor import Event, Report, execute
 from .hosts import Host, default_sim_path, open_host
 from .lock import apply_lock
-from .yamlsource import display_path
 from .manifest import Desired, check_references, load_unchecked
 from .model import Action, Facts, Plan, Ref
 from .planner import build_plan
 from .resources import KINDS, Context
 from .resources.base import STATE_FILE
+from .yamlsource import display_path
 
 log = structlog.get_logger("converge")
 

@@ -3,12 +3,13 @@ what depends on it, and the report says what was applied, what failed and what w
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
-import heapq
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 

@@ -12,13 +12,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .config import CONFIG_FILE
 from .errors import Issue, ManifestError
 from .model import Ref
 from .resources import BY_KIND, KINDS, Kind, Spec
-from .yamlsource import (UNPARSED, Location, PosDict, display_path, node_location, parse_yaml, plain, render_template,
-                         spec_issues, suggest)
+from .yamlsource import (
+    UNPARSED,
+    Location,
+    PosDict,
+    display_path,
+    node_location,
+    parse_yaml,
+    plain,
+    render_template,
+    spec_issues,
+    suggest,
+)
 
-from .config import CONFIG_FILE
 PATTERNS = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 SECTIONS: dict[tuple[str, ...], Kind] = {k.section: k for k in KINDS}
 TOP_LEVEL = sorted({s[0] for s in SECTIONS} | {"vars"})

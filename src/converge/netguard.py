@@ -18,7 +18,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .hosts.base import Host
 from .model import Action, Change, Facts, Observed, Step

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import UTC
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -154,7 +155,7 @@ def check_name(name: str, pattern: re.Pattern[str], allowed: str) -> str:
 
 def parse_stamp(value: Any) -> str:
     """A request stamp: an RFC 3339 time, kept in UTC (`2026-11-22T10:00:00Z`)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if isinstance(value, datetime):
         moment = value
@@ -166,8 +167,8 @@ def parse_stamp(value: Any) -> str:
     else:
         raise ValueError(f"{value!r} is not a time stamp: use RFC 3339, e.g. 2026-11-22T10:00:00Z")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 Stamp = Annotated[str, BeforeValidator(parse_stamp),

@@ -12,8 +12,9 @@ import difflib
 import os
 import re
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import jinja2
 import yaml

@@ -11,12 +11,12 @@ import subprocess
 import time
 
 import pytest
+from shares_support import FakeDesired, apply, plan
 
 from converge.hosts import LocalHost
 from converge.resources import exports
 from converge.resources.base import Context
 from converge.resources.nfs import NfsExportSpec, NfsKind, active_exports
-from shares_support import FakeDesired, apply, plan
 
 pytestmark = pytest.mark.real
 KIND = NfsKind()

@@ -8,7 +8,8 @@ import os
 import secrets
 import subprocess
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

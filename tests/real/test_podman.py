@@ -35,7 +35,7 @@ def podman_env(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("podman")
     (base / "containers.conf").write_text(
         '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
-        f'[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\nnetns = "none"\n')
+        '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\nnetns = "none"\n')
     (base / "storage.conf").write_text(
         f'[storage]\ndriver = "vfs"\ngraphroot = "{base}/graph"\nrunroot = "{base}/run"\n')
     monkeypatch.setenv("CONTAINERS_CONF", str(base / "containers.conf"))

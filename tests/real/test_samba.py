@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import pathlib
-import shutil
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,11 +15,11 @@ import tempfile
 import time
 
 import pytest
+from shares_support import FakeDesired, apply, plan
 
 from converge.hosts import LocalHost
 from converge.resources.base import Context
 from converge.resources.smb import SmbKind, SmbShareSpec
-from shares_support import FakeDesired, apply, plan
 
 pytestmark = pytest.mark.real
 KIND = SmbKind()
@@ -158,6 +158,7 @@ def test_testparm_rejects_a_bad_value_and_nothing_is_installed(smbd):
     ctx = context(smbd, bad={"path": "/srv/bad", "options": {"oplocks": "maybe"}})
     changes = plan(KIND, ctx)
     from shares_support import run_steps
+
     from converge.errors import CommandFailed
 
     with pytest.raises(CommandFailed, match="value is not boolean"):

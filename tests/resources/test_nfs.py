@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from shares_support import FakeDesired, apply, plan
 
 from converge.errors import PlanError
 from converge.hosts import SimHost
 from converge.model import Action, Observed
 from converge.resources.base import Context
 from converge.resources.nfs import NfsExportSpec, NfsKind, active_exports
-from shares_support import FakeDesired, apply, plan
 
 KIND = NfsKind()
 FILE = "/etc/exports.d/converge.exports"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from shares_support import FakeDesired, apply, plan, run_steps
 
 from converge.errors import CommandFailed, PlanError
 from converge.hosts import SimHost
@@ -12,7 +13,6 @@ from converge.model import Action, Observed
 from converge.resources.base import Context
 from converge.resources.smb import SmbKind, SmbShareSpec
 from converge.resources.smbconf import with_include
-from shares_support import FakeDesired, all_steps, apply, plan, run_steps
 
 KIND = SmbKind()
 SMB_CONF = "[global]\n\tserver role = standalone server\n\n[legacy]\n\tpath = /srv/legacy\n\tread only = no\n"

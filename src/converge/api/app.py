@@ -13,12 +13,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..errors import ConvergeError
 from . import routes
 from .auth import RateLimit, load_tokens
-from ..errors import ConvergeError
 from .errors import ApiError, handle
 from .openapi import openapi_document
 from .service import COLLECTIONS, Service
+
 
 def _bind(handler: Any, collection: str) -> Any:
     async def endpoint(request: Request) -> Response:

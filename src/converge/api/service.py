@@ -8,8 +8,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .. import engine
 from ..edit import Edit, current_fields, edit_resource, validate_edit, write_edit

@@ -4,8 +4,9 @@ only through this, so the same kind code runs on the real machine and on the sim
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from ..errors import CommandFailed
 

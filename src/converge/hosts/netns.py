@@ -6,7 +6,7 @@ own links: `open_host("netns:NAME")`."""
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import HostError
 from .base import Result, validate_argv

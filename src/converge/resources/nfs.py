@@ -14,8 +14,17 @@ from ..model import Change, FieldDiff, Observed, Ref, Step
 from ..types import Network, OnOff
 from . import exports
 from .base import Context, Kind, Spec
-from .shares_common import (attach_steps, check_paths, check_share_path, final_specs, path_dependency, phases,
-                            render, resolve_share_path, unroot)
+from .shares_common import (
+    attach_steps,
+    check_paths,
+    check_share_path,
+    final_specs,
+    path_dependency,
+    phases,
+    render,
+    resolve_share_path,
+    unroot,
+)
 
 log = structlog.get_logger(__name__)
 DEFAULT_EXPORTS = "/etc/exports.d/converge.exports"

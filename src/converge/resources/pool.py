@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..types import OnOff, SortedStrs, Stamp
 from ..errors import PlanError
 from ..model import FieldDiff, Observed, Step
+from ..types import OnOff, SortedStrs, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field
 from .dataset import DatasetProperties
 from .storage import desired_specs, onoff

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-
 import structlog
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..errors import PlanError
 from ..hosts.base import Result
@@ -16,8 +15,17 @@ from ..types import OnOff, Size, SortedStrs
 from . import smbconf
 from .base import Context, Kind, Spec
 from .samba_params import PARAMETERS
-from .shares_common import (attach_steps, check_paths, check_share_path, final_specs, path_dependency, phases,
-                            render, resolve_share_path, unroot)
+from .shares_common import (
+    attach_steps,
+    check_paths,
+    check_share_path,
+    final_specs,
+    path_dependency,
+    phases,
+    render,
+    resolve_share_path,
+    unroot,
+)
 from .smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter
 
 log = structlog.get_logger(__name__)

@@ -13,7 +13,7 @@ from .dataset import CREATE_ONLY_PROPERTIES, DatasetProperties, DatasetSpec
 from .pool import PoolSpec, Vdev
 from .snapshot import SnapshotSpec
 from .storage import desired_specs, normal, onoff, shared_read, valid_properties
-from .zfs_read import (declared_values, match_disk, zfs_get_all, zpool_get, zpool_list, zpool_status)
+from .zfs_read import declared_values, match_disk, zfs_get_all, zpool_get, zpool_list, zpool_status
 
 MANAGED = "converge:managed"
 PROTECT = "converge:protect"

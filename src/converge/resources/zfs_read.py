@@ -47,7 +47,7 @@ def zpool_list(host: Host) -> tuple[dict[str, dict[str, Any]], bool]:
         cols = line.split("\t")
         if len(cols) != len(LIST_FIELDS):
             continue
-        row = dict(zip(LIST_FIELDS, cols))
+        row = dict(zip(LIST_FIELDS, cols, strict=False))
         for k in ("size", "allocated", "free"):
             try:
                 row[k] = parse_size(row[k])

@@ -12,7 +12,8 @@ import json
 import os
 import shlex
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ...errors import HostError
 from ...fsutil import atomic_write

@@ -15,8 +15,8 @@ from typing import Any
 from ...model import Observed
 from ..base import Result
 from . import fail, tool
-from .system import is_directory
 from .containers_render import digest, images, inspect_one, ps_rows, resolve
+from .system import is_directory
 
 
 def _kind() -> Any:

@@ -16,7 +16,18 @@ from typing import Any
 
 from ..base import Result
 from . import fail, tool
-from .ip_state import KINDS, Link, link_local, load, mac_for, next_index, render_addrs, render_links, render_routes, save
+from .ip_state import (
+    KINDS,
+    Link,
+    link_local,
+    load,
+    mac_for,
+    next_index,
+    render_addrs,
+    render_links,
+    render_routes,
+    save,
+)
 
 
 class IpError(Exception):

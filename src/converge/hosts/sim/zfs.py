@@ -15,6 +15,7 @@ from . import fail, tool
 from .disks import check_disks, claim, size_of
 from .zfs_props import dataset_lines, pool_lines, render_status, zfs_value
 
+
 def _models() -> Any:
     """The kinds' models, imported late: resources import hosts, so hosts cannot import them first."""
     from ...resources import dataset, pool, snapshot
@@ -288,7 +289,7 @@ def _set(host: Any, pairs: list[str], name: str) -> Result:
 def _destroy(host: Any, name: str) -> Result:
     obs = _find(host, name)
     if obs is None or "/" not in name.split("@")[0] and "@" not in name:
-        return fail(f"could not find any snapshots to destroy; check snapshot names." if "@" in name
+        return fail("could not find any snapshots to destroy; check snapshot names." if "@" in name
                     else f"cannot open '{name}': dataset does not exist", 1)
     clones = [n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name]
     if clones:

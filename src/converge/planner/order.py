@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import graphlib
 
+from ..errors import PlanError
 from ..model import Action, Change, Ref
 from ..resources import KINDS, Context
 
@@ -41,7 +42,11 @@ def order_changes(changes: list[Change], ctx: Context) -> list[Change]:
 def _toposort(graph: dict[Ref, set[Ref]]) -> list[Ref]:
     """Deterministic topological order: among ready nodes, registry order of kinds, then name."""
     sorter = graphlib.TopologicalSorter(graph)
-    sorter.prepare()
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as e:
+        raise PlanError("these changes wait on each other, so no order can apply them: "
+                        + " → ".join(str(r) for r in e.args[1]) + "; apply them in two steps") from None
     out: list[Ref] = []
     while sorter.is_active():
         ready = sorted(sorter.get_ready(), key=_key)

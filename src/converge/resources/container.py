@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..model import FieldDiff, Observed, Ref, Step
+from ..model import Action, Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
 from .base import Context, Kind, Spec
 from .shares_common import DATASET_NAME
@@ -257,6 +257,26 @@ class ContainerKind(Kind[ContainerSpec]):
 
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
         return self.driver(observed.spec.get("runtime", "podman")).delete(name, observed, ctx)
+
+    def finalize(self, changes: list[Change], ctx: Context) -> None:
+        """A container that takes a host port another container holds now starts after that one
+        is replaced or stopped (independent changes may run in parallel)."""
+        holders: dict[tuple[str, int, str], str] = {}
+        for other, observed in ctx.facts.of(self.kind).items():
+            if observed.spec.get("state") == "running":
+                for mapping in observed.spec.get("ports") or []:
+                    holders[host_port(mapping)] = other
+        changing = {c.ref.name for c in changes}
+        for change in changes:
+            if change.action not in (Action.CREATE, Action.REPLACE, Action.UPDATE) or not change.after:
+                continue
+            for mapping in change.after.get("ports") or []:
+                holder = holders.get(host_port(mapping))
+                if holder and holder != change.ref.name and holder in changing:
+                    ref = self.ref(holder)
+                    other = next(c for c in changes if c.ref == ref)
+                    if ref not in change.depends_on and change.ref not in other.depends_on:  # no swap cycle
+                        change.depends_on.append(ref)
 
     def replace(self, name: str, spec: ContainerSpec, observed: Observed, ctx: Context) -> list[Step]:
         old_runtime = observed.spec.get("runtime", spec.runtime)

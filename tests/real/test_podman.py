@@ -15,6 +15,8 @@ import pytest
 
 from converge import engine
 
+from .test_btrfs import loops  # noqa: F401  (loop devices, detached afterwards)
+
 pytestmark = pytest.mark.real
 IMAGE = "localhost/busybox:converge-test"
 LOOP = "trap 'exit 0' TERM; while true; do sleep 1; done"  # a PID 1 that stops on SIGTERM
@@ -133,3 +135,35 @@ def test_podman_containers_apply_replace_restart_and_nothing_to_do(podman_env, t
     apply(d, tmp_path / "root")
     assert ps()["web"]["State"] == "exited"
     assert ps()["theirs"]["State"] == "created"  # the unmanaged container was left alone
+
+
+def test_dataset_volume_from_a_btrfs_subvolume(podman_env, loops, tmp_path):
+    """`cvpool/media:/media:ro` binds the subvolume converge mounted (under --root)."""
+    l1, l2, _ = loops
+    d = tmp_path / "manifests"
+    d.mkdir()
+    write(d, f"""
+pools:
+  cvpool: {{driver: btrfs, disks: [{l1}, {l2}], data_profile: raid1, metadata_profile: raid1, mountpoint: /srv/cvpool}}
+datasets:
+  cvpool/media: {{}}
+containers:
+  player:
+    image: {IMAGE}
+    command: [sh, -c, "{LOOP}"]
+    volumes: ["cvpool/media:/media:ro"]
+    network: none
+  spare:
+    image: {IMAGE}
+    command: [sh, -c, "{LOOP}"]
+    network: none
+    state: stopped
+""")
+    root = tmp_path / "root"
+    first = apply(d, root)
+    assert first.report.ok and first.replan.empty
+    (root / "srv" / "cvpool" / "media" / "song.txt").write_text("la la\n")
+    assert podman("exec", "player", "cat", "/media/song.txt").stdout == "la la\n"
+    got = ps()
+    assert got["player"]["State"] == "running" and got["spare"]["State"] in ("created", "exited")
+    assert apply(d, root).report.commands == 0

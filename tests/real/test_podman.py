@@ -15,7 +15,7 @@ import pytest
 
 from converge import engine
 
-from .test_btrfs import loops  # noqa: F401  (loop devices, detached afterwards)
+from .test_btrfs import loops as btrfs_loops  # loop devices, unmounted and detached afterwards
 
 pytestmark = pytest.mark.real
 IMAGE = "localhost/busybox:converge-test"
@@ -137,7 +137,10 @@ def test_podman_containers_apply_replace_restart_and_nothing_to_do(podman_env, t
     assert ps()["theirs"]["State"] == "created"  # the unmanaged container was left alone
 
 
-def test_dataset_volume_from_a_btrfs_subvolume(podman_env, loops, tmp_path):
+loops = btrfs_loops
+
+
+def test_dataset_volume_from_a_btrfs_subvolume(podman_env, loops, tmp_path):  # noqa: F811
     """`cvpool/media:/media:ro` binds the subvolume converge mounted (under --root)."""
     l1, l2, _ = loops
     d = tmp_path / "manifests"

@@ -61,6 +61,16 @@ class Context:
     state: dict[str, Any] = field(default_factory=dict)  # parsed STATE_FILE
     reads: dict[str, Any] = field(default_factory=dict)  # bulk reads shared by kinds within one facts pass
 
+    def specs(self, kind: str) -> dict[str, Any]:
+        """The declared specs of one kind, from manifest.Desired or (in tests) a plain
+        {kind: {name: spec}}; empty when planning without manifests. Read-only."""
+        desired = self.desired
+        if desired is None:
+            return {}
+        if hasattr(desired, "specs"):
+            return desired.specs(kind)  # type: ignore[no-any-return]
+        return desired.get(kind, {}) if isinstance(desired, dict) else {}
+
     def kind_settings(self, kind: str) -> dict[str, Any]:
         value = self.settings.get(kind, {})
         return value if isinstance(value, dict) else {}

@@ -10,15 +10,7 @@ from .base import Context
 
 
 def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
-    """{name: Spec} of one kind from ctx.desired (manifest.Desired, or a plain dict in tests)."""
-    desired = ctx.desired
-    if desired is None:
-        return {}
-    if isinstance(desired, dict):
-        return desired.get(kind, {})
-    if hasattr(desired, "specs"):
-        return desired.specs(kind)
-    return getattr(desired, "resources", {}).get(kind, {})
+    return ctx.specs(kind)
 
 
 def resolve_volume(volume: str, ctx: Context) -> str:

@@ -19,13 +19,7 @@ BATCH_ARGV = ["ip", "-batch", "-"]
 
 
 def desired_specs(ctx: "Context") -> dict[str, "InterfaceSpec"]:
-    """The declared interfaces, from manifest.Desired (`specs(kind)`) or a plain {kind: {name: spec}}."""
-    d = ctx.desired
-    if d is None:
-        return {}
-    if hasattr(d, "specs"):
-        return dict(d.specs("interface"))
-    return dict(d.get("interface", {})) if isinstance(d, dict) else {}
+    return ctx.specs("interface")
 
 
 def batch_step(lines: list[str], note: str) -> list[Step]:

@@ -14,18 +14,12 @@ T = TypeVar("T")
 
 
 def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
-    return specs_of(ctx.desired, kind)
+    return ctx.specs(kind)
 
 
 def specs_of(desired: Any, kind: str) -> dict[str, Any]:
     """The desired specs of one kind, whether `desired` is the engine's Desired or a plain dict."""
-    if desired is None:
-        return {}
-    if hasattr(desired, "specs"):
-        return dict(desired.specs(kind))
-    if isinstance(desired, dict):
-        return dict(desired.get(kind, {}))
-    return dict(getattr(desired, "resources", {}).get(kind, {}))
+    return Context(host=None, desired=desired).specs(kind)  # type: ignore[arg-type]
 
 
 def pool_of(name: str) -> str:

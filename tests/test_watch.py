@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 
 import pytest
+import structlog
 
 from converge import approvals, engine
 from converge.hosts import SimHost
 from converge.lock import apply_lock
+from converge.logs import configure
 from converge.model import Ref
 from converge.watch import Watcher
 
@@ -151,6 +154,46 @@ def test_held_destroy_waits_for_approval(nas):
         assert event["applied"] == ["dataset/tank/old"]
         assert "tank/old" not in SimHost(str(nas / ".converge" / "sim-host.json")).facts.of("dataset")
         assert approvals.load(str(nas)) == set()  # an approval is used once
+        time.sleep(DEBOUNCE_MS / 1000 * 4)
+        assert len(w.reconciles()) == 3  # consuming it is no reason for another reconcile
+
+
+def test_an_approval_matching_no_pending_destroy_expires(nas):
+    """Approving tank/media (declared, nothing to destroy) must not release a later destroy of it."""
+    with Running(nas) as w:
+        approvals.approve(str(nas), [Ref(kind="dataset", name="tank/media")])
+        assert w.wait_for(2)["applied"] == [] and approvals.load(str(nas)) == set()
+        (nas / "main.yaml").write_text(MANIFEST.replace("  tank/media: {properties: {quota: 1T}}\n", ""))
+        assert w.wait_for(3)["held"] == ["dataset/tank/media"] and quota(nas) == 1 << 40
+
+
+def test_a_crashing_reconcile_is_reported_and_the_watcher_goes_on(nas):
+    with Running(nas) as w:
+        (nas / ".converge").rename(nas / "state-aside")
+        (nas / ".converge").write_text("not a directory")  # the host state cannot be read: OSError
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2T"))
+        event = w.wait_for(2)
+        assert event["event"] == "error" and event["error"].startswith("NotADirectoryError")
+        (nas / ".converge").unlink()
+        (nas / "state-aside").rename(nas / ".converge")
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 3T"))
+        assert w.wait_for(3)["applied"] == ["dataset/tank/media"] and quota(nas) == 3 << 40
+
+
+def test_a_broken_save_is_logged_with_its_location(nas):
+    out = io.StringIO()
+    configure(out, json=True)
+    try:
+        with Running(nas) as w:
+            (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2X"))
+            w.wait_for(2)
+    finally:
+        structlog.reset_defaults()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    start, invalid = (line for line in lines if line["event"] in ("reconcile", "invalid"))
+    assert start["trigger"] == "start" and start["applied"] and "duration_ms" in start and "summary" in start
+    assert invalid["level"] == "warning" and invalid["trigger"] == "save" and invalid["files"] == ["main.yaml"]
+    assert any("main.yaml:4:29:" in issue and "'2X' is not a size" in issue for issue in invalid["issues"])
 
 
 def test_watcher_and_a_concurrent_apply_do_not_overlap(nas):
@@ -201,3 +244,59 @@ def test_git_pull_fast_forwards_and_applies_and_never_forces(tmp_path, nas):
             assert time.monotonic() < deadline, w.events
             time.sleep(0.1)
         assert quota(nas) == 7 << 40
+
+
+def test_saves_during_an_apply_give_exactly_one_more_reconcile(nas):
+    """Saves made while an apply runs (from its progress callback: real writes, mid-apply) are
+    applied by exactly one more reconcile after it, with the last content."""
+    saved_during = threading.Event()
+    w: Running
+
+    def save_mid_apply(event):
+        if event["event"] == "change" and not saved_during.is_set() and w.reconciles():
+            saved_during.set()
+            for i in range(5):
+                (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", f"quota: {i + 20}G"))
+                time.sleep(0.05)
+            time.sleep(0.3)  # the apply goes on after the saves
+
+    with Running(nas) as w:
+        w.watcher.on_event = lambda e: (save_mid_apply(e), w._record(e))  # after the start reconcile
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2T"))
+        assert w.wait_for(2)["applied"] == ["dataset/tank/media"] and saved_during.is_set()
+        third = w.wait_for(3)
+        assert third["trigger"] == "save" and third["applied"] == ["dataset/tank/media"] and quota(nas) == 24 << 30
+        time.sleep(DEBOUNCE_MS / 1000 * 4)
+        assert len(w.reconciles()) == 3
+
+
+def test_a_cli_apply_during_a_watcher_apply_waits_then_finds_nothing_to_do(nas):
+    """A real `converge apply` process started mid-apply: without the shared lock it would plan
+    and apply the same change concurrently; with it, it waits and then finds the host converged."""
+    import os
+    import subprocess
+    import sys
+
+    mid_apply, finished = threading.Event(), []
+
+    def slow(event):
+        if event["event"] == "change" and w.reconciles() and not mid_apply.is_set():
+            mid_apply.set()
+            time.sleep(1.5)
+        if event["event"] == "reconcile" and event["trigger"] == "save":
+            finished.append(time.monotonic())
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    with Running(nas) as w:
+        w.watcher.on_event = lambda e: (slow(e), w._record(e))
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2T"))
+        assert mid_apply.wait(5)
+        busy = subprocess.run([sys.executable, "-m", "converge.cli", "apply", str(nas)],
+                              capture_output=True, text=True, env=env)
+        assert busy.returncode != 0 and "another apply is running on this host" in busy.stderr
+        cli = subprocess.run([sys.executable, "-m", "converge.cli", "apply", str(nas), "--lock-timeout", "30"],
+                             capture_output=True, text=True, env=env)
+        cli_done = time.monotonic()
+        assert w.wait_for(2)["applied"] == ["dataset/tank/media"]
+    assert cli.returncode == 0 and "No changes" in cli.stdout, cli.stdout + cli.stderr
+    assert finished and finished[0] < cli_done and quota(nas) == 2 << 40

@@ -109,6 +109,7 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
               hold_destroys: bool = False, lock_timeout: float = 0.0, on_event: Event | None = None) -> Outcome:
     """Plan (or take a saved plan), apply it under the host's lock, and prove convergence."""
     with apply_lock(target.host.lock_path(), lock_timeout):
+        target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)
         if saved is not None:
             stale = sorted(k for k, v in saved.fingerprints.items() if current.fingerprints.get(k) != v)

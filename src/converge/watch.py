@@ -19,7 +19,7 @@ import watchfiles
 
 from . import approvals, engine
 from .errors import ConvergeError, ManifestError
-from .model import Change, Ref
+from .model import Action, Change, Ref
 
 log = structlog.get_logger("converge.watch")
 
@@ -77,7 +77,11 @@ class Watcher:
                                         rust_timeout=timeout_ms, yield_on_timeout=bool(periods)):
             now = time.monotonic()
             if changes:
-                self.reconcile("save", files=sorted({os.path.relpath(p, self.directory) for _, p in changes}))
+                files = sorted({os.path.relpath(p, self.directory) for _, p in changes})
+                # The watcher's own consume() rewrites approvals.json; a file that approves
+                # nothing any more has nothing to release, so it is no reason to reconcile.
+                if files != [approvals.FILE] or approvals.load(self.directory):
+                    self.reconcile("save", files=files)
                 continue
             if self.git_pull_s and now - last_pull >= self.git_pull_s:
                 last_pull = now
@@ -105,13 +109,20 @@ class Watcher:
                 outcome = engine.reconcile(target, allow_destroy=allowed, hold_destroys=not self.auto_approve_destroy,
                                            lock_timeout=self.lock_timeout, on_event=self._progress)
                 report = outcome.report
-                approvals.consume(self.directory, approved & set(report.applied))
+                # An approval is good for one destroy: used ones go, and so do those that match
+                # no pending destroy/replacement (the ref came back into the manifests), so an
+                # old approval never releases a later, unrelated destroy.
+                pending = {c.ref for c in outcome.plan.changes if c.action in (Action.DELETE, Action.REPLACE)}
+                approvals.consume(self.directory, approved & (set(report.applied) | (approved - pending)))
                 event.update(summary=outcome.plan.summary(), **report.as_dict())
         except ManifestError as e:
             event.update(event="invalid", issues=[str(i) for i in sorted(e.issues)],
                          note="nothing applied; the host keeps the last good state")
         except ConvergeError as e:
             event.update(event="error", error=str(e))
+        except Exception as e:  # a bug in a kind must not end a long-running watcher
+            log.exception("reconcile-crashed", trigger=trigger)
+            event.update(event="error", error=f"{type(e).__name__}: {e}")
         event["duration_ms"] = round((time.monotonic() - start) * 1000, 1)
         level = "warning" if event["event"] in ("invalid", "error") or event.get("failed") or event.get("held") \
             else "info"
@@ -153,7 +164,5 @@ def _brief(change: Change) -> dict[str, Any]:
 
 def held_refs(directory: str, host: str | None = None, root: str | None = None) -> list[Ref]:
     """What the watcher would hold right now (for `converge approve` with no REF)."""
-    from .model import Action
-
     plan, _ = engine.plan(engine.open_target(directory, host, root))
     return [c.ref for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE)]

@@ -44,14 +44,24 @@ class SimHost(CommandLog):
         self.state_path = os.path.abspath(state_path)
         self.name = f"sim:{state_path}"
         self._lock = threading.RLock()
-        try:
-            with open(self.state_path, encoding="utf-8") as f:
-                self.facts = Facts.model_validate_json(f.read())
-        except FileNotFoundError:
-            self.facts = Facts(sim=dict(seed or {}))
-        except ValueError as e:
-            raise HostError(f"{self.state_path}: not a converge facts file: {e}") from None
-        self.dirty = False
+        self._seed = dict(seed or {})
+        self.reload()
+
+    def reload(self) -> None:
+        """Load the state file. The engine calls this once it holds the apply lock: the state
+        read at construction may predate another process's apply (the CLI, a watcher), and
+        planning from it would redo that apply and then overwrite its state on flush."""
+        with self._lock:
+            if getattr(self, "dirty", False):
+                return  # unflushed changes of this process win (nothing on disk to merge them with)
+            try:
+                with open(self.state_path, encoding="utf-8") as f:
+                    self.facts = Facts.model_validate_json(f.read())
+            except FileNotFoundError:
+                self.facts = Facts(sim=dict(self._seed))
+            except ValueError as e:
+                raise HostError(f"{self.state_path}: not a converge facts file: {e}") from None
+            self.dirty = False
 
     # -- Host interface -------------------------------------------------------------------
     def run(self, argv: Sequence[str], *, input: str | None = None, check: bool = True) -> Result:

@@ -148,6 +148,7 @@ def test_held_destroy_waits_for_approval(nas):
         (nas / "main.yaml").write_text(MANIFEST.replace("  tank/old: {}\n", ""))
         event = w.wait_for(2)
         assert event["held"] == ["dataset/tank/old"]
+        assert "held for approval (converge approve dataset/tank/old)" in event["why"]["dataset/tank/old"]
         assert "tank/old" in SimHost(str(nas / ".converge" / "sim-host.json")).facts.of("dataset")
         approvals.approve(str(nas), [Ref(kind="dataset", name="tank/old")])
         event = w.wait_for(3)

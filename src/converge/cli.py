@@ -256,10 +256,15 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
     from . import approvals
     from .watch import held_refs
 
-    chosen = _refs(refs, "REF") or held_refs(directory, host, root)
+    held = held_refs(directory, host, root)
+    chosen = _refs(refs, "REF") or held
     if not chosen:
-        click.echo("nothing is held")
+        click.echo("nothing is waiting for an approval")
         return
+    refused = [r for r in chosen if r not in held]
+    if refused:  # a protected or not-pending ref: an approval would release nothing (or a later surprise)
+        raise ConvergeError("nothing that an approval releases is held for " + ", ".join(map(str, refused))
+                            + " (not a pending destroy/replacement, or protected on the host)")
     approvals.approve(directory, chosen)
     for ref in chosen:
         click.echo(f"approved {ref}: the next reconcile applies it")

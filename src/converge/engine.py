@@ -121,7 +121,11 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
             to_run = current
         if hold_destroys:  # the watcher: destroys and replacements wait for an approval
             for c in to_run.changes:
-                if c.action in (Action.DELETE, Action.REPLACE) and not c.blocked and c.ref not in allow_destroy:
+                obs = ctx.facts.of(c.ref.kind).get(c.ref.name)
+                # Also reword the data guard's "--allow-destroy" block: here an approval allows it.
+                # Protection stays as the planner put it: no approval releases a protected resource.
+                if c.action in (Action.DELETE, Action.REPLACE) and c.ref not in allow_destroy \
+                        and not (obs and obs.protected):
                     c.blocked = (f"{c.ref}: {'destroy' if c.action is Action.DELETE else 'replacement'} held for "
                                  f"approval (converge approve {c.ref})")
         report = execute(to_run, target.host, parallelism=parallelism, on_event=on_event)

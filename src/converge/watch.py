@@ -115,6 +115,8 @@ class Watcher:
                 pending = {c.ref for c in outcome.plan.changes if c.action in (Action.DELETE, Action.REPLACE)}
                 approvals.consume(self.directory, approved & (set(report.applied) | (approved - pending)))
                 event.update(summary=outcome.plan.summary(), **report.as_dict())
+                if report.held:  # why each is held: an approval releases some, never a protected one
+                    event["why"] = {str(c.ref): c.blocked for c in outcome.plan.changes if c.ref in report.held}
         except ManifestError as e:
             event.update(event="invalid", issues=[str(i) for i in sorted(e.issues)],
                          note="nothing applied; the host keeps the last good state")
@@ -163,6 +165,7 @@ def _brief(change: Change) -> dict[str, Any]:
 
 
 def held_refs(directory: str, host: str | None = None, root: str | None = None) -> list[Ref]:
-    """What the watcher would hold right now (for `converge approve` with no REF)."""
-    plan, _ = engine.plan(engine.open_target(directory, host, root))
-    return [c.ref for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE)]
+    """What an approval would release right now: the destroys and replacements that nothing but
+    an approval holds (planned with every destroy allowed, a protected one stays blocked)."""
+    plan, _ = engine.plan(engine.open_target(directory, host, root), allow_destroy=Everything())
+    return [c.ref for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE) and not c.blocked]

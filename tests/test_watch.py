@@ -301,3 +301,43 @@ def test_a_cli_apply_during_a_watcher_apply_waits_then_finds_nothing_to_do(nas):
         assert w.wait_for(2)["applied"] == ["dataset/tank/media"]
     assert cli.returncode == 0 and "No changes" in cli.stdout, cli.stdout + cli.stderr
     assert finished and finished[0] < cli_done and quota(nas) == 2 << 40
+
+
+def test_sigterm_stops_the_cli_watcher_cleanly(nas):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, "-m", "converge.cli", "watch", str(nas), "--resync", "0"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while quota(nas) != 1 << 40:  # the start reconcile applied
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_stopping_does_not_wait_out_another_process_apply(nas):
+    """A watcher waiting for the lock (here for its start reconcile) stops within a second or so."""
+    lock = engine.open_target(str(nas)).host.lock_path()
+    with apply_lock(lock):  # a long CLI apply in progress
+        events: list[dict] = []
+        watcher = Watcher(str(nas), debounce_ms=DEBOUNCE_MS, on_event=events.append)  # lock_timeout 600 s
+        stop = threading.Event()
+        thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+        thread.start()
+        time.sleep(1.5)
+        assert events == [] and quota(nas) is None  # still waiting
+        stopped = time.monotonic()
+        stop.set()
+        thread.join(5)
+        assert not thread.is_alive() and time.monotonic() - stopped < 2.5
+    assert events[0]["event"] == "error" and "another apply is running" in events[0]["error"]

@@ -231,6 +231,7 @@ def import_(directory: str, host: str | None, root: str | None, out: str | None)
 def watch(directory: str, host: str | None, root: str | None, debounce: int, resync: float, drift: str,
           auto_approve_destroy: bool, git_pull: float | None) -> None:
     """Apply on save; hold destroys for `converge approve`; repair drift on resync."""
+    import signal
     import threading
 
     from .watch import Watcher
@@ -238,6 +239,8 @@ def watch(directory: str, host: str | None, root: str | None, debounce: int, res
     target = _target(directory, host, root)
     click.echo(f"watching {target.directory} (debounce {debounce} ms, resync {resync:g} s); Ctrl-C stops", err=True)
     stop = threading.Event()
+    # SIGTERM (systemctl stop): finish the apply in progress, then leave; never die mid-apply.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         Watcher(directory, host=host, root=root, debounce_ms=debounce, resync_s=resync, drift=drift,
                 auto_approve_destroy=auto_approve_destroy, git_pull_s=git_pull).run(stop)

@@ -18,7 +18,7 @@ import structlog
 import watchfiles
 
 from . import approvals, engine
-from .errors import ConvergeError, ManifestError
+from .errors import ConvergeError, LockBusy, ManifestError
 from .model import Action, Change, Ref
 
 log = structlog.get_logger("converge.watch")
@@ -62,9 +62,11 @@ class Watcher:
         self.auto_approve_destroy, self.git_pull_s, self.lock_timeout = auto_approve_destroy, git_pull_s, lock_timeout
         self.on_event = on_event
         self.reconciles = 0
+        self.stop = threading.Event()  # run() replaces it with the caller's
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
+        self.stop = stop
         self.reconcile("start")
         last_resync = last_pull = time.monotonic()
         periods = [p for p in (self.resync_s, self.git_pull_s) if p]
@@ -106,8 +108,9 @@ class Watcher:
             else:
                 approved = approvals.load(self.directory)
                 allowed = Everything() if self.auto_approve_destroy else approved
-                outcome = engine.reconcile(target, allow_destroy=allowed, hold_destroys=not self.auto_approve_destroy,
-                                           lock_timeout=self.lock_timeout, on_event=self._progress)
+                outcome = self._when_locked(lambda wait: engine.reconcile(
+                    target, allow_destroy=allowed, hold_destroys=not self.auto_approve_destroy, lock_timeout=wait,
+                    on_event=self._progress))
                 report = outcome.report
                 # An approval is good for one destroy: used ones go, and so do those that match
                 # no pending destroy/replacement (the ref came back into the manifests), so an
@@ -134,6 +137,17 @@ class Watcher:
         if self.on_event:
             self.on_event(event)
         return event
+
+    def _when_locked(self, attempt: Callable[[float], engine.Outcome]) -> engine.Outcome:
+        """Wait for the apply lock up to lock_timeout, in short slices, so that stopping (Ctrl-C,
+        SIGTERM, the API shutting down) is not stuck behind another process's long apply."""
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                return attempt(max(0.0, min(1.0, deadline - time.monotonic())))
+            except LockBusy:
+                if self.stop.is_set() or time.monotonic() >= deadline:
+                    raise
 
     def _progress(self, what: str, change: Change, detail: str) -> None:
         if self.on_event:

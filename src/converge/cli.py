@@ -122,7 +122,7 @@ def plan(directory: str, host: str | None, root: str | None, as_json: bool, deta
 
         atomic_write(out, result.model_dump_json(indent=1) + "\n", 0o600)
     if as_json:
-        click.echo(result.model_dump_json(indent=1))
+        click.echo(result.redacted().model_dump_json(indent=1))
     else:
         click.echo(render_plan(result, _style()))
         if out:

@@ -42,8 +42,11 @@ def _walk(model: Any, want: dict[str, Any], have: dict[str, Any], prefix: str, o
 def _compare(path: str, want: Any, have: Any, field_type: Any, sensitive: bool, out: list[FieldDiff]) -> None:
     if _canonical(want) == _canonical(have):
         return
-    out.append(FieldDiff(path=path, before=have, after=want, before_text=show(have, field_type, sensitive),
-                         after_text=show(want, field_type, sensitive), sensitive=sensitive))
+    hidden = "(sensitive)"
+    out.append(FieldDiff(path=path, before=hidden if sensitive and have is not None else have,
+                         after=hidden if sensitive and want is not None else want,
+                         before_text=show(have, field_type, sensitive), after_text=show(want, field_type, sensitive),
+                         sensitive=sensitive))
 
 
 def _canonical(value: Any) -> str:

@@ -23,12 +23,14 @@ def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
 
 def resolve_volume(volume: str, ctx: Context) -> str:
     """`tank/media:/media:ro` -> `/tank/media:/media:ro`: a dataset becomes its mountpoint (the host's
-    answer when it exists, else what the manifests make it); host paths get --root applied."""
+    answer when it exists, else what the manifests make it)."""
     from .container import parse_volume
     from .shares_common import resolve_share_path
 
     source, target, opts = parse_volume(volume)
-    path = ctx.host.path(resolve_share_path(source, ctx))
+    # A dataset lives where converge mounted it (under --root when one is given); a path the
+    # manifest names is the host's own path: --root only moves what converge writes.
+    path = source if source.startswith("/") else ctx.host.path(resolve_share_path(source, ctx))
     return f"{path}:{target}" + (f":{opts}" if opts else "")
 
 

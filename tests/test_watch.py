@@ -34,9 +34,9 @@ class Running:
         self.cond = threading.Condition()
         self.watcher = Watcher(str(directory), debounce_ms=DEBOUNCE_MS, on_event=self._record, **options)
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.watcher.run, args=(self.stop,), daemon=True)
 
     def _record(self, event):
+        json.dumps(event)  # the API's event stream sends them as JSON
         with self.cond:
             self.events.append(event)
             self.cond.notify_all()
@@ -54,7 +54,7 @@ class Running:
         return self.reconciles()[count - 1]
 
     def __enter__(self):
-        self.thread.start()
+        self.thread = self.watcher.start(self.stop)  # as `serve --watch` runs it
         self.wait_for(1)
         time.sleep(0.3)  # let the file watcher settle before the test saves
         return self
@@ -94,6 +94,18 @@ def test_ten_saves_in_100ms_give_one_reconcile(nas):
         for i in range(10):
             (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", f"quota: {i + 1}G"))
             time.sleep(0.01)
+        w.wait_for(2)
+        time.sleep(DEBOUNCE_MS / 1000 * 3)
+        assert len(w.reconciles()) == 2 and quota(nas) == 10 << 30
+
+
+def test_a_file_saved_every_100ms_for_a_second_gives_one_reconcile(nas):
+    """Saves of one file closer than the debounce are one burst, however long it lasts (watchfiles
+    alone would cut it every two steps: the same path does not grow its set of changes)."""
+    with Running(nas) as w:
+        for i in range(10):
+            (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", f"quota: {i + 1}G"))
+            time.sleep(0.1)
         w.wait_for(2)
         time.sleep(DEBOUNCE_MS / 1000 * 3)
         assert len(w.reconciles()) == 2 and quota(nas) == 10 << 30
@@ -272,34 +284,46 @@ def test_saves_during_an_apply_give_exactly_one_more_reconcile(nas):
 
 
 def test_a_cli_apply_during_a_watcher_apply_waits_then_finds_nothing_to_do(nas):
-    """A real `converge apply` process started mid-apply: without the shared lock it would plan
-    and apply the same change concurrently; with it, it waits and then finds the host converged."""
+    """Real `converge apply` processes started while the watcher is mid-apply (holding it there
+    until the CLI is seen waiting on the lock file): without the shared lock the CLI would plan
+    and apply the same change concurrently; with it, it waits and finds the host converged."""
     import os
     import subprocess
     import sys
 
-    mid_apply, finished = threading.Event(), []
+    mid_apply, release, finished = threading.Event(), threading.Event(), []
 
-    def slow(event):
+    def hold(event):
         if event["event"] == "change" and w.reconciles() and not mid_apply.is_set():
             mid_apply.set()
-            time.sleep(1.5)
+            release.wait(30)
         if event["event"] == "reconcile" and event["trigger"] == "save":
             finished.append(time.monotonic())
 
+    def has_open(pid, path):
+        fds = f"/proc/{pid}/fd"
+        return any(os.path.realpath(os.path.join(fds, fd)) == path for fd in os.listdir(fds))
+
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    cli = [sys.executable, "-m", "converge.cli", "apply", str(nas)]
+    lock = os.path.realpath(engine.open_target(str(nas)).host.lock_path())
     with Running(nas) as w:
-        w.watcher.on_event = lambda e: (slow(e), w._record(e))
+        w.watcher.on_event = lambda e: (hold(e), w._record(e))
         (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2T"))
         assert mid_apply.wait(5)
-        busy = subprocess.run([sys.executable, "-m", "converge.cli", "apply", str(nas)],
-                              capture_output=True, text=True, env=env)
+        busy = subprocess.run(cli, capture_output=True, text=True, env=env)
         assert busy.returncode != 0 and "another apply is running on this host" in busy.stderr
-        cli = subprocess.run([sys.executable, "-m", "converge.cli", "apply", str(nas), "--lock-timeout", "30"],
-                             capture_output=True, text=True, env=env)
+        waiting = subprocess.Popen([*cli, "--lock-timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=env)
+        deadline = time.monotonic() + 30
+        while not has_open(waiting.pid, lock):
+            assert time.monotonic() < deadline and waiting.poll() is None
+            time.sleep(0.05)
+        release.set()
+        out, err = waiting.communicate(60)
         cli_done = time.monotonic()
         assert w.wait_for(2)["applied"] == ["dataset/tank/media"]
-    assert cli.returncode == 0 and "No changes" in cli.stdout, cli.stdout + cli.stderr
+    assert waiting.returncode == 0 and "No changes" in out, out + err
     assert finished and finished[0] < cli_done and quota(nas) == 2 << 40
 
 
@@ -341,3 +365,23 @@ def test_stopping_does_not_wait_out_another_process_apply(nas):
         thread.join(5)
         assert not thread.is_alive() and time.monotonic() - stopped < 2.5
     assert events[0]["event"] == "error" and "another apply is running" in events[0]["error"]
+
+
+def test_a_fetch_that_hangs_is_reported_and_the_watcher_goes_on(nas, monkeypatch):
+    """A remote that accepts and never answers (a loopback socket): the pull gives up, says so."""
+    import socket
+
+    from converge import watch
+
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        git(nas, "init", "-q", "-b", "main")
+        git(nas, "remote", "add", "origin", f"git://127.0.0.1:{server.getsockname()[1]}/nas.git")
+        monkeypatch.setattr(watch, "GIT_TIMEOUT_S", 1)
+        events: list[dict] = []
+        started = time.monotonic()
+        assert Watcher(str(nas), on_event=events.append).git_pull() is False
+        assert time.monotonic() - started < 3
+        assert events == [{"event": "git-pull", "ok": False, "error": "git fetch: no answer in 1 s"}]
+    finally:
+        server.close()

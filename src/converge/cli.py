@@ -222,7 +222,8 @@ def import_(directory: str, host: str | None, root: str | None, out: str | None)
 @directory_arg
 @host_opt
 @root_opt
-@click.option("--debounce", default=300, show_default=True, type=click.IntRange(10, 60000), help="milliseconds")
+@click.option("--debounce", default=300, show_default=True, type=click.IntRange(10, 60000),
+              help="ms without a save before a burst of saves is applied")
 @click.option("--resync", default=60.0, show_default=True, type=float, help="seconds between drift checks (0: never)")
 @click.option("--drift", type=click.Choice(["repair", "report"]), default="repair", show_default=True)
 @click.option("--auto-approve-destroy", is_flag=True, help="apply destroys and replacements without approval")

@@ -24,6 +24,8 @@ from .model import Action, Change, Ref
 log = structlog.get_logger("converge.watch")
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
+GIT_TIMEOUT_S = 120
+STEP_MS = 50  # how often watchfiles hands over what it saw (and the loop wakes when idle)
 EDITOR_LITTER = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".orig")
 
 
@@ -65,32 +67,53 @@ class Watcher:
         self.stop = threading.Event()  # run() replaces it with the caller's
 
     # -- the loop ------------------------------------------------------------------------------
+    def start(self, stop: threading.Event | None = None) -> threading.Thread:
+        """Run in a background thread (`serve --watch`); `watcher.stop.set()` ends it. on_event
+        is called from that thread: an asyncio server hands events over with call_soon_threadsafe."""
+        stop = stop or threading.Event()
+        self.stop = stop
+        thread = threading.Thread(target=self.run, args=(stop,), name="converge-watch", daemon=True)
+        thread.start()
+        return thread
+
     def run(self, stop: threading.Event) -> None:
+        """Reconcile at start, then once per burst of saves, per git fast-forward, per resync.
+
+        watchfiles ends a batch when its set of (change, path) stops growing, so saves of the
+        same file keep coming in new batches: the burst itself is timed here. It is applied
+        when no batch has come for `debounce - STEP` ms (a batch arrives STEP..2 x STEP after
+        its events), so saves closer than that always share one reconcile, and saves made
+        during an apply are one batch afterwards: exactly one more reconcile."""
         self.stop = stop
         self.reconcile("start")
         last_resync = last_pull = time.monotonic()
-        periods = [p for p in (self.resync_s, self.git_pull_s) if p]
-        timeout_ms = int(min(periods) * 1000) if periods else 0
-        for changes in watchfiles.watch(self.directory, watch_filter=relevant(self.directory),
-                                        # a burst: saves less than debounce/2 apart, grouped for at
-                                        # most 10 x debounce; it is applied once it has been quiet
-                                        step=max(50, self.debounce_ms // 2), debounce=max(10 * self.debounce_ms, 2000),
-                                        stop_event=stop,
-                                        rust_timeout=timeout_ms, yield_on_timeout=bool(periods)):
+        pending: set[str] = set()
+        last_batch = first_batch = pulled_at = -1e9
+        quiet = max(0, self.debounce_ms - STEP_MS) / 1000
+        for changes in watchfiles.watch(self.directory, watch_filter=relevant(self.directory), step=STEP_MS,
+                                        debounce=STEP_MS * 20, rust_timeout=STEP_MS, yield_on_timeout=True,
+                                        stop_event=stop):
             now = time.monotonic()
             if changes:
-                files = sorted({os.path.relpath(p, self.directory) for _, p in changes})
+                if not pending:
+                    first_batch = now
+                pending |= {os.path.relpath(p, self.directory) for _, p in changes}
+                last_batch = now
+                continue
+            if pending and now - last_batch >= quiet:
+                files, pending = sorted(pending), set()
                 # The watcher's own consume() rewrites approvals.json; a file that approves
                 # nothing any more has nothing to release, so it is no reason to reconcile.
                 if files != [approvals.FILE] or approvals.load(self.directory):
-                    self.reconcile("save", files=files)
-                continue
+                    self.reconcile("git-pull" if first_batch - pulled_at < 2 else "save", files=files)
+                last_resync = time.monotonic()
+            if pending:
+                continue  # a burst is under way: it is the next thing to apply
             if self.git_pull_s and now - last_pull >= self.git_pull_s:
                 last_pull = now
+                # A fast-forward rewrites manifests; their file events bring the reconcile.
                 if self.git_pull():
-                    self.reconcile("git-pull")
-                    last_resync = time.monotonic()
-                    continue
+                    pulled_at = time.monotonic()
             if self.resync_s and now - last_resync >= self.resync_s:
                 last_resync = now
                 self.reconcile("resync")
@@ -158,8 +181,12 @@ class Watcher:
     def git_pull(self) -> bool:
         """Fetch and fast-forward; True when HEAD moved. A non-fast-forward is reported, never forced."""
         def git(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(["git", "-C", self.directory, *args], capture_output=True, text=True,
-                                  env=dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0"))
+            argv = ["git", "-C", self.directory, *args]
+            try:  # a fetch hung on the network must not stop the watcher
+                return subprocess.run(argv, capture_output=True, text=True, timeout=GIT_TIMEOUT_S,
+                                      env=dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0"))
+            except subprocess.TimeoutExpired:
+                return subprocess.CompletedProcess(argv, 124, "", f"git {args[0]}: no answer in {GIT_TIMEOUT_S} s")
 
         before = git("rev-parse", "HEAD").stdout.strip()
         fetched = git("fetch", "--quiet")

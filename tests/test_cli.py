@@ -43,3 +43,22 @@ def test_schema_command_prints_json():
     result = run("schema")
     assert result.exit_code == 0
     assert '"title": "converge manifest"' in result.output
+
+
+def test_confirm_with_nothing_pending(tmp_path):
+    (tmp_path / "a.yaml").write_text("interfaces: {}\n")
+    result = run("confirm", str(tmp_path))
+    assert result.exit_code == 0 and "nothing waits for a confirmation" in result.output
+
+
+def test_plan_detailed_exitcode_and_json(tmp_path):
+    (tmp_path / "converge.yaml").write_text('{"sim": {"disks": ["/dev/sdb"]}}')
+    (tmp_path / "a.yaml").write_text("pools:\n  tank: {vdevs: [{disks: [/dev/sdb]}]}\n")
+    result = run("plan", str(tmp_path), "--detailed-exitcode")
+    assert result.exit_code == 2 and "+ pool tank" in result.output and "Plan: 1 to create" in result.output
+    import json
+
+    result = run("plan", str(tmp_path), "--json")
+    assert json.loads(result.output)["changes"][0]["action"] == "+"
+    assert run("apply", str(tmp_path)).exit_code == 0
+    assert run("plan", str(tmp_path), "--detailed-exitcode").exit_code == 0

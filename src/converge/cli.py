@@ -139,9 +139,12 @@ def plan(directory: str, host: str | None, root: str | None, as_json: bool, deta
 @click.option("--allow-destroy", multiple=True, metavar="KIND/NAME")
 @click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--lock-timeout", default=0.0, type=float, help="seconds to wait for another apply")
+@click.option("--confirm-timeout", type=click.IntRange(5, 3600), metavar="SECONDS",
+              help="network changes roll back unless `converge confirm` comes within SECONDS")
 @reports_errors
 def apply(source: str, host: str | None, root: str | None, targets: tuple[str, ...],
-          allow_destroy: tuple[str, ...], parallelism: int, lock_timeout: float) -> None:
+          allow_destroy: tuple[str, ...], parallelism: int, lock_timeout: float,
+          confirm_timeout: int | None) -> None:
     """Make the host match the manifests (SOURCE: a directory, or a plan saved with plan -o)."""
     saved = None
     if os.path.isfile(source):
@@ -153,6 +156,8 @@ def apply(source: str, host: str | None, root: str | None, targets: tuple[str, .
         target = _target(saved.directory, host or saved.host.split(" ")[0], root)
     else:
         target = _target(source, host, root)
+    if confirm_timeout:
+        target.config.settings.setdefault("interface", {})["confirm_timeout"] = confirm_timeout
     from .progress import Progress
 
     with Progress() as progress:
@@ -222,15 +227,45 @@ def import_(directory: str, host: str | None, root: str | None, out: str | None)
 @directory_arg
 @host_opt
 @root_opt
-@click.option("--debounce", default=300, show_default=True, type=click.IntRange(10, 60000),
-              help="ms without a save before a burst of saves is applied")
-@click.option("--resync", default=60.0, show_default=True, type=float, help="seconds between drift checks (0: never)")
-@click.option("--drift", type=click.Choice(["repair", "report"]), default="repair", show_default=True)
-@click.option("--auto-approve-destroy", is_flag=True, help="apply destroys and replacements without approval")
-@click.option("--git-pull", type=float, metavar="SECONDS", help="fetch and fast-forward the directory this often")
 @reports_errors
-def watch(directory: str, host: str | None, root: str | None, debounce: int, resync: float, drift: str,
-          auto_approve_destroy: bool, git_pull: float | None) -> None:
+def confirm(directory: str, host: str | None, root: str | None) -> None:
+    """Keep a network change applied with a confirm timeout (else it rolls back)."""
+    from .netguard import confirm as keep
+
+    target = _target(directory, host, root)
+    click.echo("confirmed: the network change stays" if keep(target.host) else "nothing waits for a confirmation")
+
+
+def watch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The watcher's options, for `watch` and `serve --watch` (they arrive as one dict: `watching`)."""
+    options = [
+        click.option("--debounce", default=300, show_default=True, type=click.IntRange(10, 60000),
+                     help="ms without a save before a burst of saves is applied"),
+        click.option("--resync", default=60.0, show_default=True, type=float,
+                     help="seconds between drift checks (0: never)"),
+        click.option("--drift", type=click.Choice(["repair", "report"]), default="repair", show_default=True),
+        click.option("--auto-approve-destroy", is_flag=True, help="apply destroys and replacements without approval"),
+        click.option("--git-pull", type=float, metavar="SECONDS", help="fetch and fast-forward the directory this often")]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, debounce: int, resync: float, drift: str, auto_approve_destroy: bool,
+                git_pull: float | None, **kwargs: Any) -> Any:
+        watching = dict(debounce_ms=debounce, resync_s=resync, drift=drift,
+                        auto_approve_destroy=auto_approve_destroy, git_pull_s=git_pull)
+        return fn(*args, watching=watching, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@watch_options
+@reports_errors
+def watch(directory: str, host: str | None, root: str | None, watching: dict[str, Any]) -> None:
     """Apply on save; hold destroys for `converge approve`; repair drift on resync."""
     import signal
     import threading
@@ -238,13 +273,13 @@ def watch(directory: str, host: str | None, root: str | None, debounce: int, res
     from .watch import Watcher
 
     target = _target(directory, host, root)
-    click.echo(f"watching {target.directory} (debounce {debounce} ms, resync {resync:g} s); Ctrl-C stops", err=True)
+    click.echo(f"watching {target.directory} (debounce {watching['debounce_ms']} ms, resync "
+               f"{watching['resync_s']:g} s); Ctrl-C stops", err=True)
     stop = threading.Event()
     # SIGTERM (systemctl stop): finish the apply in progress, then leave; never die mid-apply.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        Watcher(directory, host=host, root=root, debounce_ms=debounce, resync_s=resync, drift=drift,
-                auto_approve_destroy=auto_approve_destroy, git_pull_s=git_pull).run(stop)
+        Watcher(directory, host=host, root=root, **watching).run(stop)
     except KeyboardInterrupt:
         stop.set()
 
@@ -257,21 +292,80 @@ def watch(directory: str, host: str | None, root: str | None, debounce: int, res
 @reports_errors
 def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str | None) -> None:
     """Approve held destroys/replacements (all that are held now when no REF is given)."""
-    from . import approvals
-    from .watch import held_refs
+    from .watch import approve as record
 
-    held = held_refs(directory, host, root)
-    chosen = _refs(refs, "REF") or held
+    chosen = record(directory, _refs(refs, "REF"), host, root)
     if not chosen:
         click.echo("nothing is waiting for an approval")
-        return
-    refused = [r for r in chosen if r not in held]
-    if refused:  # a protected or not-pending ref: an approval would release nothing (or a later surprise)
-        raise ConvergeError("nothing that an approval releases is held for " + ", ".join(map(str, refused))
-                            + " (not a pending destroy/replacement, or protected on the host)")
-    approvals.approve(directory, chosen)
     for ref in chosen:
         click.echo(f"approved {ref}: the next reconcile applies it")
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@click.option("--listen", default="127.0.0.1:8470", show_default=True, help="ADDRESS:PORT")
+@click.option("--auto-apply", is_flag=True, help="apply after every edit (as a job)")
+@click.option("--watch", "with_watch", is_flag=True, help="also run the watcher in this process (options below)")
+@watch_options
+@reports_errors
+def serve(directory: str, host: str | None, root: str | None, listen: str, auto_apply: bool, with_watch: bool,
+          watching: dict[str, Any]) -> None:
+    """The REST API: imperative calls become manifest edits (see /docs)."""
+    import ipaddress
+    import signal
+
+    from .api.app import create_app, run
+    from .api.auth import load_tokens
+
+    address = listen.rpartition(":")[0].strip("[]") or "127.0.0.1"
+    try:
+        loopback = address == "localhost" or ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not load_tokens(os.path.abspath(directory)):
+        raise ConvergeError(f"refusing to listen on {address} without tokens: create one with "
+                            "`converge token create NAME --role admin` (or listen on 127.0.0.1)")
+    target = _target(directory, host, root)
+    app = create_app(target.directory, host, root, auto_apply)
+    watcher = None
+    if with_watch:
+        from .watch import Watcher
+
+        events = app.state.service.events  # the API's event stream carries the watcher's events
+        watcher = Watcher(target.directory, host=host, root=root,
+                          on_event=lambda e: events.publish({"source": "watch", **e}), **watching)
+        thread = watcher.start()
+        # uvicorn restores the handler it found and re-raises SIGTERM into it once it has shut
+        # down: this one lets the watcher finish an apply in progress before the process ends.
+        signal.signal(signal.SIGTERM, lambda *_: watcher.stop.set())
+    click.echo(f"converge API on http://{listen} for {target.directory} (docs: /docs)", err=True)
+    try:
+        run(app, listen)  # until SIGINT/SIGTERM
+    finally:
+        if watcher is not None:  # let an apply in progress finish rather than die with the process
+            watcher.stop.set()
+            thread.join()
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer", show_default=True)
+@click.option("-C", "--directory", default=".", type=click.Path(file_okay=False))
+@reports_errors
+def token_create(name: str, role: str, directory: str) -> None:
+    """Create a token for NAME; it is printed once (only its hash is kept)."""
+    from .api.auth import create_token
+
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConvergeError("a token name is letters, digits, '-', '_', '.'")
+    click.echo(create_token(os.path.abspath(directory), name, role))
 
 
 def run() -> None:  # pragma: no cover - console entry

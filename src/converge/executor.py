@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import heapq
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -76,63 +77,97 @@ def execute(plan: Plan, host: Host, *, parallelism: int = 1, on_event: Event | N
     report = Report()
     state = HostState(host)
     emit = on_event or (lambda *a: None)
-    by_ref = {c.ref: c for c in plan.changes}
     deletes = [c for c in plan.changes if c.action is Action.DELETE]
     rest = [c for c in plan.changes if c.action is not Action.DELETE]
-    bad: dict[Ref, Ref] = {}  # ref -> the failed/held change it waits on
+    known = {_key(c.ref) for c in plan.changes}
+    bad: dict[Key, Ref] = {}  # change -> the failed or held change it waits on
+    done: set[Key] = set()
     for c in plan.changes:
         if c.blocked:
             report.held.append(c.ref)
-            bad[c.ref] = c.ref
+            bad[_key(c.ref)] = c.ref
     for phase in (deletes, rest):
-        _run_phase(phase, by_ref, host, state, report, bad, max(1, parallelism), emit)
+        _run_phase(phase, known, done, bad, host, state, report, max(1, parallelism), emit)
     host.flush()
     return report
 
 
-def _run_phase(changes: list[Change], by_ref: dict[Ref, Change], host: Host, state: HostState, report: Report,
-               bad: dict[Ref, Ref], parallelism: int, emit: Event) -> None:
-    pending = list(changes)
-    done: set[Ref] = set()
-    running: dict[Future[str | None], Change] = {}
+Key = tuple[str, str]
+
+
+def _key(ref: Ref) -> Key:
+    return ref.kind, ref.name  # plain tuples: hashing pydantic models costs too much at 10 000 changes
+
+
+def _run_phase(changes: list[Change], known: set[Key], done: set[Key], bad: dict[Key, Ref], host: Host,
+               state: HostState, report: Report, parallelism: int, emit: Event) -> None:
+    """Run a phase's changes as a DAG: a change starts when all it depends on is done; a failure
+    (or a held change) skips everything that depends on it, transitively; the rest goes on."""
+    waiting: dict[Key, int] = {}
+    dependents: dict[Key, list[Change]] = {}
+    order = {_key(c.ref): i for i, c in enumerate(changes)}
+    ready: list[tuple[int, Change]] = []  # a heap by plan position: run in the order the plan shows
+
+    def skip(change: Change, cause: Ref) -> None:
+        todo = [(change, cause)]
+        while todo:
+            c, why = todo.pop()
+            k = _key(c.ref)
+            if k in bad:
+                continue
+            bad[k] = why
+            report.skipped.append((c.ref, why))
+            emit("skipped", c, f"depends on {why}")
+            todo += [(d, why) for d in dependents.get(k, [])]
+
+    for c in changes:
+        if c.blocked:
+            continue
+        deps = {_key(d) for d in c.depends_on if _key(d) in known and _key(d) not in done}
+        cause = next((bad[d] for d in deps if d in bad), None)
+        if cause is not None:
+            skip(c, cause)
+            continue
+        waiting[_key(c.ref)] = len(deps)
+        for d in deps:
+            dependents.setdefault(d, []).append(c)
+        if not deps:
+            heapq.heappush(ready, (order[_key(c.ref)], c))
     lock = threading.Lock()
+    running: dict[Future[str | None], Change] = {}
     with ThreadPoolExecutor(max_workers=parallelism) as pool:
-        while pending or running:
-            for c in list(pending):
-                if c.ref in bad and c.ref not in report.held:
-                    pending.remove(c)
+        while ready or running:
+            while ready and len(running) < parallelism:
+                _, c = heapq.heappop(ready)
+                if _key(c.ref) in bad:
                     continue
-                if c.blocked:
-                    pending.remove(c)
-                    continue
-                cause = next((bad[d] for d in c.depends_on if d in bad), None)
-                if cause is not None:
-                    pending.remove(c)
-                    bad[c.ref] = cause
-                    report.skipped.append((c.ref, cause))
-                    emit("skipped", c, f"depends on {cause}")
-                    continue
-                if all(d in done or d not in by_ref for d in c.depends_on) and len(running) < parallelism:
-                    pending.remove(c)
-                    emit("started", c, "")
-                    running[pool.submit(_run_change, c, host, state, report, lock)] = c
+                emit("started", c, "")
+                running[pool.submit(_run_change, c, host, state, report, lock)] = c
             if not running:
-                if pending:  # dependencies on changes outside this phase that never ran
-                    for c in pending:
-                        report.skipped.append((c.ref, c.depends_on[0]))
-                    pending.clear()
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
                 c = running.pop(fut)
+                k = _key(c.ref)
                 error = fut.result()
                 if error is None:
-                    done.add(c.ref)
+                    done.add(k)
                     report.applied.append(c.ref)
                     emit("done", c, "")
+                    for d in dependents.get(k, []):
+                        waiting[_key(d.ref)] -= 1
+                        if waiting[_key(d.ref)] == 0 and _key(d.ref) not in bad:
+                            heapq.heappush(ready, (order[_key(d.ref)], d))
                 else:
-                    bad[c.ref] = c.ref
+                    bad[k] = c.ref
                     emit("failed", c, error)
+                    for d in dependents.get(k, []):
+                        skip(d, c.ref)
+    # What still waits had a dependency that can never be met (held, failed, or outside the plan run).
+    for c in changes:
+        k = _key(c.ref)
+        if not c.blocked and k not in done and k not in bad and waiting.get(k, 0) > 0:
+            skip(c, c.depends_on[0])
 
 
 def _run_change(change: Change, host: Host, state: HostState, report: Report, lock: threading.Lock) -> str | None:

@@ -43,9 +43,14 @@ class Desired:
     files: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
     declared_at: dict[str, dict[str, Location]] = field(default_factory=dict)  # every name, valid or not
+    _specs: dict[str, dict[str, Spec]] = field(default_factory=dict, repr=False)
 
     def specs(self, kind: str) -> dict[str, Spec]:
-        return {n: e.spec for n, e in self.entries.get(kind, {}).items()}
+        """{name: Spec} of one kind (kept: kinds ask for it once per resource while planning)."""
+        cached = self._specs.get(kind)
+        if cached is None or len(cached) != len(self.entries.get(kind, {})):
+            cached = self._specs[kind] = {n: e.spec for n, e in self.entries.get(kind, {}).items()}
+        return cached
 
     def refs(self) -> list[Ref]:
         return [Ref(kind=k, name=n) for k, names in self.entries.items() for n in names]
@@ -82,25 +87,35 @@ def load(directory: str, present: set[Ref] | None = None, extra_vars: dict[str, 
     return desired
 
 
-def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None) -> tuple[Desired, list[Issue]]:
+def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
+                   overrides: dict[str, str | None] | None = None) -> tuple[Desired, list[Issue]]:
+    """`overrides`: path -> text to use instead of the file (None: as if it were gone), so an edit
+    is validated with the whole set before it is written."""
+    overrides = {os.path.abspath(k): v for k, v in (overrides or {}).items()}
+
+    def read(path: str) -> str:
+        return overrides[os.path.abspath(path)] or "" if os.path.abspath(path) in overrides else _read(path)
+
     desired = Desired(directory=directory)
     issues: list[Issue] = []
     if not os.path.isdir(directory):
         return desired, [Issue(display_path(directory), 0, 0, "", "no such directory")]
     files = manifest_files(directory)
+    files += sorted(p for p, text in overrides.items() if text is not None and p not in map(os.path.abspath, files))
+    files = [f for f in files if overrides.get(os.path.abspath(f), "") is not None]
     if not files:
         issues.append(Issue(display_path(directory), 0, 0, "", "no manifests here (*.yaml, *.yaml.j2)"))
     docs: list[tuple[str, Any]] = []
     variables: dict[str, Any] = dict(extra_vars or {})
     for path in (f for f in files if not f.endswith(".j2")):
         shown = display_path(path)
-        doc = parse_yaml(_read(path), shown, issues)
+        doc = parse_yaml(read(path), shown, issues)
         docs.append((shown, doc))
         if isinstance(doc, dict) and isinstance(doc.get("vars"), dict):  # for the templates
             variables.update(plain(doc["vars"]))
     for path in (f for f in files if f.endswith(".j2")):
         shown = display_path(path)
-        text = render_template(path, shown, _read(path), variables, issues)
+        text = render_template(path, shown, read(path), variables, issues)
         if text is not None:
             docs.append((shown, parse_yaml(text, shown, issues)))
     desired.files = [display_path(f) for f in files]

@@ -210,3 +210,18 @@ def held_refs(directory: str, host: str | None = None, root: str | None = None) 
     an approval holds (planned with every destroy allowed, a protected one stays blocked)."""
     plan, _ = engine.plan(engine.open_target(directory, host, root), allow_destroy=Everything())
     return [c.ref for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE) and not c.blocked]
+
+
+def approve(directory: str, refs: list[Ref], host: str | None = None, root: str | None = None) -> list[Ref]:
+    """Record approvals (CLI and API): the refs given, or all that wait for one when none is
+    given. A ref that no approval releases (not pending, protected) is refused, not recorded:
+    kept, it would release a later destroy nobody approved."""
+    held = held_refs(directory, host, root)
+    chosen = refs or held
+    refused = [r for r in chosen if r not in held]
+    if refused:
+        raise ConvergeError("nothing that an approval releases is held for " + ", ".join(map(str, refused))
+                            + " (not a pending destroy/replacement, or protected on the host)")
+    if chosen:
+        approvals.approve(directory, chosen)
+    return chosen

@@ -46,6 +46,17 @@ class _Loader(yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else 
     """libyaml with the YAML 1.2 core schema's implicit types."""
 
 
+_MAYBE_NOT_STR = frozenset("-+.0123456789~nNtTfF")
+
+
+def _resolve(self: Any, kind: Any, value: str, implicit: Any) -> str:
+    # Fast path: a plain scalar that cannot be null/bool/number is a string (most names and values).
+    if kind is yaml.ScalarNode and implicit[0] and value and value[0] not in _MAYBE_NOT_STR:
+        return "tag:yaml.org,2002:str"
+    return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)  # type: ignore[no-any-return]
+
+
+_Loader.resolve = _resolve  # type: ignore[method-assign]
 _Loader.yaml_implicit_resolvers = {}
 for _tag, _pattern, _first in [
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),

@@ -99,8 +99,11 @@ def merge_changes(changes: list[Change], ctx: "Context") -> None:
             for line in (s.input or "").splitlines()]
     rest = [line for c in ordered if c.action is not Action.DELETE for s in c.steps if is_batch(s)
             for line in (s.input or "").splitlines()]
-    # a port leaves its old master before any link takes it (eth0 moving from br1 to bond0)
-    rest.sort(key=lambda line: 0 if line.endswith(" nomaster") else 1)
+    # Removals before additions, across all links: a route leaves before the address it uses
+    # (the kernel drops it with the address), both before another link takes them over (an
+    # address moving from mv0 to eth2.7), and a port leaves its old master before any link takes it.
+    rest.sort(key=lambda line: 0 if line.startswith("route del ") else 1 if line.startswith("address del ")
+              else 2 if line.endswith(" nomaster") else 3)
     text = "".join(line + "\n" for line in _without_cascaded(gone + rest, ctx))
     deleted = [c.ref.name for c in changes if c.action is Action.DELETE]
     carrier = next((c for c in ordered if c.action is Action.DELETE), ordered[0])

@@ -141,7 +141,26 @@ def configure_lines(name: str, spec: "InterfaceSpec", before: dict[str, Any], fi
         lines.append(f"link set dev {name} up")
 
     # Going up (or just created): routes and IPv6 addresses vanished while the link was down,
-    # so every declared one is (re-)applied with `replace`, which is idempotent.
+    # so every declared one is (re-)applied with `replace`, which is idempotent. Routes go before
+    # the addresses they use: the kernel drops a route with its address, and a later `route del`
+    # of it would fail the whole batch (iface_merge also puts every removal first across links).
+    removals: list[str] = []
+    additions: list[str] = []
+    if spec.routes is not None and ("routes" in fields or going_up):
+        have_r = {_route_id(r): r for r in before.get("routes") or []}
+        want_r = {_route_id(r): r for r in (r.model_dump(mode="json") for r in spec.routes)}
+        for key in sorted(set(have_r) - set(want_r), key=str):
+            removals.append("route del " + _route_args(have_r[key], name))
+        for key, r in sorted(want_r.items(), key=lambda kv: str(kv[0])):
+            if key not in have_r or going_up:
+                additions.append("route replace " + _route_args(r, name))
+    if "gateway" in fields or (going_up and spec.gateway):
+        old = before.get("gateway")
+        if old and old != spec.gateway and not going_up:
+            removals.append(f"route del default via {old} dev {name}")
+        if spec.gateway:
+            additions.append(f"route replace default via {spec.gateway} dev {name}")
+    lines += removals
     if spec.addresses is not None and ("addresses" in fields or going_up):
         have = set(before.get("addresses") or [])
         for a in sorted(have - set(spec.addresses)):
@@ -149,20 +168,7 @@ def configure_lines(name: str, spec: "InterfaceSpec", before: dict[str, Any], fi
         for a in spec.addresses:
             if a not in have or (going_up and ":" in a):
                 lines.append(f"address replace {a} dev {name}")
-    if spec.routes is not None and ("routes" in fields or going_up):
-        have_r = {_route_id(r): r for r in before.get("routes") or []}
-        want_r = {_route_id(r): r for r in (r.model_dump(mode="json") for r in spec.routes)}
-        for key in sorted(set(have_r) - set(want_r), key=str):
-            lines.append("route del " + _route_args(have_r[key], name))
-        for key, r in sorted(want_r.items(), key=lambda kv: str(kv[0])):
-            if key not in have_r or going_up:
-                lines.append("route replace " + _route_args(r, name))
-    if "gateway" in fields or (going_up and spec.gateway):
-        old = before.get("gateway")
-        if old and old != spec.gateway and not going_up:
-            lines.append(f"route del default via {old} dev {name}")
-        if spec.gateway:
-            lines.append(f"route replace default via {spec.gateway} dev {name}")
+    lines += additions
     if "state" in fields and spec.state == "down" and (was_up or new):
         lines.append(f"link set dev {name} down")
     return lines

@@ -15,6 +15,7 @@ from typing import Any
 from ...model import Observed
 from ..base import Result
 from . import fail, tool
+from .system import is_directory
 from .containers_render import digest, images, inspect_one, ps_rows, resolve
 
 
@@ -55,7 +56,10 @@ class Runtime:
 
 
 def _find(host: Any, ref: str) -> tuple[str, Observed] | None:
-    for name, obs in host.facts.of("container").items():
+    containers = host.facts.of("container")
+    if ref in containers:  # by name: the common case, without a scan
+        return ref, containers[ref]
+    for name, obs in containers.items():
         if ref in (name, obs.info.get("id")) or (len(ref) >= 12 and str(obs.info.get("id", "")).startswith(ref)):
             return name, obs
     return None
@@ -141,10 +145,9 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
     memory = int(opts["memory"]) if "memory" in opts else None
     if memory is not None and memory < _kind().MIN_MEMORY and rt.name == "docker":
         return rt.err("", "Minimum memory limit allowed is 6MB")
-    paths = _known_paths(host)
     for volume in opts["volumes"]:
         source = volume.split(":")[0]
-        if source not in paths:
+        if not is_directory(host, source):
             if rt.name == "podman":
                 return fail(f"Error: statfs {source}: no such file or directory", rt.rc)
             host.facts.sim.setdefault("paths", []).append(source)  # dockerd creates a missing bind source
@@ -172,12 +175,6 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
               "converge_labels": {k: v for k, v in sorted(labels.items()) if k.startswith("converge.")}})
     host.changed()
     return Result(0, cid + "\n", warning)
-
-
-def _known_paths(host: Any) -> set[str]:
-    from .system import directories
-
-    return directories(host)
 
 
 def _ports_taken(host: Any, name: str, obs: Observed) -> str | None:

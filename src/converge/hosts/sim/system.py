@@ -24,6 +24,16 @@ def mountpoint_of(host: Any, name: str) -> str | None:
     return None
 
 
+def is_directory(host: Any, path: str) -> bool:
+    """Does this directory exist? The usual case (a dataset at its default mountpoint, a seeded
+    path) is answered without listing every mountpoint of the host."""
+    path = path.rstrip("/") or "/"
+    name = path.lstrip("/")
+    if name and name.split("/", 1)[0] in host.facts.of("pool") and mountpoint_of(host, name) == path:
+        return True
+    return path in directories(host)
+
+
 def directories(host: Any) -> set[str]:
     found = {"/"}
     paths = list(host.facts.sim.get("paths", []))

@@ -152,6 +152,23 @@ def test_a_second_apply_waits_for_or_fails_on_the_lock(tmp_path):
             engine.reconcile(target(d))
 
 
+def test_an_apply_that_waited_for_the_lock_plans_from_what_the_holder_left(tmp_path):
+    """Both targets are opened (the simulated host's state read) before either applies, as when
+    the CLI waits on a watcher's apply: the second must not redo the first and clobber it."""
+    d = setup(tmp_path, BASE)
+    first, second = target(d), target(d)
+    engine.reconcile(first)
+    assert engine.reconcile(second).plan.empty
+    (d / "main.yaml").write_text(BASE.replace("quota: 2T", "quota: 3T"))
+    first, second = target(d), target(d)
+    engine.reconcile(first)
+    outside = SimHost(str(d / ".converge" / "sim-host.json"))
+    outside.run(["zfs", "set", "atime=on", "tank/backup"])  # drift made meanwhile, outside converge
+    outside.flush()
+    outcome = engine.reconcile(second)
+    assert [str(c.ref) for c in outcome.plan.changes] == ["dataset/tank/backup"]
+
+
 def test_reference_to_missing_dataset_fails_before_anything_runs(tmp_path):
     d = setup(tmp_path, BASE + "shares:\n  nfs:\n    x: {path: tank/nope, clients: [{host: a}]}\n")
     with pytest.raises(ManifestError, match="dataset 'tank/nope' is not declared"):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 
 import pytest
+import structlog
 
 from converge import approvals, engine
 from converge.hosts import SimHost
 from converge.lock import apply_lock
+from converge.logs import configure
 from converge.model import Ref
 from converge.watch import Watcher
 
@@ -32,9 +35,9 @@ class Running:
         options.setdefault("debounce_ms", DEBOUNCE_MS)
         self.watcher = Watcher(str(directory), on_event=self._record, **options)
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.watcher.run, args=(self.stop,), daemon=True)
 
     def _record(self, event):
+        json.dumps(event)  # the API's event stream sends them as JSON
         with self.cond:
             self.events.append(event)
             self.cond.notify_all()
@@ -52,7 +55,7 @@ class Running:
         return self.reconciles()[count - 1]
 
     def __enter__(self):
-        self.thread.start()
+        self.thread = self.watcher.start(self.stop)  # as `serve --watch` runs it
         self.wait_for(1)
         time.sleep(0.3)  # let the file watcher settle before the test saves
         return self
@@ -87,11 +90,14 @@ def test_a_save_applies_within_debounce_plus_a_second(nas):
         assert event["applied"] == ["dataset/tank/media"] and quota(nas) == 2 << 40
 
 
-def test_ten_saves_in_100ms_give_one_reconcile(nas):
-    with Running(nas, debounce_ms=300) as w:  # the default debounce
+@pytest.mark.parametrize("gap", [0.01, 0.1], ids=["ten-saves-in-100ms", "a-save-every-100ms-for-a-second"])
+def test_a_burst_of_saves_gives_one_reconcile(nas, gap):
+    """Saves of one file closer than the debounce are one burst, however long it lasts (watchfiles
+    alone cuts it every two steps: the same path does not grow its set of changes)."""
+    with Running(nas) as w:
         for i in range(10):
             (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", f"quota: {i + 1}G"))
-            time.sleep(0.01)
+            time.sleep(gap)
         w.wait_for(2)
         time.sleep(DEBOUNCE_MS / 1000 * 3)
         assert len(w.reconciles()) == 2 and quota(nas) == 10 << 30
@@ -146,12 +152,53 @@ def test_held_destroy_waits_for_approval(nas):
         (nas / "main.yaml").write_text(MANIFEST.replace("  tank/old: {}\n", ""))
         event = w.wait_for(2)
         assert event["held"] == ["dataset/tank/old"]
+        assert "held for approval (converge approve dataset/tank/old)" in event["why"]["dataset/tank/old"]
         assert "tank/old" in SimHost(str(nas / ".converge" / "sim-host.json")).facts.of("dataset")
         approvals.approve(str(nas), [Ref(kind="dataset", name="tank/old")])
         event = w.wait_for(3)
         assert event["applied"] == ["dataset/tank/old"]
         assert "tank/old" not in SimHost(str(nas / ".converge" / "sim-host.json")).facts.of("dataset")
         assert approvals.load(str(nas)) == set()  # an approval is used once
+        time.sleep(DEBOUNCE_MS / 1000 * 4)
+        assert len(w.reconciles()) == 3  # consuming it is no reason for another reconcile
+
+
+def test_an_approval_matching_no_pending_destroy_expires(nas):
+    """Approving tank/media (declared, nothing to destroy) must not release a later destroy of it."""
+    with Running(nas) as w:
+        approvals.approve(str(nas), [Ref(kind="dataset", name="tank/media")])
+        assert w.wait_for(2)["applied"] == [] and approvals.load(str(nas)) == set()
+        (nas / "main.yaml").write_text(MANIFEST.replace("  tank/media: {properties: {quota: 1T}}\n", ""))
+        assert w.wait_for(3)["held"] == ["dataset/tank/media"] and quota(nas) == 1 << 40
+
+
+def test_a_crashing_reconcile_is_reported_and_the_watcher_goes_on(nas):
+    with Running(nas) as w:
+        (nas / ".converge").rename(nas / "state-aside")
+        (nas / ".converge").write_text("not a directory")  # the host state cannot be read: OSError
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2T"))
+        event = w.wait_for(2)
+        assert event["event"] == "error" and event["error"].startswith("NotADirectoryError")
+        (nas / ".converge").unlink()
+        (nas / "state-aside").rename(nas / ".converge")
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 3T"))
+        assert w.wait_for(3)["applied"] == ["dataset/tank/media"] and quota(nas) == 3 << 40
+
+
+def test_a_broken_save_is_logged_with_its_location(nas):
+    out = io.StringIO()
+    configure(out, json=True)
+    try:
+        with Running(nas) as w:
+            (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2X"))
+            w.wait_for(2)
+    finally:
+        structlog.reset_defaults()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    start, invalid = (line for line in lines if line["event"] in ("reconcile", "invalid"))
+    assert start["trigger"] == "start" and start["applied"] and "duration_ms" in start and "summary" in start
+    assert invalid["level"] == "warning" and invalid["trigger"] == "save" and invalid["files"] == ["main.yaml"]
+    assert any("main.yaml:4:29:" in issue and "'2X' is not a size" in issue for issue in invalid["issues"])
 
 
 def test_watcher_and_a_concurrent_apply_do_not_overlap(nas):
@@ -202,3 +249,131 @@ def test_git_pull_fast_forwards_and_applies_and_never_forces(tmp_path, nas):
             assert time.monotonic() < deadline, w.events
             time.sleep(0.1)
         assert quota(nas) == 7 << 40
+
+
+def test_saves_during_an_apply_give_exactly_one_more_reconcile(nas):
+    """Saves made while an apply runs (from its progress callback: real writes, mid-apply) are
+    applied by exactly one more reconcile after it, with the last content."""
+    saved_during = threading.Event()
+    w: Running
+
+    def save_mid_apply(event):
+        if event["event"] == "change" and not saved_during.is_set() and w.reconciles():
+            saved_during.set()
+            for i in range(5):
+                (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", f"quota: {i + 20}G"))
+                time.sleep(0.05)
+            time.sleep(0.3)  # the apply goes on after the saves
+
+    with Running(nas) as w:
+        w.watcher.on_event = lambda e: (save_mid_apply(e), w._record(e))  # after the start reconcile
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2T"))
+        assert w.wait_for(2)["applied"] == ["dataset/tank/media"] and saved_during.is_set()
+        third = w.wait_for(3)
+        assert third["trigger"] == "save" and third["applied"] == ["dataset/tank/media"] and quota(nas) == 24 << 30
+        time.sleep(DEBOUNCE_MS / 1000 * 4)
+        assert len(w.reconciles()) == 3
+
+
+def test_a_cli_apply_during_a_watcher_apply_waits_then_finds_nothing_to_do(nas):
+    """Real `converge apply` processes started while the watcher is mid-apply (holding it there
+    until the CLI is seen waiting on the lock file): without the shared lock the CLI would plan
+    and apply the same change concurrently; with it, it waits and finds the host converged."""
+    import os
+    import subprocess
+    import sys
+
+    mid_apply, release, finished = threading.Event(), threading.Event(), []
+
+    def hold(event):
+        if event["event"] == "change" and w.reconciles() and not mid_apply.is_set():
+            mid_apply.set()
+            release.wait(30)
+        if event["event"] == "reconcile" and event["trigger"] == "save":
+            finished.append(time.monotonic())
+
+    def has_open(pid, path):
+        fds = f"/proc/{pid}/fd"
+        return any(os.path.realpath(os.path.join(fds, fd)) == path for fd in os.listdir(fds))
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    cli = [sys.executable, "-m", "converge.cli", "apply", str(nas)]
+    lock = os.path.realpath(engine.open_target(str(nas)).host.lock_path())
+    with Running(nas) as w:
+        w.watcher.on_event = lambda e: (hold(e), w._record(e))
+        (nas / "main.yaml").write_text(MANIFEST.replace("quota: 1T", "quota: 2T"))
+        assert mid_apply.wait(5)
+        busy = subprocess.run(cli, capture_output=True, text=True, env=env)
+        assert busy.returncode != 0 and "another apply is running on this host" in busy.stderr
+        waiting = subprocess.Popen([*cli, "--lock-timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=env)
+        deadline = time.monotonic() + 30
+        while not has_open(waiting.pid, lock):
+            assert time.monotonic() < deadline and waiting.poll() is None
+            time.sleep(0.05)
+        release.set()
+        out, err = waiting.communicate(60)
+        cli_done = time.monotonic()
+        assert w.wait_for(2)["applied"] == ["dataset/tank/media"]
+    assert waiting.returncode == 0 and "No changes" in out, out + err
+    assert finished and finished[0] < cli_done and quota(nas) == 2 << 40
+
+
+def test_sigterm_stops_the_cli_watcher_cleanly(nas):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, "-m", "converge.cli", "watch", str(nas), "--resync", "0"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 10
+        while quota(nas) != 1 << 40:  # the start reconcile applied
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_stopping_does_not_wait_out_another_process_apply(nas):
+    """A watcher waiting for the lock (here for its start reconcile) stops within a second or so."""
+    lock = engine.open_target(str(nas)).host.lock_path()
+    with apply_lock(lock):  # a long CLI apply in progress
+        events: list[dict] = []
+        watcher = Watcher(str(nas), debounce_ms=DEBOUNCE_MS, on_event=events.append)  # lock_timeout 600 s
+        stop = threading.Event()
+        thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+        thread.start()
+        time.sleep(1.5)
+        assert events == [] and quota(nas) is None  # still waiting
+        stopped = time.monotonic()
+        stop.set()
+        thread.join(5)
+        assert not thread.is_alive() and time.monotonic() - stopped < 2.5
+    assert events[0]["event"] == "error" and "another apply is running" in events[0]["error"]
+
+
+def test_a_fetch_that_hangs_is_reported_and_the_watcher_goes_on(nas, monkeypatch):
+    """A remote that accepts and never answers (a loopback socket): the pull gives up, says so."""
+    import socket
+
+    from converge import watch
+
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        git(nas, "init", "-q", "-b", "main")
+        git(nas, "remote", "add", "origin", f"git://127.0.0.1:{server.getsockname()[1]}/nas.git")
+        monkeypatch.setattr(watch, "GIT_TIMEOUT_S", 1)
+        events: list[dict] = []
+        started = time.monotonic()
+        assert Watcher(str(nas), on_event=events.append).git_pull() is False
+        assert time.monotonic() - started < 3
+        assert events == [{"event": "git-pull", "ok": False, "error": "git fetch: no answer in 1 s"}]
+    finally:
+        server.close()

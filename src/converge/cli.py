@@ -237,29 +237,50 @@ def confirm(directory: str, host: str | None, root: str | None) -> None:
     click.echo("confirmed: the network change stays" if keep(target.host) else "nothing waits for a confirmation")
 
 
+def watch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The watcher's options, for `watch` and `serve --watch` (they arrive as one dict: `watching`)."""
+    options = [
+        click.option("--debounce", default=300, show_default=True, type=click.IntRange(10, 60000),
+                     help="ms without a save before a burst of saves is applied"),
+        click.option("--resync", default=60.0, show_default=True, type=float,
+                     help="seconds between drift checks (0: never)"),
+        click.option("--drift", type=click.Choice(["repair", "report"]), default="repair", show_default=True),
+        click.option("--auto-approve-destroy", is_flag=True, help="apply destroys and replacements without approval"),
+        click.option("--git-pull", type=float, metavar="SECONDS", help="fetch and fast-forward the directory this often")]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, debounce: int, resync: float, drift: str, auto_approve_destroy: bool,
+                git_pull: float | None, **kwargs: Any) -> Any:
+        watching = dict(debounce_ms=debounce, resync_s=resync, drift=drift,
+                        auto_approve_destroy=auto_approve_destroy, git_pull_s=git_pull)
+        return fn(*args, watching=watching, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 @main.command()
 @directory_arg
 @host_opt
 @root_opt
-@click.option("--debounce", default=300, show_default=True, type=click.IntRange(10, 60000), help="milliseconds")
-@click.option("--resync", default=60.0, show_default=True, type=float, help="seconds between drift checks (0: never)")
-@click.option("--drift", type=click.Choice(["repair", "report"]), default="repair", show_default=True)
-@click.option("--auto-approve-destroy", is_flag=True, help="apply destroys and replacements without approval")
-@click.option("--git-pull", type=float, metavar="SECONDS", help="fetch and fast-forward the directory this often")
+@watch_options
 @reports_errors
-def watch(directory: str, host: str | None, root: str | None, debounce: int, resync: float, drift: str,
-          auto_approve_destroy: bool, git_pull: float | None) -> None:
+def watch(directory: str, host: str | None, root: str | None, watching: dict[str, Any]) -> None:
     """Apply on save; hold destroys for `converge approve`; repair drift on resync."""
+    import signal
     import threading
 
     from .watch import Watcher
 
     target = _target(directory, host, root)
-    click.echo(f"watching {target.directory} (debounce {debounce} ms, resync {resync:g} s); Ctrl-C stops", err=True)
+    click.echo(f"watching {target.directory} (debounce {watching['debounce_ms']} ms, resync "
+               f"{watching['resync_s']:g} s); Ctrl-C stops", err=True)
     stop = threading.Event()
+    # SIGTERM (systemctl stop): finish the apply in progress, then leave; never die mid-apply.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        Watcher(directory, host=host, root=root, debounce_ms=debounce, resync_s=resync, drift=drift,
-                auto_approve_destroy=auto_approve_destroy, git_pull_s=git_pull).run(stop)
+        Watcher(directory, host=host, root=root, **watching).run(stop)
     except KeyboardInterrupt:
         stop.set()
 
@@ -272,14 +293,11 @@ def watch(directory: str, host: str | None, root: str | None, debounce: int, res
 @reports_errors
 def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str | None) -> None:
     """Approve held destroys/replacements (all that are held now when no REF is given)."""
-    from . import approvals
-    from .watch import held_refs
+    from .watch import approve as record
 
-    chosen = _refs(refs, "REF") or held_refs(directory, host, root)
+    chosen = record(directory, _refs(refs, "REF"), host, root)
     if not chosen:
-        click.echo("nothing is held")
-        return
-    approvals.approve(directory, chosen)
+        click.echo("nothing is waiting for an approval")
     for ref in chosen:
         click.echo(f"approved {ref}: the next reconcile applies it")
 
@@ -290,12 +308,14 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
 @root_opt
 @click.option("--listen", default="127.0.0.1:8470", show_default=True, help="ADDRESS:PORT")
 @click.option("--auto-apply", is_flag=True, help="apply after every edit (as a job)")
-@click.option("--watch", "with_watch", is_flag=True, help="also run the watcher in this process")
+@click.option("--watch", "with_watch", is_flag=True, help="also run the watcher in this process (options below)")
+@watch_options
 @reports_errors
-def serve(directory: str, host: str | None, root: str | None, listen: str, auto_apply: bool, with_watch: bool) -> None:
+def serve(directory: str, host: str | None, root: str | None, listen: str, auto_apply: bool, with_watch: bool,
+          watching: dict[str, Any]) -> None:
     """The REST API: imperative calls become manifest edits (see /docs)."""
     import ipaddress
-    import threading
+    import signal
 
     from .api.app import create_app, run
     from .api.auth import load_tokens
@@ -310,14 +330,24 @@ def serve(directory: str, host: str | None, root: str | None, listen: str, auto_
                             "`converge token create NAME --role admin` (or listen on 127.0.0.1)")
     target = _target(directory, host, root)
     app = create_app(target.directory, host, root, auto_apply)
+    watcher = None
     if with_watch:
         from .watch import Watcher
 
-        service = app.state.service
-        watcher = Watcher(target.directory, host=host, root=root, on_event=service.events.publish)
-        threading.Thread(target=watcher.run, args=(threading.Event(),), daemon=True).start()
+        events = app.state.service.events  # the API's event stream carries the watcher's events
+        watcher = Watcher(target.directory, host=host, root=root,
+                          on_event=lambda e: events.publish({"source": "watch", **e}), **watching)
+        thread = watcher.start()
+        # uvicorn restores the handler it found and re-raises SIGTERM into it once it has shut
+        # down: this one lets the watcher finish an apply in progress before the process ends.
+        signal.signal(signal.SIGTERM, lambda *_: watcher.stop.set())
     click.echo(f"converge API on http://{listen} for {target.directory} (docs: /docs)", err=True)
-    run(app, listen)
+    try:
+        run(app, listen)  # until SIGINT/SIGTERM
+    finally:
+        if watcher is not None:  # let an apply in progress finish rather than die with the process
+            watcher.stop.set()
+            thread.join()
 
 
 @main.group()

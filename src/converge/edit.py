@@ -169,7 +169,10 @@ def validate_edit(directory: str, edit: Edit, extra_vars: dict[str, Any] | None 
 
 
 def write_edit(directory: str, edit: Edit, author: str, message: str) -> str | None:
-    """Write atomically; commit in a git repository. Returns the commit id (None outside git)."""
+    """Write atomically; commit in a git repository. Returns the commit id (None outside git, or
+    when the edit changes nothing: nothing is written or committed then)."""
+    if edit.after == edit.before:
+        return None
     atomic_write(edit.path, edit.after)
     if not os.path.isdir(os.path.join(directory, ".git")):
         return None

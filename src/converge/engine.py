@@ -109,6 +109,7 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
               hold_destroys: bool = False, lock_timeout: float = 0.0, on_event: Event | None = None) -> Outcome:
     """Plan (or take a saved plan), apply it under the host's lock, and prove convergence."""
     with apply_lock(target.host.lock_path(), lock_timeout):
+        target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)
         if saved is not None:
             stale = sorted(k for k, v in saved.fingerprints.items() if current.fingerprints.get(k) != v)
@@ -120,7 +121,11 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
             to_run = current
         if hold_destroys:  # the watcher: destroys and replacements wait for an approval
             for c in to_run.changes:
-                if c.action in (Action.DELETE, Action.REPLACE) and not c.blocked and c.ref not in allow_destroy:
+                obs = ctx.facts.of(c.ref.kind).get(c.ref.name)
+                # Also reword the data guard's "--allow-destroy" block: here an approval allows it.
+                # Protection stays as the planner put it: no approval releases a protected resource.
+                if c.action in (Action.DELETE, Action.REPLACE) and c.ref not in allow_destroy \
+                        and not (obs and obs.protected):
                     c.blocked = (f"{c.ref}: {'destroy' if c.action is Action.DELETE else 'replacement'} held for "
                                  f"approval (converge approve {c.ref})")
         report = execute(to_run, target.host, parallelism=parallelism, on_event=on_event)

@@ -19,12 +19,14 @@ import structlog
 import watchfiles
 
 from . import approvals, engine
-from .errors import ConvergeError, ManifestError
-from .model import Change, Ref
+from .errors import ConvergeError, LockBusy, ManifestError
+from .model import Action, Change, Ref
 
 log = structlog.get_logger("converge.watch")
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
+GIT_TIMEOUT_S = 120
+STEP_MS = 50  # how often watchfiles hands over what it saw (and the loop wakes when idle)
 EDITOR_LITTER = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".orig")
 
 
@@ -63,29 +65,56 @@ class Watcher:
         self.auto_approve_destroy, self.git_pull_s, self.lock_timeout = auto_approve_destroy, git_pull_s, lock_timeout
         self.on_event = on_event
         self.reconciles = 0
+        self.stop = threading.Event()  # run() replaces it with the caller's
 
     # -- the loop ------------------------------------------------------------------------------
+    def start(self, stop: threading.Event | None = None) -> threading.Thread:
+        """Run in a background thread (`serve --watch`); `watcher.stop.set()` ends it. on_event
+        is called from that thread: an asyncio server hands events over with call_soon_threadsafe."""
+        stop = stop or threading.Event()
+        self.stop = stop
+        thread = threading.Thread(target=self.run, args=(stop,), name="converge-watch", daemon=True)
+        thread.start()
+        return thread
+
     def run(self, stop: threading.Event) -> None:
+        """Reconcile at start, then once per burst of saves, per git fast-forward, per resync.
+
+        watchfiles ends a batch when its set of (change, path) stops growing, so saves of the
+        same file keep coming in new batches: the burst itself is timed here. It is applied
+        when no batch has come for `debounce - STEP` ms (a batch arrives STEP..2 x STEP after
+        its events), so saves closer than that always share one reconcile, and saves made
+        during an apply are one batch afterwards: exactly one more reconcile."""
+        self.stop = stop
         self.reconcile("start")
         last_resync = last_pull = time.monotonic()
-        periods = [p for p in (self.resync_s, self.git_pull_s) if p]
-        timeout_ms = int(min(periods) * 1000) if periods else 0
-        for changes in watchfiles.watch(self.directory, watch_filter=relevant(self.directory),
-                                        # a burst: saves less than debounce/2 apart, grouped for at
-                                        # most 10 x debounce; it is applied once it has been quiet
-                                        step=max(50, self.debounce_ms // 2), debounce=max(10 * self.debounce_ms, 2000),
-                                        stop_event=stop,
-                                        rust_timeout=timeout_ms, yield_on_timeout=bool(periods)):
+        pending: set[str] = set()
+        last_batch = first_batch = pulled_at = -1e9
+        quiet = max(0, self.debounce_ms - STEP_MS) / 1000
+        for changes in watchfiles.watch(self.directory, watch_filter=relevant(self.directory), step=STEP_MS,
+                                        debounce=STEP_MS * 20, rust_timeout=STEP_MS, yield_on_timeout=True,
+                                        stop_event=stop):
             now = time.monotonic()
             if changes:
-                self.reconcile("save", files=sorted({os.path.relpath(p, self.directory) for _, p in changes}))
+                if not pending:
+                    first_batch = now
+                pending |= {os.path.relpath(p, self.directory) for _, p in changes}
+                last_batch = now
                 continue
+            if pending and now - last_batch >= quiet:
+                files, pending = sorted(pending), set()
+                # The watcher's own consume() rewrites approvals.json; a file that approves
+                # nothing any more has nothing to release, so it is no reason to reconcile.
+                if files != [approvals.FILE] or approvals.load(self.directory):
+                    self.reconcile("git-pull" if first_batch - pulled_at < 2 else "save", files=files)
+                last_resync = time.monotonic()
+            if pending:
+                continue  # a burst is under way: it is the next thing to apply
             if self.git_pull_s and now - last_pull >= self.git_pull_s:
                 last_pull = now
+                # A fast-forward rewrites manifests; their file events bring the reconcile.
                 if self.git_pull():
-                    self.reconcile("git-pull")
-                    last_resync = time.monotonic()
-                    continue
+                    pulled_at = time.monotonic()
             if self.resync_s and now - last_resync >= self.resync_s:
                 last_resync = now
                 self.reconcile("resync")
@@ -103,16 +132,26 @@ class Watcher:
             else:
                 approved = approvals.load(self.directory)
                 allowed = Everything() if self.auto_approve_destroy else approved
-                outcome = engine.reconcile(target, allow_destroy=allowed, hold_destroys=not self.auto_approve_destroy,
-                                           lock_timeout=self.lock_timeout, on_event=self._progress)
+                outcome = self._when_locked(lambda wait: engine.reconcile(
+                    target, allow_destroy=allowed, hold_destroys=not self.auto_approve_destroy, lock_timeout=wait,
+                    on_event=self._progress))
                 report = outcome.report
-                approvals.consume(self.directory, approved & set(report.applied))
+                # An approval is good for one destroy: used ones go, and so do those that match
+                # no pending destroy/replacement (the ref came back into the manifests), so an
+                # old approval never releases a later, unrelated destroy.
+                pending = {c.ref for c in outcome.plan.changes if c.action in (Action.DELETE, Action.REPLACE)}
+                approvals.consume(self.directory, approved & (set(report.applied) | (approved - pending)))
                 event.update(summary=outcome.plan.summary(), **report.as_dict())
+                if report.held:  # why each is held: an approval releases some, never a protected one
+                    event["why"] = {str(c.ref): c.blocked for c in outcome.plan.changes if c.ref in report.held}
         except ManifestError as e:
             event.update(event="invalid", issues=[str(i) for i in sorted(e.issues)],
                          note="nothing applied; the host keeps the last good state")
         except ConvergeError as e:
             event.update(event="error", error=str(e))
+        except Exception as e:  # a bug in a kind must not end a long-running watcher
+            log.exception("reconcile-crashed", trigger=trigger)
+            event.update(event="error", error=f"{type(e).__name__}: {e}")
         event["duration_ms"] = round((time.monotonic() - start) * 1000, 1)
         level = "warning" if event["event"] in ("invalid", "error") or event.get("failed") or event.get("held") \
             else "info"
@@ -123,6 +162,17 @@ class Watcher:
             self.on_event(event)
         return event
 
+    def _when_locked(self, attempt: Callable[[float], engine.Outcome]) -> engine.Outcome:
+        """Wait for the apply lock up to lock_timeout, in short slices, so that stopping (Ctrl-C,
+        SIGTERM, the API shutting down) is not stuck behind another process's long apply."""
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                return attempt(max(0.0, min(1.0, deadline - time.monotonic())))
+            except LockBusy:
+                if self.stop.is_set() or time.monotonic() >= deadline:
+                    raise
+
     def _progress(self, what: str, change: Change, detail: str) -> None:
         if self.on_event:
             self.on_event({"event": "change", "status": what, "ref": str(change.ref),
@@ -132,8 +182,12 @@ class Watcher:
     def git_pull(self) -> bool:
         """Fetch and fast-forward; True when HEAD moved. A non-fast-forward is reported, never forced."""
         def git(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(["git", "-C", self.directory, *args], capture_output=True, text=True,
-                                  env=dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0"))
+            argv = ["git", "-C", self.directory, *args]
+            try:  # a fetch hung on the network must not stop the watcher
+                return subprocess.run(argv, capture_output=True, text=True, timeout=GIT_TIMEOUT_S,
+                                      env=dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0"))
+            except subprocess.TimeoutExpired:
+                return subprocess.CompletedProcess(argv, 124, "", f"git {args[0]}: no answer in {GIT_TIMEOUT_S} s")
 
         before = git("rev-parse", "HEAD").stdout.strip()
         fetched = git("fetch", "--quiet")
@@ -153,8 +207,22 @@ def _brief(change: Change) -> dict[str, Any]:
 
 
 def held_refs(directory: str, host: str | None = None, root: str | None = None) -> list[Ref]:
-    """What the watcher would hold right now (for `converge approve` with no REF)."""
-    from .model import Action
+    """What an approval would release right now: the destroys and replacements that nothing but
+    an approval holds (planned with every destroy allowed, a protected one stays blocked)."""
+    plan, _ = engine.plan(engine.open_target(directory, host, root), allow_destroy=Everything())
+    return [c.ref for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE) and not c.blocked]
 
-    plan, _ = engine.plan(engine.open_target(directory, host, root))
-    return [c.ref for c in plan.changes if c.action in (Action.DELETE, Action.REPLACE)]
+
+def approve(directory: str, refs: list[Ref], host: str | None = None, root: str | None = None) -> list[Ref]:
+    """Record approvals (CLI and API): the refs given, or all that wait for one when none is
+    given. A ref that no approval releases (not pending, protected) is refused, not recorded:
+    kept, it would release a later destroy nobody approved."""
+    held = held_refs(directory, host, root)
+    chosen = refs or held
+    refused = [r for r in chosen if r not in held]
+    if refused:
+        raise ConvergeError("nothing that an approval releases is held for " + ", ".join(map(str, refused))
+                            + " (not a pending destroy/replacement, or protected on the host)")
+    if chosen:
+        approvals.approve(directory, chosen)
+    return chosen

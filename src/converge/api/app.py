@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import ConvergeError
-from . import routes
+from . import approvals, routes
 from .auth import RateLimit, load_tokens
 from .errors import ApiError, handle
 from .openapi import openapi_document
@@ -65,6 +65,8 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         Route(f"{base}/jobs/{{id:str}}", routes.get_job, methods=["GET"]),
         Route(f"{base}/facts", routes.get_facts, methods=["GET"]),
         Route(f"{base}/events", routes.events, methods=["GET"]),
+        Route(f"{base}/approvals", approvals.get_approvals, methods=["GET"]),
+        Route(f"{base}/approvals", approvals.post_approvals, methods=["POST"]),
         Route(f"{base}/manifests/{{path:path}}", routes.get_manifest, methods=["GET"]),
         Route(f"{base}/manifests/{{path:path}}", routes.put_manifest, methods=["PUT"]),
         *[r for collection in COLLECTIONS for r in _resource_routes(base, collection)],

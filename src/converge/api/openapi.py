@@ -60,6 +60,13 @@ def openapi_document() -> dict[str, Any]:
     paths["/api/v1/health"] = {"get": {"summary": "liveness", "responses": {"200": {"description": "ok"}}}}
     paths["/api/v1/events"] = {"get": {"summary": "server-sent events: edits, apply progress, jobs",
                                        "responses": {"200": {"description": "text/event-stream"}}}}
+    paths["/api/v1/approvals"] = {
+        "get": {"summary": "destroys/replacements the watcher holds, and approvals not yet used",
+                "responses": _responses("200")},
+        "post": {"summary": "approve held changes (no refs: all that are held); the watcher applies them",
+                 "requestBody": _body({"type": "object", "properties": {"refs": {"type": "array", "items": {
+                     "type": "string", "description": "kind/name"}}}}),
+                 "responses": _responses("200", None, 409, 422)}}
     paths["/api/v1/manifests/{path}"] = {
         "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
         "get": {"summary": "a manifest file", "responses": _responses("200", None, 404)},

@@ -57,3 +57,6 @@ class LocalHost(CommandLog):
 
     def flush(self) -> None:
         pass
+
+    def reload(self) -> None:
+        pass

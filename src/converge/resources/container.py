@@ -275,7 +275,15 @@ class ContainerKind(Kind[ContainerSpec]):
                 if holder and holder != change.ref.name and holder in changing:
                     ref = self.ref(holder)
                     other = next(c for c in changes if c.ref == ref)
-                    if ref not in change.depends_on and change.ref not in other.depends_on:  # no swap cycle
+                    if change.ref in other.depends_on:
+                        # A swap (each takes the other's port): this one stops the other before it
+                        # starts; the other, replaced after it, then finds its new port free.
+                        runtime = ctx.facts.of(self.kind)[holder].spec.get("runtime", "podman")
+                        stop = Step(argv=[runtime, "stop", holder], note=f"free port {mapping} for {change.ref.name}")
+                        at = next((i for i, st in enumerate(change.steps) if st.argv[1:2] == ["create"]), 0)
+                        if stop not in change.steps:
+                            change.steps.insert(at, stop)
+                    elif ref not in change.depends_on:
                         change.depends_on.append(ref)
 
     def replace(self, name: str, spec: ContainerSpec, observed: Observed, ctx: Context) -> list[Step]:

@@ -47,6 +47,7 @@ NAMES = st.lists(st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True), min_size=
 @settings(max_examples=25, deadline=None)
 @given(first=NAMES, second=NAMES, stopped=st.sets(st.integers(0, 3)))
 @example(first=["b"], second=["a", "b"], stopped=set())  # a takes b's port: b must move first
+@example(first=["a", "a0"], second=["a0", "a"], stopped=set())  # a swap of ports
 def test_apply_then_plan_is_empty_for_any_containers_after_any_others(tmp_path_factory, first, second, stopped):
     d = tmp_path_factory.mktemp("c")
     (d / "converge.yaml").write_text(json.dumps({"sim": {"images": ["docker.io/library/app:1"]}}))

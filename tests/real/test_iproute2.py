@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -41,6 +42,12 @@ def netns() -> Iterator[str]:
 
     yield make  # type: ignore[misc]
     for name in made:
+        # A rollback watchdog a test left waiting lives in the namespace: stop it by PID first.
+        for pid in sh("ip", "netns", "pids", name, check=False).stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                pass
         sh("ip", "netns", "del", name, check=False)
 
 

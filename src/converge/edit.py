@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from .errors import ConvergeError, Issue
+from .yamlsource import PosDict, parse_yaml
 from .fsutil import atomic_write
 from .manifest import Desired, load_unchecked
 from .resources import BY_KIND, Kind
@@ -139,6 +140,9 @@ def edit_resource(directory: str, desired: Desired, kind_name: str, name: str,
         raise EditError(409, "templated", f"{kind_name} {name!r} is declared in a template "
                         f"({os.path.relpath(path, directory)}): the API does not edit templates; edit the file")
     before = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    spliced = _splice(before, kind, name, fields)
+    if spliced is not None:
+        return Edit(path, before, spliced)
     y = round_trip()
     doc = y.load(before) if before.strip() else None
     if not isinstance(doc, CommentedMap):
@@ -162,6 +166,61 @@ def edit_resource(directory: str, desired: Desired, kind_name: str, name: str,
     if not before.strip():
         after = before_text + after
     return Edit(path, before, after)
+
+
+def _splice(text: str, kind: Kind, name: str, fields: dict[str, Any] | None) -> str | None:
+    """The fast path: round-trip only the resource's own lines (a large file is not re-parsed by
+    ruamel, and every other byte stays by construction). None when the layout is not the plain
+    block style this handles; the caller then round-trips the whole file."""
+    issues: list[Issue] = []
+    doc = parse_yaml(text, "", issues) if text.strip() else None
+    node: Any = doc
+    for part in kind.section:
+        if not isinstance(node, PosDict) or not isinstance(node.get(part), PosDict):
+            return None
+        node = node[part]
+    section: PosDict = node
+    keys = section.key_pos
+    if issues or not keys or len({line for line, _ in keys.values()}) != len(keys) or len({c for _, c in keys.values()}) != 1:
+        return None  # empty or flow-style section
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    column = next(iter(keys.values()))[1]
+    if name in keys:
+        start = keys[name][0]
+        end = _block_end(lines, start, column)
+        if fields is None:
+            return "".join(lines[:start] + lines[end:])
+        y = round_trip()
+        entry = y.load("".join(line[column:] if line[:column].isspace() else line.lstrip(" ") for line in lines[start:end]))
+        if not isinstance(entry, CommentedMap) or list(entry) != [name] or not isinstance(entry[name], dict):
+            return None
+        _apply(entry[name], fields)
+    elif fields is None:
+        return text
+    else:
+        start = end = _block_end(lines, max(line for line, _ in keys.values()), column)
+        entry = {name: fields}
+        y = round_trip()
+    out = io.StringIO()
+    y.dump(entry, out)
+    block = "".join((" " * column + line) if line.strip() else line for line in out.getvalue().splitlines(keepends=True))
+    return "".join(lines[:start]) + block + "".join(lines[end:])
+
+
+def _block_end(lines: list[str], start: int, column: int) -> int:
+    """One past the last line of the entry whose key is on line `start` (trailing blank lines and
+    comments stay with what follows)."""
+    last = start
+    for i in range(start + 1, len(lines)):
+        stripped = lines[i].strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(lines[i]) - len(lines[i].lstrip(" ")) <= column:
+            break
+        last = i
+    return last + 1
 
 
 def validate_edit(directory: str, edit: Edit, extra_vars: dict[str, Any] | None = None) -> tuple[Desired, list[Issue]]:

@@ -49,3 +49,25 @@ def test_every_kind_of_edit_touches_only_its_lines(homelab):
     assert changed_lines(e.before, e.after) == ["+    scrub_requested: '2026-11-22T10:00:00Z'"]
     e = edit(homelab, "snapshot", "tank/media@new", {})
     assert changed_lines(e.before, e.after) == ["+  tank/media@new: {}"]
+
+
+def test_line_splice_keeps_comments_around_and_inside_an_entry(tmp_path):
+    (tmp_path / "a.yaml").write_text(
+        "datasets:\n"
+        "  # media for the living room\n"
+        "  tank/media:\n"
+        "    # quota set by the budget\n"
+        "    properties: {quota: 2T}   # keep an eye on it\n"
+        "\n"
+        "  # backups\n"
+        "  tank/backups: {}\n"
+        "pools:\n  tank: {vdevs: [{disks: [/dev/sdb]}]}\n")
+    e = edit(tmp_path, "dataset", "tank/media", {"properties": {"quota": "3T"}})
+    assert changed_lines(e.before, e.after) == ["-    properties: {quota: 2T}   # keep an eye on it",
+                                                "+    properties: {quota: 3T}   # keep an eye on it"]
+    e = edit(tmp_path, "dataset", "tank/media", None)
+    assert changed_lines(e.before, e.after) == ["-  tank/media:", "-    # quota set by the budget",
+                                                "-    properties: {quota: 2T}   # keep an eye on it"]
+    e = edit(tmp_path, "dataset", "tank/new", {})
+    assert changed_lines(e.before, e.after) == ["+  tank/new: {}"]
+    assert e.after.index("tank/new") > e.after.index("tank/backups")

@@ -17,10 +17,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from .errors import ConvergeError, Issue
-from .yamlsource import PosDict, parse_yaml
 from .fsutil import atomic_write
 from .manifest import Desired, load_unchecked
 from .resources import BY_KIND, Kind
+from .yamlsource import PosDict, parse_yaml
 
 NEW_FILE = "api.yaml"
 HEADER = "# yaml-language-server: $schema=https://converge.dev/schema/manifest.schema.json\n# resources created through the converge API\n"

@@ -118,8 +118,6 @@ class DatasetKind(Kind[DatasetSpec]):
     name_allowed = "pool/path: components of letters, digits, '_', '.', ':', '-' separated by '/'"
     create_only = frozenset({f"properties.{p}" for p in CREATE_ONLY_PROPERTIES} | {"origin"})
     holds_data = True
-    tools = ("zfs",)
-
     tools = ()  # zfs or btrfs: read() asks the host for each driver's tool itself
 
     def read(self, ctx: Context) -> dict[str, Observed]:

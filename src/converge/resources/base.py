@@ -49,6 +49,9 @@ class Context:
     desired: Any = None  # manifest.Desired
     facts: Facts = field(default_factory=Facts)
     state: dict[str, Any] = field(default_factory=dict)  # parsed STATE_FILE
+    # what a kind learnt while reading and needs again while planning (e.g. the local images of a
+    # container runtime, so a create knows whether it must pull); keyed by the kind's name
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def kind_settings(self, kind: str) -> dict[str, Any]:
         value = self.settings.get(kind, {})

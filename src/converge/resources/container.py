@@ -7,17 +7,20 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..model import Ref
+
+from ..model import FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
-from .base import Kind, Spec
+from .base import Context, Kind, Spec
 from .shares_common import DATASET_NAME
 
 # [registry[:port]/]path[:tag][@sha256:digest]
 IMAGE_RE = re.compile(r"([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
                       r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?")
-PORT_RE = re.compile(r"(?:(?P<ip>[0-9.]+):)?(?P<host>\d{1,5})(?::(?P<ctr>\d{1,5}))?(?:/(?P<proto>tcp|udp|sctp))?")
+PORT_RE = re.compile(r"(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}):)?(?P<host>\d{1,5})(?::(?P<ctr>\d{1,5}))?(?:/(?P<proto>tcp|udp|sctp))?")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MIN_MEMORY = 6 * 1024 * 1024  # podman and docker refuse less than 6M
+MIN_MEMORY = 6 * 1024 * 1024
+LXC_FEATURES = frozenset({"nesting"})
+RUNTIME_TOOLS = {"podman": "podman", "docker": "docker", "lxc": "lxc-ls"}  # podman and docker refuse less than 6M
 
 
 def normalize_port(spec: Any) -> str:
@@ -37,6 +40,38 @@ def host_port(mapping: str) -> tuple[str, int, str]:
     return (parts[0] if len(parts) == 3 else "", int(parts[-2]), mapping.split("/")[1])
 
 
+def normalize_image(ref: str) -> str:
+    """The reference the runtime records: `jellyfin/jellyfin` -> `docker.io/jellyfin/jellyfin:latest`,
+    `busybox:1` -> `docker.io/library/busybox:1`. Podman stores the fully qualified name, and converge
+    always passes it, so short-name resolution (which could pick `localhost/busybox`) never guesses."""
+    name, _, digest = ref.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = ""
+    if ":" in last:
+        name, tag = name.rsplit(":", 1)
+    first, slash, rest = name.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        name = "docker.io/" + name
+        first, _, rest = name.partition("/")
+    if first == "docker.io" and "/" not in rest:
+        name = f"docker.io/library/{rest}"
+    if not tag and not digest:
+        tag = "latest"
+    return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
+VOLUME_OPTIONS = ("ro", "rw", "z", "Z", "shared", "slave", "private", "rshared", "rslave", "rprivate")
+# What the runtimes add or imply on their own (podman shows `ro,rprivate,rbind`): never compared.
+DEFAULT_VOLUME_OPTIONS = frozenset({"rw", "rprivate", "rbind", "bind"})
+
+
+def normalize_volume(spec: str) -> str:
+    """`SOURCE:/target[:opts]` with the options the runtime implies dropped and the rest sorted."""
+    source, target, opts = parse_volume(spec)
+    kept = sorted({o for o in opts.split(",") if o and o not in DEFAULT_VOLUME_OPTIONS})
+    return f"{source.rstrip('/') or '/'}:{target.rstrip('/') or '/'}" + (":" + ",".join(kept) if kept else "")
+
+
 def parse_volume(spec: str) -> tuple[str, str, str]:
     """`tank/media:/media:ro` or `/srv/x:/x` -> (source, target, options)."""
     parts = spec.split(":")
@@ -47,7 +82,7 @@ def parse_volume(spec: str) -> tuple[str, str, str]:
     if not (source.startswith("/") or DATASET_NAME.fullmatch(source)) or ".." in spec.split("/"):
         raise ValueError(f"volume source {source!r} is neither a dataset (pool/path) nor an absolute path")
     for opt in filter(None, opts.split(",")):
-        if opt not in ("ro", "rw", "z", "Z", "shared", "slave", "private", "rshared", "rslave", "rprivate"):
+        if opt not in VOLUME_OPTIONS and opt not in DEFAULT_VOLUME_OPTIONS:
             raise ValueError(f"volume option {opt!r} is not one of ro, rw, z, Z, [r]shared, [r]slave, [r]private")
     return source, target, opts
 
@@ -55,9 +90,11 @@ def parse_volume(spec: str) -> tuple[str, str, str]:
 class ContainerSpec(Spec):
     runtime: Literal["podman", "docker", "lxc"] = "podman"
     image: str | None = Field(None, description="image reference (podman/docker), e.g. jellyfin/jellyfin:10.9")
-    template: str | None = Field(None, description="lxc: template (busybox, download)")
+    template: str | None = Field(None, pattern=r"^[a-z0-9_-]+(:[A-Za-z0-9._-]+){0,3}$",
+                                 description="lxc: template, e.g. busybox, or download:DIST:RELEASE:ARCH")
     command: list[str] | None = None
-    env: dict[str, str] = Field(default_factory=dict, description="values are never shown in plans")
+    env: dict[str, str] = Field(default_factory=dict, description="values are never shown in plans",
+                                json_schema_extra={"x-converge-sensitive": True})
     env_file: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]+$")
     ports: list[str] | None = None
     volumes: list[str] | None = None
@@ -79,7 +116,7 @@ class ContainerSpec(Spec):
     def _image(cls, v: str | None) -> str | None:
         if v is not None and not IMAGE_RE.fullmatch(v):
             raise ValueError(f"{v!r} is not an image reference (name[:tag][@sha256:digest], lowercase)")
-        return v
+        return normalize_image(v) if v is not None else None
 
     @field_validator("command", mode="before")
     @classmethod
@@ -110,9 +147,7 @@ class ContainerSpec(Spec):
     def _volumes(cls, v: list[str] | None) -> list[str] | None:
         if v is None:
             return None
-        for spec in v:
-            parse_volume(spec)
-        return sorted(set(v))
+        return sorted({normalize_volume(spec) for spec in v})
 
     @field_validator("memory")
     @classmethod
@@ -135,6 +170,15 @@ class ContainerSpec(Spec):
             raise ValueError(f"a {self.runtime} container needs image")
         if self.runtime == "lxc" and self.image:
             raise ValueError("an lxc container takes template, not image")
+        if self.ports and self.network in ("none", "host"):
+            raise ValueError(f"ports with network {self.network}: the runtime discards port mappings there")
+        if self.runtime == "lxc":
+            for what in ("ports", "restart", "env_file"):
+                if getattr(self, what):
+                    raise ValueError(f"lxc containers have no {what} (podman and docker do)")
+            unknown = set(self.features) - LXC_FEATURES
+            if unknown:
+                raise ValueError(f"lxc features {sorted(unknown)}: known are {sorted(LXC_FEATURES)}")
         return self
 
 
@@ -144,8 +188,10 @@ class ContainerKind(Kind[ContainerSpec]):
     spec = ContainerSpec
     name_pattern = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
     name_allowed = "a letter or digit, then up to 62 letters, digits, '_', '.', '-'"
+    # everything but state and the restart stamp: containers are immutable, a change is a replace
     create_only = frozenset({"runtime", "image", "template", "command", "env", "env_file", "ports", "volumes",
-                             "network", "restart", "cpus", "memory", "pids_limit", "labels"})
+                             "network", "restart", "cpus", "memory", "pids_limit", "labels", "onboot",
+                             "unprivileged", "rootfs_size", "features"})
 
     def depends(self, name: str, spec: ContainerSpec) -> list[Ref]:
         refs = []
@@ -169,3 +215,55 @@ class ContainerKind(Kind[ContainerSpec]):
                 else:
                     seen[key] = name
         return problems
+
+    # -- host ----------------------------------------------------------------------------------
+    def driver(self, runtime: str) -> Any:
+        from .container_cli import CliDriver
+        from .container_lxc import LxcDriver
+
+        return LxcDriver() if runtime == "lxc" else CliDriver(runtime)
+
+    def read(self, ctx: Context) -> dict[str, Observed]:
+        """Each runtime whose tool the host has, in bulk; a name is unique across runtimes here."""
+        found: dict[str, Observed] = {}
+        for runtime, tool in RUNTIME_TOOLS.items():
+            if not ctx.host.has(tool):
+                continue
+            driver = self.driver(runtime)
+            observed = driver.read(ctx)
+            found.update(observed)
+            if runtime != "lxc" and (observed or runtime in self._declared_runtimes(ctx)):
+                ctx.cache.setdefault(self.kind, {})[runtime] = driver.local_images(ctx)
+        return found
+
+    def _declared_runtimes(self, ctx: Context) -> set[str]:
+        from .container_common import desired_specs
+
+        return {s.runtime for s in desired_specs(ctx, self.kind).values()}
+
+    def _images(self, runtime: str, ctx: Context) -> set[str] | None:
+        """Local images of a runtime: learnt by read(), or asked once here."""
+        cache = ctx.cache.setdefault(self.kind, {})
+        if runtime not in cache:
+            cache[runtime] = self.driver(runtime).local_images(ctx) if ctx.host.has(runtime) else None
+        return cache[runtime]
+
+    def create(self, name: str, spec: ContainerSpec, ctx: Context) -> list[Step]:
+        if spec.runtime == "lxc":
+            return self.driver("lxc").create(name, spec, ctx)
+        return self.driver(spec.runtime).create(name, spec, ctx, self._images(spec.runtime, ctx))
+
+    def update(self, name: str, spec: ContainerSpec, observed: Observed, diffs: list[FieldDiff],
+               ctx: Context) -> list[Step]:
+        paths = {d.path.split(".")[0] for d in diffs}
+        return self.driver(spec.runtime).update(name, spec, observed, paths, ctx)
+
+    def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
+        return self.driver(observed.spec.get("runtime", "podman")).delete(name, observed, ctx)
+
+    def replace(self, name: str, spec: ContainerSpec, observed: Observed, ctx: Context) -> list[Step]:
+        old_runtime = observed.spec.get("runtime", spec.runtime)
+        if spec.runtime == "lxc" or old_runtime != spec.runtime:
+            return self.delete(name, observed, ctx) + self.create(name, spec, ctx)
+        return self.driver(spec.runtime).replace(name, spec, observed, ctx, self._images(spec.runtime, ctx))
+

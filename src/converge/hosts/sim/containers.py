@@ -1,1 +1,221 @@
-"""Emulated tools of the simulated host (filled in with the kind that uses them)."""
+"""Simulated `podman` and `docker`: ps, images, inspect, pull, create, start, stop, restart, rm.
+
+State: host.facts.resources["container"][name] (an Observed in the container kind's normal form,
+info: id, runtime, state, converge_labels), sim["images"] (local images), sim["registry"] (what
+`pull` can fetch; nothing else: there is no network), sim["paths"] (host directories a bind may
+name, besides dataset and pool mountpoints). Refusals use the real tools' messages and exit codes:
+an image not present locally, a name already in use, a host port already taken by a running
+container, a bind source that does not exist (podman; docker creates it), removing a running
+container, a memory limit under 6M (docker refuses at create; podman's runc at start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...model import Observed
+from ...resources.container import MIN_MEMORY, ContainerSpec, normalize_image, normalize_port
+from ..base import Result
+from . import fail, tool
+from .containers_render import digest, images, inspect_one, ps_rows, resolve
+
+VALUE_FLAGS = {"--pull": "pull", "--name": "name", "--label": "label", "-l": "label", "--env": "env", "-e": "env",
+               "--env-file": "env_file", "--publish": "ports", "-p": "ports", "--volume": "volumes", "-v": "volumes",
+               "--network": "network", "--restart": "restart", "--cpus": "cpus", "--memory": "memory", "-m": "memory",
+               "--pids-limit": "pids_limit"}
+LISTS = {"label", "env", "ports", "volumes"}
+
+
+class Runtime:
+    """The runtime's own words for each refusal."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rc = 125 if name == "podman" else 1
+        self.daemon = "" if name == "podman" else "Error response from daemon: "
+
+    def err(self, podman: str, docker: str) -> Result:
+        return fail(f"Error: {podman}" if self.name == "podman" else self.daemon + docker, self.rc)
+
+    def no_such(self, ref: str) -> Result:
+        return self.err(f'no container with name or ID "{ref}" found: no such container', f"No such container: {ref}")
+
+
+def _find(host: Any, ref: str) -> tuple[str, Observed] | None:
+    for name, obs in host.facts.of("container").items():
+        if ref in (name, obs.info.get("id")) or (len(ref) >= 12 and str(obs.info.get("id", "")).startswith(ref)):
+            return name, obs
+    return None
+
+
+@tool("podman", "docker")
+def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
+    rt = Runtime(argv[0].rsplit("/", 1)[-1])
+    verb, args = (argv[1], argv[2:]) if len(argv) > 1 else ("", [])
+    if verb == "ps":
+        return Result(0, ps_rows(host, rt.name))
+    if verb == "images":
+        return Result(0, images(host, rt.name))
+    if verb == "inspect":
+        return _inspect(host, rt, args)
+    if verb == "pull":
+        return _pull(host, rt, args)
+    if verb == "create":
+        return _create(host, rt, args)
+    if verb in ("start", "stop", "restart", "rm"):
+        return _lifecycle(host, rt, verb, [a for a in args if not a.startswith("-")])
+    return fail(f"Error: unrecognized command `{rt.name} {verb}`", rt.rc)
+
+
+def _inspect(host: Any, rt: Runtime, refs: list[str]) -> Result:
+    out = []
+    for ref in refs:
+        found = _find(host, ref)
+        if found is None or found[1].spec.get("runtime") != rt.name:
+            return Result(rt.rc, "[]\n", f'Error: inspecting object: no such object: "{ref}"\n' if rt.name == "podman"
+                          else f"Error: No such object: {ref}\n")
+        out.append(inspect_one(host, rt.name, *found))
+    import json
+
+    return Result(0, json.dumps(out, indent=4) + "\n")
+
+
+def _pull(host: Any, rt: Runtime, args: list[str]) -> Result:
+    image = normalize_image(args[-1])
+    if image not in {normalize_image(i) for i in host.facts.sim.get("registry", [])}:
+        return rt.err(f"initializing source docker://{image}: reading manifest in {image}: manifest unknown",
+                      f"manifest for {image} not found: manifest unknown: manifest unknown")
+    local = host.facts.sim.setdefault("images", [])
+    if image not in local:
+        local.append(image)
+        host.changed()
+    return Result(0, digest(image) + "\n")
+
+
+def _parse_create(args: list[str]) -> tuple[dict[str, Any], list[str]]:
+    opts: dict[str, Any] = {k: [] for k in LISTS}
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        flag, _, inline = args[i].partition("=")
+        if flag not in VALUE_FLAGS:
+            raise ValueError(f"unknown flag: {flag}")
+        value = inline if inline else args[i + 1]
+        key = VALUE_FLAGS[flag]
+        if key in LISTS:
+            opts[key].append(value)
+        else:
+            opts[key] = value
+        i += 1 if inline else 2
+    return opts, args[i:]
+
+
+def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
+    try:
+        opts, rest = _parse_create(args)
+    except (ValueError, IndexError) as e:
+        return fail(f"Error: {e}", rt.rc)
+    if not rest:
+        return fail(f"Error: {rt.name} create requires at least 1 arg(s), only received 0", rt.rc)
+    name, image = opts.get("name") or digest(str(args))[:12], normalize_image(rest[0])
+    if _find(host, name):
+        cid = _find(host, name)[1].info.get("id")  # type: ignore[index]
+        return rt.err(f'creating container storage: the container name "{name}" is already in use by {cid}. '
+                      "You have to remove that container to be able to reuse that name: that name is already in use",
+                      f'Conflict. The container name "/{name}" is already in use by container "{cid}". '
+                      "You have to remove (or rename) that container to be able to reuse that name.")
+    if image not in {normalize_image(i) for i in host.facts.sim.get("images", [])}:
+        return rt.err(f"{image}: image not known", f"No such image: {image}")
+    memory = int(opts["memory"]) if "memory" in opts else None
+    if memory is not None and memory < MIN_MEMORY and rt.name == "docker":
+        return rt.err("", "Minimum memory limit allowed is 6MB")
+    paths = _known_paths(host)
+    for volume in opts["volumes"]:
+        source = volume.split(":")[0]
+        if source not in paths:
+            if rt.name == "podman":
+                return fail(f"Error: statfs {source}: no such file or directory", rt.rc)
+            host.facts.sim.setdefault("paths", []).append(source)  # dockerd creates a missing bind source
+    labels = dict(kv.split("=", 1) for kv in opts["label"])
+    warning = ""
+    if opts["ports"] and opts.get("network") in ("none", "host"):
+        opts["ports"], warning = [], "Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use\n"
+    spec = ContainerSpec.model_validate({
+        "runtime": rt.name, "image": image, "command": rest[1:] or None,
+        "env": dict(kv.split("=", 1) for kv in opts["env"]), "env_file": opts.get("env_file"),
+        "labels": {k: v for k, v in labels.items() if not k.startswith("converge.")},
+        "ports": [normalize_port(p) for p in opts["ports"]] or None, "volumes": opts["volumes"] or None,
+        "network": opts.get("network"), "restart": opts.get("restart") or None,
+        "cpus": float(opts["cpus"]) if "cpus" in opts else None, "state": "stopped",
+        "pids_limit": int(opts["pids_limit"]) if "pids_limit" in opts else None,
+    }).model_dump(mode="json", exclude_none=True)
+    if memory is not None:
+        spec["memory"] = memory  # kept even under 6M: podman accepts it here and fails at start
+    seq = host.facts.sim.get("container_seq", 0) + 1
+    host.facts.sim["container_seq"] = seq
+    cid = digest(f"{name}:{seq}")
+    host.facts.of("container")[name] = Observed(
+        spec=spec, managed=labels.get("converge.managed") == "true",
+        info={"id": cid, "runtime": rt.name, "state": "created",
+              "converge_labels": {k: v for k, v in sorted(labels.items()) if k.startswith("converge.")}})
+    host.changed()
+    return Result(0, cid + "\n", warning)
+
+
+def _known_paths(host: Any) -> set[str]:
+    paths = set(host.facts.sim.get("paths", []))
+    for kind in ("dataset", "pool"):
+        for obs in host.facts.resources.get(kind, {}).values():
+            if obs.info.get("mountpoint"):
+                paths.add(str(obs.info["mountpoint"]))
+    return paths
+
+
+def _ports_taken(host: Any, name: str, obs: Observed) -> str | None:
+    mine = {(m.split("/")[0].split(":")[-2], m.split("/")[1]) for m in obs.spec.get("ports", [])}
+    for other_name, other in host.facts.of("container").items():
+        if other_name == name or other.spec.get("state") != "running":
+            continue
+        for m in other.spec.get("ports", []):
+            key = (m.split("/")[0].split(":")[-2], m.split("/")[1])
+            if key in mine:
+                return f"{key[0]}/{key[1]}"
+    return None
+
+
+def _lifecycle(host: Any, rt: Runtime, verb: str, refs: list[str]) -> Result:
+    out = ""
+    for ref in refs:
+        found = _find(host, ref)
+        if found is None or found[1].spec.get("runtime") != rt.name:
+            return rt.no_such(ref)
+        name, obs = found
+        running = obs.spec.get("state") == "running"
+        if verb == "rm":
+            if running:
+                return rt.err(f"cannot remove container {obs.info.get('id')} as it is running - running or paused "
+                              "containers cannot be removed without force: container state improper",
+                              f"You cannot remove a running container {obs.info.get('id')}. Stop the container "
+                              "before attempting removal or force remove")
+            del host.facts.of("container")[name]
+        elif verb in ("start", "restart"):
+            taken = None if running else _ports_taken(host, name, obs)
+            if taken:
+                port = taken.split("/")[0]
+                return rt.err(f'unable to start container "{obs.info.get("id")}": cannot listen on the TCP port: '
+                              f"listen tcp4 :{port}: bind: address already in use",
+                              f"driver failed programming external connectivity on endpoint {name} "
+                              f"({obs.info.get('id')}): Bind for 0.0.0.0:{port} failed: port is already allocated")
+            if obs.spec.get("memory") is not None and obs.spec["memory"] < MIN_MEMORY:
+                return rt.err(f'OCI runtime error: unable to start container "{obs.info.get("id")}": runc: runc '
+                              f"create failed: unable to set memory limit to {obs.spec['memory']}", "")
+            obs.spec["state"], obs.info["state"] = "running", "running"
+            obs.info["restarts"] = obs.info.get("restarts", 0) + (verb == "restart")
+        elif verb == "stop":
+            obs.spec["state"], obs.info["state"] = "stopped", "exited"
+        host.changed()
+        out += ref + "\n"
+    return Result(0, out)
+
+
+def resolved_volumes(host: Any, obs: Observed) -> list[str]:
+    """The binds a container has on the host (for tests and for other emulators)."""
+    return [resolve(host, v) for v in obs.spec.get("volumes", [])]

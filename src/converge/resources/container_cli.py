@@ -1,0 +1,261 @@
+"""The podman/docker driver: both CLIs take the same verbs and answer `inspect` in the same shape.
+
+Reads are bulk: one `ps -a`, one `images` and one `inspect` of the containers converge owns or
+is asked about, per runtime. Every container converge creates carries `converge.managed=true`
+plus two bookkeeping labels (`converge.env`: the names of the env vars the manifest set, so the
+image's own PATH etc. are never compared; `converge.env-file`). Containers are immutable here:
+create-only fields are realised by a replace (stop, rm, create, start); `rm` never gets `-v`, so
+volumes survive. State is start/stop; a restart stamp is `restart`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from ..model import Observed, Ref, Step
+from .base import Context, record_managed, record_stamp
+from .container_common import desired_specs, map_volumes_to_declared, resolve_volume, spec_form
+
+MANAGED_LABEL = "converge.managed"
+ENV_LABEL = "converge.env"
+ENV_FILE_LABEL = "converge.env-file"
+# Set by the runtime itself, never by a manifest: left out of an unmanaged container's env.
+RUNTIME_ENV = frozenset({"container", "HOSTNAME"})
+log = structlog.get_logger(__name__)
+
+
+class CliDriver:
+    """One docker-compatible CLI (`podman` or `docker`)."""
+
+    def __init__(self, runtime: str) -> None:
+        self.runtime = runtime
+
+    # -- read ------------------------------------------------------------------------------
+    def ps_argv(self) -> list[str]:
+        if self.runtime == "podman":
+            return ["podman", "ps", "-a", "--format", "json"]
+        # docker 20.10 (Debian's docker.io) has no `--format json`; `{{json .}}` is one object a line.
+        return ["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"]
+
+    def images_argv(self) -> list[str]:
+        if self.runtime == "podman":
+            return ["podman", "images", "--format", "json"]
+        return ["docker", "images", "--no-trunc", "--format", "{{json .}}"]
+
+    def read(self, ctx: Context) -> dict[str, Observed]:
+        host = ctx.host
+        wanted = {n for n, s in desired_specs(ctx, "container").items() if s.runtime == self.runtime}
+        ps = host.run(self.ps_argv(), check=bool(wanted))
+        if ps.returncode != 0:  # a docker CLI without a daemon, on a host whose manifests use no docker
+            log.warning("container runtime not answering", runtime=self.runtime, error=ps.stderr.strip())
+            return {}
+        listed = parse_ps(self.runtime, ps.stdout)
+        chosen = [c for c in listed if c["labels"].get(MANAGED_LABEL) == "true" or c["name"] in wanted
+                  or ctx.managed_in_state(Ref(kind="container", name=c["name"]))]
+        details: dict[str, dict[str, Any]] = {}
+        if chosen:
+            out = host.run([self.runtime, "inspect", *[c["id"] for c in chosen]]).stdout
+            details = {inspect_name(d): d for d in json.loads(out or "[]")}
+        result = {}
+        for c in listed:
+            ref = Ref(kind="container", name=c["name"])
+            raw = details.get(c["name"])
+            spec = spec_from_inspect(self.runtime, raw) if raw else spec_from_ps(self.runtime, c)
+            spec = map_volumes_to_declared(spec, c["name"], ctx)
+            spec["restart_requested"] = ctx.stamp(ref, "restart_requested")
+            try:
+                spec = spec_form(spec)
+            except ValidationError as e:  # an odd container made by hand must not hide the others
+                log.warning("container not readable", name=c["name"], error=str(e))
+                continue
+            labels = (raw or {}).get("Config", {}).get("Labels") or c["labels"]
+            result[c["name"]] = Observed(
+                spec=spec,
+                managed=labels.get(MANAGED_LABEL) == "true" or ctx.managed_in_state(ref),
+                info={"id": c["id"], "runtime": self.runtime, "status": c["status"],
+                      "converge_labels": {k: v for k, v in sorted(labels.items()) if k.startswith("converge.")}})
+        return result
+
+    def local_images(self, ctx: Context) -> set[str]:
+        return parse_images(self.runtime, ctx.host.run(self.images_argv()).stdout)
+
+    # -- steps -----------------------------------------------------------------------------
+    def create(self, name: str, spec: Any, ctx: Context, images: set[str] | None) -> list[Step]:
+        steps = []
+        if images is None or spec.image not in images:
+            steps.append(Step(argv=[self.runtime, "pull", spec.image], note=f"pull image {spec.image}"))
+        steps += self.create_steps(name, spec, ctx)
+        return steps
+
+    def create_steps(self, name: str, spec: Any, ctx: Context) -> list[Step]:
+        """`create` (never `run`: the pull is its own step, so create gets `--pull never`), then start."""
+        argv = [self.runtime, "create", "--pull", "never", "--name", name, "--label", f"{MANAGED_LABEL}=true"]
+        if spec.env:
+            argv += ["--label", f"{ENV_LABEL}={','.join(sorted(spec.env))}"]
+        if spec.env_file:
+            argv += ["--label", f"{ENV_FILE_LABEL}={spec.env_file}", "--env-file", spec.env_file]
+        for key, value in sorted(spec.labels.items()):
+            argv += ["--label", f"{key}={value}"]
+        for key, value in sorted(spec.env.items()):
+            argv += ["--env", f"{key}={value}"]
+        for port in spec.ports or []:
+            argv += ["--publish", port]
+        for volume in spec.volumes or []:
+            argv += ["--volume", resolve_volume(volume, ctx)]
+        if spec.network:
+            argv += ["--network", spec.network]
+        if spec.restart:
+            argv += ["--restart", spec.restart]
+        if spec.cpus is not None:
+            argv += ["--cpus", f"{spec.cpus:g}"]
+        if spec.memory is not None:
+            argv += ["--memory", str(spec.memory)]
+        if spec.pids_limit is not None:
+            argv += ["--pids-limit", str(spec.pids_limit)]
+        argv += [spec.image, *(spec.command or [])]
+        # whole `NAME=value` arguments: a short value ("1") must not blank out the rest of the line
+        secrets = [f"{k}={v}" for k, v in sorted(spec.env.items())]
+        steps = [Step(argv=argv, redact=secrets, note="create the container")]
+        if spec.state == "running":
+            steps.append(Step(argv=[self.runtime, "start", name], note="start"))
+        ref = Ref(kind="container", name=name)
+        if spec.restart_requested:  # a new container has just (re)started: the stamp is honoured
+            steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
+        return steps
+
+    def update(self, name: str, spec: Any, observed: Observed, paths: set[str], ctx: Context) -> list[Step]:
+        ref = Ref(kind="container", name=name)
+        steps = []
+        if not observed.managed:  # adoption: a label cannot be added to an existing container
+            steps.append(record_managed(ref, True))
+        running = observed.spec.get("state") == "running"
+        if "state" in paths and spec.state != observed.spec.get("state"):
+            verb = "start" if spec.state == "running" else "stop"
+            steps.append(Step(argv=[self.runtime, verb, name], note=verb))
+            running = spec.state == "running"
+        elif "restart_requested" in paths and spec.restart_requested and running:
+            steps.append(Step(argv=[self.runtime, "restart", name], note="restart requested"))
+        if "restart_requested" in paths:
+            steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
+        return steps
+
+    def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
+        steps = []
+        if observed.spec.get("state") == "running":
+            steps.append(Step(argv=[self.runtime, "stop", name], note="stop"))
+        # no `-v`: volumes hold data, containers do not
+        steps.append(Step(argv=[self.runtime, "rm", name], note="remove the container (volumes stay)"))
+        ref = Ref(kind="container", name=name)
+        if ctx.managed_in_state(ref):
+            steps.append(record_managed(ref, False))
+        return steps
+
+    def replace(self, name: str, spec: Any, observed: Observed, ctx: Context, images: set[str] | None) -> list[Step]:
+        """Pull first, so a missing image fails before the old container is gone."""
+        create = self.create(name, spec, ctx, images)
+        pulls = [s for s in create if s.argv[1:2] == ["pull"]]
+        removal = [s for s in self.delete(name, observed, ctx) if s.op == "run"]
+        return pulls + removal + [s for s in create if s not in pulls]
+
+
+# -- parsing (same code for podman and docker output, and for the simulated host's) ----------------
+def parse_ps(runtime: str, text: str) -> list[dict[str, Any]]:
+    """`ps -a` output -> [{id, name, labels, image, state, status, command}], infra containers left out."""
+    if runtime == "podman":
+        rows = json.loads(text or "[]") or []
+    else:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    out = []
+    for row in rows:
+        if row.get("IsInfra"):
+            continue
+        names = row.get("Names")
+        name = (names[0] if isinstance(names, list) else str(names).split(",")[0]).lstrip("/")
+        labels = row.get("Labels") or {}
+        if isinstance(labels, str):  # docker: "a=b,c=d"
+            labels = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in labels.split(",") if kv)
+        status = str(row.get("Status", ""))
+        state = str(row.get("State") or ("running" if status.startswith("Up") else "exited"))
+        out.append({"id": row.get("Id") or row.get("ID"), "name": name, "labels": labels,
+                    "image": row.get("Image", ""), "state": state, "status": status,
+                    "command": row.get("Command") if isinstance(row.get("Command"), list) else None})
+    return out
+
+
+def parse_images(runtime: str, text: str) -> set[str]:
+    """Local images, as normalised references (what a spec's `image` holds)."""
+    from .container import normalize_image
+
+    names: set[str] = set()
+    if runtime == "podman":
+        for row in json.loads(text or "[]") or []:
+            names.update(row.get("Names") or [])
+            for digest in row.get("RepoDigests") or []:
+                names.add(digest)
+    else:
+        for line in text.splitlines():
+            row = json.loads(line) if line.strip() else {}
+            repo, tag = row.get("Repository", "<none>"), row.get("Tag", "<none>")
+            if repo != "<none>":
+                names.add(f"{repo}:{tag}" if tag != "<none>" else repo)
+                if row.get("Digest", "<none>") != "<none>":
+                    names.add(f"{repo}@{row['Digest']}")
+    return {normalize_image(n) for n in names}
+
+
+def inspect_name(raw: dict[str, Any]) -> str:
+    return str(raw.get("Name", "")).lstrip("/")  # docker says "/web", podman "web"
+
+
+def spec_from_ps(runtime: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The little `ps` tells about a container converge neither owns nor is asked about."""
+    spec: dict[str, Any] = {"runtime": runtime, "image": row["image"], "state": _state(row["state"]),
+                            "labels": {k: v for k, v in row["labels"].items() if not k.startswith("converge.")}}
+    if row["command"]:
+        spec["command"] = row["command"]
+    return spec
+
+
+def spec_from_inspect(runtime: str, raw: dict[str, Any]) -> dict[str, Any]:
+    config, hostcfg = raw.get("Config") or {}, raw.get("HostConfig") or {}
+    labels = config.get("Labels") or {}
+    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in config.get("Env") or [])
+    if ENV_LABEL in labels:  # converge made it: compare just the names the manifest set
+        names = set(filter(None, labels[ENV_LABEL].split(",")))
+        env = {k: v for k, v in env.items() if k in names}
+    else:
+        env = {k: v for k, v in env.items() if k not in RUNTIME_ENV}
+    spec: dict[str, Any] = {
+        "runtime": runtime,
+        "image": raw.get("ImageName") or config.get("Image"),
+        "command": config.get("Cmd") or None,
+        "env": env,
+        "env_file": labels.get(ENV_FILE_LABEL),
+        "labels": {k: v for k, v in labels.items() if not k.startswith("converge.")},
+        "ports": sorted(_ports(hostcfg.get("PortBindings") or {})),
+        "volumes": list(hostcfg.get("Binds") or []),
+        "network": {"default": "bridge"}.get(hostcfg.get("NetworkMode") or "", hostcfg.get("NetworkMode")) or None,
+        "restart": (hostcfg.get("RestartPolicy") or {}).get("Name") or "no",
+        "state": _state((raw.get("State") or {}).get("Status", "")),
+        "cpus": (hostcfg.get("NanoCpus") or 0) / 1e9 or None,
+        "memory": hostcfg.get("Memory") or None,
+        "pids_limit": hostcfg.get("PidsLimit") or None,
+    }
+    return spec
+
+
+def _ports(bindings: dict[str, Any]) -> list[str]:
+    out = []
+    for ctr, hosts in bindings.items():
+        port, _, proto = ctr.partition("/")
+        for h in hosts or []:
+            ip = h.get("HostIp") or ""
+            out.append(f"{ip + ':' if ip and ip != '0.0.0.0' else ''}{h.get('HostPort') or port}:{port}/{proto or 'tcp'}")
+    return out
+
+
+def _state(status: str) -> str:
+    return "running" if status == "running" else "stopped"

@@ -1,0 +1,79 @@
+"""What both container drivers need: the desired specs, dataset volumes, the spec normal form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from .base import Context
+
+
+def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
+    """{name: Spec} of one kind from ctx.desired (manifest.Desired, or a plain dict in tests)."""
+    desired = ctx.desired
+    if desired is None:
+        return {}
+    if isinstance(desired, dict):
+        return desired.get(kind, {})
+    if hasattr(desired, "specs"):
+        return desired.specs(kind)
+    return getattr(desired, "resources", {}).get(kind, {})
+
+
+def resolve_volume(volume: str, ctx: Context) -> str:
+    """`tank/media:/media:ro` -> `/tank/media:/media:ro`: a dataset becomes its mountpoint (the host's
+    answer when it exists, else what the manifests make it); host paths get --root applied."""
+    from .container import parse_volume
+    from .shares_common import resolve_share_path
+
+    source, target, opts = parse_volume(volume)
+    path = ctx.host.path(resolve_share_path(source, ctx))
+    return f"{path}:{target}" + (f":{opts}" if opts else "")
+
+
+def spec_form(raw: dict[str, Any]) -> dict[str, Any]:
+    """Observed fields in exactly the normal form of ContainerSpec. A value the manifest could not
+    declare (a 1M memory limit set by hand) is dropped rather than failing the whole read."""
+    from .container import ContainerSpec
+
+    data = {k: v for k, v in raw.items() if v is not None}
+    for _ in range(len(data) + 1):
+        try:
+            return ContainerSpec.model_validate(data).model_dump(mode="json", exclude_none=True)
+        except ValidationError as e:
+            bad = {str(err["loc"][0]) for err in e.errors() if err["loc"]}
+            if not bad & set(data) or bad & {"runtime", "image", "template"}:
+                raise
+            data = {k: v for k, v in data.items() if k not in bad}
+    raise AssertionError("unreachable")
+
+
+def parse_volume(spec: str) -> tuple[str, str, str]:
+    from .container import parse_volume as parse
+
+    return parse(spec)
+
+
+def map_volumes_to_declared(spec: dict[str, Any], name: str, ctx: Context) -> dict[str, Any]:
+    """A bind of a dataset's mountpoint reads back as the dataset's name when the manifest names it
+    so: `/tank/media:/media:ro` -> `tank/media:/media:ro`. Any other bind stays a path."""
+    declared = desired_specs(ctx, "container").get(name)
+    if not spec.get("volumes") or declared is None or not declared.volumes:
+        return spec
+    from .container import normalize_volume
+
+    resolved = {}
+    for volume in declared.volumes:
+        try:
+            resolved[normalize_volume(resolve_volume(volume, ctx))] = volume
+        except (ValueError, ValidationError):
+            continue
+    out = []
+    for volume in spec["volumes"]:
+        try:
+            volume = normalize_volume(volume)
+        except ValueError:
+            pass
+        out.append(resolved.get(volume, volume))
+    return {**spec, "volumes": out}

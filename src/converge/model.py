@@ -136,6 +136,19 @@ class Plan(BaseModel):
     def empty(self) -> bool:
         return not self.changes
 
+    def redacted(self) -> "Plan":
+        """The plan to show: secrets in step arguments and input replaced by `(sensitive)`.
+        (A saved plan keeps them, in a file only its owner can read, so it can be applied.)"""
+        copy = self.model_copy(deep=True)
+        for change in copy.changes:
+            for step in change.steps:
+                for secret in filter(None, step.redact):
+                    step.argv = [a.replace(secret, "(sensitive)") for a in step.argv]
+                    if step.input:
+                        step.input = step.input.replace(secret, "(sensitive)")
+                step.redact = ["(sensitive)"] * len(step.redact)
+        return copy
+
     def summary(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "replace": 0, "delete": 0, "blocked": 0}
         names = {Action.CREATE: "create", Action.UPDATE: "update", Action.REPLACE: "replace", Action.DELETE: "delete"}

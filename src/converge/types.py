@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import UTC
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -129,6 +130,10 @@ SortedStrs = Annotated[list[str], BeforeValidator(sorted_unique), PlainSerialize
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f;`$&|<>\\\"'\[\]{}*?!]")
 
 
+def _char(c: str) -> str:
+    return {"\n": "a newline", "\r": "a carriage return", "\t": "a tab"}.get(c, repr(c))
+
+
 def check_name(name: str, pattern: re.Pattern[str], allowed: str) -> str:
     """Shared name check: the kind's pattern, plus the rules no name may break."""
     if not isinstance(name, str) or not name:
@@ -139,16 +144,18 @@ def check_name(name: str, pattern: re.Pattern[str], allowed: str) -> str:
         raise ValueError(f"name {name!r} contains '..'")
     bad = _FORBIDDEN.search(name)
     if bad:
-        raise ValueError(f"name {name!r} contains {bad.group()!r}, which could reach a shell or a config file; "
+        raise ValueError(f"name {name!r} contains {_char(bad.group())}, which could reach a shell or a config file; "
                          f"allowed: {allowed}")
     if not pattern.fullmatch(name):
+        if " " in name:
+            raise ValueError(f"name {name!r} contains a space, which these names may not have; allowed: {allowed}")
         raise ValueError(f"name {name!r} is not allowed here; allowed: {allowed}")
     return name
 
 
 def parse_stamp(value: Any) -> str:
     """A request stamp: an RFC 3339 time, kept in UTC (`2026-11-22T10:00:00Z`)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if isinstance(value, datetime):
         moment = value
@@ -160,8 +167,8 @@ def parse_stamp(value: Any) -> str:
     else:
         raise ValueError(f"{value!r} is not a time stamp: use RFC 3339, e.g. 2026-11-22T10:00:00Z")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 Stamp = Annotated[str, BeforeValidator(parse_stamp),

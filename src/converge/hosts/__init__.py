@@ -8,9 +8,10 @@ from typing import Any
 from ..errors import HostError
 from .base import Host, Result
 from .local import LocalHost
+from .netns import NetnsHost
 from .sim import SimHost
 
-__all__ = ["Host", "Result", "LocalHost", "SimHost", "open_host", "default_sim_path"]
+__all__ = ["Host", "Result", "LocalHost", "NetnsHost", "SimHost", "open_host", "default_sim_path"]
 
 
 def default_sim_path(directory: str) -> str:
@@ -23,4 +24,6 @@ def open_host(spec: str, *, root: str | None = None, sim_seed: dict[str, Any] | 
         return LocalHost(root=root)
     if spec.startswith("sim:") and len(spec) > 4:
         return SimHost(spec[4:], seed=sim_seed)
-    raise HostError(f"unknown host {spec!r}: use 'local' or 'sim:PATH'")
+    if spec.startswith("netns:") and len(spec) > 6:  # this machine inside a network namespace
+        return NetnsHost(spec[6:], root=root)
+    raise HostError(f"unknown host {spec!r}: use 'local', 'netns:NAME' or 'sim:PATH'")

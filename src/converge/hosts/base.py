@@ -4,8 +4,9 @@ only through this, so the same kind code runs on the real machine and on the sim
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from ..errors import CommandFailed
 
@@ -29,6 +30,7 @@ class Host(Protocol):
     def path(self, path: str) -> str: ...  # where an absolute host path lives (--root applied), for argv
     def lock_path(self) -> str: ...  # the file whose lock serialises applies on this host
     def flush(self) -> None: ...  # persist buffered state (the simulated host); no-op elsewhere
+    def reload(self) -> None: ...  # re-read buffered state after taking the apply lock (sim); no-op elsewhere
 
 
 class CommandLog:

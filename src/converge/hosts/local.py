@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Sequence
+from collections.abc import Sequence
 
 import sh
 
@@ -56,4 +56,7 @@ class LocalHost(CommandLog):
         return self.path("/run/converge/apply.lock")
 
     def flush(self) -> None:
+        pass
+
+    def reload(self) -> None:
         pass

@@ -24,14 +24,24 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def declared(self) -> dict[str, Any]:
-        """Only what the manifest declares, in JSON form: the planner compares these fields."""
-        return self.model_dump(mode="json", exclude_unset=True, exclude=set(type(self).meta_fields()))
+        """Only what the manifest declares, in JSON form: the planner compares these fields.
+        Fields marked `x-converge-always` are compared even at their default (a container's
+        `state: running`), because their default is itself a promise about the host."""
+        cls = type(self)
+        data = self.model_dump(mode="json", exclude_unset=True, exclude=set(cls.meta_fields()))
+        for name in cls.flagged("x-converge-always"):
+            data.setdefault(name, self.model_dump(mode="json", include={name})[name])
+        return data
+
+    @classmethod
+    def flagged(cls, flag: str) -> frozenset[str]:
+        return frozenset(n for n, f in cls.model_fields.items()
+                         if (f.json_schema_extra or {}).get(flag))  # type: ignore[union-attr]
 
     @classmethod
     def meta_fields(cls) -> frozenset[str]:
         """Fields that steer converge (allow_destroy) and are never compared with the host."""
-        return frozenset(n for n, f in cls.model_fields.items()
-                         if (f.json_schema_extra or {}).get("x-converge-meta"))  # type: ignore[union-attr]
+        return cls.flagged("x-converge-meta")
 
 
 def allow_destroy_field() -> Any:
@@ -49,9 +59,17 @@ class Context:
     desired: Any = None  # manifest.Desired
     facts: Facts = field(default_factory=Facts)
     state: dict[str, Any] = field(default_factory=dict)  # parsed STATE_FILE
-    # what a kind learnt while reading and needs again while planning (e.g. the local images of a
-    # container runtime, so a create knows whether it must pull); keyed by the kind's name
-    cache: dict[str, Any] = field(default_factory=dict)
+    reads: dict[str, Any] = field(default_factory=dict)  # bulk reads shared by kinds within one facts pass
+
+    def specs(self, kind: str) -> dict[str, Any]:
+        """The declared specs of one kind, from manifest.Desired or (in tests) a plain
+        {kind: {name: spec}}; empty when planning without manifests. Read-only."""
+        desired = self.desired
+        if desired is None:
+            return {}
+        if hasattr(desired, "specs"):
+            return desired.specs(kind)  # type: ignore[no-any-return]
+        return desired.get(kind, {}) if isinstance(desired, dict) else {}
 
     def kind_settings(self, kind: str) -> dict[str, Any]:
         value = self.settings.get(kind, {})

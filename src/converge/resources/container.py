@@ -7,8 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-
-from ..model import FieldDiff, Observed, Ref, Step
+from ..model import Action, Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
 from .base import Context, Kind, Spec
 from .shares_common import DATASET_NAME
@@ -18,9 +17,9 @@ IMAGE_RE = re.compile(r"([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-
                       r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?")
 PORT_RE = re.compile(r"(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}):)?(?P<host>\d{1,5})(?::(?P<ctr>\d{1,5}))?(?:/(?P<proto>tcp|udp|sctp))?")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MIN_MEMORY = 6 * 1024 * 1024
+MIN_MEMORY = 6 * 1024 * 1024  # podman and docker refuse less than 6M
 LXC_FEATURES = frozenset({"nesting"})
-RUNTIME_TOOLS = {"podman": "podman", "docker": "docker", "lxc": "lxc-ls"}  # podman and docker refuse less than 6M
+RUNTIME_TOOLS = {"podman": "podman", "docker": "docker", "lxc": "lxc-ls"}
 
 
 def normalize_port(spec: Any) -> str:
@@ -100,7 +99,7 @@ class ContainerSpec(Spec):
     volumes: list[str] | None = None
     network: str | None = Field(None, pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")
     restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
-    state: Literal["running", "stopped"] = "running"
+    state: Literal["running", "stopped"] = Field("running", json_schema_extra={"x-converge-always": True})
     cpus: float | None = Field(None, gt=0, le=1024)
     memory: Size | None = None
     pids_limit: int | None = Field(None, ge=1)
@@ -171,6 +170,7 @@ class ContainerSpec(Spec):
         if self.runtime == "lxc" and self.image:
             raise ValueError("an lxc container takes template, not image")
         if self.ports and self.network in ("none", "host"):
+            # podman and docker drop the mappings with a warning: such a spec could never converge
             raise ValueError(f"ports with network {self.network}: the runtime discards port mappings there")
         if self.runtime == "lxc":
             for what in ("ports", "restart", "env_file"):
@@ -233,7 +233,7 @@ class ContainerKind(Kind[ContainerSpec]):
             observed = driver.read(ctx)
             found.update(observed)
             if runtime != "lxc" and (observed or runtime in self._declared_runtimes(ctx)):
-                ctx.cache.setdefault(self.kind, {})[runtime] = driver.local_images(ctx)
+                ctx.reads.setdefault(self.kind, {})[runtime] = driver.local_images(ctx)
         return found
 
     def _declared_runtimes(self, ctx: Context) -> set[str]:
@@ -243,7 +243,7 @@ class ContainerKind(Kind[ContainerSpec]):
 
     def _images(self, runtime: str, ctx: Context) -> set[str] | None:
         """Local images of a runtime: learnt by read(), or asked once here."""
-        cache = ctx.cache.setdefault(self.kind, {})
+        cache = ctx.reads.setdefault(self.kind, {})
         if runtime not in cache:
             cache[runtime] = self.driver(runtime).local_images(ctx) if ctx.host.has(runtime) else None
         return cache[runtime]
@@ -260,6 +260,34 @@ class ContainerKind(Kind[ContainerSpec]):
 
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
         return self.driver(observed.spec.get("runtime", "podman")).delete(name, observed, ctx)
+
+    def finalize(self, changes: list[Change], ctx: Context) -> None:
+        """A container that takes a host port another container holds now starts after that one
+        is replaced or stopped (independent changes may run in parallel)."""
+        holders: dict[tuple[str, int, str], str] = {}
+        for other, observed in ctx.facts.of(self.kind).items():
+            if observed.spec.get("state") == "running":
+                for mapping in observed.spec.get("ports") or []:
+                    holders[host_port(mapping)] = other
+        changing = {c.ref.name for c in changes}
+        for change in changes:
+            if change.action not in (Action.CREATE, Action.REPLACE, Action.UPDATE) or not change.after:
+                continue
+            for mapping in change.after.get("ports") or []:
+                holder = holders.get(host_port(mapping))
+                if holder and holder != change.ref.name and holder in changing:
+                    ref = self.ref(holder)
+                    other = next(c for c in changes if c.ref == ref)
+                    if change.ref in other.depends_on:
+                        # A swap (each takes the other's port): this one stops the other before it
+                        # starts; the other, replaced after it, then finds its new port free.
+                        runtime = ctx.facts.of(self.kind)[holder].spec.get("runtime", "podman")
+                        stop = Step(argv=[runtime, "stop", holder], note=f"free port {mapping} for {change.ref.name}")
+                        at = next((i for i, st in enumerate(change.steps) if st.argv[1:2] == ["create"]), 0)
+                        if stop not in change.steps:
+                            change.steps.insert(at, stop)
+                    elif ref not in change.depends_on:
+                        change.depends_on.append(ref)
 
     def replace(self, name: str, spec: ContainerSpec, observed: Observed, ctx: Context) -> list[Step]:
         old_runtime = observed.spec.get("runtime", spec.runtime)

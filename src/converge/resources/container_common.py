@@ -10,25 +10,19 @@ from .base import Context
 
 
 def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
-    """{name: Spec} of one kind from ctx.desired (manifest.Desired, or a plain dict in tests)."""
-    desired = ctx.desired
-    if desired is None:
-        return {}
-    if isinstance(desired, dict):
-        return desired.get(kind, {})
-    if hasattr(desired, "specs"):
-        return desired.specs(kind)
-    return getattr(desired, "resources", {}).get(kind, {})
+    return ctx.specs(kind)
 
 
 def resolve_volume(volume: str, ctx: Context) -> str:
     """`tank/media:/media:ro` -> `/tank/media:/media:ro`: a dataset becomes its mountpoint (the host's
-    answer when it exists, else what the manifests make it); host paths get --root applied."""
+    answer when it exists, else what the manifests make it)."""
     from .container import parse_volume
     from .shares_common import resolve_share_path
 
     source, target, opts = parse_volume(volume)
-    path = ctx.host.path(resolve_share_path(source, ctx))
+    # A dataset lives where converge mounted it (under --root when one is given); a path the
+    # manifest names is the host's own path: --root only moves what converge writes.
+    path = source if source.startswith("/") else ctx.host.path(resolve_share_path(source, ctx))
     return f"{path}:{target}" + (f":{opts}" if opts else "")
 
 

@@ -59,7 +59,7 @@ class LxcDriver:
         if spec.rootfs_size:
             argv += ["-B", "loop", "--fssize", f"{spec.rootfs_size // (1024 * 1024)}M"]
         if targs:
-            argv += ["--", *[a for pair in zip(DOWNLOAD_OPTS, targs) for a in pair]]
+            argv += ["--", *[a for pair in zip(DOWNLOAD_OPTS, targs, strict=False) for a in pair]]
         steps = [Step(op="write", path=conf, content=render_config(spec, ctx), mode=0o600,
                       redact=[f"{k}={v}" for k, v in sorted(spec.env.items())], note="settings for lxc-create -f"),
                  Step(argv=argv, note="create the container"), record_managed(ref, True)]

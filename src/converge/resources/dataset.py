@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..model import Ref
+from ..errors import PlanError
+from ..model import FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
-from .base import Kind, Spec, allow_destroy_field
+from .base import Context, Kind, Spec, allow_destroy_field, record_managed
+from .storage import pool_driver, specs_of
 
 USER_PROPERTY = re.compile(r"[a-z0-9_.+-]+:[a-z0-9_.:+-]+")
 ZFS_COMPRESSION = ["off", "on", "lzjb", "zle", "lz4", "gzip", *[f"gzip-{i}" for i in range(1, 10)],
@@ -70,16 +73,23 @@ class DatasetProperties(BaseModel):
     def _onoff(cls, v: Any) -> Any:
         return v
 
-    @model_validator(mode="after")
-    def _user_properties(self) -> "DatasetProperties":
-        for key, value in (self.model_extra or {}).items():
-            if not USER_PROPERTY.fullmatch(key):
-                raise ValueError(f"unknown property {key!r}: native properties are "
-                                 f"{', '.join(sorted(DatasetProperties.model_fields))}; user properties are "
-                                 "module:name (lowercase, e.g. backup:tier)")
+    @model_validator(mode="before")
+    @classmethod
+    def _user_properties(cls, data: Any) -> Any:
+        # Checked before the fields so a misspelt native property is named even beside other errors.
+        if not isinstance(data, dict):
+            return data
+        for key, value in data.items():
+            if key in cls.model_fields:
+                continue
+            if not isinstance(key, str) or not USER_PROPERTY.fullmatch(key):
+                close = difflib.get_close_matches(str(key), list(cls.model_fields), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(f"unknown property {key!r}{hint}; user properties are module:name "
+                                 "(lowercase, e.g. backup:tier)")
             if not isinstance(value, (str, int)) or isinstance(value, bool) or "\n" in str(value):
                 raise ValueError(f"user property {key!r} must be a one-line string")
-        return self
+        return data
 
 
 CREATE_ONLY_PROPERTIES = ("encryption", "keyformat", "casesensitivity", "normalization", "utf8only")
@@ -110,6 +120,75 @@ class DatasetKind(Kind[DatasetSpec]):
     holds_data = True
     tools = ("zfs",)
 
+    tools = ()  # zfs or btrfs: read() asks the host for each driver's tool itself
+
+    def read(self, ctx: Context) -> dict[str, Observed]:
+        out: dict[str, Observed] = {}
+        if ctx.host.has("btrfs"):
+            out.update(btrfs_driver.read_subvolumes(ctx, "dataset"))
+        if ctx.host.has("zfs"):
+            out.update(zfs_driver.read_datasets(ctx))
+        return out
+
+    def create(self, name: str, spec: DatasetSpec, ctx: Context) -> list[Step]:
+        if pool_driver(ctx, name) == "btrfs":
+            steps = btrfs_driver.create_dataset(name, spec, ctx)
+        else:
+            steps = zfs_driver.dataset_create(name, spec)
+        return steps + zfs_driver.stamps(self.ref(name), spec, ("rollback_to", "rollback_requested"))
+
+    def update(self, name: str, spec: DatasetSpec, observed: Observed, diffs: list[FieldDiff],
+               ctx: Context) -> list[Step]:
+        paths = {d.path for d in diffs}
+        tops = {p.split(".", 1)[0] for p in paths}
+        declared = spec.properties.model_dump(mode="json", exclude_none=True)
+        have = observed.spec.get("properties", {})
+        changed = {k: v for k, v in declared.items() if have.get(k) != v} if "properties" in tops else {}
+        steps: list[Step] = []
+        if "rollback_requested" in tops and spec.rollback_requested and spec.rollback_to:
+            if pool_driver(ctx, name) == "btrfs":
+                raise PlanError(f"dataset {name}: btrfs has no in-place rollback; restore from "
+                                f"{name}@{spec.rollback_to} by hand (or snapshot it back) and drop rollback_requested")
+            steps += zfs_driver.rollback(name, spec.rollback_to, ctx, spec.allow_destroy)
+        if pool_driver(ctx, name) == "btrfs":
+            btrfs_driver.check_properties(name, spec)
+            path = str(observed.info.get("path") or btrfs_driver.subvolume_path(ctx, name))
+            steps += btrfs_driver.property_steps(ctx, name, path, changed, bool(have.get("readonly")))
+            if not observed.managed:
+                steps.append(record_managed(self.ref(name), True))
+        else:
+            if "protect" in tops and spec.protect is not None:
+                changed[zfs_driver.PROTECT] = "on" if spec.protect else "off"
+            if not observed.managed:
+                changed[zfs_driver.MANAGED] = "on"
+            steps += zfs_driver.set_steps(ctx, name, changed, "dataset properties")
+        fields = tuple(f for f in ("rollback_to", "rollback_requested") if f in tops)
+        return steps + zfs_driver.stamps(self.ref(name), spec, fields)
+
+    def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
+        if observed.info.get("driver") == "btrfs":
+            return btrfs_driver.destroy_subvolume(name, ctx, "dataset")
+        return zfs_driver.destroy(name, ctx, "dataset")
+
+    def destroys(self, name: str, observed: Observed, ctx: Context) -> list[str]:
+        if observed.info.get("driver") == "btrfs":
+            return btrfs_driver.dependents(name, ctx)
+        return zfs_driver.dependents(name, ctx)
+
+    def validate_set(self, specs: dict[str, DatasetSpec], desired: Any) -> list[tuple[str, str, str]]:
+        """Properties the pool's driver lacks, when the pool is declared (else at plan time)."""
+        pools = specs_of(desired, "pool")
+        problems: list[tuple[str, str, str]] = []
+        for name, spec in specs.items():
+            pool = pools.get(name.split("/", 1)[0])
+            if pool is None or pool.driver != "btrfs":
+                continue
+            try:
+                btrfs_driver.check_properties(name, spec)
+            except PlanError as e:
+                problems.append((name, "properties", str(e)))
+        return problems
+
     def depends(self, name: str, spec: DatasetSpec) -> list[Ref]:
         pool, _, rest = name.partition("/")
         parent = name.rsplit("/", 1)[0]
@@ -127,7 +206,7 @@ def dataset_mountpoint(name: str, ctx: Any) -> str:
     observed = ctx.facts.of("dataset").get(name)
     if observed and observed.info.get("mountpoint"):
         return str(observed.info["mountpoint"])
-    desired = getattr(ctx.desired, "resources", {}).get("dataset", {}).get(name) if ctx.desired else None
+    desired = ctx.desired.specs("dataset").get(name) if ctx.desired else None
     if desired is not None and desired.properties.mountpoint and desired.properties.mountpoint.startswith("/"):
         return desired.properties.mountpoint
     if "/" in name:
@@ -136,7 +215,11 @@ def dataset_mountpoint(name: str, ctx: Any) -> str:
     pool = ctx.facts.of("pool").get(name)
     if pool and pool.info.get("mountpoint"):
         return str(pool.info["mountpoint"])
-    spec = getattr(ctx.desired, "resources", {}).get("pool", {}).get(name) if ctx.desired else None
+    spec = ctx.desired.specs("pool").get(name) if ctx.desired else None
     if spec is not None and spec.mountpoint:
         return spec.mountpoint
     return "/" + name
+
+
+# The drivers build on the specs above, so they are imported once those exist.
+from . import btrfs_driver, zfs_driver  # noqa: E402

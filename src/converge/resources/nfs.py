@@ -1,25 +1,42 @@
-"""Kind `nfs`: an NFS export in converge's own exports file."""
+"""Kind `nfs`: an NFS export in converge's own exports file (setting `nfs.exports`, default
+/etc/exports.d/converge.exports, which exportfs reads with /etc/exports). Every change rewrites
+that one file and runs `exportfs -ra`; nothing else of the NFS configuration is touched."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
-from ..model import Ref
-from ..types import Network, OnOff, SortedStrs
-from .base import Kind, Spec
-from .shares_common import check_share_path, path_dependency
+from ..model import Change, FieldDiff, Observed, Ref, Step
+from ..types import Network, OnOff
+from . import exports
+from .base import Context, Kind, Spec
+from .shares_common import (
+    attach_steps,
+    check_paths,
+    check_share_path,
+    final_specs,
+    path_dependency,
+    phases,
+    render,
+    resolve_share_path,
+    unroot,
+)
 
+log = structlog.get_logger(__name__)
+DEFAULT_EXPORTS = "/etc/exports.d/converge.exports"
 HOST_RE = re.compile(r"(\*|[A-Za-z0-9*?][A-Za-z0-9*?.-]*|@[A-Za-z0-9_.-]+)")
-OPTION_RE = re.compile(r"[a-z_]+(=[A-Za-z0-9_:.,/-]+)?")
+MARKER = re.compile(r"^#\s*converge:\s*export\s+(\S+)(?:\s+path\s+(\S+))?\s*$")
 
 
 class NfsClient(BaseModel):
     model_config = ConfigDict(extra="forbid")
     network: Network | None = None
     host: str | None = None
-    options: SortedStrs = Field(default_factory=list)
+    options: list[str] = Field(default_factory=list, description="exports(5) options: rw, sync, anonuid=1000...")
 
     @field_validator("host")
     @classmethod
@@ -28,13 +45,20 @@ class NfsClient(BaseModel):
             raise ValueError(f"{v!r} is not a host name, wildcard or @netgroup")
         return v
 
-    @field_validator("options")
+    @field_validator("options", mode="before")
     @classmethod
-    def _options(cls, v: list[str]) -> list[str]:
-        for opt in v:
-            if not OPTION_RE.fullmatch(opt):
-                raise ValueError(f"option {opt!r} is not an exports option (rw, sync, anonuid=1000, ...)")
-        return v
+    def _options(cls, v: Any) -> list[str]:
+        if not isinstance(v, (list, tuple)):
+            raise ValueError("options is a list: [rw, sync, no_subtree_check]")
+        opts = sorted({str(o).strip() for o in v})  # exportfs does not care about order: one normal form
+        for opt in opts:
+            error = exports.option_error(opt)
+            if error:
+                raise ValueError(f"option {opt!r}: exportfs would refuse it ({error})")
+        clash = exports.conflicts(opts)
+        if clash:
+            raise ValueError(f"options contradict each other: {', '.join(clash)}")
+        return opts
 
     @model_validator(mode="after")
     def _one_target(self) -> "NfsClient":
@@ -42,16 +66,38 @@ class NfsClient(BaseModel):
             raise ValueError("a client has exactly one of network (192.168.1.0/24) or host (nas.lan, *)")
         return self
 
+    def target(self) -> str:
+        return self.network or self.host or "*"
+
+    @model_serializer
+    def _normal_form(self) -> dict[str, Any]:
+        """Always the same keys, declared or read: clients are compared as a whole list."""
+        return {"network": self.network, "options": self.options} if self.network else \
+            {"host": self.host, "options": self.options}
+
 
 class NfsExportSpec(Spec):
     path: str
-    clients: list[NfsClient] = Field(min_length=1)
+    clients: list[NfsClient] = Field(min_length=1, description="in order: the first matching client wins")
     enabled: OnOff | None = None
 
     @field_validator("path")
     @classmethod
     def _path(cls, v: str) -> str:
         return check_share_path(v)
+
+    @model_validator(mode="after")
+    def _distinct_clients(self) -> "NfsExportSpec":
+        targets = [c.target() for c in self.clients]
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            raise ValueError(f"client {', '.join(twice)} is listed twice: merge its options into one entry")
+        return self
+
+
+def client_from_text(target: str, options: list[str]) -> dict[str, Any]:
+    key = "network" if "/" in target else "host"
+    return {key: target, "options": options}
 
 
 class NfsKind(Kind[NfsExportSpec]):
@@ -64,3 +110,99 @@ class NfsKind(Kind[NfsExportSpec]):
 
     def depends(self, name: str, spec: NfsExportSpec) -> list[Ref]:
         return path_dependency(spec.path)
+
+    def validate_set(self, specs: dict[str, NfsExportSpec], desired: Any) -> list[tuple[str, str, str]]:
+        first: dict[str, str] = {}
+        problems = []
+        for name in sorted(specs):
+            path = specs[name].path
+            if path in first:
+                problems.append((name, "path", f"{path} is already exported by {first[path]}: one path is one "
+                                               "export (list all its clients there)"))
+            first.setdefault(path, name)
+        return problems
+
+    def exports_file(self, ctx: Context) -> str:
+        return str(ctx.kind_settings("nfs").get("exports", DEFAULT_EXPORTS))
+
+    def owned_files(self, ctx: Context) -> list[str]:
+        return [self.exports_file(ctx)]
+
+    def read(self, ctx: Context) -> dict[str, Observed]:
+        host = ctx.host
+        text = host.read_file(self.exports_file(ctx)) or ""
+        active = active_exports(host.run(["exportfs", "-v"], check=False).stdout)
+        out: dict[str, Observed] = {}
+        marker = None
+        for line in text.splitlines():
+            m = MARKER.match(line.strip())
+            if m:
+                marker = m
+                continue
+            if not line.strip() or (line.lstrip().startswith("#") and marker is None):
+                continue
+            disabled = line.lstrip().startswith("#")
+            parsed = exports.parse_line(line.lstrip().lstrip("#"))
+            if marker is None or parsed is None:
+                log.warning("line in converge's exports file without its marker: dropped on the next write", line=line)
+                continue
+            name, source = marker.group(1), marker.group(2)
+            marker = None
+            path = unroot(host, parsed[0])
+            raw = {"path": source if source and resolve_share_path(source, ctx) == path else path,
+                   "clients": [client_from_text(t, o) for t, o in parsed[1]], "enabled": not disabled}
+            try:
+                spec = NfsExportSpec.model_validate(raw).model_dump(mode="json", exclude_none=True)
+            except ValueError as e:  # a hand edit exportfs or converge refuses: shown as drift, rewritten
+                spec = {"path": raw["path"], "clients": [], "enabled": not disabled}
+                log.warning("unreadable export in converge's exports file", name=name, error=str(e))
+            out[name] = Observed(spec=spec, managed=True, info={
+                "directory": path, "active": all((parsed[0], t) in active for t, _ in parsed[1])})
+        return out
+
+    def create(self, name: str, spec: NfsExportSpec, ctx: Context) -> list[Step]:
+        return []
+
+    def update(self, name: str, spec: NfsExportSpec, observed: Observed, diffs: list[FieldDiff],
+               ctx: Context) -> list[Step]:
+        return []
+
+    def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
+        return []
+
+    def finalize(self, changes: list[Change], ctx: Context) -> None:
+        for carriers, applied in phases(changes):
+            self._write_file(carriers, applied, ctx)
+
+    def _write_file(self, carriers: list[Change], applied: list[Change], ctx: Context) -> None:
+        host = ctx.host
+        specs, touched = final_specs(self, applied, ctx)
+        resolved = check_paths("nfs export", {n: specs[n].path for n in touched}, ctx)
+        rows = []
+        for name, spec in sorted(specs.items()):
+            path = host.path(resolved.get(name) or resolve_share_path(spec.path, ctx))
+            rows.append({"name": name, "source": "" if spec.path.startswith("/") else spec.path,
+                         "enabled": spec.enabled is not False, "path": exports.quote_path(path),
+                         "clients": [exports.render_client(c.target(), c.options) for c in spec.clients]})
+        path = self.exports_file(ctx)
+        steps = [Step(op="write", path=path, content=render("nfs-exports.j2", exports=rows),
+                      note="converge's exports file"),
+                 Step(argv=["exportfs", "-ra"], note="re-export everything from /etc/exports and /etc/exports.d")]
+        attach_steps(carriers, steps, "")
+
+
+def active_exports(text: str) -> set[tuple[str, str]]:
+    """(path, client) pairs of `exportfs -v`; a long path puts its clients on the next lines."""
+    out: set[tuple[str, str]] = set()
+    path = ""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("\t") or line.startswith(" "):
+            rest = line.strip()
+        else:
+            path, _, rest = line.partition("\t")
+            path, rest = path.rstrip(), rest.strip()
+        if rest:
+            out.add((path, rest.split("(", 1)[0]))
+    return out

@@ -7,8 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..errors import PlanError
+from ..model import FieldDiff, Observed, Step
 from ..types import OnOff, SortedStrs, Stamp
-from .base import Kind, Spec, allow_destroy_field
+from .base import Context, Kind, Spec, allow_destroy_field
+from .dataset import DatasetProperties
+from .storage import desired_specs, onoff
 
 DISK_RE = re.compile(r"^/[A-Za-z0-9_./:+@-]+$")
 
@@ -34,10 +38,23 @@ class Vdev(BaseModel):
 
     @model_validator(mode="after")
     def _width(self) -> "Vdev":
+        if self.role in ("cache", "spare") and self.type != "stripe":
+            raise ValueError(f"{self.role} devices are single disks: leave out type (got {self.type})")
         need = {"mirror": 2, "raidz1": 2, "raidz2": 3, "raidz3": 4}.get(self.type, 1)
         if len(self.disks) < need:
             raise ValueError(f"a {self.type} vdev needs at least {need} disks, got {len(self.disks)}")
         return self
+
+
+ROLES = ("data", "special", "log", "cache", "spare")
+
+
+def _property_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
 
 
 BtrfsProfile = Literal["single", "dup", "raid0", "raid1", "raid1c3", "raid1c4", "raid10"]
@@ -68,6 +85,35 @@ class PoolSpec(Spec):
                              "(write hole); use raid1, raid1c3 or raid10")
         return v
 
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _pool_property_spelling(cls, v: Any) -> Any:
+        # `ashift: 12` and zpool's "12", `autotrim: on` and YAML's true are one value
+        return {k: _property_value(x) for k, x in v.items()} if isinstance(v, dict) else v
+
+    @field_validator("filesystem_properties", mode="before")
+    @classmethod
+    def _root_properties(cls, v: Any) -> Any:
+        # the root dataset takes dataset properties: same validation and normal form (2T == bytes)
+        if not isinstance(v, dict):
+            return v
+        return DatasetProperties.model_validate(v).model_dump(mode="json", exclude_none=True)
+
+    @field_validator("vdevs", mode="after")
+    @classmethod
+    def _vdev_normal_form(cls, vdevs: list[Vdev]) -> list[Vdev]:
+        # Single-disk vdevs of one role are one stripe; cache and spare devices are never grouped;
+        # vdev order carries no meaning, so both sides sort the same way.
+        merged: dict[str, set[str]] = {}
+        out: list[Vdev] = []
+        for v in vdevs:
+            if v.type == "stripe" or v.role in ("cache", "spare"):
+                merged.setdefault(v.role, set()).update(v.disks)
+            else:  # rebuilt with every field set: the planner compares the whole list as declared
+                out.append(Vdev(type=v.type, role=v.role, disks=list(v.disks)))
+        out += [Vdev(type="stripe", role=role, disks=sorted(d)) for role, d in merged.items()]
+        return sorted(out, key=lambda v: (ROLES.index(v.role), v.type, v.disks))
+
     @model_validator(mode="after")
     def _driver_fields(self) -> "PoolSpec":
         if self.driver == "zfs" and not self.vdevs:
@@ -87,7 +133,7 @@ class PoolKind(Kind[PoolSpec]):
     name_pattern = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,254}")
     name_allowed = "a letter, then letters, digits, '_', '.', ':', '-'"
     holds_data = True
-    tools = ("zpool",)
+    create_only = frozenset({"driver"})
 
     def check_name(self, name: str) -> str:
         name = super().check_name(name)
@@ -95,3 +141,110 @@ class PoolKind(Kind[PoolSpec]):
                 re.fullmatch(r"c[0-9].*", name):
             raise ValueError(f"pool name {name!r} is reserved by ZFS")
         return name
+
+    tools = ()  # zpool or btrfs: read() asks the host for each driver's tool itself
+
+    def read(self, ctx: Context) -> dict[str, Observed]:
+        out: dict[str, Observed] = {}
+        if ctx.host.has("btrfs"):
+            out.update(btrfs_driver.read_pools(ctx))
+        if ctx.host.has("zpool"):
+            out.update(zfs_driver.read_pools(ctx))  # a name on both: ZFS wins, as `zfs` commands would
+        return out
+
+    def validate_set(self, specs: dict[str, PoolSpec], desired: Any) -> list[tuple[str, str, str]]:
+        problems: list[tuple[str, str, str]] = []
+        seen: dict[str, str] = {}
+        for name, spec in specs.items():
+            disks = spec.disks or [d for v in spec.vdevs for d in v.disks]
+            for d in disks:
+                if d in seen:
+                    problems.append((name, "disks", f"disk {d} is also used by pool {seen[d]}"))
+                seen[d] = name
+            if spec.driver == "zfs" and (spec.disks or spec.data_profile or spec.metadata_profile):
+                problems.append((name, "disks", "a zfs pool takes vdevs: [...], not disks/data_profile/metadata_profile"))
+        return problems
+
+    def create(self, name: str, spec: PoolSpec, ctx: Context) -> list[Step]:
+        held = disk_contents(ctx, spec.disks or [d for v in spec.vdevs for d in v.disks])
+        if held and not spec.force:
+            raise PlanError(f"pool {name}: " + "; ".join(f"{d} holds {what}" for d, what in sorted(held.items())) +
+                            ". Set force: true on the pool to overwrite (this destroys what is there)")
+        steps = zfs_driver.create_pool(name, spec) if spec.driver == "zfs" else \
+            btrfs_driver.create_pool(name, spec, ctx)
+        return steps + zfs_driver.stamps(self.ref(name), spec, ("scrub_requested",))
+
+    def update(self, name: str, spec: PoolSpec, observed: Observed, diffs: list[FieldDiff],
+               ctx: Context) -> list[Step]:
+        paths = {d.path.split(".", 1)[0] for d in diffs}
+        if spec.driver == "btrfs":
+            steps = btrfs_driver.update_pool(name, spec, observed, paths, ctx)
+        else:
+            steps = self._update_zfs(name, spec, observed, diffs, paths, ctx)
+        if "scrub_requested" in paths:
+            steps += zfs_driver.stamps(self.ref(name), spec, ("scrub_requested",))
+        return steps
+
+    def _update_zfs(self, name: str, spec: PoolSpec, observed: Observed, diffs: list[FieldDiff],
+                    paths: set[str], ctx: Context) -> list[Step]:
+        steps = zfs_driver.grow_pool(name, spec, observed) if "vdevs" in paths else []
+        pool_props: dict[str, Any] = dict(spec.properties) if "properties" in paths else {}
+        if "autotrim" in paths and spec.autotrim is not None:
+            pool_props["autotrim"] = spec.autotrim
+        have_props = observed.spec.get("properties", {})
+        steps += [Step(argv=["zpool", "set", f"{k}={onoff(v)}", name], note="pool property")  # one per call
+                  for k, v in pool_props.items() if k == "autotrim" or have_props.get(k) != v]
+        fs: dict[str, Any] = {}
+        if "filesystem_properties" in paths:
+            have = observed.spec.get("filesystem_properties", {})
+            fs.update({k: v for k, v in spec.filesystem_properties.items() if have.get(k) != v})
+        if "mountpoint" in paths and spec.mountpoint:
+            fs["mountpoint"] = spec.mountpoint
+        if not observed.managed:
+            fs[zfs_driver.MANAGED] = "on"
+        steps += zfs_driver.set_steps(ctx, name, fs, "root dataset properties")
+        if "scrub_requested" in paths and spec.scrub_requested:
+            steps.append(Step(argv=["zpool", "scrub", name], note="honour scrub_requested"))
+        return steps
+
+    def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
+        if observed.spec.get("driver") == "btrfs":
+            blocking = [c for c in btrfs_driver.dependents(name, ctx) if not _goes(c, ctx)]
+            steps = btrfs_driver.delete_pool(name, observed, ctx)
+        else:
+            blocking = [c for c in zfs_driver.dependents(name, ctx) if not _goes(c, ctx)]
+            steps = [Step(argv=["zpool", "destroy", name], note="destroy the pool")]
+        if blocking:
+            raise PlanError(f"pool {name} still holds {', '.join(blocking)} (not managed by converge or still "
+                            "declared); converge destroys a pool only once everything in it is its own to delete")
+        return steps
+
+    def destroys(self, name: str, observed: Observed, ctx: Context) -> list[str]:
+        if observed.spec.get("driver") == "btrfs":
+            return btrfs_driver.dependents(name, ctx)
+        return zfs_driver.dependents(name, ctx)
+
+
+def _goes(name: str, ctx: Context) -> bool:
+    """Managed and no longer declared: the plan deletes it before its pool."""
+    kind = "snapshot" if "@" in name else "dataset"
+    observed = ctx.facts.of(kind).get(name)
+    return bool(observed and observed.managed and name not in desired_specs(ctx, kind))
+
+
+def disk_contents(ctx: Context, disks: list[str]) -> dict[str, str]:
+    """What each disk already holds (filesystem or pool label), from one `blkid -p` probe."""
+    if not disks:
+        return {}
+    result = ctx.host.run(["blkid", "-p", "-o", "export", *disks], check=False)
+    out: dict[str, str] = {}
+    for block in result.stdout.split("\n\n"):
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if fields.get("DEVNAME") and fields.get("TYPE"):
+            label = f" (label {fields['LABEL']})" if fields.get("LABEL") else ""
+            out[fields["DEVNAME"]] = f"a {fields['TYPE']} signature{label}"
+    return out
+
+
+# The drivers build on PoolSpec and Vdev above, so they are imported once those exist.
+from . import btrfs_driver, zfs_driver  # noqa: E402

@@ -1,11 +1,13 @@
-"""What SMB shares and NFS exports share: a path that names a dataset or an absolute directory."""
+"""What SMB shares and NFS exports share: a path that names a dataset or an absolute directory,
+and one config file per kind that all of the kind's changes are written to at once."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from ..model import Ref
+from ..errors import PlanError
+from ..model import Action, Change, Ref, Step
 
 ABS_PATH = re.compile(r"/[A-Za-z0-9_./:+@ -]*")
 DATASET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*")
@@ -17,6 +19,8 @@ def check_share_path(value: str) -> str:
     if value.startswith("/"):
         if not ABS_PATH.fullmatch(value):
             raise ValueError(f"path {value!r}: allowed are letters, digits, space and _ . / : + @ -")
+        if value != "/" and value.rstrip("/") != value.rstrip("/").rstrip():
+            raise ValueError(f"path {value!r} may not end with a space")
         return value.rstrip("/") or "/"
     if not DATASET_NAME.fullmatch(value):
         raise ValueError(f"path {value!r} is neither an absolute path nor a dataset name (pool/path)")
@@ -36,3 +40,116 @@ def resolve_share_path(path: str, ctx: Any) -> str:
     from .dataset import dataset_mountpoint
 
     return dataset_mountpoint(path, ctx)
+
+
+def unroot(host: Any, path: str) -> str:
+    """The host path a path read from a config file under --root stands for (inverse of host.path)."""
+    prefix = host.path("/").rstrip("/")
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        return path[len(prefix):] or "/"
+    return path
+
+
+def desired_specs(ctx: Any, kind: str) -> dict[str, Any]:
+    """The declared resources of one kind (none when planning without manifests)."""
+    return ctx.specs(kind)  # type: ignore[no-any-return]
+
+
+def source_known(path: str, ctx: Any) -> bool:
+    """A dataset/pool path is fine when it is on the host or declared."""
+    ref = path_dependency(path)[0]
+    return path in ctx.facts.of(ref.kind) or path in desired_specs(ctx, ref.kind)
+
+
+def known_mountpoints(ctx: Any) -> set[str]:
+    """Mountpoints of every dataset and pool on the host or declared: they exist after the apply."""
+    from .dataset import dataset_mountpoint
+
+    names = set(ctx.facts.of("dataset")) | set(desired_specs(ctx, "dataset"))
+    names |= set(ctx.facts.of("pool")) | set(desired_specs(ctx, "pool"))
+    return {dataset_mountpoint(n, ctx) for n in names}
+
+
+def check_paths(label: str, wanted: dict[str, str], ctx: Any) -> dict[str, str]:
+    """Resolve each share's path ({name: path}) to a directory and make sure it exists or will:
+    a dataset must be on the host or declared; an absolute path must be a directory on the host
+    (one `stat` for all of them) or a dataset's mountpoint. Raises before anything runs."""
+    resolved: dict[str, str] = {}
+    problems: list[str] = []
+    for name, path in sorted(wanted.items()):
+        if not path.startswith("/") and not source_known(path, ctx):
+            problems.append(f"{label} {name}: path {path!r} names a dataset that is neither declared nor on the host")
+            continue
+        resolved[name] = resolve_share_path(path, ctx)
+    to_stat = sorted({p for n, p in resolved.items() if wanted[n].startswith("/")} - known_mountpoints(ctx))
+    if to_stat:
+        host = ctx.host
+        on_host = {host.path(p): p for p in to_stat}
+        result = host.run(["stat", "-c", "%F\t%n", "--", *on_host], check=False)
+        dirs = {on_host.get(line.split("\t", 1)[1]) for line in result.stdout.splitlines()
+                if line.startswith("directory\t")}
+        for name, path in sorted(resolved.items()):
+            if path in to_stat and path not in dirs:
+                problems.append(f"{label} {name}: path {path} is not a directory on the host")
+    if problems:
+        raise PlanError("; ".join(problems))
+    return resolved
+
+
+def final_specs(kind: Any, changes: list[Change], ctx: Any) -> tuple[dict[str, Any], set[str]]:
+    """What the kind's file holds after the apply: the managed resources read from the host,
+    with every planned change applied (so a --target plan leaves the others as they are).
+    Returns ({name: Spec}, names created or updated)."""
+    specs = {name: kind.spec.model_validate(obs.spec)
+             for name, obs in ctx.facts.of(kind.kind).items() if obs.managed}
+    declared = desired_specs(ctx, kind.kind)
+    touched: set[str] = set()
+    for change in changes:
+        name = change.ref.name
+        if change.action == Action.DELETE:
+            specs.pop(name, None)
+        elif change.action != Action.NOOP:
+            specs[name] = declared[name] if name in declared else kind.spec.model_validate(change.after or {})
+            touched.add(name)
+    return specs, touched
+
+
+def phases(changes: list[Change]) -> list[tuple[list[Change], list[Change]]]:
+    """(changes that carry a write, changes the written file reflects). Deletes run before
+    everything else: when a plan both removes and adds, the file is written twice, first
+    without the removed entries (so a share is gone before its dataset is destroyed), then whole."""
+    deletes = [c for c in changes if c.action == Action.DELETE]
+    others = [c for c in changes if c.action != Action.DELETE]
+    if deletes and others:
+        return [(deletes, deletes), (others, changes)]
+    return [(changes, changes)] if changes else []
+
+
+def attach_steps(changes: list[Change], steps: list[Step], note: str) -> None:
+    """Put the one write + validate + reload on one change (a create/update if there is one, as
+    it must run after the datasets the shares need) and give it every change's dependencies."""
+    if not changes:
+        return
+    carrier = next((c for c in changes if c.action != Action.DELETE), changes[0])
+    deps: list[Ref] = []
+    for change in changes:
+        for ref in change.depends_on:
+            if ref not in deps and ref != carrier.ref:
+                deps.append(ref)
+        if change is not carrier:
+            change.steps = []
+            change.reason = (change.reason + "; " if change.reason else "") + f"written with {carrier.ref}"
+    carrier.depends_on = deps
+    carrier.steps = steps
+    if note:
+        carrier.reason = (carrier.reason + "; " if carrier.reason else "") + note
+
+
+def render(template: str, **values: Any) -> str:
+    """Render one of converge's Jinja2 templates (src/converge/templates/)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("converge", "templates"), trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+                             autoescape=False)
+    return env.get_template(template).render(**values)

@@ -12,7 +12,8 @@ import json
 import os
 import shlex
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ...errors import HostError
 from ...fsutil import atomic_write
@@ -44,14 +45,30 @@ class SimHost(CommandLog):
         self.state_path = os.path.abspath(state_path)
         self.name = f"sim:{state_path}"
         self._lock = threading.RLock()
-        try:
-            with open(self.state_path, encoding="utf-8") as f:
-                self.facts = Facts.model_validate_json(f.read())
-        except FileNotFoundError:
-            self.facts = Facts(sim=dict(seed or {}))
-        except ValueError as e:
-            raise HostError(f"{self.state_path}: not a converge facts file: {e}") from None
+        self._seed = dict(seed or {})
         self.dirty = False
+        self._loaded: tuple[int, int, int] | None = None  # (inode, size, mtime) of the state read
+        self.reload()
+
+    def reload(self) -> None:
+        """Load the state file. The engine calls this once it holds the apply lock: the state
+        read at construction may predate another process's apply (the CLI, a watcher), and
+        planning from it would redo that apply and then overwrite its state on flush."""
+        with self._lock:
+            if self.dirty:
+                return  # unflushed changes of this process win (nothing on disk to merge them with)
+            try:
+                with open(self.state_path, encoding="utf-8") as f:
+                    st = os.fstat(f.fileno())
+                    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)  # atomic_write makes a new inode
+                    if stamp != self._loaded:
+                        self.facts = Facts.model_validate_json(f.read())
+                        self._loaded = stamp
+            except FileNotFoundError:
+                self.facts, self._loaded = Facts(sim=dict(self._seed)), None
+            except ValueError as e:
+                raise HostError(f"{self.state_path}: not a converge facts file: {e}") from None
+            self.dirty = False
 
     # -- Host interface -------------------------------------------------------------------
     def run(self, argv: Sequence[str], *, input: str | None = None, check: bool = True) -> Result:
@@ -93,6 +110,8 @@ class SimHost(CommandLog):
             if self.dirty or not os.path.exists(self.state_path):
                 atomic_write(self.state_path, json.dumps(self.facts.model_dump(mode="json"), indent=1, sort_keys=True) + "\n")
                 self.dirty = False
+                st = os.stat(self.state_path)
+                self._loaded = (st.st_ino, st.st_size, st.st_mtime_ns)
 
     # -- for emulators --------------------------------------------------------------------
     def changed(self) -> None:

@@ -13,10 +13,25 @@ from __future__ import annotations
 from typing import Any
 
 from ...model import Observed
-from ...resources.container import MIN_MEMORY, ContainerSpec, normalize_image, normalize_port
 from ..base import Result
 from . import fail, tool
 from .containers_render import digest, images, inspect_one, ps_rows, resolve
+from .system import is_directory
+
+
+def _kind() -> Any:
+    """The container kind's module, imported on first use (it imports the hosts package)."""
+    from ...resources import container
+
+    return container
+
+
+def normalize_image(ref: str) -> str:
+    return str(_kind().normalize_image(ref))
+
+
+def normalize_port(spec: str) -> str:
+    return str(_kind().normalize_port(spec))
 
 VALUE_FLAGS = {"--pull": "pull", "--name": "name", "--label": "label", "-l": "label", "--env": "env", "-e": "env",
                "--env-file": "env_file", "--publish": "ports", "-p": "ports", "--volume": "volumes", "-v": "volumes",
@@ -41,7 +56,10 @@ class Runtime:
 
 
 def _find(host: Any, ref: str) -> tuple[str, Observed] | None:
-    for name, obs in host.facts.of("container").items():
+    containers = host.facts.of("container")
+    if ref in containers:  # by name: the common case, without a scan
+        return ref, containers[ref]
+    for name, obs in containers.items():
         if ref in (name, obs.info.get("id")) or (len(ref) >= 12 and str(obs.info.get("id", "")).startswith(ref)):
             return name, obs
     return None
@@ -125,12 +143,11 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
     if image not in {normalize_image(i) for i in host.facts.sim.get("images", [])}:
         return rt.err(f"{image}: image not known", f"No such image: {image}")
     memory = int(opts["memory"]) if "memory" in opts else None
-    if memory is not None and memory < MIN_MEMORY and rt.name == "docker":
+    if memory is not None and memory < _kind().MIN_MEMORY and rt.name == "docker":
         return rt.err("", "Minimum memory limit allowed is 6MB")
-    paths = _known_paths(host)
     for volume in opts["volumes"]:
         source = volume.split(":")[0]
-        if source not in paths:
+        if not is_directory(host, source):
             if rt.name == "podman":
                 return fail(f"Error: statfs {source}: no such file or directory", rt.rc)
             host.facts.sim.setdefault("paths", []).append(source)  # dockerd creates a missing bind source
@@ -138,7 +155,7 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
     warning = ""
     if opts["ports"] and opts.get("network") in ("none", "host"):
         opts["ports"], warning = [], "Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use\n"
-    spec = ContainerSpec.model_validate({
+    spec = _kind().ContainerSpec.model_validate({
         "runtime": rt.name, "image": image, "command": rest[1:] or None,
         "env": dict(kv.split("=", 1) for kv in opts["env"]), "env_file": opts.get("env_file"),
         "labels": {k: v for k, v in labels.items() if not k.startswith("converge.")},
@@ -158,15 +175,6 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
               "converge_labels": {k: v for k, v in sorted(labels.items()) if k.startswith("converge.")}})
     host.changed()
     return Result(0, cid + "\n", warning)
-
-
-def _known_paths(host: Any) -> set[str]:
-    paths = set(host.facts.sim.get("paths", []))
-    for kind in ("dataset", "pool"):
-        for obs in host.facts.resources.get(kind, {}).values():
-            if obs.info.get("mountpoint"):
-                paths.add(str(obs.info["mountpoint"]))
-    return paths
 
 
 def _ports_taken(host: Any, name: str, obs: Observed) -> str | None:
@@ -204,7 +212,7 @@ def _lifecycle(host: Any, rt: Runtime, verb: str, refs: list[str]) -> Result:
                               f"listen tcp4 :{port}: bind: address already in use",
                               f"driver failed programming external connectivity on endpoint {name} "
                               f"({obs.info.get('id')}): Bind for 0.0.0.0:{port} failed: port is already allocated")
-            if obs.spec.get("memory") is not None and obs.spec["memory"] < MIN_MEMORY:
+            if obs.spec.get("memory") is not None and obs.spec["memory"] < _kind().MIN_MEMORY:
                 return rt.err(f'OCI runtime error: unable to start container "{obs.info.get("id")}": runc: runc '
                               f"create failed: unable to set memory limit to {obs.spec['memory']}", "")
             obs.spec["state"], obs.info["state"] = "running", "running"

@@ -35,9 +35,9 @@ def resolve(host: Any, volume: str) -> str:
     source, _, rest = volume.partition(":")
     if source.startswith("/"):
         return volume
-    observed = host.facts.resources.get("dataset", {}).get(source) or host.facts.resources.get("pool", {}).get(source)
-    mountpoint = observed.info.get("mountpoint") if observed else None
-    return f"{mountpoint or '/' + source}:{rest}"
+    from .system import mountpoint_of
+
+    return f"{mountpoint_of(host, source) or '/' + source}:{rest}"
 
 
 def _port_bindings(obs: Observed) -> dict[str, list[dict[str, str]]]:

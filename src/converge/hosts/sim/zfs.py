@@ -1,1 +1,325 @@
-"""Emulated tools of the simulated host (filled in with the kind that uses them)."""
+"""Emulated `zpool` and `zfs` (OpenZFS 2.x output formats). State: pools in
+facts.resources["pool"] (driver zfs), datasets in ["dataset"], snapshots in ["snapshot"], as the
+kinds read them; local property values live in each Observed's spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from ...model import Observed
+from ...types import parse_size
+from ..base import Result
+from . import fail, tool
+from .disks import check_disks, claim, size_of
+from .zfs_props import dataset_lines, pool_lines, render_status, zfs_value
+
+
+def _models() -> Any:
+    """The kinds' models, imported late: resources import hosts, so hosts cannot import them first."""
+    from ...resources import dataset, pool, snapshot
+    return pool.PoolSpec, dataset.DatasetProperties, dataset.DatasetSpec, snapshot.SnapshotSpec
+
+
+POOL_PROPS = {"ashift", "autotrim", "autoexpand", "autoreplace", "failmode", "listsnapshots", "comment"}
+ROLE_WORDS = {"log": "log", "cache": "cache", "spare": "spare", "special": "special", "dedup": "special"}
+
+
+def _zfs_pools(host: Any) -> dict[str, Observed]:
+    return {n: o for n, o in host.facts.of("pool").items() if o.spec.get("driver", "zfs") == "zfs"}
+
+
+def _txg(host: Any) -> int:
+    host.facts.sim["zfs_txg"] = int(host.facts.sim.get("zfs_txg", 100)) + 1
+    return int(host.facts.sim["zfs_txg"])
+
+
+def _vdevs(words: list[str]) -> list[dict[str, Any]] | str:
+    """`mirror a b log c cache d` -> vdev dicts (an error text when malformed)."""
+    out: list[dict[str, Any]] = []
+    role, current = "data", None
+    for w in words:
+        if w in ROLE_WORDS:
+            role, current = ROLE_WORDS[w], None
+        elif w in ("mirror", "raidz", "raidz1", "raidz2", "raidz3"):
+            current = {"type": "raidz1" if w == "raidz" else w, "role": role, "disks": []}
+            out.append(current)
+        elif w.startswith("/"):
+            if current is None:
+                out.append({"type": "stripe", "role": role, "disks": [w]})
+            else:
+                current["disks"].append(w)
+        else:
+            return f"cannot open '{w}': no such device in /dev\nmust be a full path or shorthand device name"
+    if not any(v["role"] == "data" for v in out):
+        return "invalid vdev specification: at least one toplevel vdev must be specified"
+    return out
+
+
+def _flags(argv: list[str], takes: set[str]) -> tuple[dict[str, list[str]], list[str]]:
+    opts: dict[str, list[str]] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("-") and len(a) > 1 and not rest:
+            for j, c in enumerate(a[1:]):
+                if c in takes:
+                    value = a[j + 2:] or (argv[i + 1] if i + 1 < len(argv) else "")
+                    opts.setdefault(c, []).append(value)
+                    if not a[j + 2:]:
+                        i += 1
+                    break
+                opts.setdefault(c, []).append("")
+        else:
+            rest.append(a)
+        i += 1
+    return opts, rest
+
+
+@tool("zpool")
+def zpool(host: Any, argv: list[str], input: str | None) -> Result:
+    sub = argv[1] if len(argv) > 1 else ""
+    opts, rest = _flags(argv[2:], {"o", "O", "m", "R"})
+    pools = _zfs_pools(host)
+    if sub == "list":
+        rows = [[n, str(o.info.get("size", 0)), str(o.info.get("allocated", 0)), str(o.info.get("free", 0)),
+                 "ONLINE", "-"] for n, o in sorted(pools.items())]
+        return Result(0, "".join("\t".join(r) + "\n" for r in rows), "" if rows else "no pools available\n")
+    if sub == "status":
+        return Result(0, render_status(pools), "" if pools else "no pools available\n")
+    if sub == "get":
+        return Result(0, "".join(pool_lines(n, o) for n, o in sorted(pools.items())))
+    if sub in ("create", "add") and rest:
+        return _create_or_add(host, sub, opts, rest)
+    name = rest[0] if rest else (rest[-1] if rest else "")
+    if sub == "set" and len(rest) == 2:
+        prop, _, value = rest[0].partition("=")
+        name = rest[1]
+    if name not in pools:
+        return fail(f"cannot open '{name}': no such pool", 1)
+    pool = pools[name]
+    PoolSpec = _models()[0]
+    if sub == "set":
+        if prop not in POOL_PROPS:
+            return fail(f"cannot set property for '{name}': invalid property '{prop}'", 1)
+        pool.spec["properties"] = {**pool.spec.get("properties", {}), prop: value}
+        pool.spec = PoolSpec.model_validate(pool.spec).model_dump(mode="json", exclude_none=True)
+    elif sub == "scrub":
+        pool.info["scrubs"] = int(pool.info.get("scrubs", 0)) + 1
+    elif sub == "attach" and len(rest) == 3:
+        err = check_disks(host, [rest[2]], "f" in opts, "zpool")
+        vdev = next((v for v in pool.spec["vdevs"] if rest[1] in v["disks"]), None)
+        if err or vdev is None:
+            return err or fail(f"cannot attach {rest[2]} to {rest[1]}: no such device in pool", 1)
+        vdev["disks"] = sorted(vdev["disks"] + [rest[2]])
+        vdev["type"] = "mirror" if vdev["type"] == "stripe" else vdev["type"]
+        claim(host, [rest[2]])
+    elif sub == "destroy":
+        for kind in ("dataset", "snapshot"):
+            for n in [n for n in host.facts.of(kind) if n.split("@")[0].split("/")[0] == name]:
+                del host.facts.of(kind)[n]
+        del host.facts.of("pool")[name]
+    else:
+        return fail(f"unrecognized command '{sub}'", 2)
+    host.changed()
+    return Result(0)
+
+
+def _create_or_add(host: Any, sub: str, opts: dict[str, list[str]], rest: list[str]) -> Result:
+    name, words = rest[0], rest[1:]
+    vdevs = _vdevs(words)
+    if isinstance(vdevs, str):
+        return fail(vdevs, 1)
+    new = [d for v in vdevs for d in v["disks"]]
+    err = check_disks(host, new, "f" in opts, "zpool")
+    if err:
+        return err
+    pools = host.facts.of("pool")
+    PoolSpec = _models()[0]
+    if sub == "create":
+        if name in pools:
+            return fail(f"cannot create '{name}': pool already exists", 1)
+        props = dict(o.split("=", 1) for o in opts.get("o", []))
+        bad = [p for p in props if p not in POOL_PROPS]
+        if bad:
+            return fail(f"property '{bad[0]}' is not a valid pool property", 2)
+        fs = dict(o.split("=", 1) for o in opts.get("O", []))
+        user = {k: fs.pop(k) for k in list(fs) if k.startswith("converge:")}
+        try:
+            spec = PoolSpec.model_validate({"driver": "zfs", "vdevs": vdevs, "properties": props,
+                                            "filesystem_properties": fs,
+                                            "mountpoint": (opts.get("m") or [f"/{name}"])[0]})
+        except ValidationError as e:
+            return fail(f"cannot create '{name}': {e.errors()[0]['msg']}", 1)
+        pools[name] = Observed(spec=spec.model_dump(mode="json", exclude_none=True),
+                               managed=user.get("converge:managed") == "on",
+                               protected=user.get("converge:protect") == "on",
+                               info={"mountpoint_local": bool(opts.get("m"))})
+    else:
+        if name not in _zfs_pools(host):
+            return fail(f"cannot open '{name}': no such pool", 1)
+        pool = pools[name]
+        have = {v["type"] for v in pool.spec["vdevs"] if v["role"] == "data"}
+        adding = {v["type"] for v in vdevs if v["role"] == "data"}
+        if adding and adding != have and "f" not in opts:
+            return fail("invalid vdev specification\nuse '-f' to override the following errors:\n"
+                        f"mismatched replication level: pool uses {'/'.join(sorted(have))} and new vdev is "
+                        f"{'/'.join(sorted(adding))}", 1)
+        pool.spec = PoolSpec.model_validate({**pool.spec, "vdevs": pool.spec["vdevs"] + vdevs}).model_dump(
+            mode="json", exclude_none=True)
+    pool = pools[name]
+    pool.info["size"] = sum(size_of(host, d) for v in pool.spec["vdevs"] if v["role"] == "data" for d in v["disks"])
+    pool.info["free"], pool.info["allocated"] = pool.info["size"], 0
+    claim(host, new)
+    host.changed()
+    return Result(0)
+
+
+@tool("zfs")
+def zfs(host: Any, argv: list[str], input: str | None) -> Result:
+    sub = argv[1] if len(argv) > 1 else ""
+    opts, rest = _flags(argv[2:], {"o", "s", "t", "d"})
+    if sub == "get":
+        return Result(0, dataset_lines(host, _zfs_pools(host)))
+    if not rest:
+        return fail(f"missing dataset argument\nusage: zfs {sub} ...", 2)
+    if sub in ("create", "clone", "snapshot"):
+        return _create(host, sub, opts, rest)
+    if sub == "set":
+        return _set(host, rest[:-1], rest[-1])
+    if sub == "destroy":
+        return _destroy(host, rest[0])
+    if sub == "rollback":
+        return _rollback(host, rest[0], "r" in opts)
+    return fail(f"unrecognized command '{sub}'", 2)
+
+
+def _find(host: Any, name: str) -> Observed | None:
+    kind = "snapshot" if "@" in name else ("dataset" if "/" in name else "pool")
+    obs = host.facts.of(kind).get(name)
+    return obs if obs is not None and (kind != "pool" or name in _zfs_pools(host)) else None
+
+
+def _apply_props(obs: Observed, values: dict[str, str], kind: str, name: str) -> str:
+    _, DatasetProperties, _, SnapshotSpec = _models()
+    for key in ("converge:managed", "converge:protect"):
+        if key in values:
+            setattr(obs, "managed" if key.endswith("managed") else "protected", values.pop(key) == "on")
+    field = "filesystem_properties" if kind == "pool" else "properties"
+    merged = {**obs.spec.get(field, {}), **values}
+    try:
+        if kind == "snapshot":
+            bad = [k for k in values if ":" not in k]
+            if bad:
+                return f"cannot set property for '{name}': this property can not be modified for snapshots"
+            obs.spec = SnapshotSpec.model_validate({"properties": merged}).model_dump(mode="json")
+        else:
+            if kind == "pool" and "mountpoint" in merged:
+                obs.spec["mountpoint"] = merged.pop("mountpoint")
+            norm = DatasetProperties.model_validate(merged).model_dump(mode="json", exclude_none=True)
+            obs.spec[field] = norm
+    except ValidationError as e:
+        return f"cannot set property for '{name}': {e.errors()[0]['msg']}"
+    return ""
+
+
+def _create(host: Any, sub: str, opts: dict[str, list[str]], rest: list[str]) -> Result:
+    name = rest[-1]
+    values = dict(o.split("=", 1) for o in opts.get("o", []))
+    kind = "snapshot" if sub == "snapshot" else "dataset"
+    if _find(host, name) is not None:
+        return fail(f"cannot create '{name}': dataset already exists", 1)
+    parent = name.split("@")[0] if kind == "snapshot" else name.rsplit("/", 1)[0]
+    if kind == "snapshot" and "@" not in name:
+        return fail(f"cannot create snapshot '{name}': missing '@' delimiter in snapshot name", 2)
+    if kind == "dataset" and "/" not in name:
+        return fail(f"cannot create '{name}': missing dataset name", 2)
+    origin = rest[0] if sub == "clone" else None
+    if origin is not None and _find(host, origin) is None:
+        return fail(f"cannot open '{origin}': dataset does not exist", 1)
+    if _find(host, parent) is None:
+        if kind == "dataset" and "p" in opts and _find(host, name.split("/")[0]) is not None:
+            parts = name.split("/")
+            for i in range(2, len(parts)):
+                host.facts.of("dataset").setdefault("/".join(parts[:i]), _new_dataset(host, {}, None))
+        else:
+            return fail(f"cannot create '{name}': parent does not exist", 1)
+    obs = _new_dataset(host, {}, origin) if kind == "dataset" else Observed(
+        spec={"properties": {}}, info={"driver": "zfs", "order": _txg(host)})
+    err = _apply_props(obs, values, kind, name)
+    if err:
+        return fail(err, 1)
+    host.facts.of(kind)[name] = obs
+    host.changed()
+    return Result(0)
+
+
+def _new_dataset(host: Any, props: dict[str, Any], origin: str | None) -> Observed:
+    DatasetSpec = _models()[2]
+    spec = DatasetSpec.model_validate({"properties": props, "origin": origin}).model_dump(mode="json",
+                                                                                         exclude_none=True)
+    return Observed(spec=spec, info={"driver": "zfs", "order": _txg(host)})
+
+
+def _set(host: Any, pairs: list[str], name: str) -> Result:
+    obs = _find(host, name)
+    if obs is None:
+        return fail(f"cannot open '{name}': dataset does not exist", 1)
+    if not pairs or any("=" not in p for p in pairs):
+        return fail("missing property=value argument(s)", 2)
+    kind = "snapshot" if "@" in name else ("dataset" if "/" in name else "pool")
+    values = dict(p.split("=", 1) for p in pairs)
+    for k, v in values.items():
+        if k in ("quota", "refquota", "reservation", "refreservation", "recordsize") and v != "none":
+            try:
+                parse_size(v)
+            except ValueError:
+                return fail(f"cannot set property for '{name}': bad numeric value '{v}'", 1)
+        if k in ("encryption", "casesensitivity", "normalization", "utf8only", "keyformat"):
+            return fail(f"cannot set property for '{name}': '{k}' is readonly", 1)
+    err = _apply_props(obs, values, kind, name)
+    if err:
+        return fail(err, 1)
+    host.changed()
+    return Result(0)
+
+
+def _destroy(host: Any, name: str) -> Result:
+    obs = _find(host, name)
+    if obs is None or "/" not in name.split("@")[0] and "@" not in name:
+        return fail("could not find any snapshots to destroy; check snapshot names." if "@" in name
+                    else f"cannot open '{name}': dataset does not exist", 1)
+    clones = [n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name]
+    if clones:
+        return fail(f"cannot destroy '{name}': snapshot has dependent clones\nuse '-R' to destroy the following "
+                    "datasets:\n" + "\n".join(clones), 1)
+    children = [n for k in ("dataset", "snapshot") for n in host.facts.of(k)
+                if n.startswith(name + "/") or n.startswith(name + "@")]
+    if children:
+        return fail(f"cannot destroy '{name}': filesystem has children\nuse '-r' to destroy the following "
+                    "datasets:\n" + "\n".join(sorted(children)), 1)
+    del host.facts.of("snapshot" if "@" in name else "dataset")[name]
+    host.changed()
+    return Result(0)
+
+
+def _rollback(host: Any, snap: str, recursive: bool) -> Result:
+    obs = host.facts.of("snapshot").get(snap)
+    if obs is None:
+        return fail(f"cannot open '{snap}': dataset does not exist", 1)
+    base = snap.split("@")[0]
+    newer = sorted(n for n, o in host.facts.of("snapshot").items()
+                   if n.startswith(base + "@") and int(o.info.get("order", 0)) > int(obs.info.get("order", 0)))
+    if newer and not recursive:
+        return fail(f"cannot rollback to '{snap}': more recent snapshots or bookmarks exist\n"
+                    "use '-r' to force deletion of the following snapshots and bookmarks:\n" + "\n".join(newer), 1)
+    for n in newer:
+        del host.facts.of("snapshot")[n]
+    host.facts.sim.setdefault("rollbacks", []).append(snap)
+    host.changed()
+    return Result(0)
+
+
+__all__ = ["zpool", "zfs", "zfs_value"]

@@ -1,0 +1,5 @@
+"""The REST API (Starlette): every mutating call is an edit of the manifests (DESIGN.md §7)."""
+
+from .app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,90 @@
+"""The Starlette application: a plain list of routes, one error shape, OpenAPI at /openapi.json.
+
+Resource names that contain `/` or `@` (datasets, snapshots) are written into the URL as they
+are: `/api/v1/datasets/tank/media`, `/api/v1/snapshots/tank/media@daily/rollback` (`%40` works too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import ConvergeError
+from . import approvals, routes
+from .auth import RateLimit, load_tokens
+from .errors import ApiError, handle
+from .openapi import openapi_document
+from .service import COLLECTIONS, Service
+
+
+def _bind(handler: Any, collection: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        request.path_params["collection"] = collection
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return endpoint
+
+
+def _resource_routes(base: str, collection: str) -> list[Route]:
+    prefix = f"{base}/{collection}"
+    return [
+        Route(prefix, _bind(routes.list_resources, collection), methods=["GET"]),
+        Route(prefix, _bind(routes.create_resource, collection), methods=["POST"]),
+        Route(f"{prefix}/{{name:path}}/{{action:str}}", _bind(routes.action, collection), methods=["POST"]),
+        Route(f"{prefix}/{{name:path}}", _bind(routes.get_resource, collection), methods=["GET"]),
+        Route(f"{prefix}/{{name:path}}", _bind(routes.put_resource, collection), methods=["PUT"]),
+        Route(f"{prefix}/{{name:path}}", _bind(routes.patch_resource, collection), methods=["PATCH"]),
+        Route(f"{prefix}/{{name:path}}", _bind(routes.delete_resource, collection), methods=["DELETE"]),
+    ]
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+async def docs(request: Request) -> Response:
+    doc = openapi_document()
+    rows = "".join(f"<tr><td><code>{m.upper()}</code></td><td><code>{p}</code></td><td>{op.get('summary', '')}</td></tr>"
+                   for p, ops in doc["paths"].items() for m, op in ops.items() if isinstance(op, dict))
+    return HTMLResponse(f"<!doctype html><title>converge API</title><h1>converge API</h1>"
+                        f"<p>OpenAPI document: <a href='/openapi.json'>/openapi.json</a></p>"
+                        f"<table border=1 cellpadding=4>{rows}</table>")
+
+
+def create_app(directory: str, host: str | None = None, root: str | None = None, auto_apply: bool = False,
+               write_rate: float = 20.0, write_burst: int = 60) -> Starlette:
+    base = "/api/v1"
+    route_list = [
+        Route(f"{base}/health", routes.health, methods=["GET"]),
+        Route(f"{base}/plan", routes.get_plan, methods=["GET"]),
+        Route(f"{base}/apply", routes.post_apply, methods=["POST"]),
+        Route(f"{base}/jobs/{{id:str}}", routes.get_job, methods=["GET"]),
+        Route(f"{base}/facts", routes.get_facts, methods=["GET"]),
+        Route(f"{base}/events", routes.events, methods=["GET"]),
+        Route(f"{base}/approvals", approvals.get_approvals, methods=["GET"]),
+        Route(f"{base}/approvals", approvals.post_approvals, methods=["POST"]),
+        Route(f"{base}/manifests/{{path:path}}", routes.get_manifest, methods=["GET"]),
+        Route(f"{base}/manifests/{{path:path}}", routes.put_manifest, methods=["PUT"]),
+        *[r for collection in COLLECTIONS for r in _resource_routes(base, collection)],
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+    # Our own errors are answered by the exception middleware; anything else (a bug) by the
+    # server-error handler, still in the one error shape.
+    app = Starlette(routes=route_list, exception_handlers={ApiError: handle, ConvergeError: handle,
+                                                           HTTPException: handle, Exception: handle})
+    app.state.service = Service(directory, host, root, auto_apply)
+    app.state.tokens = lambda: load_tokens(app.state.service.directory)
+    app.state.limits = {"write": RateLimit(write_rate, write_burst), "login": RateLimit(1.0, 10)}
+    return app
+
+
+def run(app: Any, listen: str) -> None:  # pragma: no cover - exercised by the real serve test
+    import uvicorn
+
+    host, _, port = listen.rpartition(":")
+    uvicorn.run(app, host=host.strip("[]") or "127.0.0.1", port=int(port), log_level="warning")

@@ -1,0 +1,213 @@
+"""What the API does, apart from HTTP: manifest edits under one lock, plans, apply jobs, events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import engine
+from ..edit import Edit, current_fields, edit_resource, validate_edit, write_edit
+from ..errors import ManifestError
+from ..manifest import check_references, load_unchecked
+from ..model import Change, Plan, Ref
+from ..planner import build_plan
+from ..resources import BY_KIND
+from .errors import ApiError
+
+COLLECTIONS = {"pools": "pool", "datasets": "dataset", "snapshots": "snapshot", "shares/smb": "smb",
+               "shares/nfs": "nfs", "interfaces": "interface", "containers": "container"}
+
+
+def etag_of(value: Any) -> str:
+    return '"' + hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20] + '"'
+
+
+@dataclass
+class Job:
+    id: str
+    status: str = "queued"  # queued, running, done, failed
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "changes": self.changes, "report": self.report,
+                "error": self.error}
+
+
+class Events:
+    """An append-only log of events (apply progress, drift, edits) that streams read from."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.cond = threading.Condition()
+
+    def publish(self, event: dict[str, Any]) -> None:
+        with self.cond:
+            self.items.append({"seq": len(self.items), "time": time.time(), **event})
+            self.cond.notify_all()
+
+    def since(self, seq: int, timeout: float) -> list[dict[str, Any]]:
+        with self.cond:
+            if len(self.items) <= seq:
+                self.cond.wait(timeout)
+            return self.items[seq:]
+
+
+class Service:
+    def __init__(self, directory: str, host: str | None = None, root: str | None = None,
+                 auto_apply: bool = False) -> None:
+        self.directory = os.path.abspath(directory)
+        self.host, self.root, self.auto_apply = host, root, auto_apply
+        self.edit_lock = threading.Lock()
+        self.jobs: dict[str, Job] = {}
+        self.events = Events()
+
+    def target(self) -> engine.Target:
+        return engine.open_target(self.directory, self.host, self.root)
+
+    # -- reads -------------------------------------------------------------------------------
+    def resources(self, kind: str) -> list[dict[str, Any]]:
+        target = self.target()
+        desired, issues = load_unchecked(self.directory, target.config.vars)
+        ctx = engine.read_facts(target.host, desired, target.config.settings)
+        plan = build_plan(ctx)
+        changes = {c.ref: c for c in plan.changes}
+        names = set(desired.entries.get(kind, {})) | set(ctx.facts.resources.get(kind, {}))
+        out = []
+        for name in sorted(names):
+            ref = Ref(kind=kind, name=name)
+            entry = desired.entries.get(kind, {}).get(name)
+            observed = ctx.facts.resources.get(kind, {}).get(name)
+            declared = entry.spec.declared() if entry else None
+            change = changes.get(ref)
+            out.append({"name": name, "kind": kind, "desired": _redact(kind, declared),
+                        "actual": _redact(kind, observed.spec) if observed else None,
+                        "managed": bool(observed and observed.managed), "info": observed.info if observed else {},
+                        "drift": _drift(change), "file": _rel(self.directory, entry.location.file) if entry else None,
+                        "etag": etag_of(declared)})
+        return out
+
+    def resource(self, kind: str, name: str) -> dict[str, Any]:
+        found = [r for r in self.resources(kind) if r["name"] == name]
+        if not found:
+            raise ApiError(404, f"{kind} {name!r} is neither declared nor on the host")
+        return found[0]
+
+    def plan(self) -> Plan:
+        return engine.plan(self.target())[0]
+
+    # -- edits -------------------------------------------------------------------------------
+    def mutate(self, kind: str, name: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+               author: str, message: str, if_match: str | None = None, apply: bool = False) -> dict[str, Any]:
+        """Change one resource's fields in its manifest: validate the whole set, write, commit, plan."""
+        try:
+            BY_KIND[kind].check_name(name)
+        except ValueError as e:
+            raise ApiError(422, str(e), details=[{"path": name, "message": str(e)}]) from None
+        with self.edit_lock:
+            target = self.target()
+            desired, _ = load_unchecked(self.directory, target.config.vars)
+            entry = desired.entries.get(kind, {}).get(name)
+            current = entry.spec.declared() if entry else None
+            if if_match is not None and if_match != "*" and if_match != etag_of(current):
+                raise ApiError(412, f"{kind} {name!r} changed since you read it (ETag mismatch)")
+            if entry and entry.location.file.endswith(".j2"):
+                raise ApiError(409, f"{kind} {name!r} is declared in a template ({_rel(self.directory, entry.location.file)}):"
+                               " the API does not edit templates; edit the file", code="templated")
+            raw = current_fields(_abs(entry.location.file), BY_KIND[kind], name) if entry else None
+            fields = change(raw)
+            edit = edit_resource(self.directory, desired, kind, name, fields)
+            result = self._validate_write(edit, author, message)
+        if apply or self.auto_apply:
+            result["job"] = self.start_apply()["id"]
+        return result
+
+    def put_manifest(self, rel: str, text: str, author: str, if_match: str | None) -> dict[str, Any]:
+        path = self.manifest_path(rel)
+        if path.endswith(".j2"):
+            raise ApiError(409, f"{rel} is a template: the API does not write templates", code="templated")
+        with self.edit_lock:
+            before = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+            if if_match is not None and if_match != "*" and if_match != etag_of(before):
+                raise ApiError(412, f"{rel} changed since you read it (ETag mismatch)")
+            return self._validate_write(Edit(path, before, text), author, f"api: write {rel}")
+
+    def _validate_write(self, edit: Edit, author: str, message: str) -> dict[str, Any]:
+        target = self.target()
+        desired, issues = validate_edit(self.directory, edit, target.config.vars)
+        ctx = engine.read_facts(target.host, desired, target.config.settings)
+        issues += check_references(desired, engine.present_refs(ctx))
+        if issues:
+            raise ManifestError(issues)
+        commit = write_edit(self.directory, edit, author, message)
+        plan = build_plan(ctx)
+        plan.host, plan.directory = target.host.name, target.directory
+        self.events.publish({"event": "edit", "file": _rel(self.directory, edit.path), "author": author,
+                             "message": message, "commit": commit})
+        return {"file": _rel(self.directory, edit.path), "commit": commit,
+                "plan": json.loads(plan.redacted().model_dump_json())}
+
+    def manifest_path(self, rel: str) -> str:
+        path = os.path.realpath(os.path.join(self.directory, rel))
+        if not path.startswith(self.directory + os.sep) or any(p.startswith(".") for p in rel.split("/")):
+            raise ApiError(400, f"{rel!r} is outside the manifest directory")
+        if not path.endswith((".yaml", ".yml", ".yaml.j2", ".yml.j2")):
+            raise ApiError(400, f"{rel!r} is not a manifest (*.yaml, *.yaml.j2)")
+        return path
+
+    # -- apply jobs --------------------------------------------------------------------------
+    def start_apply(self, allow_destroy: list[Ref] | None = None) -> dict[str, Any]:
+        job = Job(id=uuid.uuid4().hex[:12])
+        self.jobs[job.id] = job
+
+        def on_event(what: str, change: Change, detail: str) -> None:
+            item = {"ref": str(change.ref), "action": change.action.value, "status": what, "detail": detail}
+            job.changes.append(item)
+            self.events.publish({"event": "apply", "job": job.id, **item})
+
+        def run() -> None:
+            job.status = "running"
+            try:
+                outcome = engine.reconcile(self.target(), allow_destroy=set(allow_destroy or []),
+                                           lock_timeout=600, on_event=on_event)
+                job.report = outcome.report.as_dict()
+                job.status = "done" if outcome.report.ok else "failed"
+            except Exception as e:  # reported on the job, never lost in a thread
+                job.status, job.error = "failed", str(e)
+            self.events.publish({"event": "job", "job": job.id, "status": job.status})
+
+        threading.Thread(target=run, daemon=True, name=f"apply-{job.id}").start()
+        return job.as_dict()
+
+
+def _drift(change: Change | None) -> list[dict[str, Any]]:
+    if change is None:
+        return []
+    if not change.diffs:
+        return [{"action": change.action.value, "reason": change.reason}]
+    return [{"action": change.action.value, "path": d.path, "actual": d.before_text, "desired": d.after_text}
+            for d in change.diffs]
+
+
+def _redact(kind: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    secret = BY_KIND[kind].spec.flagged("x-converge-sensitive")
+    return {k: ({kk: "(sensitive)" for kk in v} if isinstance(v, dict) else "(sensitive)") if k in secret and v else v
+            for k, v in data.items()}
+
+
+def _abs(path: str) -> str:
+    return path if os.path.isabs(path) else os.path.abspath(path)
+
+
+def _rel(directory: str, path: str) -> str:
+    return os.path.relpath(_abs(path), directory)

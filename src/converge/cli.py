@@ -1,0 +1,377 @@
+"""The `converge` command. Every error a user can cause prints as a message and exits 1;
+no traceback. `plan --detailed-exitcode`: 0 no changes, 1 error, 2 changes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import engine
+from .errors import ConvergeError, ManifestError
+from .model import Plan, Ref
+from .planner.render import render_plan
+
+LABELS = {"smb": "smb share", "nfs": "nfs export"}
+HOST_HELP = "local, or sim:PATH (default: converge.yaml's host, else sim:DIR/.converge/sim-host.json)"
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ManifestError as e:
+            n = len(e.issues)
+            _fail(f"{e}\n{n} error{'s' if n != 1 else ''}; nothing was changed.")
+        except ConvergeError as e:
+            _fail(f"error: {e}")
+        except (OSError, ValueError) as e:
+            _fail(f"error: {e}")
+        except Exception as e:  # a bug in converge: say so plainly; the traceback on request
+            if os.environ.get("CONVERGE_DEBUG"):
+                raise
+            _fail(f"internal error: {type(e).__name__}: {e} (a bug in converge; CONVERGE_DEBUG=1 shows the traceback)")
+    return wrapper
+
+
+def _refs(values: tuple[str, ...], option: str) -> list[Ref]:
+    try:
+        return [Ref.parse(v) for v in values]
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=option) from None
+
+
+def _target(directory: str, host: str | None, root: str | None, quiet: bool = False) -> engine.Target:
+    target = engine.open_target(directory, host, root)
+    if target.note and not quiet:
+        click.echo(target.note, err=True)
+    return target
+
+
+def _style() -> Any:
+    return click.style if sys.stdout.isatty() else None
+
+
+directory_arg = click.argument("directory", default=".", type=click.Path(file_okay=False))
+host_opt = click.option("--host", "host", help=HOST_HELP)
+root_opt = click.option("--root", help="put every file converge writes under this directory")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="converge")
+def main() -> None:
+    """Keep a NAS / homelab host in the state its YAML manifests declare."""
+    _configure_logging()
+
+
+def _configure_logging() -> None:
+    from .logs import configure
+
+    configure()
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@reports_errors
+def validate(directory: str, host: str | None, root: str | None) -> None:
+    """Check the manifests (and that everything they reference exists)."""
+    target = _target(directory, host, root)
+    desired, _ = engine.load_checked(target)
+    counts = ", ".join(f"{n} {LABELS.get(k, k)}{'s' if n != 1 else ''}" for k, n in desired.count().items() if n)
+    click.echo(f"valid: {len(desired.files)} files, {counts or 'no resources'}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of manifests (editors validate with it)."""
+    from .schema import manifest_schema
+
+    click.echo(json.dumps(manifest_schema(), indent=2, sort_keys=False))
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@click.option("--json", "as_json", is_flag=True, help="machine output (stable; see docs/plan-json.md)")
+@click.option("--detailed-exitcode", is_flag=True, help="exit 0 no changes, 1 error, 2 changes")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="save the plan for `converge apply PLANFILE`")
+@click.option("--target", "targets", multiple=True, metavar="KIND/NAME", help="only these (and what they need)")
+@click.option("--allow-destroy", multiple=True, metavar="KIND/NAME", help="allow destroying this resource's data")
+@reports_errors
+def plan(directory: str, host: str | None, root: str | None, as_json: bool, detailed_exitcode: bool,
+         out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...]) -> None:
+    """Show what apply would change. Runs nothing on the host."""
+    target = _target(directory, host, root, quiet=as_json)
+    result, _ = engine.plan(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
+                            targets=_refs(targets, "--target") or None)
+    if out:
+        from .fsutil import atomic_write
+
+        atomic_write(out, result.model_dump_json(indent=1) + "\n", 0o600)
+    if as_json:
+        click.echo(result.redacted().model_dump_json(indent=1))
+    else:
+        click.echo(render_plan(result, _style()))
+        if out:
+            click.echo(f"saved to {out}; run `converge apply {out}` to apply exactly this plan")
+    if detailed_exitcode and not result.empty:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("source", default=".", type=click.Path())
+@host_opt
+@root_opt
+@click.option("--target", "targets", multiple=True, metavar="KIND/NAME")
+@click.option("--allow-destroy", multiple=True, metavar="KIND/NAME")
+@click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--lock-timeout", default=0.0, type=float, help="seconds to wait for another apply")
+@click.option("--confirm-timeout", type=click.IntRange(5, 3600), metavar="SECONDS",
+              help="network changes roll back unless `converge confirm` comes within SECONDS")
+@reports_errors
+def apply(source: str, host: str | None, root: str | None, targets: tuple[str, ...],
+          allow_destroy: tuple[str, ...], parallelism: int, lock_timeout: float,
+          confirm_timeout: int | None) -> None:
+    """Make the host match the manifests (SOURCE: a directory, or a plan saved with plan -o)."""
+    saved = None
+    if os.path.isfile(source):
+        with open(source, encoding="utf-8") as f:
+            try:
+                saved = Plan.model_validate_json(f.read())
+            except ValueError as e:
+                raise ConvergeError(f"{source}: not a saved converge plan ({str(e).splitlines()[0]})") from None
+        target = _target(saved.directory, host or saved.host.split(" ")[0], root)
+    else:
+        target = _target(source, host, root)
+    if confirm_timeout:
+        target.config.settings.setdefault("interface", {})["confirm_timeout"] = confirm_timeout
+    from .progress import Progress
+
+    with Progress() as progress:
+        outcome = engine.reconcile(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
+                                   targets=_refs(targets, "--target") or None, saved=saved,
+                                   parallelism=parallelism, lock_timeout=lock_timeout, on_event=progress.event)
+    report = outcome.report
+    if outcome.plan.empty:
+        click.echo("No changes. The host matches the manifests.")
+        return
+    click.echo(render_plan(outcome.plan, _style(), show_steps=False).rsplit("\n", 1)[0])
+    for failure in report.failed:
+        click.echo(f"✗ {failure.ref}: {failure.step}\n    {failure.error}", err=True)
+    for ref, cause in report.skipped:
+        click.echo(f"- skipped {ref}: depends on {cause}", err=True)
+    for ref in report.held:
+        click.echo(f"✗ held {ref}: not allowed (see above)", err=True)
+    click.echo(f"Applied {len(report.applied)} of {len(outcome.plan.changes)} changes "
+               f"({report.commands} commands)"
+               + (f"; {len(report.failed)} failed, {len(report.skipped)} skipped, {len(report.held)} held."
+                  if not report.ok else "; converged: a new plan is empty."))
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="write here instead of stdout")
+@reports_errors
+def facts(directory: str, host: str | None, root: str | None, out: str | None) -> None:
+    """Read the host's actual state (the simulated host's file format)."""
+    target = _target(directory, host, root, quiet=not out)
+    ctx = engine.read_facts(target.host, None, target.config.settings)
+    text = ctx.facts.model_dump_json(indent=1) + "\n"
+    if out:
+        from .fsutil import atomic_write
+
+        atomic_write(out, text)
+        counts = ", ".join(f"{len(v)} {k}" for k, v in ctx.facts.resources.items() if v)
+        click.echo(f"wrote {out}: {counts or 'nothing found'}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("import")
+@directory_arg
+@host_opt
+@root_opt
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="directory for the manifests (default: DIR)")
+@reports_errors
+def import_(directory: str, host: str | None, root: str | None, out: str | None) -> None:
+    """Write manifests for what exists on the host, so converge can adopt it."""
+    from .adopt import write_manifests
+
+    target = _target(directory, host, root)
+    ctx = engine.read_facts(target.host, None, target.config.settings)
+    written = write_manifests(ctx.facts, out or directory)
+    for path, count in written.items():
+        click.echo(f"wrote {path}: {count} resources")
+    if not written:
+        click.echo("nothing to import")
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@reports_errors
+def confirm(directory: str, host: str | None, root: str | None) -> None:
+    """Keep a network change applied with a confirm timeout (else it rolls back)."""
+    from .netguard import confirm as keep
+
+    target = _target(directory, host, root)
+    click.echo("confirmed: the network change stays" if keep(target.host) else "nothing waits for a confirmation")
+
+
+def watch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The watcher's options, for `watch` and `serve --watch` (they arrive as one dict: `watching`)."""
+    options = [
+        click.option("--debounce", default=300, show_default=True, type=click.IntRange(10, 60000),
+                     help="ms without a save before a burst of saves is applied"),
+        click.option("--resync", default=60.0, show_default=True, type=float,
+                     help="seconds between drift checks (0: never)"),
+        click.option("--drift", type=click.Choice(["repair", "report"]), default="repair", show_default=True),
+        click.option("--auto-approve-destroy", is_flag=True, help="apply destroys and replacements without approval"),
+        click.option("--git-pull", type=float, metavar="SECONDS", help="fetch and fast-forward the directory this often")]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, debounce: int, resync: float, drift: str, auto_approve_destroy: bool,
+                git_pull: float | None, **kwargs: Any) -> Any:
+        watching = dict(debounce_ms=debounce, resync_s=resync, drift=drift,
+                        auto_approve_destroy=auto_approve_destroy, git_pull_s=git_pull)
+        return fn(*args, watching=watching, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@watch_options
+@reports_errors
+def watch(directory: str, host: str | None, root: str | None, watching: dict[str, Any]) -> None:
+    """Apply on save; hold destroys for `converge approve`; repair drift on resync."""
+    import signal
+    import threading
+
+    from .watch import Watcher
+
+    target = _target(directory, host, root)
+    click.echo(f"watching {target.directory} (debounce {watching['debounce_ms']} ms, resync "
+               f"{watching['resync_s']:g} s); Ctrl-C stops", err=True)
+    stop = threading.Event()
+    # SIGTERM (systemctl stop): finish the apply in progress, then leave; never die mid-apply.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        Watcher(directory, host=host, root=root, **watching).run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@main.command()
+@click.argument("refs", nargs=-1, metavar="[KIND/NAME ...]")
+@click.option("-C", "--directory", default=".", type=click.Path(file_okay=False), help="manifest directory")
+@host_opt
+@root_opt
+@reports_errors
+def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str | None) -> None:
+    """Approve held destroys/replacements (all that are held now when no REF is given)."""
+    from .watch import approve as record
+
+    chosen = record(directory, _refs(refs, "REF"), host, root)
+    if not chosen:
+        click.echo("nothing is waiting for an approval")
+    for ref in chosen:
+        click.echo(f"approved {ref}: the next reconcile applies it")
+
+
+@main.command()
+@directory_arg
+@host_opt
+@root_opt
+@click.option("--listen", default="127.0.0.1:8470", show_default=True, help="ADDRESS:PORT")
+@click.option("--auto-apply", is_flag=True, help="apply after every edit (as a job)")
+@click.option("--watch", "with_watch", is_flag=True, help="also run the watcher in this process (options below)")
+@watch_options
+@reports_errors
+def serve(directory: str, host: str | None, root: str | None, listen: str, auto_apply: bool, with_watch: bool,
+          watching: dict[str, Any]) -> None:
+    """The REST API: imperative calls become manifest edits (see /docs)."""
+    import ipaddress
+    import signal
+
+    from .api.app import create_app, run
+    from .api.auth import load_tokens
+
+    address = listen.rpartition(":")[0].strip("[]") or "127.0.0.1"
+    try:
+        loopback = address == "localhost" or ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not load_tokens(os.path.abspath(directory)):
+        raise ConvergeError(f"refusing to listen on {address} without tokens: create one with "
+                            "`converge token create NAME --role admin` (or listen on 127.0.0.1)")
+    target = _target(directory, host, root)
+    app = create_app(target.directory, host, root, auto_apply)
+    watcher = None
+    if with_watch:
+        from .watch import Watcher
+
+        events = app.state.service.events  # the API's event stream carries the watcher's events
+        watcher = Watcher(target.directory, host=host, root=root,
+                          on_event=lambda e: events.publish({"source": "watch", **e}), **watching)
+        thread = watcher.start()
+        # uvicorn restores the handler it found and re-raises SIGTERM into it once it has shut
+        # down: this one lets the watcher finish an apply in progress before the process ends.
+        signal.signal(signal.SIGTERM, lambda *_: watcher.stop.set())
+    click.echo(f"converge API on http://{listen} for {target.directory} (docs: /docs)", err=True)
+    try:
+        run(app, listen)  # until SIGINT/SIGTERM
+    finally:
+        if watcher is not None:  # let an apply in progress finish rather than die with the process
+            watcher.stop.set()
+            thread.join()
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer", show_default=True)
+@click.option("-C", "--directory", default=".", type=click.Path(file_okay=False))
+@reports_errors
+def token_create(name: str, role: str, directory: str) -> None:
+    """Create a token for NAME; it is printed once (only its hash is kept)."""
+    from .api.auth import create_token
+
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ConvergeError("a token name is letters, digits, '-', '_', '.'")
+    click.echo(create_token(os.path.abspath(directory), name, role))
+
+
+def run() -> None:  # pragma: no cover - console entry
+    main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

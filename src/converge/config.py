@@ -1,0 +1,47 @@
+"""`converge.yaml` of a manifest directory: which host, its root, per-kind settings, and the
+seed of the simulated host. Everything in it is optional."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import Issue, ManifestError
+from .yamlsource import display_path, locate, node_location, parse_yaml, plain
+
+CONFIG_FILE = "converge.yaml"
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str | None = Field(None, description="local, or sim:PATH (relative to the directory)")
+    root: str | None = Field(None, description="prefix for every file a driver writes (staging, tests)")
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per kind: settings.smb...")
+    sim: dict[str, Any] = Field(default_factory=dict, description="seed of a new simulated host")
+    vars: dict[str, Any] = Field(default_factory=dict, description="variables for *.yaml.j2 manifests")
+
+
+def load_config(directory: str) -> Config:
+    path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(path):
+        return Config()
+    shown = display_path(path)
+    issues: list[Issue] = []
+    with open(path, encoding="utf-8") as f:
+        doc = parse_yaml(f.read(), shown, issues)
+    if issues:
+        raise ManifestError(issues)
+    if doc is None:
+        return Config()
+    try:
+        config = Config.model_validate(plain(doc))
+    except ValidationError as e:
+        for err in e.errors():
+            where = locate(shown, doc, err["loc"], node_location(shown, doc))
+            issues.append(Issue(where.file, where.line, where.column, ".".join(map(str, err["loc"])), err["msg"]))
+        raise ManifestError(issues) from None
+    if config.host and config.host.startswith("sim:") and not os.path.isabs(config.host[4:]):
+        config.host = "sim:" + os.path.join(directory, config.host[4:])
+    return config

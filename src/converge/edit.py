@@ -1,0 +1,189 @@
+"""Edits of manifests, as the API makes them: the smallest node changes, everything else stays.
+
+A file is loaded with ruamel.yaml's round-trip loader (comments, key order, quoting and flow
+style kept), only the changed keys of one resource are touched, the whole directory is validated
+with the edit in place (the same checks as `converge validate`), and only then is the file
+written atomically and, in a git repository, committed."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from .errors import ConvergeError, Issue
+from .fsutil import atomic_write
+from .manifest import Desired, load_unchecked
+from .resources import BY_KIND, Kind
+
+NEW_FILE = "api.yaml"
+HEADER = "# yaml-language-server: $schema=https://converge.dev/schema/manifest.schema.json\n# resources created through the converge API\n"
+
+
+class EditError(ConvergeError):
+    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.details = status, code, details or []
+
+
+def round_trip() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096  # never re-wrap a long line the user wrote
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+@dataclass
+class Edit:
+    path: str  # the file changed
+    before: str
+    after: str
+
+
+def declaring_file(desired: Desired, kind: str, name: str, directory: str) -> str | None:
+    entry = desired.entries.get(kind, {}).get(name)
+    if entry is None:
+        return None
+    return os.path.abspath(entry.location.file if os.path.isabs(entry.location.file)
+                           else os.path.join(os.getcwd(), entry.location.file))
+
+
+def file_for_new(desired: Desired, kind: Kind, directory: str) -> str:
+    """The file that already holds this kind (first by name, not a template), else api.yaml."""
+    files = sorted({declaring_file(desired, kind.kind, n, directory) or "" for n in desired.entries.get(kind.kind, {})})
+    files = [f for f in files if f and not f.endswith(".j2")]
+    return files[0] if files else os.path.join(os.path.abspath(directory), NEW_FILE)
+
+
+def _section(doc: CommentedMap, kind: Kind, create: bool) -> CommentedMap | None:
+    node = doc
+    for part in kind.section:
+        if part not in node or node[part] is None:
+            if not create:
+                return None
+            node[part] = CommentedMap()
+        node = node[part]
+    return node
+
+
+def _apply(node: CommentedMap, new: dict[str, Any]) -> None:
+    """Make `node` equal to `new`, touching only the keys that differ."""
+    for key in [k for k in node if k not in new]:
+        del node[key]
+    for key, value in new.items():
+        current = node.get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            _apply(current, value)  # type: ignore[arg-type]
+        elif key not in node or _plain(current) != value:
+            if isinstance(value, list) and isinstance(current, list) and _plain(current) != value:
+                if len(value) == len(current) and all(isinstance(v, dict) for v in value):
+                    for old, new in zip(current, value, strict=True):  # a list of mappings: edit each in place
+                        _apply(old, new) if isinstance(old, dict) else None
+                    if _plain(current) == value:
+                        continue
+                current[:] = value  # in place: the list keeps its flow/block style and comments
+            else:
+                node[key] = value
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if type(node).__name__ == "ScalarBoolean":
+        return bool(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: null removes a key, mappings merge, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def current_fields(path: str, kind: Kind, name: str) -> dict[str, Any] | None:
+    with open(path, encoding="utf-8") as f:
+        doc = round_trip().load(f.read())
+    section = _section(doc, kind, create=False) if isinstance(doc, CommentedMap) else None
+    if section is None or name not in section:
+        return None
+    return _plain(section[name]) or {}
+
+
+def edit_resource(directory: str, desired: Desired, kind_name: str, name: str,
+                  fields: dict[str, Any] | None) -> Edit:
+    """Set a resource's fields (None deletes it) in the file that declares it (or the file for new ones)."""
+    kind = BY_KIND[kind_name]
+    path = declaring_file(desired, kind_name, name, directory)
+    if path is None:
+        if fields is None:
+            raise EditError(404, "not_found", f"{kind_name} {name!r} is not declared")
+        path = file_for_new(desired, kind, directory)
+    if path.endswith(".j2"):
+        raise EditError(409, "templated", f"{kind_name} {name!r} is declared in a template "
+                        f"({os.path.relpath(path, directory)}): the API does not edit templates; edit the file")
+    before = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    y = round_trip()
+    doc = y.load(before) if before.strip() else None
+    if not isinstance(doc, CommentedMap):
+        doc = CommentedMap()
+        before_text = HEADER if not before else before
+    else:
+        before_text = before
+    section = _section(doc, kind, create=fields is not None)
+    if fields is None:
+        if section is not None and name in section:
+            del section[name]
+    else:
+        assert section is not None
+        if name in section and isinstance(section[name], dict):
+            _apply(section[name], fields)
+        else:
+            section[name] = fields
+    out = io.StringIO()
+    y.dump(doc, out)
+    after = out.getvalue()
+    if not before.strip():
+        after = before_text + after
+    return Edit(path, before, after)
+
+
+def validate_edit(directory: str, edit: Edit, extra_vars: dict[str, Any] | None = None) -> tuple[Desired, list[Issue]]:
+    return load_unchecked(directory, extra_vars, overrides={edit.path: edit.after})
+
+
+def write_edit(directory: str, edit: Edit, author: str, message: str) -> str | None:
+    """Write atomically; commit in a git repository. Returns the commit id (None outside git, or
+    when the edit changes nothing: nothing is written or committed then)."""
+    if edit.after == edit.before:
+        return None
+    atomic_write(edit.path, edit.after)
+    if not os.path.isdir(os.path.join(directory, ".git")):
+        return None
+    env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+    who = f"{author} <{author}@converge.local>"
+    rel = os.path.relpath(edit.path, directory)
+    for argv in (["git", "-C", directory, "add", "--", rel],
+                 ["git", "-C", directory, "-c", f"user.name={author}", "-c", f"user.email={author}@converge.local",
+                  "commit", "-q", "--author", who, "-m", message, "--", rel]):
+        result = subprocess.run(argv, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise EditError(500, "git_failed", f"git: {(result.stderr or result.stdout).strip()}")
+    head = subprocess.run(["git", "-C", directory, "rev-parse", "HEAD"], capture_output=True, text=True, env=env)
+    return head.stdout.strip() or None

@@ -1,0 +1,157 @@
+"""Output of the emulated zfs/zpool reads, in OpenZFS 2.x formats: `zpool status -P`,
+`zpool get -Hp`, and `zfs get -Hp -o name,property,value,source all` with OpenZFS's
+inheritance rules (inheritable properties come from the nearest ancestor that sets them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...model import Observed
+
+DEFAULTS: dict[str, str] = {
+    "compression": "off", "quota": "0", "refquota": "0", "reservation": "0", "refreservation": "0",
+    "recordsize": "131072", "atime": "on", "relatime": "on", "readonly": "off", "exec": "on", "canmount": "on",
+    "acltype": "off", "xattr": "sa", "sync": "standard", "snapdir": "hidden", "dedup": "off",
+}
+INHERITABLE = {"compression", "recordsize", "atime", "relatime", "readonly", "exec", "acltype", "xattr", "sync",
+               "snapdir", "dedup"}
+CREATE_ONLY = {"encryption": "off", "keyformat": "none", "casesensitivity": "sensitive",
+               "normalization": "none", "utf8only": "off"}
+ROLE_HEADERS = {"log": "logs", "cache": "cache", "spare": "spares", "special": "special"}
+
+
+def zfs_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def render_status(pools: dict[str, Observed]) -> str:
+    out = []
+    for name, pool in sorted(pools.items()):
+        rows: list[tuple[int, str, bool]] = [(0, name, False)]
+        counters: dict[str, int] = {}
+        for role in ("data", "special", "log", "cache", "spare"):
+            vdevs = [v for v in pool.spec.get("vdevs", []) if v["role"] == role]
+            if not vdevs:
+                continue
+            if role != "data":
+                rows.append((0, ROLE_HEADERS[role], True))
+            for v in vdevs:
+                if v["type"] == "stripe":
+                    rows += [(2, d, role == "spare") for d in v["disks"]]
+                else:
+                    n = counters.get("n", 0)
+                    counters["n"] = n + 1
+                    rows.append((2, f"{v['type']}-{n}", False))
+                    rows += [(4, d, False) for d in v["disks"]]
+        width = max(len(n) + ind for ind, n, _ in rows) + 2
+        # group headers (logs, cache, spares) carry no state; spare disks show AVAIL
+        lines = [(f"\t{' ' * ind}{n}".ljust(width + 1) + ("" if ind == 0 and bare else
+                                                            "  AVAIL" if bare else "  ONLINE       0     0     0"))
+                 .rstrip() for ind, n, bare in rows]
+        scan = "  scan: scrub repaired 0B in 00:00:01 with 0 errors on Sun Nov 22 09:00:00 2026\n" \
+            if pool.info.get("scrubs") else ""
+        out.append(f"  pool: {name}\n state: ONLINE\n{scan}config:\n\n"
+                   f"\t{'NAME'.ljust(width - 1)}  STATE     READ WRITE CKSUM\n" + "\n".join(lines) +
+                   "\n\nerrors: No known data errors\n")
+    return "\n".join(out)
+
+
+def pool_lines(name: str, pool: Observed) -> str:
+    props = {k: zfs_value(v) for k, v in pool.spec.get("properties", {}).items()}
+    rows = [(name, "size", str(pool.info.get("size", 0)), "-"), (name, "health", "ONLINE", "-"),
+            (name, "ashift", props.pop("ashift", "0"), "local" if "ashift" in pool.spec.get("properties", {})
+             else "default")]
+    auto = pool.spec.get("properties", {}).get("autotrim")
+    rows.append((name, "autotrim", zfs_value(auto) if auto is not None else "off",
+                 "local" if auto is not None else "default"))
+    props.pop("autotrim", None)
+    rows += [(name, k, v, "local") for k, v in sorted(props.items())]
+    return "".join("\t".join(r) + "\n" for r in rows)
+
+
+def _local(host: Any, pools: dict[str, Observed], name: str) -> tuple[dict[str, Any], Observed | None]:
+    if "/" not in name:
+        pool = pools.get(name)
+        return (pool.spec.get("filesystem_properties", {}) if pool else {}), pool
+    obs = host.facts.of("dataset").get(name)
+    return (obs.spec.get("properties", {}) if obs else {}), obs  # read-only: callers never change it
+
+
+def _mountpoint(host: Any, pools: dict[str, Observed], name: str) -> tuple[str, str]:
+    if "/" not in name:
+        pool = pools[name]
+        return str(pool.spec.get("mountpoint") or f"/{name}"), \
+            "local" if pool.info.get("mountpoint_local") else "default"
+    local, _ = _local(host, pools, name)
+    if local.get("mountpoint"):
+        return str(local["mountpoint"]), "local"
+    parent, leaf = name.rsplit("/", 1)
+    value, source = _mountpoint(host, pools, parent)
+    if source == "local":
+        source = f"inherited from {parent}"
+    return (value.rstrip("/") + "/" + leaf if value not in ("none", "legacy") else value), source
+
+
+def _lines(host: Any, pools: dict[str, Observed], name: str, obs: Observed, snapshot: bool,
+           clones_of: dict[str, list[str]] | None = None) -> list[tuple]:
+    rows: list[tuple] = [(name, "type", "snapshot" if snapshot else "filesystem", "-"),
+                         (name, "creation", str(1795338000 + int(obs.info.get("order", 0))), "-"),
+                         (name, "createtxg", str(obs.info.get("order", 0)), "-"),
+                         (name, "used", "0" if snapshot else "98304", "-")]
+    if snapshot:
+        users = dict(obs.spec.get("properties", {}))
+        clones = sorted(clones_of.get(name, []) if clones_of is not None else
+                        (n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name))
+        rows.append((name, "clones", ",".join(clones), "-"))
+    else:
+        local, _ = _local(host, pools, name)
+        users = {k: v for k, v in local.items() if ":" in k}
+        rows.append((name, "mountpoint", *_mountpoint(host, pools, name)))
+        rows.append((name, "origin", str(obs.spec.get("origin") or "-"), "-"))
+        for prop, default in DEFAULTS.items():
+            rows.append((name, prop, *_inherited(host, pools, name, prop, default)))
+        for prop, default in CREATE_ONLY.items():
+            value = local.get(prop, default)
+            rows.append((name, prop, zfs_value(value), "-"))
+    rows += [(name, k, zfs_value(v), "local") for k, v in sorted(users.items())]
+    for key, flag in (("converge:managed", obs.managed), ("converge:protect", obs.protected)):
+        if flag:
+            rows.append((name, key, "on", "local"))
+    return rows
+
+
+def _inherited(host: Any, pools: dict[str, Observed], name: str, prop: str, default: str) -> tuple[str, str]:
+    local, _ = _local(host, pools, name)
+    if prop in local:
+        return zfs_value(local[prop]), "local"
+    if prop in INHERITABLE and "/" in name:
+        parent = name.rsplit("/", 1)[0]
+        while True:
+            plocal, _ = _local(host, pools, parent)
+            if prop in plocal:
+                return zfs_value(plocal[prop]), f"inherited from {parent}"
+            if "/" not in parent:
+                break
+            parent = parent.rsplit("/", 1)[0]
+    return default, "default"
+
+
+def dataset_lines(host: Any, pools: dict[str, Observed]) -> str:
+    rows: list[tuple] = []
+    roots = {n: Observed(spec={}, managed=p.managed, protected=p.protected, info={"order": 1})
+             for n, p in pools.items()}
+    datasets = {n: o for n, o in host.facts.of("dataset").items() if n.split("/")[0] in pools}
+    snaps = {n: o for n, o in host.facts.of("snapshot").items() if n.split("@")[0].split("/")[0] in pools}
+    snaps_of: dict[str, list[str]] = {}
+    for snap in sorted(snaps):
+        snaps_of.setdefault(snap.split("@")[0], []).append(snap)
+    clones_of: dict[str, list[str]] = {}
+    for name, obs in datasets.items():
+        if obs.spec.get("origin"):
+            clones_of.setdefault(str(obs.spec["origin"]), []).append(name)
+    for name in sorted({**roots, **datasets}):
+        rows += _lines(host, pools, name, roots.get(name) or datasets[name], False)
+        rows += [r for s in snaps_of.get(name, []) for r in _lines(host, pools, s, snaps[s], True, clones_of)]
+    return "".join("\t".join(r) + "\n" for r in rows)

@@ -1,0 +1,153 @@
+"""Reading btrfs in bulk. btrfs-progs 6.2 has no JSON for these commands, so the text is parsed:
+`btrfs filesystem show --raw` (filesystems and devices), `findmnt -J` (where each is mounted),
+per mounted pool `btrfs filesystem df -b` (profiles), `btrfs subvolume list` (+ `-r` for the
+read-only ones), `btrfs qgroup show -r --raw` (quota limits), and ONE `getfattr` over every
+subvolume for the `btrfs.compression` property (what `btrfs property get` reads)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..hosts.base import Host
+
+
+@dataclass
+class Filesystem:
+    label: str
+    uuid: str
+    devices: list[str] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    path: str = ""  # host path where its top level (subvolid=5) is mounted, "" when not mounted
+    profiles: dict[str, str] = field(default_factory=dict)  # data/metadata -> profile
+    quota: bool = False
+    limits: dict[str, int] = field(default_factory=dict)  # subvolume path -> max referenced (0 = none)
+    subvolumes: dict[str, int] = field(default_factory=dict)  # path below the top level -> id
+    readonly: set[str] = field(default_factory=set)
+    compression: dict[str, str] = field(default_factory=dict)  # path -> value of btrfs.compression
+
+
+def parse_show(text: str) -> list[Filesystem]:
+    out: list[Filesystem] = []
+    for line in text.splitlines():
+        m = re.match(r"^Label:\s+(?:'(.*)'|none)\s+uuid:\s+(\S+)", line)
+        if m:
+            out.append(Filesystem(label=m.group(1) or "", uuid=m.group(2)))
+            continue
+        m = re.match(r"^\s+devid\s+\d+\s+size\s+(\d+)\s+used\s+\d+\s+path\s+(\S+)", line)
+        if m and out:
+            out[-1].devices.append(m.group(2))
+            out[-1].sizes[m.group(2)] = int(m.group(1))
+    return out
+
+
+def parse_findmnt(text: str) -> list[dict[str, str]]:
+    try:
+        return list(json.loads(text or "{}").get("filesystems", []))
+    except ValueError:
+        return []
+
+
+def parse_df(text: str) -> dict[str, str]:
+    """`Data, RAID1: total=..., used=...` -> {data: raid1, metadata: ...}; the largest chunk wins
+    while a conversion is half done."""
+    best: dict[str, tuple[int, str]] = {}
+    for line in text.splitlines():
+        m = re.match(r"^(Data|Metadata|System|Mixed),\s*([A-Za-z0-9]+):\s*total=(\d+)", line.strip())
+        if m:
+            kind, profile, total = m.group(1).lower(), m.group(2).lower(), int(m.group(3))
+            if total >= best.get(kind, (-1, ""))[0]:
+                best[kind] = (total, profile)
+    return {k: v for k, (_, v) in best.items()}
+
+
+def parse_subvolumes(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.match(r"^ID\s+(\d+)\s+gen\s+\d+\s+top level\s+\d+\s+path\s+(.+)$", line.strip())
+        if m:
+            out[m.group(2).removeprefix("<FS_TREE>/")] = int(m.group(1))
+    return out
+
+
+def parse_qgroups(text: str) -> dict[str, int]:
+    """Max referenced by subvolume path; the columns are found by their header names."""
+    lines = text.splitlines()
+    if not lines:
+        return {}
+    header = re.split(r"\s{2,}", lines[0].strip())
+    try:
+        col_max, col_path = header.index("Max referenced"), header.index("Path")
+    except ValueError:
+        return {}
+    out: dict[str, int] = {}
+    for line in lines[2:]:
+        cols = line.split()
+        if len(cols) <= max(col_max, col_path) or not cols[0].startswith("0/"):
+            continue
+        value = cols[col_max]
+        out[cols[col_path]] = 0 if value == "none" else int(value)
+    return out
+
+
+def parse_getfattr(text: str, attr: str = "btrfs.compression") -> dict[str, str]:
+    out: dict[str, str] = {}
+    current = ""
+    for line in text.splitlines():
+        if line.startswith("# file: "):
+            current = line[len("# file: "):]
+        elif line.startswith(attr + "=") and current:
+            out[current] = line.split("=", 1)[1].strip('"')
+    return out
+
+
+def read_filesystems(host: Host) -> list[Filesystem]:
+    fss = parse_show(host.run(["btrfs", "filesystem", "show", "--raw"]).stdout)
+    if not fss:
+        return []
+    mounts = parse_findmnt(host.run(["findmnt", "-J", "-t", "btrfs", "-o", "SOURCE,TARGET,FSROOT,OPTIONS"],
+                                    check=False).stdout)
+    by_device = {d: fs for fs in fss for d in fs.devices}
+    for m in mounts:
+        fs = by_device.get(re.sub(r"\[.*\]$", "", m.get("source", "")))
+        if fs is not None and m.get("fsroot") == "/" and not fs.path:
+            fs.path = m.get("target", "")
+    paths: list[str] = []
+    for fs in fss:
+        if not fs.path:
+            continue
+        fs.profiles = parse_df(host.run(["btrfs", "filesystem", "df", "-b", fs.path]).stdout)
+        fs.subvolumes = parse_subvolumes(host.run(["btrfs", "subvolume", "list", fs.path]).stdout)
+        fs.readonly = set(parse_subvolumes(host.run(["btrfs", "subvolume", "list", "-r", fs.path]).stdout))
+        q = host.run(["btrfs", "qgroup", "show", "-r", "--raw", fs.path], check=False)
+        fs.quota = q.returncode == 0
+        fs.limits = parse_qgroups(q.stdout) if fs.quota else {}
+        paths += [f"{fs.path}/{p}" for p in fs.subvolumes]
+    if paths:
+        attrs = parse_getfattr(host.run(["getfattr", "--absolute-names", "-d", "-m", r"^btrfs\.compression$",
+                                         *paths], check=False).stdout)
+        for fs in fss:
+            prefix = fs.path + "/"
+            fs.compression = {k[len(prefix):]: v for k, v in attrs.items() if fs.path and k.startswith(prefix)}
+    return fss
+
+
+def strip_root(host: Host, path: str) -> str:
+    """A host path back to the path the manifests use (--root removed)."""
+    root = host.path("/").rstrip("/")
+    if root and (path == root or path.startswith(root + "/")):
+        return path[len(root):] or "/"
+    return path
+
+
+def subvolume_name(pool: str, path: str) -> tuple[str, Any]:
+    """`media/sub` -> ("dataset", "tank/media/sub"); `media/.snapshots/s1` -> ("snapshot", "tank/media@s1")."""
+    parts = path.split("/")
+    if len(parts) >= 2 and parts[-2] == ".snapshots":
+        base = "/".join([pool, *parts[:-2]])
+        return "snapshot", f"{base}@{parts[-1]}"
+    if ".snapshots" in parts:
+        return "", None
+    return "dataset", f"{pool}/{path}"

@@ -1,0 +1,43 @@
+"""The zfs/zpool emulator refuses what the real tools refuse, with their kind of message."""
+
+from __future__ import annotations
+
+import pytest
+
+from converge.hosts import SimHost
+
+
+@pytest.fixture
+def h(tmp_path):
+    host = SimHost(str(tmp_path / "h.json"), seed={"disks": ["/dev/sdb", "/dev/sdc"]})
+    host.run(["zpool", "create", "tank", "/dev/sdb"])
+    return host
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["zpool", "create", "t2", "/dev/sdx"], "cannot open '/dev/sdx'"),
+    (["zpool", "create", "t2", "/dev/sdb"], "/dev/sdb is part of active pool 'tank'"),
+    (["zfs", "create", "tank/a/b"], "parent does not exist"),
+    (["zfs", "create", "nope/a"], "parent does not exist"),
+    (["zfs", "set", "casesensitivity=mixed", "tank"], "'casesensitivity' is readonly"),
+    (["zfs", "snapshot", "tank/none@s"], "parent does not exist"),
+])
+def test_refusals(h, argv, message):
+    result = h.run(argv, check=False)
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_destroy_with_children_needs_r(h):
+    h.run(["zfs", "create", "-p", "tank/a/b"])
+    h.run(["zfs", "snapshot", "tank/a@s"])
+    result = h.run(["zfs", "destroy", "tank/a"], check=False)
+    assert result.returncode == 1 and "filesystem has children\nuse '-r'" in result.stderr
+    assert "tank/a/b" in result.stderr and "tank/a@s" in result.stderr
+
+
+def test_get_shows_inheritance_and_local_sources(h):
+    h.run(["zfs", "set", "compression=zstd", "tank"])
+    h.run(["zfs", "create", "-o", "quota=1G", "tank/a"])
+    lines = h.run(["zfs", "get", "-Hp", "-o", "name,property,value,source", "all"]).stdout.splitlines()
+    assert "tank/a\tcompression\tzstd\tinherited from tank" in lines
+    assert "tank/a\tquota\t1073741824\tlocal" in lines

@@ -1,0 +1,79 @@
+"""A minimal read -> create/update/delete -> run -> read loop over the storage kinds, for the
+kind tests while the engine is written in parallel. It follows the CONTRACT's rules (compare
+declared keys only, create-only paths force a replace, managed + undeclared is deleted) and is
+no substitute for the planner: the hypothesis test against the real engine lives elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from converge.model import Facts, FieldDiff, Step
+from converge.resources import BY_KIND
+from converge.resources.base import Context
+
+ORDER = ("pool", "dataset", "snapshot")
+
+
+def diffs(declared: dict[str, Any], observed: dict[str, Any], prefix: str = "") -> list[FieldDiff]:
+    out: list[FieldDiff] = []
+    for key, want in declared.items():
+        have = observed.get(key)
+        if isinstance(want, dict) and isinstance(have, dict):
+            out += diffs(want, have, f"{prefix}{key}.")
+        elif want != have:
+            out.append(FieldDiff(path=f"{prefix}{key}", before=have, after=want))
+    return out
+
+
+def read(host: Any, desired: dict[str, dict[str, Any]], state: dict[str, Any]) -> Context:
+    ctx = Context(host=host, desired=desired, facts=Facts(), state=state)
+    for kind in ORDER:
+        ctx.facts.resources[kind] = BY_KIND[kind].read(ctx)
+    return ctx
+
+
+def plan(ctx: Context) -> list[Step]:
+    steps: list[Step] = []
+    for kind in reversed(ORDER):  # deletes first, children before parents
+        k = BY_KIND[kind]
+        for name in sorted(ctx.facts.of(kind), reverse=True):
+            obs = ctx.facts.of(kind)[name]
+            if obs.managed and name not in ctx.desired.get(kind, {}):
+                steps += k.delete(name, obs, ctx)
+    for kind in ORDER:
+        k = BY_KIND[kind]
+        for name, spec in sorted(ctx.desired.get(kind, {}).items()):
+            obs = ctx.facts.of(kind).get(name)
+            if obs is None:
+                steps += k.create(name, spec, ctx)
+                continue
+            found = diffs(spec.declared(), obs.spec)
+            if any(d.path in k.create_only for d in found):
+                steps += k.replace(name, spec, obs, ctx)
+            elif found or not obs.managed:
+                steps += k.update(name, spec, obs, found, ctx)
+    return steps
+
+
+def run(host: Any, steps: list[Step], state: dict[str, Any]) -> None:
+    for step in steps:
+        if step.op == "run":
+            host.run(step.argv, input=step.input)
+        elif step.op == "state":
+            for key, value in step.state.items():
+                section, _, item = key.partition(".")
+                if value is None:
+                    state.setdefault(section, {}).pop(item, None)
+                else:
+                    state.setdefault(section, {})[item] = value
+
+
+def converge(host: Any, desired: dict[str, dict[str, Any]], state: dict[str, Any]) -> list[Step]:
+    """Apply once; return the steps that ran."""
+    steps = plan(read(host, desired, state))
+    run(host, steps, state)
+    return steps
+
+
+def specs(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
+    return {n: BY_KIND[kind].spec.model_validate(v) for n, v in raw.items()}

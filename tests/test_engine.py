@@ -1,0 +1,248 @@
+"""The loop end to end on the simulated host: apply converges, reads are bulk, guards hold,
+saved plans go stale, --target limits, failures report and re-runs converge."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from converge import engine
+from converge.errors import LockBusy, ManifestError, StalePlan
+from converge.executor import execute
+from converge.hosts import SimHost
+from converge.lock import apply_lock
+from converge.model import Action, Ref
+
+DISKS = {"disks": {"/dev/sdb": {"size": 1 << 40}, "/dev/sdc": {"size": 1 << 40}}}
+
+
+def setup(tmp_path, manifest: str, seed=DISKS):
+    d = tmp_path / "nas"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "converge.yaml").write_text(json.dumps({"sim": seed}))
+    (d / "main.yaml").write_text(manifest)
+    return d
+
+
+def target(d, host=None):
+    return engine.open_target(str(d), host)
+
+
+BASE = """
+pools:
+  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}
+datasets:
+  tank/media: {properties: {quota: 2T, compression: zstd}}
+  tank/media/movies: {}
+  tank/backup: {properties: {atime: "off"}}
+snapshots:
+  tank/media@first: {}
+"""
+
+
+def dataset_names(host: SimHost):
+    return sorted(host.facts.of("dataset"))
+
+
+def test_apply_converges_and_second_apply_runs_no_command(tmp_path):
+    d = setup(tmp_path, BASE)
+    outcome = engine.reconcile(target(d))
+    assert outcome.report.ok and outcome.replan is not None and outcome.replan.empty
+    assert [c.action for c in outcome.plan.changes] == [Action.CREATE] * 5
+    second = engine.reconcile(target(d))
+    assert second.plan.empty and second.report.commands == 0
+
+
+def test_noop_plan_reads_in_bulk(tmp_path):
+    counts = []
+    for n in (3, 30):
+        manifest = BASE.replace("datasets:\n", "datasets:\n" + "".join(
+            f"  tank/d{i}: {{properties: {{quota: {i + 1}G}}}}\n" for i in range(n)))
+        d = setup(tmp_path / str(n), manifest)
+        engine.reconcile(target(d))
+        t = target(d)
+        plan, _ = engine.plan(t)
+        assert plan.empty
+        counts.append(len(t.host.commands))
+    assert counts[0] == counts[1], f"no-op plan commands grew with the number of resources: {counts}"
+
+
+def test_update_shows_readable_diff_and_applies(tmp_path):
+    d = setup(tmp_path, BASE)
+    engine.reconcile(target(d))
+    (d / "main.yaml").write_text(BASE.replace("quota: 2T", "quota: 3T"))
+    plan, _ = engine.plan(target(d))
+    [change] = plan.changes
+    assert change.action is Action.UPDATE and str(change.ref) == "dataset/tank/media"
+    assert [(x.path, x.before_text, x.after_text) for x in change.diffs] == [("properties.quota", "2T", "3T")]
+    assert engine.reconcile(target(d)).replan.empty
+
+
+def test_destroy_is_refused_without_allow_and_lists_what_it_takes(tmp_path):
+    d = setup(tmp_path, BASE)
+    engine.reconcile(target(d))
+    (d / "main.yaml").write_text(BASE.replace("  tank/media/movies: {}\n", ""))
+    plan, _ = engine.plan(target(d))
+    [change] = plan.changes
+    assert change.action is Action.DELETE and change.blocked and change.destructive
+    assert "--allow-destroy dataset/tank/media/movies" in change.blocked
+    outcome = engine.reconcile(target(d))
+    assert outcome.report.held == [change.ref]
+    assert "tank/media/movies" in dataset_names(target(d).host)
+    engine.reconcile(target(d), allow_destroy={change.ref})
+    assert "tank/media/movies" not in dataset_names(target(d).host)
+
+
+def test_protect_flag_blocks_destroy_even_with_allow_and_without_yaml(tmp_path):
+    d = setup(tmp_path, BASE.replace("tank/backup: {properties: {atime: \"off\"}}",
+                                     "tank/backup: {protect: true, properties: {atime: \"off\"}}"))
+    engine.reconcile(target(d))
+    (d / "main.yaml").write_text(BASE.replace('  tank/backup: {properties: {atime: "off"}}\n', ""))
+    ref = Ref(kind="dataset", name="tank/backup")
+    plan, _ = engine.plan(target(d), allow_destroy={ref})
+    [change] = plan.changes
+    assert "protected" in change.blocked
+    engine.reconcile(target(d), allow_destroy={ref})
+    assert "tank/backup" in dataset_names(target(d).host)
+
+
+def test_unmanaged_resources_are_never_touched(tmp_path):
+    d = setup(tmp_path, BASE)
+    t = target(d)
+    engine.reconcile(t)
+    t = target(d)
+    t.host.run(["zfs", "create", "tank/theirs"])
+    t.host.flush()
+    plan, _ = engine.plan(target(d))
+    assert plan.empty
+
+
+def test_saved_plan_goes_stale_when_the_host_changes(tmp_path):
+    d = setup(tmp_path, BASE)
+    engine.reconcile(target(d))
+    (d / "main.yaml").write_text(BASE.replace("quota: 2T", "quota: 3T"))
+    saved, _ = engine.plan(target(d))
+    t = target(d)
+    t.host.run(["zfs", "set", "quota=5368709120", "tank/media"])  # someone changes the host meanwhile
+    t.host.flush()
+    with pytest.raises(StalePlan, match="plan is stale"):
+        engine.reconcile(target(d), saved=saved)
+
+
+def test_saved_plan_applies_when_the_host_is_unchanged(tmp_path):
+    d = setup(tmp_path, BASE)
+    saved, _ = engine.plan(target(d))
+    outcome = engine.reconcile(target(d), saved=saved)
+    assert outcome.report.ok and outcome.replan.empty
+
+
+def test_target_limits_the_plan_to_the_resource_and_its_dependencies(tmp_path):
+    d = setup(tmp_path, BASE)
+    plan, _ = engine.plan(target(d), targets=[Ref(kind="dataset", name="tank/media/movies")])
+    assert [str(c.ref) for c in plan.changes] == ["pool/tank", "dataset/tank/media", "dataset/tank/media/movies"]
+
+
+def test_a_second_apply_waits_for_or_fails_on_the_lock(tmp_path):
+    d = setup(tmp_path, BASE)
+    t = target(d)
+    with apply_lock(t.host.lock_path()):
+        with pytest.raises(LockBusy):
+            engine.reconcile(target(d))
+
+
+def test_an_apply_that_waited_for_the_lock_plans_from_what_the_holder_left(tmp_path):
+    """Both targets are opened (the simulated host's state read) before either applies, as when
+    the CLI waits on a watcher's apply: the second must not redo the first and clobber it."""
+    d = setup(tmp_path, BASE)
+    first, second = target(d), target(d)
+    engine.reconcile(first)
+    assert engine.reconcile(second).plan.empty
+    (d / "main.yaml").write_text(BASE.replace("quota: 2T", "quota: 3T"))
+    first, second = target(d), target(d)
+    engine.reconcile(first)
+    outside = SimHost(str(d / ".converge" / "sim-host.json"))
+    outside.run(["zfs", "set", "atime=on", "tank/backup"])  # drift made meanwhile, outside converge
+    outside.flush()
+    outcome = engine.reconcile(second)
+    assert [str(c.ref) for c in outcome.plan.changes] == ["dataset/tank/backup"]
+
+
+def test_reference_to_missing_dataset_fails_before_anything_runs(tmp_path):
+    d = setup(tmp_path, BASE + "shares:\n  nfs:\n    x: {path: tank/nope, clients: [{host: a}]}\n")
+    with pytest.raises(ManifestError, match="dataset 'tank/nope' is not declared"):
+        engine.reconcile(target(d))
+    assert not (d / ".converge" / "sim-host.json").exists()
+
+
+def test_import_round_trip_gives_an_empty_plan(tmp_path):
+    from converge.adopt import write_manifests
+
+    d = setup(tmp_path, BASE)
+    engine.reconcile(target(d))
+    state = d / ".converge" / "sim-host.json"
+    other = tmp_path / "imported"
+    other.mkdir()
+    ctx = engine.read_facts(target(d).host)
+    write_manifests(ctx.facts, str(other))
+    plan, _ = engine.plan(engine.open_target(str(other), f"sim:{state}"))
+    assert plan.empty, [str(c.ref) for c in plan.changes]
+
+
+class FailAt:
+    """A host that fails its k-th command (counted from arming), like a disk that errors mid-apply."""
+
+    def __init__(self, inner, k):
+        self.inner, self.k, self.seen = inner, k, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def run(self, argv, *, input=None, check=True):
+        self.seen += 1
+        if self.seen == self.k:
+            from converge.errors import CommandFailed
+
+            raise CommandFailed(list(argv), 1, "injected failure: I/O error")
+        return self.inner.run(argv, input=input, check=check)
+
+
+def test_fault_injection_every_command_reports_and_rerun_converges(tmp_path):
+    d = setup(tmp_path, BASE)
+    plan, _ = engine.plan(target(d))
+    total = sum(1 for c in plan.changes for s in c.steps if s.op == "run")
+    assert total >= 5
+    for k in range(1, total + 1):
+        case = tmp_path / f"k{k}"
+        shutil.copytree(d, case)
+        t = target(case)
+        plan, _ = engine.plan(t)
+        report = execute(plan, FailAt(t.host, k))
+        assert len(report.failed) == 1 and "injected failure" in report.failed[0].error
+        failed = report.failed[0].ref
+        assert failed not in report.applied
+        assert len(report.applied) + 1 + len(report.skipped) == len(plan.changes)
+        again = engine.reconcile(target(case))
+        assert again.report.ok and again.replan.empty
+
+
+def test_share_leaves_its_file_before_its_dataset_is_destroyed(tmp_path):
+    shares = ("shares:\n  nfs:\n    old: {path: tank/backup, clients: [{network: 10.0.0.0/8, options: [ro]}]}\n"
+              "  smb:\n    old: {path: tank/backup}\n")
+    d = setup(tmp_path, BASE + shares)
+    engine.reconcile(target(d))
+    # Remove the dataset and its shares, add a new share: deletes first, file rewritten twice.
+    new = BASE.replace('  tank/backup: {properties: {atime: "off"}}\n', "") + \
+        "shares:\n  nfs:\n    media: {path: tank/media, clients: [{network: 10.0.0.0/8, options: [ro]}]}\n"
+    (d / "main.yaml").write_text(new)
+    plan, _ = engine.plan(target(d), allow_destroy={Ref(kind="dataset", name="tank/backup")})
+    order = [(c.action.value, str(c.ref), [s.path or s.argv[0] for s in c.steps if s.op != "state"])
+             for c in plan.changes]
+    names = [o[1] for o in order]
+    destroy = names.index("dataset/tank/backup")
+    assert names.index("nfs/old") < destroy and names.index("smb/old") < destroy
+    writes = [o for o in order if "/etc/exports.d/converge.exports" in o[2]]
+    assert [w[0] for w in writes] == ["-", "+"]  # without the old export first, then the whole file
+    outcome = engine.reconcile(target(d), allow_destroy={Ref(kind="dataset", name="tank/backup")})
+    assert outcome.report.ok and outcome.replan.empty

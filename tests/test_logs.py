@@ -1,0 +1,39 @@
+"""Logs: JSON lines when not on a terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+
+from converge.logs import configure
+
+
+def test_json_lines_off_a_terminal():
+    out = io.StringIO()
+    configure(out)
+    try:
+        structlog.get_logger("t").info("reconcile", trigger="save", applied=["dataset/tank/a"])
+    finally:
+        structlog.reset_defaults()
+    line = json.loads(out.getvalue())
+    assert line["event"] == "reconcile" and line["trigger"] == "save" and line["applied"] == ["dataset/tank/a"]
+    assert line["level"] == "info" and line["timestamp"].endswith("Z")
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_readable_lines_on_a_terminal():
+    out = Terminal()
+    configure(out)
+    try:
+        structlog.get_logger("t").warning("invalid", trigger="save", issues=["main.yaml:4:29: bad"])
+    finally:
+        structlog.reset_defaults()
+    line = out.getvalue()
+    assert not line.startswith("{") and "[warning  ] invalid" in line and "trigger=save" in line
+    assert "main.yaml:4:29: bad" in line and "\x1b[" not in line  # no colour codes in a captured terminal

@@ -108,3 +108,17 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, body, message):
     with pytest.raises(ManifestError, match=message):
         engine.reconcile(engine.open_target(str(d)))
     assert not (d / ".converge" / "sim-host.json").exists()
+
+
+def test_ports_with_network_none_or_host_are_refused() -> None:
+    # podman 4.3 measured: `create --network none -p 8080:80` warns "Port mappings have been
+    # discarded as one of the Host, Container, Pod, and None network modes are in use" and creates it
+    import pytest
+    from pydantic import ValidationError
+
+    from converge.resources.container import ContainerSpec
+
+    for network in ("none", "host"):
+        with pytest.raises(ValidationError, match="discards port mappings"):
+            ContainerSpec.model_validate({"image": "busybox", "network": network, "ports": ["8080:80"]})
+    assert ContainerSpec.model_validate({"image": "busybox", "network": "bridge", "ports": ["8080:80"]}).ports == ["8080:80/tcp"]

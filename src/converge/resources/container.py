@@ -169,6 +169,9 @@ class ContainerSpec(Spec):
             raise ValueError(f"a {self.runtime} container needs image")
         if self.runtime == "lxc" and self.image:
             raise ValueError("an lxc container takes template, not image")
+        if self.ports and self.network in ("none", "host"):
+            # podman and docker drop the mappings with a warning: such a spec could never converge
+            raise ValueError(f"ports with network {self.network}: the runtime discards port mappings there")
         if self.runtime == "lxc":
             for what in ("ports", "restart", "env_file"):
                 if getattr(self, what):

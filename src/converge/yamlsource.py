@@ -214,18 +214,22 @@ def _schema_keys(schema: dict[str, Any], loc: tuple[Any, ...]) -> list[str]:
 
 
 _SCHEMAS: dict[type, dict[str, Any]] = {}
+_TAG = re.compile(r"[a-z][a-z-]*\[.*\]")
 
 
 def spec_issues(kind: Kind, error: ValidationError, shown: str, node: Any, base_path: str, at: Location) -> list[Issue]:
     schema = _SCHEMAS.setdefault(kind.spec, kind.spec.model_json_schema())
     out = []
     for err in error.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        # pydantic puts validator/union tags into locations (`function-before[parse_size(), int]`,
+        # `list[str]`): they are not fields. A user's key (even one like "[") is kept.
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _TAG.fullmatch(p)))
         where = locate(shown, node, loc, at)
         path = ".".join([base_path, *(str(p) for p in loc)])
         msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key {loc[-1]!r}" + suggest(loc[-1], _schema_keys(schema, loc[:-1]))
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            key = err["loc"][-1]
+            msg = f"unknown key {key!r}" + suggest(str(key), _schema_keys(schema, loc[:-1]))
         elif err["type"] in ("missing",):
             msg = "required field is missing"
         elif err["type"].endswith("_type") or err["type"] in ("model_type", "dict_type", "list_type"):

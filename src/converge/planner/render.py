@@ -44,6 +44,11 @@ def _change(c: Change, paint: Any, show_steps: bool) -> list[str]:
         for s in c.steps:
             if s.op != "state":
                 out.append(paint(f"    $ {s.display()}", dim=True))
+            if s.op == "run" and s.input:  # a batch on stdin (`ip -batch -`): show what it runs
+                shown = s.input
+                for secret in filter(None, s.redact):
+                    shown = shown.replace(secret, "(sensitive)")
+                out += [paint(f"      < {line}", dim=True) for line in shown.splitlines()]
     return out
 
 

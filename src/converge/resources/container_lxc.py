@@ -103,12 +103,15 @@ class LxcDriver:
         edited = paths & conf.CONFIG_FIELDS
         restarted = False
         if edited:
-            steps.append(self._edit_config(name, spec, edited, ctx))
             if stays_running:
+                # live first: a limit the kernel refuses (memory below what is in use) leaves the
+                # config as it was, so the next plan still shows the change
                 for field in sorted(edited & conf.LIVE_FIELDS):
                     for key, value in conf.limit_lines(field, spec, self.cgroup(ctx)):
                         steps.append(Step(argv=["lxc-cgroup", *lxc, key.split(".", 2)[2], value],
                                           note=f"{field} in the running container"))
+            steps.append(self._edit_config(name, spec, edited, ctx))
+            if stays_running:
                 start_only = sorted(edited & conf.START_FIELDS)
                 if start_only:
                     steps += [Step(argv=["lxc-stop", *lxc], note=f"restart: LXC reads {', '.join(start_only)} at start"),

@@ -239,3 +239,15 @@ def test_lxc_input_that_could_never_converge_is_refused(tmp_path, body, message)
     d = directory(tmp_path / "nas", body)
     with pytest.raises(ManifestError, match=message):
         engine.plan(engine.open_target(str(d)))
+
+
+def test_a_facts_snapshot_of_a_real_host_plans_its_lxc_containers_as_present(tmp_path):
+    """`converge facts` of a host with LXC containers, then a plan against that snapshot."""
+    d = directory(tmp_path / "nas", {**BOX, "memory": "256M", "onboot": True})
+    assert engine.reconcile(engine.open_target(str(d))).report.ok
+    facts = engine.read_facts(engine.open_target(str(d)).host).facts
+    assert facts.resources["container"]["box"].spec["memory"] == 256 * 1024 * 1024
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(facts.model_copy(update={"files": {}}).model_dump_json())  # the files stay on the host
+    plan, _ = engine.plan(engine.open_target(str(d), host=f"sim:{snapshot}"))
+    assert plan.empty, plan.display()

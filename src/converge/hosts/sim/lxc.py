@@ -106,9 +106,36 @@ def _keys(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _from_snapshot(host: Any) -> None:
+    """A state file taken with `converge facts` from a real host lists LXC containers as observed
+    specs (their config files were read, not copied): give each its config and rootfs here, once,
+    under the default lxc path, so the snapshot plans as the real host would."""
+    observed = host.facts.resources.get("container", {})
+    for name in [n for n, o in observed.items() if o.spec.get("runtime") == "lxc"]:
+        from ...resources.container import ContainerSpec
+        from ...resources.container_common import parse_volume
+        from ...resources.container_lxc_config import render
+        from .containers_render import resolve
+
+        obs = observed.pop(name)
+        spec = ContainerSpec.model_validate({k: v for k, v in obs.spec.items() if k not in ("restart_requested",)})
+        volumes = [parse_volume(resolve(host, v)) for v in spec.volumes or []]
+        template, *targs = (spec.template or "busybox").split(":")
+        args = "".join(f" {o} {v}" for o, v in zip(("-d", "-r", "-a"), targs, strict=False))
+        container = f"{LXC_PATH}/{name}"
+        host.facts.files[f"{container}/config"] = (HEADER.format(path=TEMPLATE_DIR + template, args=args)
+                                                   + render(spec, volumes, cgroup_version(host))
+                                                   + f"lxc.rootfs.path = dir:{container}/rootfs\n")
+        host.facts.files[f"{container}/rootfs/etc/hostname"] = name + "\n"
+        if spec.state == "running":
+            _start(host, container, name)
+        host.changed()
+
+
 @tool("lxc-create", "lxc-destroy", "lxc-start", "lxc-stop", "lxc-ls", "lxc-info", "lxc-cgroup")
 def lxc(host: Any, argv: list[str], input: str | None) -> Result:
     tool_name = argv[0].rsplit("/", 1)[-1]
+    _from_snapshot(host)
     opts, flags, positional, rest = _args(argv)
     lxcpath = opts.get("lxcpath", LXC_PATH).rstrip("/") or "/"
     if tool_name == "lxc-ls":

@@ -153,6 +153,16 @@ def test_create_then_in_place_memory_change_keeps_the_rootfs_and_the_process(lxc
     assert lxc.memory_limit(name) == 128 * 1024 * 1024  # the edited config, read at start
     assert (lxc.rootfs(name) / "root" / "notes.txt").read_text() == "kept\n"
 
+    # env is read at start: an edit of the config and a restart, never a new rootfs
+    lxc.declare(name, {**box, "memory": "128M", "onboot": True, "env": {"GREETING": "hello"}})
+    (change,) = plan_json(lxc)
+    assert change["action"] == "~" and [s["argv"][0] for s in change["steps"] if s["op"] == "run"] \
+        == ["lxc-stop", "lxc-start"]
+    lxc.converge("apply")
+    environ = lxc.tool("lxc-attach", name, "--", "cat", "/proc/1/environ").stdout.split("\0")
+    assert "GREETING=hello" in environ
+    assert (lxc.rootfs(name) / "root" / "notes.txt").read_text() == "kept\n"
+
 
 def test_replace_destroys_the_rootfs_only_with_an_allow(lxc):
     name = lxc.new_name()

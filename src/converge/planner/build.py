@@ -76,7 +76,7 @@ def _desired_change(kind: Kind, name: str, spec: Spec, obs: Observed | None, ctx
         return Change(ref=ref, action=Action.CREATE, after=_redacted(spec, after),
                       diffs=diff_fields(type(spec), after, {}), steps=kind.create(name, spec, ctx),
                       depends_on=deps, reason="not on the host")
-    diffs = diff_fields(type(spec), after, obs.spec, kind.create_only)
+    diffs = diff_fields(type(spec), after, obs.spec, kind.replace_fields(spec, obs))
     if not diffs:  # identical: declared is enough; the ownership mark comes with the first change
         return None
     before = _redacted(spec, {k: obs.spec.get(k) for k in after})
@@ -87,7 +87,7 @@ def _desired_change(kind: Kind, name: str, spec: Spec, obs: Observed | None, ctx
                         steps=kind.replace(name, spec, obs, ctx), depends_on=deps,
                         destroys=kind.destroys(name, obs, ctx) + _dependents(ref, ctx),
                         reason=f"{', '.join(forced)} can only be set at creation",
-                        destructive=kind.holds_data)
+                        destructive=kind.destroys_data(obs))
         _guard(change, obs, allowed=ref in allow_destroy or bool(getattr(spec, "allow_destroy", False)))
         return change
     reason = "differs from the manifest" + ("" if obs.managed else "; adopted (marked as managed by converge)")
@@ -99,7 +99,7 @@ def _delete(kind: Kind, name: str, obs: Observed, ctx: Context, allow_destroy: s
     ref = kind.ref(name)
     change = Change(ref=ref, action=Action.DELETE, before=_redacted(kind.spec, obs.spec), steps=kind.delete(name, obs, ctx),
                     depends_on=_observed_depends(kind, name, obs), reason="managed by converge, no longer declared",
-                    destroys=kind.destroys(name, obs, ctx) + _dependents(ref, ctx), destructive=kind.holds_data)
+                    destroys=kind.destroys(name, obs, ctx) + _dependents(ref, ctx), destructive=kind.destroys_data(obs))
     _guard(change, obs, allowed=ref in allow_destroy)
     return change
 

@@ -139,6 +139,15 @@ class Kind(Generic[S]):
     def replace(self, name: str, spec: S, observed: Observed, ctx: Context) -> list[Step]:
         return self.delete(name, observed, ctx) + self.create(name, spec, ctx)
 
+    def replace_fields(self, spec: S, observed: Observed) -> frozenset[str]:
+        """create_only for this instance: a kind with several backends (podman vs LXC containers)
+        may be able to change in place what another backend can only set at creation."""
+        return self.create_only
+
+    def destroys_data(self, observed: Observed) -> bool:
+        """holds_data for this instance (an LXC container's rootfs holds data, a podman one's does not)."""
+        return self.holds_data
+
     def destroys(self, name: str, observed: Observed, ctx: Context) -> list[str]:
         """What deleting this takes with it (children, snapshots, clones, dependents on the host)."""
         return []

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..model import Action, Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
-from .base import Context, Kind, Spec
+from .base import Context, Kind, Spec, allow_destroy_field
 from .shares_common import DATASET_NAME
 
 # [registry[:port]/]path[:tag][@sha256:digest]
@@ -109,6 +109,7 @@ class ContainerSpec(Spec):
     rootfs_size: Size | None = Field(None, description="lxc")
     features: dict[str, OnOff] = Field(default_factory=dict, description="lxc: nesting, keyctl, ...")
     restart_requested: Stamp | None = None
+    allow_destroy: bool = allow_destroy_field()  # lxc: its rootfs holds data
 
     @field_validator("image")
     @classmethod
@@ -173,9 +174,13 @@ class ContainerSpec(Spec):
             # podman and docker drop the mappings with a warning: such a spec could never converge
             raise ValueError(f"ports with network {self.network}: the runtime discards port mappings there")
         if self.runtime == "lxc":
-            for what in ("ports", "restart", "env_file"):
+            for what in ("ports", "restart", "env_file", "labels"):
                 if getattr(self, what):
                     raise ValueError(f"lxc containers have no {what} (podman and docker do)")
+            if any(not arg or any(c.isspace() or c in "'\"" for c in arg) for arg in self.command or []):
+                # LXC splits lxc.init.cmd on blanks and honours no quoting: such a command would run mangled
+                raise ValueError("lxc command: an argument with blanks or quotes cannot be passed "
+                                 "(LXC splits lxc.init.cmd on blanks); use a script in the rootfs")
             unknown = set(self.features) - LXC_FEATURES
             if unknown:
                 raise ValueError(f"lxc features {sorted(unknown)}: known are {sorted(LXC_FEATURES)}")
@@ -188,10 +193,26 @@ class ContainerKind(Kind[ContainerSpec]):
     spec = ContainerSpec
     name_pattern = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
     name_allowed = "a letter or digit, then up to 62 letters, digits, '_', '.', '-'"
-    # everything but state and the restart stamp: containers are immutable, a change is a replace
+    # podman/docker: everything but state and the restart stamp (containers are immutable, a change
+    # is a replace). LXC: see replace_fields.
     create_only = frozenset({"runtime", "image", "template", "command", "env", "env_file", "ports", "volumes",
                              "network", "restart", "cpus", "memory", "pids_limit", "labels", "onboot",
                              "unprivileged", "rootfs_size", "features"})
+
+    def replace_fields(self, spec: ContainerSpec, observed: Observed) -> frozenset[str]:
+        from .container_lxc import CREATE_ONLY
+
+        return CREATE_ONLY if spec.runtime == "lxc" == observed.spec.get("runtime") else self.create_only
+
+    def destroys_data(self, observed: Observed) -> bool:
+        """An LXC container's rootfs is its data; a podman/docker container is remade from its image
+        (its data lives in volumes, which a replace keeps)."""
+        return observed.spec.get("runtime") == "lxc"
+
+    def destroys(self, name: str, observed: Observed, ctx: Context) -> list[str]:
+        if observed.spec.get("runtime") == "lxc":
+            return self.driver("lxc").destroys(name, ctx)  # type: ignore[no-any-return]
+        return []
 
     def depends(self, name: str, spec: ContainerSpec) -> list[Ref]:
         refs = []

@@ -34,7 +34,8 @@ def spec_form(raw: dict[str, Any]) -> dict[str, Any]:
     data = {k: v for k, v in raw.items() if v is not None}
     for _ in range(len(data) + 1):
         try:
-            return ContainerSpec.model_validate(data).model_dump(mode="json", exclude_none=True)
+            return ContainerSpec.model_validate(data).model_dump(mode="json", exclude_none=True,
+                                                                  exclude=set(ContainerSpec.meta_fields()))
         except ValidationError as e:
             bad = {str(err["loc"][0]) for err in e.errors() if err["loc"]}
             if not bad & set(data) or bad & {"runtime", "image", "template"}:

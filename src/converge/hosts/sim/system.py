@@ -1,4 +1,5 @@
-"""Plain system tools of the simulated host: `stat` (is this path a directory?).
+"""Plain system tools of the simulated host: `stat` (is this path a directory?), `stat -f -c %T`
+(a file system's type: sim["statfs"][PATH], `cgroup2fs` for /sys/fs/cgroup unless seeded).
 
 What exists: the directories in `sim["paths"]` (and their parents), the mountpoints of the
 datasets and pools in the facts, and the parents of written files."""
@@ -51,6 +52,9 @@ def stat(host: Any, argv: list[str], input: str | None) -> Result:
     """GNU stat with `-c FORMAT` (%n name, %F type) over several paths; rc 1 if any is missing."""
     args = argv[1:]
     fmt = "%n"
+    if "-f" in args:  # file system status: only the type (%T) is emulated, from sim["statfs"]
+        args.remove("-f")
+        return _statfs(host, args)
     if "-c" in args:
         i = args.index("-c")
         fmt = args[i + 1]
@@ -70,3 +74,11 @@ def stat(host: Any, argv: list[str], input: str | None) -> Result:
             continue
         out.append(fmt.replace("%F", kind).replace("%n", path))
     return Result(1 if err else 0, "".join(line + "\n" for line in out), "".join(line + "\n" for line in err))
+
+
+def _statfs(host: Any, args: list[str]) -> Result:
+    if args[:1] != ["-c"] or args[1:2] != ["%T"] or len(args) != 3:
+        return fail("stat: only `stat -f -c %T PATH` is emulated")
+    path = args[2]
+    default = "cgroup2fs" if path.rstrip("/") == "/sys/fs/cgroup" else "ext2/ext3"
+    return Result(0, host.facts.sim.get("statfs", {}).get(path.rstrip("/"), default) + "\n")

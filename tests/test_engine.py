@@ -246,3 +246,32 @@ def test_share_leaves_its_file_before_its_dataset_is_destroyed(tmp_path):
     assert [w[0] for w in writes] == ["-", "+"]  # without the old export first, then the whole file
     outcome = engine.reconcile(target(d), allow_destroy={Ref(kind="dataset", name="tank/backup")})
     assert outcome.report.ok and outcome.replan.empty
+
+
+ROLLBACK = BASE.replace("tank/backup: {properties: {atime: \"off\"}}",
+                        "tank/backup: {properties: {atime: \"off\"}, rollback_to: s1, "
+                        "rollback_requested: \"2026-11-22T10:00:00Z\"}") + "  tank/backup@s1: {}\n"
+
+
+def test_corrupt_state_file_stops_the_apply_instead_of_running_a_rollback_again(tmp_path):
+    from converge.errors import HostError
+    from converge.resources.base import STATE_BACKUP, STATE_FILE
+
+    d = setup(tmp_path, BASE + "  tank/backup@s1: {}\n")
+    engine.reconcile(target(d))
+    (d / "main.yaml").write_text(ROLLBACK)
+    first = engine.reconcile(target(d))
+    assert [s.argv for c in first.plan.changes for s in c.steps if s.op == "run"] == [["zfs", "rollback", "tank/backup@s1"]]
+    sim = d / ".converge" / "sim-host.json"
+    facts = json.loads(sim.read_text())
+    good = facts["files"][STATE_FILE]
+    assert json.loads(facts["files"][STATE_BACKUP]) != json.loads(good)  # one backup: the state before the write
+    facts["files"][STATE_FILE] = good[: len(good) // 2]  # a torn write
+    sim.write_text(json.dumps(facts))
+    t = target(d)
+    with pytest.raises(HostError, match=r"state.json on the host is corrupt.*cp /var/lib/converge/state.json.bak"):
+        engine.reconcile(t)
+    assert not [a for a in t.host.commands if a[:2] == ["zfs", "rollback"]]
+    facts["files"][STATE_FILE] = good
+    sim.write_text(json.dumps(facts))
+    assert engine.reconcile(target(d)).plan.empty

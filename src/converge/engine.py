@@ -3,7 +3,6 @@ The CLI, the watcher and the API all go through `reconcile()`; nothing else touc
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ from .manifest import Desired, check_references, load_unchecked
 from .model import Action, Facts, Plan, Ref
 from .planner import build_plan
 from .resources import KINDS, Context
-from .resources.base import STATE_FILE
+from .resources.base import STATE_FILE, parse_state
 from .yamlsource import display_path
 
 log = structlog.get_logger("converge")
@@ -47,16 +46,13 @@ def open_target(directory: str, host: str | None = None, root: str | None = None
 
 
 def read_state(host: Host) -> dict[str, Any]:
-    text = host.read_file(STATE_FILE)
-    try:
-        return json.loads(text) if text else {}
-    except ValueError:
-        return {}
+    return parse_state(host.read_file(STATE_FILE))
 
 
 def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, Any] | None = None) -> Context:
     """Every kind reads all its instances in bulk (a few commands each, whatever their number)."""
-    ctx = Context(host=host, settings=settings or {}, desired=desired, facts=Facts(), state=read_state(host))
+    state = host.read_file(STATE_FILE)
+    ctx = Context(host=host, settings=settings or {}, desired=desired, facts=Facts(), state=parse_state(state))
     for kind in KINDS:
         if kind.tools and not any(host.has(t) for t in kind.tools):
             ctx.facts.resources[kind.kind] = {}
@@ -66,7 +62,6 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
             text = host.read_file(path)
             if text is not None:
                 ctx.facts.files[path] = text
-    state = host.read_file(STATE_FILE)
     if state is not None:
         ctx.facts.files[STATE_FILE] = state
     return ctx

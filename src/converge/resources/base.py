@@ -5,17 +5,38 @@ manifest declares, after the same normalisation on both sides."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import HostError
 from ..hosts.base import Host
 from ..model import Change, Facts, FieldDiff, Observed, Ref, Step
 from ..types import check_name
 
 STATE_FILE = "/var/lib/converge/state.json"  # host-side record of what converge manages
+STATE_BACKUP = STATE_FILE + ".bak"  # the state before the last write
+
+
+def parse_state(text: str | None) -> dict[str, Any]:
+    """The host-side state; missing is empty, but corrupt is an error: read as empty, it would
+    forget honoured request stamps and run a rollback a second time."""
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        raise HostError(
+            f"{STATE_FILE} on the host is corrupt ({e}); converge stops rather than forget which "
+            f"resources it manages and which requests (rollbacks, scrubs) it has honoured. Recover by "
+            f"restoring the previous copy (cp {STATE_BACKUP} {STATE_FILE}) or by fixing the JSON by hand, "
+            "then run again") from None
+    return data
 
 
 class Spec(BaseModel):

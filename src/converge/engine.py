@@ -103,15 +103,21 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
               targets: list[Ref] | None = None, saved: Plan | None = None, parallelism: int = 1,
               hold_destroys: bool = False, lock_timeout: float = 0.0, on_event: Event | None = None) -> Outcome:
     """Plan (or take a saved plan), apply it under the host's lock, and prove convergence."""
+    if saved is not None and targets is None:
+        targets = saved.targets or None  # the saved plan's own --target: the check below covers that much
     with apply_lock(target.host.lock_path(), lock_timeout):
         target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)
+        notes: list[str] = []
         if saved is not None:
             stale = sorted(k for k, v in saved.fingerprints.items() if current.fingerprints.get(k) != v)
             if stale:
                 raise StalePlan("plan is stale: the host changed since it was made (" + ", ".join(stale)
                                 + "); make a new plan")
             to_run = saved
+            if saved.manifests and saved.manifests != current.manifests:
+                notes.append("warning: the manifests changed since this plan was made; applying the saved plan "
+                             "only (the later edits stay pending: run converge plan/apply again)")
         else:
             to_run = current
         if hold_destroys:  # the watcher: destroys and replacements wait for an approval
@@ -124,7 +130,7 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
                     c.blocked = (f"{c.ref}: {'destroy' if c.action is Action.DELETE else 'replacement'} held for "
                                  f"approval (converge approve {c.ref})")
         report = execute(to_run, target.host, parallelism=parallelism, on_event=on_event)
-        outcome = Outcome(plan=to_run, report=report)
+        outcome = Outcome(plan=to_run, report=report, notes=notes)
         if report.failed or report.skipped:
             return outcome
         # Re-plan against the same manifests that were applied (a save during the apply is the
@@ -134,6 +140,12 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
         outcome.replan = after
         held = set(report.held)
         left = [c for c in after.changes if c.ref not in held and not c.blocked]
+        if saved is not None:
+            pending = [c for c in left if _edited_since(saved, after, c.ref)]
+            left = [c for c in left if c not in pending]
+            if pending:
+                notes.append("pending (the manifests changed after the plan was made; not part of it): "
+                             + ", ".join(f"{c.action.value} {c.ref}" for c in pending))
         if left:
             raise NotConverged("after apply the host still differs from the manifests (a bug in converge: "
                                "please report it): " + "; ".join(
@@ -141,3 +153,14 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
                                        f"{d.path} {d.before_text} → {d.after_text}" for d in c.diffs) if c.diffs else "")
                                    for c in left))
         return outcome
+
+
+def _edited_since(saved: Plan, now: Plan, ref: Ref) -> bool:
+    """Is what is left of `ref` after applying a saved plan the work of a later manifest edit?
+    A change the plan made is judged by its own manifest; any other one by the whole set."""
+    if not saved.manifests:  # a plan saved before plans recorded their manifests: no way to tell
+        return False
+    key = str(ref)
+    if key in saved.desired:
+        return saved.desired[key] != now.desired.get(key, "")
+    return saved.manifests != now.manifests

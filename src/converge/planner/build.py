@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,14 +40,29 @@ def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = froze
     plan = Plan(changes=order_changes(changes, ctx),
                 fingerprints={k.kind: ctx.facts.fingerprint(k.kind) for k in KINDS})
     plan.fingerprints["state"] = state_fingerprint(ctx.state)
+    # converge's own files (smb include, exports): an edit between plan and apply makes the plan stale
+    # rather than being overwritten by it. An absent file has a fingerprint too (its creation counts).
+    for path in sorted({p for k in KINDS for p in k.owned_files(ctx)}):
+        plan.fingerprints[f"file:{path}"] = _digest(ctx.facts.files.get(path))
+    digests = manifest_digests(ctx)
+    plan.manifests = _digest(sorted(digests.items()))
+    plan.desired = {str(c.ref): digests.get(str(c.ref), "") for c in plan.changes}
+    plan.targets = sorted(targets or [])
     return plan
 
 
-def state_fingerprint(state: dict[str, Any]) -> str:
-    import hashlib
-    import json
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
-    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+
+def state_fingerprint(state: dict[str, Any]) -> str:
+    return _digest(state)
+
+
+def manifest_digests(ctx: Context) -> dict[str, str]:
+    """KIND/NAME -> digest of what its manifest says (every field set, meta fields included)."""
+    return {str(kind.ref(name)): _digest(spec.model_dump(mode="json", exclude_unset=True))
+            for kind in KINDS for name, spec in ctx.specs(kind.kind).items()}
 
 
 def _with_dependencies(targets: list[Ref], ctx: Context) -> set[Ref]:

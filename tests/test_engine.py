@@ -275,3 +275,40 @@ def test_corrupt_state_file_stops_the_apply_instead_of_running_a_rollback_again(
     facts["files"][STATE_FILE] = good
     sim.write_text(json.dumps(facts))
     assert engine.reconcile(target(d)).plan.empty
+
+
+CONTAINER_ON_DATASET = """
+pools:
+  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}
+datasets:
+  tank/media: {}
+  tank/clone: {origin: tank/media@s1}
+snapshots:
+  tank/media@s1: {}
+containers:
+  app: {image: "app:1", volumes: ["tank/media:/media:ro"]}
+shares:
+  nfs:
+    media: {path: tank/media, clients: [{network: 10.0.0.0/24}]}
+"""
+
+
+@pytest.mark.parametrize("parallelism", [1, 4])
+def test_deletes_follow_host_side_dependencies_in_reverse(tmp_path, parallelism):
+    """A container's bind volume, a share's path and a clone's origin are dependencies only on the
+    host once the manifests are gone: the dataset (and snapshot) destroys wait for what uses them."""
+    seed = dict(DISKS, images=["docker.io/library/app:1"])
+    d = setup(tmp_path, CONTAINER_ON_DATASET, seed)
+    assert engine.reconcile(target(d)).report.ok
+    (d / "main.yaml").write_text("pools:\n  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}\n")
+    plan, _ = engine.plan(target(d))
+    deps = {str(c.ref): sorted(str(r) for r in c.depends_on) for c in plan.changes}
+    assert deps == {"container/app": [], "nfs/media": [], "dataset/tank/clone": [],
+                    "snapshot/tank/media@s1": ["dataset/tank/clone"],
+                    "dataset/tank/media": ["container/app", "nfs/media", "snapshot/tank/media@s1"]}
+    allow = {c.ref for c in plan.changes}
+    t = target(d)
+    outcome = engine.reconcile(t, allow_destroy=allow, parallelism=parallelism)
+    assert outcome.report.ok and outcome.replan.empty
+    ran = [a[:2] + a[-1:] for a in t.host.commands if a[:2] in (["podman", "rm"], ["zfs", "destroy"])]
+    assert ran.index(["podman", "rm", "app"]) < ran.index(["zfs", "destroy", "tank/media"])

@@ -6,8 +6,6 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..errors import PlanError
 from ..model import Action, Change, Observed, Plan, Ref
 from ..resources import BY_KIND, KINDS, Context, Kind, Spec
@@ -115,7 +113,7 @@ def _desired_change(kind: Kind, name: str, spec: Spec, obs: Observed | None, ctx
 def _delete(kind: Kind, name: str, obs: Observed, ctx: Context, allow_destroy: set[Ref] | frozenset[Ref]) -> Change:
     ref = kind.ref(name)
     change = Change(ref=ref, action=Action.DELETE, before=_redacted(kind.spec, obs.spec), steps=kind.delete(name, obs, ctx),
-                    depends_on=_observed_depends(kind, name, obs), reason="managed by converge, no longer declared",
+                    depends_on=kind.depends_observed(name, obs, ctx), reason="managed by converge, no longer declared",
                     destroys=kind.destroys(name, obs, ctx) + _dependents(ref, ctx), destructive=kind.holds_data)
     _guard(change, obs, allowed=ref in allow_destroy)
     return change
@@ -136,13 +134,6 @@ def _guard(change: Change, obs: Observed, allowed: bool) -> None:
         what = "destroys" if change.action is Action.DELETE else "is replaced, which destroys"
         change.blocked = (f"{change.ref} {what} its data; allow with --allow-destroy {change.ref}"
                           + (" or allow_destroy: true on the resource" if change.action is Action.REPLACE else ""))
-
-
-def _observed_depends(kind: Kind, name: str, obs: Observed) -> list[Ref]:
-    try:
-        return kind.depends(name, kind.spec.model_validate(obs.spec))
-    except (ValidationError, ValueError, TypeError):
-        return []
 
 
 def _dependents(ref: Ref, ctx: Context) -> list[str]:

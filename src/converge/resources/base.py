@@ -134,6 +134,24 @@ class Kind(Generic[S]):
         """Resources this one needs (declared, or present on the host)."""
         return []
 
+    def depends_observed(self, name: str, observed: Observed, ctx: Context) -> list[Ref]:
+        """What this resource, as it is on the host, needs: deletes run in the reverse order. Its
+        depends() read from the host's spec (a clone's origin), plus the pool or dataset holding
+        each host path it uses (a container's bind volume, a share's directory)."""
+        from .storage import holder_of_path, observed_spec
+
+        spec = observed_spec(self.spec, observed.spec)
+        refs = self.depends(name, spec) if spec is not None else []  # type: ignore[arg-type]
+        for path in self.host_paths(name, observed):
+            holder = holder_of_path(path, ctx)
+            if holder is not None and holder not in refs:
+                refs.append(holder)
+        return refs
+
+    def host_paths(self, name: str, observed: Observed) -> list[str]:
+        """Absolute host paths this resource uses as it is on the host (what it stops using when deleted)."""
+        return []
+
     def validate_set(self, specs: dict[str, S], desired: Any) -> list[tuple[str, str, str]]:
         """Checks across resources (a port used twice, a property the pool's driver lacks), with the
         whole desired set at hand: (name, field path inside the resource, message) for each problem."""

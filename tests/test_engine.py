@@ -312,3 +312,18 @@ def test_deletes_follow_host_side_dependencies_in_reverse(tmp_path, parallelism)
     assert outcome.report.ok and outcome.replan.empty
     ran = [a[:2] + a[-1:] for a in t.host.commands if a[:2] in (["podman", "rm"], ["zfs", "destroy"])]
     assert ran.index(["podman", "rm", "app"]) < ran.index(["zfs", "destroy", "tank/media"])
+
+
+def test_a_pool_on_disks_the_host_does_not_have_is_a_plan_error_listing_its_disks(tmp_path):
+    from converge.errors import PlanError
+
+    d = setup(tmp_path, BASE.replace("[/dev/sdb, /dev/sdc]", "[/dev/sda, /dev/sdb]"))
+    with pytest.raises(PlanError, match=r"pool tank: the host has no /dev/sda; its disks are: /dev/sdb, /dev/sdc"):
+        engine.plan(target(d))
+    d = setup(tmp_path, BASE)
+    engine.reconcile(target(d))
+    grown = BASE.replace("{type: mirror, disks: [/dev/sdb, /dev/sdc]}",
+                         "{type: mirror, disks: [/dev/sdb, /dev/sdc]}, {type: mirror, disks: [/dev/sdd, /dev/sde]}")
+    (d / "main.yaml").write_text(grown)
+    with pytest.raises(PlanError, match=r"pool tank: the host has no /dev/sdd, /dev/sde; its disks are"):
+        engine.plan(target(d))

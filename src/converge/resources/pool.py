@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..errors import PlanError
+from ..errors import CommandFailed, PlanError
 from ..model import FieldDiff, Observed, Step
 from ..types import OnOff, SortedStrs, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field
@@ -256,7 +256,10 @@ def disk_contents(ctx: Context, disks: list[str]) -> dict[str, str]:
     """What each disk already holds (filesystem or pool label), from one `blkid -p` probe."""
     if not disks:
         return {}
-    result = ctx.host.run(["blkid", "-p", "-o", "export", *disks], check=False)
+    argv = ["blkid", "-p", "-o", "export", *disks]
+    result = ctx.host.run(argv, check=False)
+    if result.returncode not in (0, 2):  # 2: no signature found; anything else is no answer (never "empty")
+        raise CommandFailed(argv, result.returncode, result.stderr, result.stdout)
     out: dict[str, str] = {}
     for block in result.stdout.split("\n\n"):
         fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)

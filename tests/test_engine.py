@@ -327,3 +327,52 @@ def test_a_pool_on_disks_the_host_does_not_have_is_a_plan_error_listing_its_disk
     (d / "main.yaml").write_text(grown)
     with pytest.raises(PlanError, match=r"pool tank: the host has no /dev/sdd, /dev/sde; its disks are"):
         engine.plan(target(d))
+
+
+class VanishingBtrfsHost(SimHost):
+    """The simulated host, with a btrfs filesystem that vanishes between `filesystem show` and its
+    `filesystem df` (what an unmount racing the bulk read gives on a real host)."""
+
+    def run(self, argv, *, input=None, check=True):
+        if list(argv[:3]) == ["btrfs", "filesystem", "df"]:
+            from converge.hosts.base import Result, checked
+
+            self.record(argv)
+            return checked(argv, Result(1, "", f"ERROR: can't access '{argv[-1]}': No such file or directory\n"), check)
+        return super().run(argv, input=input, check=check)
+
+
+BTRFS_AND_BRIDGE = """
+pools:
+  bpool: {driver: btrfs, disks: [/dev/sdb]}
+interfaces:
+  br0: {type: bridge, mtu: 1500}
+"""
+
+
+def test_a_failed_read_of_one_kind_does_not_stop_a_plan_of_other_kinds(tmp_path):
+    from converge.errors import PlanError
+
+    d = setup(tmp_path, BTRFS_AND_BRIDGE)
+    assert engine.reconcile(target(d)).report.ok
+
+    def vanishing():
+        t = target(d)
+        t.host = VanishingBtrfsHost(t.host.state_path)
+        return t
+
+    (d / "main.yaml").write_text(BTRFS_AND_BRIDGE.replace("mtu: 1500", "mtu: 9000"))
+    # Interfaces only: the pool's failed read does not matter, and is said
+    outcome = engine.reconcile(vanishing(), targets=[Ref(kind="interface", name="br0")])
+    assert [str(c.ref) for c in outcome.plan.changes] == ["interface/br0"] and outcome.report.ok
+    assert target(d).host.facts.of("interface")["br0"].spec["mtu"] == 9000
+    # A plan that needs the pool fails, naming the kind and the command
+    for targets in (None, [Ref(kind="pool", name="bpool")]):
+        with pytest.raises(PlanError, match=r"reading pool from the host failed: command btrfs filesystem df "
+                                            r"-b /bpool failed \(exit 1\).*this plan needs it \(pool/bpool"):
+            engine.plan(vanishing(), targets=targets)
+    # Nothing declared needs the pool: it is left out (not planned as gone: no destroy), with a warning
+    (d / "main.yaml").write_text("interfaces:\n  br0: {type: bridge, mtu: 1400}\n")
+    plan, _ = engine.plan(vanishing())
+    assert [str(c.ref) for c in plan.changes] == ["interface/br0"]
+    assert [w for w in plan.warnings if w.startswith("reading pool from the host failed") and "left out" in w]

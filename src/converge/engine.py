@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 
 from .config import Config, load_config
-from .errors import ManifestError, NotConverged, StalePlan
+from .errors import HostError, ManifestError, NotConverged, StalePlan
 from .executor import Event, Report, execute
 from .hosts import Host, default_sim_path, open_host
 from .lock import apply_lock
@@ -49,15 +49,26 @@ def read_state(host: Host) -> dict[str, Any]:
     return parse_state(host.read_file(STATE_FILE))
 
 
-def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, Any] | None = None) -> Context:
-    """Every kind reads all its instances in bulk (a few commands each, whatever their number)."""
+def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, Any] | None = None,
+               *, tolerate: bool = False) -> Context:
+    """Every kind reads all its instances in bulk (a few commands each, whatever their number).
+    A kind whose read fails raises, naming the kind and the command; with `tolerate` it is
+    recorded in ctx.failed instead, so a plan that does not need that kind can go on."""
     state = host.read_file(STATE_FILE)
     ctx = Context(host=host, settings=settings or {}, desired=desired, facts=Facts(), state=parse_state(state))
     for kind in KINDS:
         if kind.tools and not any(host.has(t) for t in kind.tools):
             ctx.facts.resources[kind.kind] = {}
             continue
-        ctx.facts.resources[kind.kind] = kind.read(ctx)
+        try:
+            ctx.facts.resources[kind.kind] = kind.read(ctx)
+        except (HostError, OSError) as e:
+            message = f"reading {kind.kind} from the host failed: {e}"
+            if not tolerate:
+                raise HostError(message) from None
+            ctx.failed[kind.kind] = message
+            log.warning("read failed", kind=kind.kind, error=str(e))
+            continue
         for path in kind.owned_files(ctx):
             text = host.read_file(path)
             if text is not None:
@@ -71,13 +82,26 @@ def present_refs(ctx: Context) -> set[Ref]:
     return {Ref(kind=k, name=n) for k, names in ctx.facts.resources.items() for n in names}
 
 
+class _Present(set[Ref]):
+    """Refs present on the host; every ref of a kind whose read failed counts as present."""
+
+    def __init__(self, refs: set[Ref], unknown: dict[str, str]) -> None:
+        super().__init__(refs)
+        self.unknown = set(unknown)
+
+    def __contains__(self, ref: object) -> bool:
+        return (isinstance(ref, Ref) and ref.kind in self.unknown) or super().__contains__(ref)
+
+
 def load_checked(target: Target) -> tuple[Desired, Context]:
     """Load the manifests, read the host, and check references against declared ∪ present."""
     desired, issues = load_unchecked(target.directory, target.config.vars)
     # The host is only read (never changed) here, so references are checked even when other
     # errors were found: every error of a run is reported at once.
-    ctx = read_facts(target.host, desired, target.config.settings)
-    issues += check_references(desired, present_refs(ctx))
+    ctx = read_facts(target.host, desired, target.config.settings, tolerate=True)
+    # A kind whose read failed is unknown, not empty: references to it are not reported missing
+    # here; the planner refuses a plan that needs that kind, with the read's own error.
+    issues += check_references(desired, _Present(present_refs(ctx), ctx.failed))
     if issues:
         raise ManifestError(issues)
     return desired, ctx
@@ -135,7 +159,7 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
             return outcome
         # Re-plan against the same manifests that were applied (a save during the apply is the
         # next reconcile's business, not a convergence failure).
-        ctx = read_facts(target.host, ctx.desired, target.config.settings)
+        ctx = read_facts(target.host, ctx.desired, target.config.settings, tolerate=True)
         after = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
         outcome.replan = after
         held = set(report.held)

@@ -17,8 +17,11 @@ def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = froze
                targets: list[Ref] | None = None) -> Plan:
     desired = ctx.desired
     wanted = _with_dependencies(targets, ctx) if targets else None
+    unread = _unread_kinds(ctx, wanted)
     changes: list[Change] = []
     for kind in KINDS:
+        if kind.kind in unread:  # unknown, not empty: no create or delete is planned from a failed read
+            continue
         kind_changes = []
         specs = desired.specs(kind.kind) if desired else {}
         observed = ctx.facts.resources.get(kind.kind, {})
@@ -35,8 +38,15 @@ def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = froze
         if kind_changes:
             kind.finalize(kind_changes, ctx)
         changes += kind_changes
+    for change in changes:  # a change of a kind that was read may still need an unread one
+        dep = next((d for d in change.depends_on if d.kind in unread), None)
+        if dep is not None:
+            raise PlanError(f"{ctx.failed[dep.kind]}; this plan needs it ({change.ref} depends on {dep})")
     plan = Plan(changes=order_changes(changes, ctx),
-                fingerprints={k.kind: ctx.facts.fingerprint(k.kind) for k in KINDS})
+                fingerprints={k.kind: "unread" if k.kind in unread else ctx.facts.fingerprint(k.kind) for k in KINDS})
+    plan.warnings += [f"{ctx.failed[k]}; {k} is left out of this plan (nothing in the manifests or the targets "
+                      "needs it; resources of it no longer declared are not destroyed until it reads again)"
+                      for k in sorted(unread)]
     plan.fingerprints["state"] = state_fingerprint(ctx.state)
     # converge's own files (smb include, exports): an edit between plan and apply makes the plan stale
     # rather than being overwritten by it. An absent file has a fingerprint too (its creation counts).
@@ -63,6 +73,25 @@ def manifest_digests(ctx: Context) -> dict[str, str]:
             for kind in KINDS for name, spec in ctx.specs(kind.kind).items()}
 
 
+def _unread_kinds(ctx: Context, wanted: set[Ref] | None) -> set[str]:
+    """Kinds whose read failed and that this plan can do without. A plan that needs one (a target
+    or declared resource of that kind, or a dependency on it) fails with the read's error."""
+    if not ctx.failed:
+        return set()
+    needs: dict[str, str] = {}
+    refs = wanted if wanted is not None else {kind.ref(n) for kind in KINDS for n in ctx.specs(kind.kind)}
+    for ref in sorted(refs):
+        needs.setdefault(ref.kind, f"{ref} is {'targeted' if wanted is not None else 'declared'}")
+        spec = ctx.specs(ref.kind).get(ref.name)
+        if spec is not None:
+            for dep in BY_KIND[ref.kind].depends(ref.name, spec):
+                needs.setdefault(dep.kind, f"{ref} depends on {dep}")
+    for kind, message in sorted(ctx.failed.items()):
+        if kind in needs:
+            raise PlanError(f"{message}; this plan needs it ({needs[kind]})")
+    return set(ctx.failed)
+
+
 def _with_dependencies(targets: list[Ref], ctx: Context) -> set[Ref]:
     """The targets and, transitively, what they depend on (declared ones)."""
     seen: set[Ref] = set()
@@ -74,6 +103,8 @@ def _with_dependencies(targets: list[Ref], ctx: Context) -> set[Ref]:
         if ref.kind not in BY_KIND:
             raise PlanError(f"--target {ref}: unknown kind {ref.kind!r}; kinds: {', '.join(BY_KIND)}")
         spec = ctx.desired.spec(ref) if ctx.desired else None
+        if spec is None and ref.kind in ctx.failed:
+            raise PlanError(f"{ctx.failed[ref.kind]}; this plan needs it (--target {ref})")
         if spec is None and ref.name not in ctx.facts.resources.get(ref.kind, {}):
             raise PlanError(f"--target {ref}: neither declared nor present on the host")
         seen.add(ref)

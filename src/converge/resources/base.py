@@ -81,6 +81,7 @@ class Context:
     facts: Facts = field(default_factory=Facts)
     state: dict[str, Any] = field(default_factory=dict)  # parsed STATE_FILE
     reads: dict[str, Any] = field(default_factory=dict)  # bulk reads shared by kinds within one facts pass
+    failed: dict[str, str] = field(default_factory=dict)  # kind -> why its read failed (its facts are unknown)
 
     def specs(self, kind: str) -> dict[str, Any]:
         """The declared specs of one kind, from manifest.Desired or (in tests) a plain

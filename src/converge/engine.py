@@ -160,7 +160,7 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
         # Re-plan against the same manifests that were applied (a save during the apply is the
         # next reconcile's business, not a convergence failure).
         ctx = read_facts(target.host, ctx.desired, target.config.settings, tolerate=True)
-        after = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
+        after = build_plan(ctx, allow_destroy=allow_destroy, targets=targets, record_manifests=saved is not None)
         outcome.replan = after
         held = set(report.held)
         left = [c for c in after.changes if c.ref not in held and not c.blocked]

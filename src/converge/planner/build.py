@@ -14,7 +14,7 @@ from .order import order_changes
 
 
 def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = frozenset(),
-               targets: list[Ref] | None = None) -> Plan:
+               targets: list[Ref] | None = None, record_manifests: bool = True) -> Plan:
     desired = ctx.desired
     wanted = _with_dependencies(targets, ctx) if targets else None
     unread = _unread_kinds(ctx, wanted)
@@ -52,9 +52,9 @@ def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = froze
     # rather than being overwritten by it. An absent file has a fingerprint too (its creation counts).
     for path in sorted({p for k in KINDS for p in k.owned_files(ctx)}):
         plan.fingerprints[f"file:{path}"] = _digest(ctx.facts.files.get(path))
-    digests = manifest_digests(ctx)
-    plan.manifests = _digest(sorted(digests.items()))
-    plan.desired = {str(c.ref): digests.get(str(c.ref), "") for c in plan.changes}
+    if record_manifests:  # 0.2 s at 10 000 resources: the re-plan after an apply does without it
+        plan.manifests = manifests_digest(ctx)
+    plan.desired = {str(c.ref): _spec_digest(ctx, c.ref) for c in plan.changes}
     plan.targets = sorted(targets or [])
     return plan
 
@@ -67,10 +67,15 @@ def state_fingerprint(state: dict[str, Any]) -> str:
     return _digest(state)
 
 
-def manifest_digests(ctx: Context) -> dict[str, str]:
-    """KIND/NAME -> digest of what its manifest says (every field set, meta fields included)."""
-    return {str(kind.ref(name)): _digest(spec.model_dump(mode="json", exclude_unset=True))
-            for kind in KINDS for name, spec in ctx.specs(kind.kind).items()}
+def _spec_digest(ctx: Context, ref: Ref) -> str:
+    """Digest of what a resource's manifest says (every field set, meta fields included); "" undeclared."""
+    spec = ctx.specs(ref.kind).get(ref.name)
+    return _digest(spec.model_dump(mode="json", exclude_unset=True)) if spec is not None else ""
+
+
+def manifests_digest(ctx: Context) -> str:
+    """Digest of the whole desired set (what each resource's manifest says)."""
+    return _digest(sorted((str(k.ref(n)), _spec_digest(ctx, k.ref(n))) for k in KINDS for n in ctx.specs(k.kind)))
 
 
 def _unread_kinds(ctx: Context, wanted: set[Ref] | None) -> set[str]:

@@ -300,12 +300,19 @@ def test_deletes_follow_host_side_dependencies_in_reverse(tmp_path, parallelism)
     seed = dict(DISKS, images=["docker.io/library/app:1"])
     d = setup(tmp_path, CONTAINER_ON_DATASET, seed)
     assert engine.reconcile(target(d)).report.ok
+    # a share on a directory inside the dataset, by absolute path (added once the dataset exists)
+    t = target(d)
+    t.host.facts.sim.setdefault("paths", []).append("/tank/media/music")
+    t.host.changed()
+    t.host.flush()
+    (d / "main.yaml").write_text(CONTAINER_ON_DATASET + "  smb:\n    music: {path: /tank/media/music}\n")
+    assert engine.reconcile(target(d)).report.ok
     (d / "main.yaml").write_text("pools:\n  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}\n")
     plan, _ = engine.plan(target(d))
     deps = {str(c.ref): sorted(str(r) for r in c.depends_on) for c in plan.changes}
-    assert deps == {"container/app": [], "nfs/media": [], "dataset/tank/clone": [],
+    assert deps == {"container/app": [], "nfs/media": [], "smb/music": [], "dataset/tank/clone": [],
                     "snapshot/tank/media@s1": ["dataset/tank/clone"],
-                    "dataset/tank/media": ["container/app", "nfs/media", "snapshot/tank/media@s1"]}
+                    "dataset/tank/media": ["container/app", "nfs/media", "smb/music", "snapshot/tank/media@s1"]}
     allow = {c.ref for c in plan.changes}
     t = target(d)
     outcome = engine.reconcile(t, allow_destroy=allow, parallelism=parallelism)
@@ -376,3 +383,13 @@ def test_a_failed_read_of_one_kind_does_not_stop_a_plan_of_other_kinds(tmp_path)
     plan, _ = engine.plan(vanishing())
     assert [str(c.ref) for c in plan.changes] == ["interface/br0"]
     assert [w for w in plan.warnings if w.startswith("reading pool from the host failed") and "left out" in w]
+
+
+def test_a_saved_targeted_plan_is_checked_within_its_targets(tmp_path):
+    d = setup(tmp_path, BASE)
+    saved, _ = engine.plan(target(d), targets=[Ref(kind="dataset", name="tank/media")])
+    assert saved.targets == [Ref(kind="dataset", name="tank/media")]
+    saved = type(saved).model_validate_json(saved.model_dump_json())  # as `plan -o` saves it
+    outcome = engine.reconcile(target(d), saved=saved)  # the untargeted rest is no convergence failure
+    assert outcome.report.ok and outcome.replan.empty and not outcome.notes
+    assert sorted(dataset_names(target(d).host)) == ["tank/media"]

@@ -68,8 +68,7 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
                 raise HostError(message) from None
             ctx.failed[kind.kind] = message
             log.warning("read failed", kind=kind.kind, error=str(e))
-            continue
-        for path in kind.owned_files(ctx):
+        for path in kind.owned_files(ctx):  # read even after a failed read: a saved plan fingerprints them
             text = host.read_file(path)
             if text is not None:
                 ctx.facts.files[path] = text

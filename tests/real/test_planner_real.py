@@ -13,6 +13,9 @@ from converge.hosts import LocalHost
 from converge.resources import BY_KIND
 from converge.resources.base import Context
 
+from .test_btrfs import loops  # noqa: F401  (loop devices, unmounted and detached afterwards)
+from .test_podman import podman_env  # noqa: F401  (private podman storage, emptied afterwards)
+
 pytestmark = pytest.mark.real
 
 
@@ -90,3 +93,42 @@ def test_btrfs_read_without_findmnt_is_an_error_naming_the_package(btrfs_mount, 
     ctx = Context(host=LocalHost())
     with pytest.raises(CommandFailed, match=r"findmnt .*exit 127.*install the package util-linux"):
         BY_KIND["pool"].read(ctx)
+
+
+def test_container_and_the_subvolume_it_binds_are_removed_container_first(podman_env, loops, tmp_path):  # noqa: F811
+    """Removed together, the dataset's destroy waits for the container that binds it: the bind is
+    a dependency only on the host (podman inspect's Binds) once the manifests are gone."""
+    from converge import engine
+    from converge.model import Ref
+
+    from .test_podman import IMAGE, LOOP, apply, ps, write
+
+    l1, l2, _ = loops
+    d = tmp_path / "manifests"
+    d.mkdir()
+    pool = (f"pools:\n  cvord: {{driver: btrfs, disks: [{l1}, {l2}], data_profile: raid1, "
+            f"metadata_profile: raid1, mountpoint: /srv/cvord}}\n")
+    write(d, pool + f"""datasets:
+  cvord/media: {{}}
+containers:
+  cvord-player:
+    image: {IMAGE}
+    command: [sh, -c, "{LOOP}"]
+    volumes: ["cvord/media:/media:ro"]
+    network: none
+""")
+    root = tmp_path / "root"
+    assert apply(d, root).report.ok
+    write(d, pool)
+    t = engine.open_target(str(d), "local", str(root))
+    plan, _ = engine.plan(t)
+    deps = {str(c.ref): [str(r) for r in c.depends_on] for c in plan.changes}
+    assert deps == {"container/cvord-player": [], "dataset/cvord/media": ["container/cvord-player"]}
+    t = engine.open_target(str(d), "local", str(root))
+    outcome = engine.reconcile(t, allow_destroy={Ref(kind="dataset", name="cvord/media")}, parallelism=4)
+    assert outcome.report.ok and outcome.replan.empty
+    ran = [a for a in t.host.commands if a[:2] == ["podman", "rm"] or a[:3] == ["btrfs", "subvolume", "delete"]]
+    assert ran[0][:2] == ["podman", "rm"] and ran[-1][:3] == ["btrfs", "subvolume", "delete"], ran
+    assert "cvord-player" not in ps()
+    assert " path media\n" not in subprocess.run(["btrfs", "subvolume", "list", str(root / "srv" / "cvord")],
+                                                 capture_output=True, text=True, check=True).stdout + "\n"

@@ -139,6 +139,7 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
                                 + "); make a new plan")
             to_run = saved
             if saved.manifests and saved.manifests != current.manifests:
+                log.warning("the manifests changed since the saved plan was made; applying the saved plan only")
                 notes.append("warning: the manifests changed since this plan was made; applying the saved plan "
                              "only (the later edits stay pending: run converge plan/apply again)")
         else:

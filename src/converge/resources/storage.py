@@ -90,17 +90,22 @@ def observed_spec(model: type[BaseModel], data: dict[str, Any]) -> Any:
 
 def holder_of_path(path: str, ctx: Context) -> Ref | None:
     """The dataset or pool whose mountpoint holds a host path (the deepest one), from the facts."""
+    path = path.rstrip("/") or "/"
+    for mount, ref in shared_read(ctx, "mountpoints", lambda: _mountpoints(ctx)):
+        if path == mount or path.startswith(mount + "/"):
+            return ref
+    return None
+
+
+def _mountpoints(ctx: Context) -> list[tuple[str, Ref]]:
+    """(mountpoint, pool or dataset) on the host, deepest first."""
     from .dataset import dataset_mountpoint
 
-    best: tuple[int, Ref] | None = None
-    path = path.rstrip("/") or "/"
+    out = []
     for kind in ("pool", "dataset"):
         for name, observed in ctx.facts.of(kind).items():
             btrfs = observed.info.get("driver") == "btrfs" or observed.spec.get("driver") == "btrfs"
-            mount = str(observed.info.get("path") or "") if btrfs else dataset_mountpoint(name, ctx)
-            mount = mount.rstrip("/") or "/"
-            if not mount.startswith("/") or mount == "/":
-                continue
-            if (path == mount or path.startswith(mount + "/")) and (best is None or len(mount) > best[0]):
-                best = (len(mount), Ref(kind=kind, name=name))
-    return best[1] if best else None
+            mount = (str(observed.info.get("path") or "") if btrfs else dataset_mountpoint(name, ctx)).rstrip("/")
+            if mount.startswith("/"):
+                out.append((mount, Ref(kind=kind, name=name)))
+    return sorted(out, key=lambda m: -len(m[0]))

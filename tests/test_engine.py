@@ -246,3 +246,150 @@ def test_share_leaves_its_file_before_its_dataset_is_destroyed(tmp_path):
     assert [w[0] for w in writes] == ["-", "+"]  # without the old export first, then the whole file
     outcome = engine.reconcile(target(d), allow_destroy={Ref(kind="dataset", name="tank/backup")})
     assert outcome.report.ok and outcome.replan.empty
+
+
+ROLLBACK = BASE.replace("tank/backup: {properties: {atime: \"off\"}}",
+                        "tank/backup: {properties: {atime: \"off\"}, rollback_to: s1, "
+                        "rollback_requested: \"2026-11-22T10:00:00Z\"}") + "  tank/backup@s1: {}\n"
+
+
+def test_corrupt_state_file_stops_the_apply_instead_of_running_a_rollback_again(tmp_path):
+    from converge.errors import HostError
+    from converge.resources.base import STATE_BACKUP, STATE_FILE
+
+    d = setup(tmp_path, BASE + "  tank/backup@s1: {}\n")
+    engine.reconcile(target(d))
+    (d / "main.yaml").write_text(ROLLBACK)
+    first = engine.reconcile(target(d))
+    assert [s.argv for c in first.plan.changes for s in c.steps if s.op == "run"] == [["zfs", "rollback", "tank/backup@s1"]]
+    sim = d / ".converge" / "sim-host.json"
+    facts = json.loads(sim.read_text())
+    good = facts["files"][STATE_FILE]
+    assert json.loads(facts["files"][STATE_BACKUP]) != json.loads(good)  # one backup: the state before the write
+    facts["files"][STATE_FILE] = good[: len(good) // 2]  # a torn write
+    sim.write_text(json.dumps(facts))
+    t = target(d)
+    with pytest.raises(HostError, match=r"state.json on the host is corrupt.*cp /var/lib/converge/state.json.bak"):
+        engine.reconcile(t)
+    assert not [a for a in t.host.commands if a[:2] == ["zfs", "rollback"]]
+    facts["files"][STATE_FILE] = good
+    sim.write_text(json.dumps(facts))
+    assert engine.reconcile(target(d)).plan.empty
+
+
+CONTAINER_ON_DATASET = """
+pools:
+  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}
+datasets:
+  tank/media: {}
+  tank/clone: {origin: tank/media@s1}
+snapshots:
+  tank/media@s1: {}
+containers:
+  app: {image: "app:1", volumes: ["tank/media:/media:ro"]}
+shares:
+  nfs:
+    media: {path: tank/media, clients: [{network: 10.0.0.0/24}]}
+"""
+
+
+@pytest.mark.parametrize("parallelism", [1, 4])
+def test_deletes_follow_host_side_dependencies_in_reverse(tmp_path, parallelism):
+    """A container's bind volume, a share's path and a clone's origin are dependencies only on the
+    host once the manifests are gone: the dataset (and snapshot) destroys wait for what uses them."""
+    seed = dict(DISKS, images=["docker.io/library/app:1"])
+    d = setup(tmp_path, CONTAINER_ON_DATASET, seed)
+    assert engine.reconcile(target(d)).report.ok
+    # a share on a directory inside the dataset, by absolute path (added once the dataset exists)
+    t = target(d)
+    t.host.facts.sim.setdefault("paths", []).append("/tank/media/music")
+    t.host.changed()
+    t.host.flush()
+    (d / "main.yaml").write_text(CONTAINER_ON_DATASET + "  smb:\n    music: {path: /tank/media/music}\n")
+    assert engine.reconcile(target(d)).report.ok
+    (d / "main.yaml").write_text("pools:\n  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}\n")
+    plan, _ = engine.plan(target(d))
+    deps = {str(c.ref): sorted(str(r) for r in c.depends_on) for c in plan.changes}
+    assert deps == {"container/app": [], "nfs/media": [], "smb/music": [], "dataset/tank/clone": [],
+                    "snapshot/tank/media@s1": ["dataset/tank/clone"],
+                    "dataset/tank/media": ["container/app", "nfs/media", "smb/music", "snapshot/tank/media@s1"]}
+    allow = {c.ref for c in plan.changes}
+    t = target(d)
+    outcome = engine.reconcile(t, allow_destroy=allow, parallelism=parallelism)
+    assert outcome.report.ok and outcome.replan.empty
+    ran = [a[:2] + a[-1:] for a in t.host.commands if a[:2] in (["podman", "rm"], ["zfs", "destroy"])]
+    assert ran.index(["podman", "rm", "app"]) < ran.index(["zfs", "destroy", "tank/media"])
+
+
+def test_a_pool_on_disks_the_host_does_not_have_is_a_plan_error_listing_its_disks(tmp_path):
+    from converge.errors import PlanError
+
+    d = setup(tmp_path, BASE.replace("[/dev/sdb, /dev/sdc]", "[/dev/sda, /dev/sdb]"))
+    with pytest.raises(PlanError, match=r"pool tank: the host has no /dev/sda; its disks are: /dev/sdb, /dev/sdc"):
+        engine.plan(target(d))
+    d = setup(tmp_path, BASE)
+    engine.reconcile(target(d))
+    grown = BASE.replace("{type: mirror, disks: [/dev/sdb, /dev/sdc]}",
+                         "{type: mirror, disks: [/dev/sdb, /dev/sdc]}, {type: mirror, disks: [/dev/sdd, /dev/sde]}")
+    (d / "main.yaml").write_text(grown)
+    with pytest.raises(PlanError, match=r"pool tank: the host has no /dev/sdd, /dev/sde; its disks are"):
+        engine.plan(target(d))
+
+
+class VanishingBtrfsHost(SimHost):
+    """The simulated host, with a btrfs filesystem that vanishes between `filesystem show` and its
+    `filesystem df` (what an unmount racing the bulk read gives on a real host)."""
+
+    def run(self, argv, *, input=None, check=True):
+        if list(argv[:3]) == ["btrfs", "filesystem", "df"]:
+            from converge.hosts.base import Result, checked
+
+            self.record(argv)
+            return checked(argv, Result(1, "", f"ERROR: can't access '{argv[-1]}': No such file or directory\n"), check)
+        return super().run(argv, input=input, check=check)
+
+
+BTRFS_AND_BRIDGE = """
+pools:
+  bpool: {driver: btrfs, disks: [/dev/sdb]}
+interfaces:
+  br0: {type: bridge, mtu: 1500}
+"""
+
+
+def test_a_failed_read_of_one_kind_does_not_stop_a_plan_of_other_kinds(tmp_path):
+    from converge.errors import PlanError
+
+    d = setup(tmp_path, BTRFS_AND_BRIDGE)
+    assert engine.reconcile(target(d)).report.ok
+
+    def vanishing():
+        t = target(d)
+        t.host = VanishingBtrfsHost(t.host.state_path)
+        return t
+
+    (d / "main.yaml").write_text(BTRFS_AND_BRIDGE.replace("mtu: 1500", "mtu: 9000"))
+    # Interfaces only: the pool's failed read does not matter, and is said
+    outcome = engine.reconcile(vanishing(), targets=[Ref(kind="interface", name="br0")])
+    assert [str(c.ref) for c in outcome.plan.changes] == ["interface/br0"] and outcome.report.ok
+    assert target(d).host.facts.of("interface")["br0"].spec["mtu"] == 9000
+    # A plan that needs the pool fails, naming the kind and the command
+    for targets in (None, [Ref(kind="pool", name="bpool")]):
+        with pytest.raises(PlanError, match=r"reading pool from the host failed: command btrfs filesystem df "
+                                            r"-b /bpool failed \(exit 1\).*this plan needs it \(pool/bpool"):
+            engine.plan(vanishing(), targets=targets)
+    # Nothing declared needs the pool: it is left out (not planned as gone: no destroy), with a warning
+    (d / "main.yaml").write_text("interfaces:\n  br0: {type: bridge, mtu: 1400}\n")
+    plan, _ = engine.plan(vanishing())
+    assert [str(c.ref) for c in plan.changes] == ["interface/br0"]
+    assert [w for w in plan.warnings if w.startswith("reading pool from the host failed") and "left out" in w]
+
+
+def test_a_saved_targeted_plan_is_checked_within_its_targets(tmp_path):
+    d = setup(tmp_path, BASE)
+    saved, _ = engine.plan(target(d), targets=[Ref(kind="dataset", name="tank/media")])
+    assert saved.targets == [Ref(kind="dataset", name="tank/media")]
+    saved = type(saved).model_validate_json(saved.model_dump_json())  # as `plan -o` saves it
+    outcome = engine.reconcile(target(d), saved=saved)  # the untargeted rest is no convergence failure
+    assert outcome.report.ok and outcome.replan.empty and not outcome.notes
+    assert sorted(dataset_names(target(d).host)) == ["tank/media"]

@@ -166,8 +166,10 @@ def apply(source: str, host: str | None, root: str | None, targets: tuple[str, .
                                    targets=_refs(targets, "--target") or None, saved=saved,
                                    parallelism=parallelism, lock_timeout=lock_timeout, on_event=progress.event)
     report = outcome.report
+    for note in outcome.notes:  # a saved plan older than the manifests: what stays pending
+        click.echo(note, err=True)
     if outcome.plan.empty:
-        click.echo("No changes. The host matches the manifests.")
+        click.echo("No changes. The host matches the manifests." if not outcome.notes else "No changes in the plan.")
         return
     click.echo(render_plan(outcome.plan, _style(), show_steps=False).rsplit("\n", 1)[0])
     for failure in report.failed:
@@ -179,7 +181,8 @@ def apply(source: str, host: str | None, root: str | None, targets: tuple[str, .
     click.echo(f"Applied {len(report.applied)} of {len(outcome.plan.changes)} changes "
                f"({report.commands} commands)"
                + (f"; {len(report.failed)} failed, {len(report.skipped)} skipped, {len(report.held)} held."
-                  if not report.ok else "; converged: a new plan is empty."))
+                  if not report.ok else "; the plan's changes converged." if outcome.notes
+                  else "; converged: a new plan is empty."))
     if not report.ok:
         sys.exit(1)
 

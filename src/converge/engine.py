@@ -3,7 +3,6 @@ The CLI, the watcher and the API all go through `reconcile()`; nothing else touc
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import structlog
 
 from .config import Config, load_config
-from .errors import ManifestError, NotConverged, StalePlan
+from .errors import HostError, ManifestError, NotConverged, StalePlan
 from .executor import Event, Report, execute
 from .hosts import Host, default_sim_path, open_host
 from .lock import apply_lock
@@ -19,7 +18,7 @@ from .manifest import Desired, check_references, load_unchecked
 from .model import Action, Facts, Plan, Ref
 from .planner import build_plan
 from .resources import KINDS, Context
-from .resources.base import STATE_FILE
+from .resources.base import STATE_FILE, parse_state
 from .yamlsource import display_path
 
 log = structlog.get_logger("converge")
@@ -47,26 +46,32 @@ def open_target(directory: str, host: str | None = None, root: str | None = None
 
 
 def read_state(host: Host) -> dict[str, Any]:
-    text = host.read_file(STATE_FILE)
-    try:
-        return json.loads(text) if text else {}
-    except ValueError:
-        return {}
+    return parse_state(host.read_file(STATE_FILE))
 
 
-def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, Any] | None = None) -> Context:
-    """Every kind reads all its instances in bulk (a few commands each, whatever their number)."""
-    ctx = Context(host=host, settings=settings or {}, desired=desired, facts=Facts(), state=read_state(host))
+def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, Any] | None = None,
+               *, tolerate: bool = False) -> Context:
+    """Every kind reads all its instances in bulk (a few commands each, whatever their number).
+    A kind whose read fails raises, naming the kind and the command; with `tolerate` it is
+    recorded in ctx.failed instead, so a plan that does not need that kind can go on."""
+    state = host.read_file(STATE_FILE)
+    ctx = Context(host=host, settings=settings or {}, desired=desired, facts=Facts(), state=parse_state(state))
     for kind in KINDS:
         if kind.tools and not any(host.has(t) for t in kind.tools):
             ctx.facts.resources[kind.kind] = {}
             continue
-        ctx.facts.resources[kind.kind] = kind.read(ctx)
-        for path in kind.owned_files(ctx):
+        try:
+            ctx.facts.resources[kind.kind] = kind.read(ctx)
+        except (HostError, OSError) as e:
+            message = f"reading {kind.kind} from the host failed: {e}"
+            if not tolerate:
+                raise HostError(message) from None
+            ctx.failed[kind.kind] = message
+            log.warning("read failed", kind=kind.kind, error=str(e))
+        for path in kind.owned_files(ctx):  # read even after a failed read: a saved plan fingerprints them
             text = host.read_file(path)
             if text is not None:
                 ctx.facts.files[path] = text
-    state = host.read_file(STATE_FILE)
     if state is not None:
         ctx.facts.files[STATE_FILE] = state
     return ctx
@@ -76,13 +81,26 @@ def present_refs(ctx: Context) -> set[Ref]:
     return {Ref(kind=k, name=n) for k, names in ctx.facts.resources.items() for n in names}
 
 
+class _Present(set[Ref]):
+    """Refs present on the host; every ref of a kind whose read failed counts as present."""
+
+    def __init__(self, refs: set[Ref], unknown: dict[str, str]) -> None:
+        super().__init__(refs)
+        self.unknown = set(unknown)
+
+    def __contains__(self, ref: object) -> bool:
+        return (isinstance(ref, Ref) and ref.kind in self.unknown) or super().__contains__(ref)
+
+
 def load_checked(target: Target) -> tuple[Desired, Context]:
     """Load the manifests, read the host, and check references against declared ∪ present."""
     desired, issues = load_unchecked(target.directory, target.config.vars)
     # The host is only read (never changed) here, so references are checked even when other
     # errors were found: every error of a run is reported at once.
-    ctx = read_facts(target.host, desired, target.config.settings)
-    issues += check_references(desired, present_refs(ctx))
+    ctx = read_facts(target.host, desired, target.config.settings, tolerate=True)
+    # A kind whose read failed is unknown, not empty: references to it are not reported missing
+    # here; the planner refuses a plan that needs that kind, with the read's own error.
+    issues += check_references(desired, _Present(present_refs(ctx), ctx.failed))
     if issues:
         raise ManifestError(issues)
     return desired, ctx
@@ -108,15 +126,22 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
               targets: list[Ref] | None = None, saved: Plan | None = None, parallelism: int = 1,
               hold_destroys: bool = False, lock_timeout: float = 0.0, on_event: Event | None = None) -> Outcome:
     """Plan (or take a saved plan), apply it under the host's lock, and prove convergence."""
+    if saved is not None and targets is None:
+        targets = saved.targets or None  # the saved plan's own --target: the check below covers that much
     with apply_lock(target.host.lock_path(), lock_timeout):
         target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)
+        notes: list[str] = []
         if saved is not None:
             stale = sorted(k for k, v in saved.fingerprints.items() if current.fingerprints.get(k) != v)
             if stale:
                 raise StalePlan("plan is stale: the host changed since it was made (" + ", ".join(stale)
                                 + "); make a new plan")
             to_run = saved
+            if saved.manifests and saved.manifests != current.manifests:
+                log.warning("the manifests changed since the saved plan was made; applying the saved plan only")
+                notes.append("warning: the manifests changed since this plan was made; applying the saved plan "
+                             "only (the later edits stay pending: run converge plan/apply again)")
         else:
             to_run = current
         if hold_destroys:  # the watcher: destroys and replacements wait for an approval
@@ -129,16 +154,22 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
                     c.blocked = (f"{c.ref}: {'destroy' if c.action is Action.DELETE else 'replacement'} held for "
                                  f"approval (converge approve {c.ref})")
         report = execute(to_run, target.host, parallelism=parallelism, on_event=on_event)
-        outcome = Outcome(plan=to_run, report=report)
+        outcome = Outcome(plan=to_run, report=report, notes=notes)
         if report.failed or report.skipped:
             return outcome
         # Re-plan against the same manifests that were applied (a save during the apply is the
         # next reconcile's business, not a convergence failure).
-        ctx = read_facts(target.host, ctx.desired, target.config.settings)
-        after = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
+        ctx = read_facts(target.host, ctx.desired, target.config.settings, tolerate=True)
+        after = build_plan(ctx, allow_destroy=allow_destroy, targets=targets, record_manifests=saved is not None)
         outcome.replan = after
         held = set(report.held)
         left = [c for c in after.changes if c.ref not in held and not c.blocked]
+        if saved is not None:
+            pending = [c for c in left if _edited_since(saved, after, c.ref)]
+            left = [c for c in left if c not in pending]
+            if pending:
+                notes.append("pending (the manifests changed after the plan was made; not part of it): "
+                             + ", ".join(f"{c.action.value} {c.ref}" for c in pending))
         if left:
             raise NotConverged("after apply the host still differs from the manifests (a bug in converge: "
                                "please report it): " + "; ".join(
@@ -146,3 +177,14 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
                                        f"{d.path} {d.before_text} → {d.after_text}" for d in c.diffs) if c.diffs else "")
                                    for c in left))
         return outcome
+
+
+def _edited_since(saved: Plan, now: Plan, ref: Ref) -> bool:
+    """Is what is left of `ref` after applying a saved plan the work of a later manifest edit?
+    A change the plan made is judged by its own manifest; any other one by the whole set."""
+    if not saved.manifests:  # a plan saved before plans recorded their manifests: no way to tell
+        return False
+    key = str(ref)
+    if key in saved.desired:
+        return saved.desired[key] != now.desired.get(key, "")
+    return saved.manifests != now.manifests

@@ -16,7 +16,7 @@ import structlog
 from .errors import CommandFailed, ConvergeError
 from .hosts.base import Host
 from .model import Action, Change, Plan, Ref, Step
-from .resources.base import STATE_FILE
+from .resources.base import STATE_BACKUP, STATE_FILE, parse_state
 
 log = structlog.get_logger("converge.apply")
 
@@ -56,11 +56,8 @@ class HostState:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.lock = threading.Lock()
-        text = host.read_file(STATE_FILE)
-        try:
-            self.data: dict[str, Any] = json.loads(text) if text else {}
-        except ValueError:
-            self.data = {}
+        self.text = host.read_file(STATE_FILE)
+        self.data: dict[str, Any] = parse_state(self.text)
 
     def apply(self, step: Step) -> None:
         with self.lock:
@@ -71,7 +68,10 @@ class HostState:
                     bucket.pop(key, None)
                 else:
                     bucket[key] = value
-            self.host.write_file(STATE_FILE, json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+            if self.text is not None:  # keep one backup: the state before this write
+                self.host.write_file(STATE_BACKUP, self.text)
+            self.text = json.dumps(self.data, indent=1, sort_keys=True) + "\n"
+            self.host.write_file(STATE_FILE, self.text)  # atomic (temp file, fsync, rename)
 
 
 def execute(plan: Plan, host: Host, *, parallelism: int = 1, on_event: Event | None = None) -> Report:

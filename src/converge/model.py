@@ -129,8 +129,12 @@ class Plan(BaseModel):
     host: str = ""
     directory: str = ""
     changes: list[Change] = Field(default_factory=list)  # in execution order; NOOPs left out
-    fingerprints: dict[str, str] = Field(default_factory=dict)  # kind -> fingerprint of the facts used
+    fingerprints: dict[str, str] = Field(default_factory=dict)  # kind (or file:PATH) -> fingerprint of the facts used
     warnings: list[str] = Field(default_factory=list)
+    # What the plan was made from, so a saved plan applied after an edit tells the edit from a bug:
+    manifests: str = ""  # digest of the whole desired set ("" in plans made before this field)
+    desired: dict[str, str] = Field(default_factory=dict)  # KIND/NAME of each change -> digest of its manifest
+    targets: list[Ref] = Field(default_factory=list)  # --target of the plan (empty: everything)
 
     @property
     def empty(self) -> bool:

@@ -280,7 +280,7 @@ def test_apply_on_the_sim_host_converges_and_second_apply_runs_nothing(tmp_path:
         [f"/etc/systemd/network/converge-{n}" for n in (
             "bond0.netdev", "bond0.network", "bond0.20.netdev", "bond0.20.network", "br0.netdev", "br0.network",
             "eth0.network", "eth1.network", "eth2.network", "mv0.netdev", "mv0.network", "v0.netdev", "v0.network",
-            "vx0.netdev", "vx0.network")] + ["/var/lib/converge/state.json"])
+            "vx0.netdev", "vx0.network")] + ["/var/lib/converge/state.json", "/var/lib/converge/state.json.bak"])
     again = engine.open_target(str(tmp_path))
     plan, _ = engine.plan(again)
     assert plan.empty

@@ -45,6 +45,22 @@ class CommandLog:
             self.commands.append(list(argv))
 
 
+# The Debian package of each tool converge runs: a missing tool's error says what to install.
+PACKAGES = {
+    "btrfs": "btrfs-progs", "mkfs.btrfs": "btrfs-progs", "zfs": "zfsutils-linux (or zfs-fuse)",
+    "zpool": "zfsutils-linux (or zfs-fuse)", "getfattr": "attr", "findmnt": "util-linux", "lsblk": "util-linux",
+    "blkid": "util-linux", "wipefs": "util-linux", "mount": "mount", "umount": "mount", "stat": "coreutils",
+    "exportfs": "nfs-kernel-server", "testparm": "samba-common-bin", "smbcontrol": "samba-common-bin",
+    "ip": "iproute2", "podman": "podman", "docker": "docker.io", "lxc-ls": "lxc",
+}
+
+
+def not_found(tool: str) -> Result:
+    """What running a tool the host lacks gives: exit 127 and a message naming its package."""
+    package = PACKAGES.get(tool.rsplit("/", 1)[-1])
+    return Result(127, "", f"{tool}: command not found" + (f" (install the package {package})" if package else ""))
+
+
 def checked(argv: Sequence[str], result: Result, check: bool) -> Result:
     if check and result.returncode != 0:
         raise CommandFailed(list(argv), result.returncode, result.stderr, result.stdout)

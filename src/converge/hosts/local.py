@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sh
 
 from ..fsutil import atomic_write
-from .base import CommandLog, Result, checked, validate_argv
+from .base import CommandLog, Result, checked, not_found, validate_argv
 
 
 class LocalHost(CommandLog):
@@ -28,7 +28,7 @@ class LocalHost(CommandLog):
         try:
             cmd = sh.Command(argv[0])
         except sh.CommandNotFound:
-            return checked(argv, Result(127, "", f"{argv[0]}: command not found"), check)
+            return checked(argv, not_found(argv[0]), check)
         proc = cmd(*argv[1:], _env=self._env, _in=input, _ok_code=list(range(256)),
                    _return_cmd=True, _tty_out=False, _decode_errors="replace")
         return checked(argv, Result(proc.exit_code, str(proc), proc.stderr.decode(errors="replace")), check)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
-
-from pydantic import ValidationError
 
 from ..errors import PlanError
 from ..model import Action, Change, Observed, Plan, Ref
@@ -14,11 +14,14 @@ from .order import order_changes
 
 
 def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = frozenset(),
-               targets: list[Ref] | None = None) -> Plan:
+               targets: list[Ref] | None = None, record_manifests: bool = True) -> Plan:
     desired = ctx.desired
     wanted = _with_dependencies(targets, ctx) if targets else None
+    unread = _unread_kinds(ctx, wanted)
     changes: list[Change] = []
     for kind in KINDS:
+        if kind.kind in unread:  # unknown, not empty: no create or delete is planned from a failed read
+            continue
         kind_changes = []
         specs = desired.specs(kind.kind) if desired else {}
         observed = ctx.facts.resources.get(kind.kind, {})
@@ -35,17 +38,63 @@ def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = froze
         if kind_changes:
             kind.finalize(kind_changes, ctx)
         changes += kind_changes
+    for change in changes:  # a change of a kind that was read may still need an unread one
+        dep = next((d for d in change.depends_on if d.kind in unread), None)
+        if dep is not None:
+            raise PlanError(f"{ctx.failed[dep.kind]}; this plan needs it ({change.ref} depends on {dep})")
     plan = Plan(changes=order_changes(changes, ctx),
-                fingerprints={k.kind: ctx.facts.fingerprint(k.kind) for k in KINDS})
+                fingerprints={k.kind: "unread" if k.kind in unread else ctx.facts.fingerprint(k.kind) for k in KINDS})
+    plan.warnings += [f"{ctx.failed[k]}; {k} is left out of this plan (nothing in the manifests or the targets "
+                      "needs it; resources of it no longer declared are not destroyed until it reads again)"
+                      for k in sorted(unread)]
     plan.fingerprints["state"] = state_fingerprint(ctx.state)
+    # converge's own files (smb include, exports): an edit between plan and apply makes the plan stale
+    # rather than being overwritten by it. An absent file has a fingerprint too (its creation counts).
+    for path in sorted({p for k in KINDS for p in k.owned_files(ctx)}):
+        plan.fingerprints[f"file:{path}"] = _digest(ctx.facts.files.get(path))
+    if record_manifests:  # 0.2 s at 10 000 resources: the re-plan after an apply does without it
+        plan.manifests = manifests_digest(ctx)
+    plan.desired = {str(c.ref): _spec_digest(ctx, c.ref) for c in plan.changes}
+    plan.targets = sorted(targets or [])
     return plan
 
 
-def state_fingerprint(state: dict[str, Any]) -> str:
-    import hashlib
-    import json
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
-    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+
+def state_fingerprint(state: dict[str, Any]) -> str:
+    return _digest(state)
+
+
+def _spec_digest(ctx: Context, ref: Ref) -> str:
+    """Digest of what a resource's manifest says (every field set, meta fields included); "" undeclared."""
+    spec = ctx.specs(ref.kind).get(ref.name)
+    return _digest(spec.model_dump(mode="json", exclude_unset=True)) if spec is not None else ""
+
+
+def manifests_digest(ctx: Context) -> str:
+    """Digest of the whole desired set (what each resource's manifest says)."""
+    return _digest(sorted((str(k.ref(n)), _spec_digest(ctx, k.ref(n))) for k in KINDS for n in ctx.specs(k.kind)))
+
+
+def _unread_kinds(ctx: Context, wanted: set[Ref] | None) -> set[str]:
+    """Kinds whose read failed and that this plan can do without. A plan that needs one (a target
+    or declared resource of that kind, or a dependency on it) fails with the read's error."""
+    if not ctx.failed:
+        return set()
+    needs: dict[str, str] = {}
+    refs = wanted if wanted is not None else {kind.ref(n) for kind in KINDS for n in ctx.specs(kind.kind)}
+    for ref in sorted(refs):
+        needs.setdefault(ref.kind, f"{ref} is {'targeted' if wanted is not None else 'declared'}")
+        spec = ctx.specs(ref.kind).get(ref.name)
+        if spec is not None:
+            for dep in BY_KIND[ref.kind].depends(ref.name, spec):
+                needs.setdefault(dep.kind, f"{ref} depends on {dep}")
+    for kind, message in sorted(ctx.failed.items()):
+        if kind in needs:
+            raise PlanError(f"{message}; this plan needs it ({needs[kind]})")
+    return set(ctx.failed)
 
 
 def _with_dependencies(targets: list[Ref], ctx: Context) -> set[Ref]:
@@ -59,6 +108,8 @@ def _with_dependencies(targets: list[Ref], ctx: Context) -> set[Ref]:
         if ref.kind not in BY_KIND:
             raise PlanError(f"--target {ref}: unknown kind {ref.kind!r}; kinds: {', '.join(BY_KIND)}")
         spec = ctx.desired.spec(ref) if ctx.desired else None
+        if spec is None and ref.kind in ctx.failed:
+            raise PlanError(f"{ctx.failed[ref.kind]}; this plan needs it (--target {ref})")
         if spec is None and ref.name not in ctx.facts.resources.get(ref.kind, {}):
             raise PlanError(f"--target {ref}: neither declared nor present on the host")
         seen.add(ref)
@@ -98,7 +149,7 @@ def _desired_change(kind: Kind, name: str, spec: Spec, obs: Observed | None, ctx
 def _delete(kind: Kind, name: str, obs: Observed, ctx: Context, allow_destroy: set[Ref] | frozenset[Ref]) -> Change:
     ref = kind.ref(name)
     change = Change(ref=ref, action=Action.DELETE, before=_redacted(kind.spec, obs.spec), steps=kind.delete(name, obs, ctx),
-                    depends_on=_observed_depends(kind, name, obs), reason="managed by converge, no longer declared",
+                    depends_on=kind.depends_observed(name, obs, ctx), reason="managed by converge, no longer declared",
                     destroys=kind.destroys(name, obs, ctx) + _dependents(ref, ctx), destructive=kind.destroys_data(obs))
     _guard(change, obs, allowed=ref in allow_destroy)
     return change
@@ -119,13 +170,6 @@ def _guard(change: Change, obs: Observed, allowed: bool) -> None:
         what = "destroys" if change.action is Action.DELETE else "is replaced, which destroys"
         change.blocked = (f"{change.ref} {what} its data; allow with --allow-destroy {change.ref}"
                           + (" or allow_destroy: true on the resource" if change.action is Action.REPLACE else ""))
-
-
-def _observed_depends(kind: Kind, name: str, obs: Observed) -> list[Ref]:
-    try:
-        return kind.depends(name, kind.spec.model_validate(obs.spec))
-    except (ValidationError, ValueError, TypeError):
-        return []
 
 
 def _dependents(ref: Ref, ctx: Context) -> list[str]:

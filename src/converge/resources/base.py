@@ -5,17 +5,38 @@ manifest declares, after the same normalisation on both sides."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import HostError
 from ..hosts.base import Host
 from ..model import Change, Facts, FieldDiff, Observed, Ref, Step
 from ..types import check_name
 
 STATE_FILE = "/var/lib/converge/state.json"  # host-side record of what converge manages
+STATE_BACKUP = STATE_FILE + ".bak"  # the state before the last write
+
+
+def parse_state(text: str | None) -> dict[str, Any]:
+    """The host-side state; missing is empty, but corrupt is an error: read as empty, it would
+    forget honoured request stamps and run a rollback a second time."""
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        raise HostError(
+            f"{STATE_FILE} on the host is corrupt ({e}); converge stops rather than forget which "
+            f"resources it manages and which requests (rollbacks, scrubs) it has honoured. Recover by "
+            f"restoring the previous copy (cp {STATE_BACKUP} {STATE_FILE}) or by fixing the JSON by hand, "
+            "then run again") from None
+    return data
 
 
 class Spec(BaseModel):
@@ -60,6 +81,7 @@ class Context:
     facts: Facts = field(default_factory=Facts)
     state: dict[str, Any] = field(default_factory=dict)  # parsed STATE_FILE
     reads: dict[str, Any] = field(default_factory=dict)  # bulk reads shared by kinds within one facts pass
+    failed: dict[str, str] = field(default_factory=dict)  # kind -> why its read failed (its facts are unknown)
 
     def specs(self, kind: str) -> dict[str, Any]:
         """The declared specs of one kind, from manifest.Desired or (in tests) a plain
@@ -111,6 +133,24 @@ class Kind(Generic[S]):
 
     def depends(self, name: str, spec: S) -> list[Ref]:
         """Resources this one needs (declared, or present on the host)."""
+        return []
+
+    def depends_observed(self, name: str, observed: Observed, ctx: Context) -> list[Ref]:
+        """What this resource, as it is on the host, needs: deletes run in the reverse order. Its
+        depends() read from the host's spec (a clone's origin), plus the pool or dataset holding
+        each host path it uses (a container's bind volume, a share's directory)."""
+        from .storage import holder_of_path, observed_spec
+
+        spec = observed_spec(self.spec, observed.spec)
+        refs = self.depends(name, spec) if spec is not None else []  # type: ignore[arg-type]
+        for path in self.host_paths(name, observed):
+            holder = holder_of_path(path, ctx)
+            if holder is not None and holder not in refs:
+                refs.append(holder)
+        return refs
+
+    def host_paths(self, name: str, observed: Observed) -> list[str]:
+        """Absolute host paths this resource uses as it is on the host (what it stops using when deleted)."""
         return []
 
     def validate_set(self, specs: dict[str, S], desired: Any) -> list[tuple[str, str, str]]:

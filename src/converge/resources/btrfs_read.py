@@ -2,7 +2,11 @@
 `btrfs filesystem show --raw` (filesystems and devices), `findmnt -J` (where each is mounted),
 per mounted pool `btrfs filesystem df -b` (profiles), `btrfs subvolume list` (+ `-r` for the
 read-only ones), `btrfs qgroup show -r --raw` (quota limits), and ONE `getfattr` over every
-subvolume for the `btrfs.compression` property (what `btrfs property get` reads)."""
+subvolume for the `btrfs.compression` property (what `btrfs property get` reads; a host without
+the `attr` package is read with `btrfs property get`, one call per subvolume).
+
+A read whose command fails is an error naming the command, never an empty value: a value read
+as unset that is set would be set again by every apply."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..hosts.base import Host
+from ..errors import CommandFailed
+from ..hosts.base import Host, Result
 
 
 @dataclass
@@ -107,8 +112,11 @@ def read_filesystems(host: Host) -> list[Filesystem]:
     fss = parse_show(host.run(["btrfs", "filesystem", "show", "--raw"]).stdout)
     if not fss:
         return []
-    mounts = parse_findmnt(host.run(["findmnt", "-J", "-t", "btrfs", "-o", "SOURCE,TARGET,FSROOT,OPTIONS"],
-                                    check=False).stdout)
+    argv = ["findmnt", "-J", "-t", "btrfs", "-o", "SOURCE,TARGET,FSROOT,OPTIONS"]
+    found = host.run(argv, check=False)
+    if found.returncode != 0 and (found.returncode != 1 or found.stdout.strip() or found.stderr.strip()):
+        raise CommandFailed(argv, found.returncode, found.stderr, found.stdout)  # 1 alone: nothing mounted
+    mounts = parse_findmnt(found.stdout)
     by_device = {d: fs for fs in fss for d in fs.devices}
     for m in mounts:
         fs = by_device.get(re.sub(r"\[.*\]$", "", m.get("source", "")))
@@ -121,17 +129,38 @@ def read_filesystems(host: Host) -> list[Filesystem]:
         fs.profiles = parse_df(host.run(["btrfs", "filesystem", "df", "-b", fs.path]).stdout)
         fs.subvolumes = parse_subvolumes(host.run(["btrfs", "subvolume", "list", fs.path]).stdout)
         fs.readonly = set(parse_subvolumes(host.run(["btrfs", "subvolume", "list", "-r", fs.path]).stdout))
-        q = host.run(["btrfs", "qgroup", "show", "-r", "--raw", fs.path], check=False)
+        q = _qgroups(host, fs.path)
         fs.quota = q.returncode == 0
         fs.limits = parse_qgroups(q.stdout) if fs.quota else {}
         paths += [f"{fs.path}/{p}" for p in fs.subvolumes]
     if paths:
-        attrs = parse_getfattr(host.run(["getfattr", "--absolute-names", "-d", "-m", r"^btrfs\.compression$",
-                                         *paths], check=False).stdout)
+        attrs = _compression(host, paths)
         for fs in fss:
             prefix = fs.path + "/"
             fs.compression = {k[len(prefix):]: v for k, v in attrs.items() if fs.path and k.startswith(prefix)}
     return fss
+
+
+def _qgroups(host: Host, path: str) -> Result:
+    """`qgroup show`; exit 1 with "quotas not enabled" is an answer (no quota), any other failure is not."""
+    argv = ["btrfs", "qgroup", "show", "-r", "--raw", path]
+    result = host.run(argv, check=False)
+    if result.returncode != 0 and "not enabled" not in result.stderr:
+        raise CommandFailed(argv, result.returncode, result.stderr, result.stdout)
+    return result
+
+
+def _compression(host: Host, paths: list[str]) -> dict[str, str]:
+    """btrfs.compression of every subvolume: one getfattr, or `btrfs property get` without it."""
+    if host.has("getfattr"):
+        return parse_getfattr(host.run(["getfattr", "--absolute-names", "-d", "-m", r"^btrfs\.compression$",
+                                        *paths]).stdout)
+    out: dict[str, str] = {}
+    for path in paths:  # no `attr` package: slower, but never a guess
+        text = host.run(["btrfs", "property", "get", path, "compression"]).stdout.strip()
+        if text.startswith("compression="):
+            out[path] = text.split("=", 1)[1]
+    return out
 
 
 def strip_root(host: Host, path: str) -> str:

@@ -224,6 +224,15 @@ class ContainerKind(Kind[ContainerSpec]):
             refs.append(Ref(kind="interface", name=spec.network))
         return refs
 
+    def host_paths(self, name: str, observed: Observed) -> list[str]:
+        """The host side of each bind volume (what a dataset destroy must wait for)."""
+        out = []
+        for volume in observed.spec.get("volumes") or []:
+            source = str(volume).split(":", 1)[0]
+            if source.startswith("/"):
+                out.append(source)
+        return out
+
     def validate_set(self, specs: dict[str, ContainerSpec], desired: Any) -> list[tuple[str, str, str]]:
         seen: dict[tuple[str, int, str], str] = {}
         problems = []

@@ -111,6 +111,10 @@ class NfsKind(Kind[NfsExportSpec]):
     def depends(self, name: str, spec: NfsExportSpec) -> list[Ref]:
         return path_dependency(spec.path)
 
+    def host_paths(self, name: str, observed: Observed) -> list[str]:
+        path = str(observed.spec.get("path") or "")
+        return [path] if path.startswith("/") else []
+
     def validate_set(self, specs: dict[str, NfsExportSpec], desired: Any) -> list[tuple[str, str, str]]:
         first: dict[str, str] = {}
         problems = []

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..errors import PlanError
+from ..errors import CommandFailed, PlanError
 from ..model import FieldDiff, Observed, Step
 from ..types import OnOff, SortedStrs, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field
@@ -166,6 +166,7 @@ class PoolKind(Kind[PoolSpec]):
         return problems
 
     def create(self, name: str, spec: PoolSpec, ctx: Context) -> list[Step]:
+        check_disks_exist(ctx, name, spec.disks or [d for v in spec.vdevs for d in v.disks])
         held = disk_contents(ctx, spec.disks or [d for v in spec.vdevs for d in v.disks])
         if held and not spec.force:
             raise PlanError(f"pool {name}: " + "; ".join(f"{d} holds {what}" for d, what in sorted(held.items())) +
@@ -177,6 +178,10 @@ class PoolKind(Kind[PoolSpec]):
     def update(self, name: str, spec: PoolSpec, observed: Observed, diffs: list[FieldDiff],
                ctx: Context) -> list[Step]:
         paths = {d.path.split(".", 1)[0] for d in diffs}
+        if paths & {"vdevs", "disks"}:  # a new vdev or disk must be on the host
+            have = set(observed.spec.get("disks", [])) | {d for v in observed.spec.get("vdevs", []) for d in v["disks"]}
+            check_disks_exist(ctx, name, [d for d in spec.disks or [d for v in spec.vdevs for d in v.disks]
+                                          if d not in have])
         if spec.driver == "btrfs":
             steps = btrfs_driver.update_pool(name, spec, observed, paths, ctx)
         else:
@@ -232,11 +237,29 @@ def _goes(name: str, ctx: Context) -> bool:
     return bool(observed and observed.managed and name not in desired_specs(ctx, kind))
 
 
+def check_disks_exist(ctx: Context, pool: str, disks: list[str]) -> None:
+    """Disks the host does not have are a plan error (not a `cannot open` halfway through an apply)."""
+    if not disks:
+        return
+    result = ctx.host.run(["stat", "-c", "%F\t%n", "--", *disks], check=False)
+    if result.returncode not in (0, 1):  # 1: some path is missing; anything else: stat itself failed
+        ctx.host.run(["stat", "-c", "%F\t%n", "--", *disks])  # raises with the command and its message
+    found = {line.split("\t", 1)[1] for line in result.stdout.splitlines() if "\t" in line}
+    missing = [d for d in disks if d not in found]
+    if missing:
+        have = ctx.host.run(["lsblk", "-dn", "-o", "PATH"]).stdout.split()
+        raise PlanError(f"pool {pool}: the host has no {', '.join(missing)}; its disks are: "
+                        + (", ".join(have) or "(none)") + " (or give the path of an image file)")
+
+
 def disk_contents(ctx: Context, disks: list[str]) -> dict[str, str]:
     """What each disk already holds (filesystem or pool label), from one `blkid -p` probe."""
     if not disks:
         return {}
-    result = ctx.host.run(["blkid", "-p", "-o", "export", *disks], check=False)
+    argv = ["blkid", "-p", "-o", "export", *disks]
+    result = ctx.host.run(argv, check=False)
+    if result.returncode not in (0, 2):  # 2: no signature found; anything else is no answer (never "empty")
+        raise CommandFailed(argv, result.returncode, result.stderr, result.stdout)
     out: dict[str, str] = {}
     for block in result.stdout.split("\n\n"):
         fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)

@@ -86,6 +86,8 @@ def check_paths(label: str, wanted: dict[str, str], ctx: Any) -> dict[str, str]:
         host = ctx.host
         on_host = {host.path(p): p for p in to_stat}
         result = host.run(["stat", "-c", "%F\t%n", "--", *on_host], check=False)
+        if result.returncode not in (0, 1):  # 1: some path is missing (reported below); else no answer
+            host.run(["stat", "-c", "%F\t%n", "--", *on_host])  # raises with the command and its message
         dirs = {on_host.get(line.split("\t", 1)[1]) for line in result.stdout.splitlines()
                 if line.startswith("directory\t")}
         for name, path in sorted(resolved.items()):

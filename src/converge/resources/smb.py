@@ -156,6 +156,10 @@ class SmbKind(Kind[SmbShareSpec]):
     def depends(self, name: str, spec: SmbShareSpec) -> list[Ref]:
         return path_dependency(spec.path)
 
+    def host_paths(self, name: str, observed: Observed) -> list[str]:
+        path = str(observed.spec.get("path") or "")
+        return [path] if path.startswith("/") else []
+
     def validate_set(self, specs: dict[str, SmbShareSpec], desired: Any) -> list[tuple[str, str, str]]:
         seen: dict[str, str] = {}
         problems = []

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import PlanError
+from ..model import Ref
 from .base import Context
 
 T = TypeVar("T")
@@ -71,3 +72,40 @@ def onoff(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)
+
+
+def observed_spec(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """A host's spec as the kind's model, leaving out the top-level fields that do not validate
+    (a value newer than our lists), so the rest still says what the resource depends on."""
+    for _ in range(len(data) + 1):
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            bad = {err["loc"][0] for err in e.errors() if err["loc"]}
+            if not bad & set(data):
+                return None
+            data = {k: v for k, v in data.items() if k not in bad}
+    return None
+
+
+def holder_of_path(path: str, ctx: Context) -> Ref | None:
+    """The dataset or pool whose mountpoint holds a host path (the deepest one), from the facts."""
+    path = path.rstrip("/") or "/"
+    for mount, ref in shared_read(ctx, "mountpoints", lambda: _mountpoints(ctx)):
+        if path == mount or path.startswith(mount + "/"):
+            return ref
+    return None
+
+
+def _mountpoints(ctx: Context) -> list[tuple[str, Ref]]:
+    """(mountpoint, pool or dataset) on the host, deepest first."""
+    from .dataset import dataset_mountpoint
+
+    out = []
+    for kind in ("pool", "dataset"):
+        for name, observed in ctx.facts.of(kind).items():
+            btrfs = observed.info.get("driver") == "btrfs" or observed.spec.get("driver") == "btrfs"
+            mount = (str(observed.info.get("path") or "") if btrfs else dataset_mountpoint(name, ctx)).rstrip("/")
+            if mount.startswith("/"):
+                out.append((mount, Ref(kind=kind, name=name)))
+    return sorted(out, key=lambda m: -len(m[0]))

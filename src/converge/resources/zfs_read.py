@@ -103,9 +103,12 @@ def parse_status(text: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def zpool_status(host: Host, legacy: bool) -> dict[str, list[dict[str, Any]]]:
-    result = host.run(["zpool", "status"] if legacy else ["zpool", "status", "-P"], check=False)
+    argv = ["zpool", "status"] if legacy else ["zpool", "status", "-P"]
+    result = host.run(argv, check=False)
     if _legacy(result):
         result = host.run(["zpool", "status"])
+    elif result.returncode != 0:  # never pools without vdevs: a failed read is an error
+        host.run(argv)  # raises with the tool's message
     return parse_status(result.stdout)
 
 

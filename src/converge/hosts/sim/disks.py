@@ -84,3 +84,9 @@ def blkid(host: Any, argv: list[str], input: str | None) -> Result:
             continue
         blocks.append("\n".join(f"{k}={v}" for k, v in fields.items()))
     return Result(0 if blocks else 2, "\n\n".join(blocks) + ("\n" if blocks else ""), "")
+
+
+@tool("lsblk")
+def lsblk(host: Any, argv: list[str], input: str | None) -> Result:
+    """`lsblk -dn -o PATH`: the disks of the simulated host, one path a line."""
+    return Result(0, "".join(f"{d}\n" for d in sorted(disks(host))))

@@ -1,4 +1,4 @@
-"""Plain system tools of the simulated host: `stat` (is this path a directory?), `stat -f -c %T`
+"""Plain system tools of the simulated host: `stat` (is this path a directory, a disk?), `stat -f -c %T`
 (a file system's type: sim["statfs"][PATH], `cgroup2fs` for /sys/fs/cgroup unless seeded).
 
 What exists: the directories in `sim["paths"]` (and their parents), the mountpoints of the
@@ -65,10 +65,12 @@ def stat(host: Any, argv: list[str], input: str | None) -> Result:
         return fail("stat: missing operand")
     dirs = directories(host)
     files = set(host.facts.files)
+    devices = set(host.facts.sim.get("disks") or [])  # a list or a mapping path -> details
     out, err = [], []
     for path in args:
         norm = path.rstrip("/") or "/"
-        kind = "directory" if norm in dirs else "regular file" if norm in files else None
+        kind = "directory" if norm in dirs else "regular file" if norm in files else \
+            "block special file" if norm in devices else None
         if kind is None:
             err.append(f"stat: cannot statx '{path}': No such file or directory")
             continue

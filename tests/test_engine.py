@@ -393,3 +393,36 @@ def test_a_saved_targeted_plan_is_checked_within_its_targets(tmp_path):
     outcome = engine.reconcile(target(d), saved=saved)  # the untargeted rest is no convergence failure
     assert outcome.report.ok and outcome.replan.empty and not outcome.notes
     assert sorted(dataset_names(target(d).host)) == ["tank/media"]
+
+
+SWAP_VOLUME_BEFORE = """
+pools:
+  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}
+datasets:
+  tank/media: {}
+  tank/media/sub: {}
+containers:
+  app: {image: "app:1", volumes: ["tank/media:/media"]}
+"""
+
+
+@pytest.mark.parametrize("parallelism", [1, 4])
+def test_a_delete_waits_for_the_replace_that_stops_using_it(tmp_path, parallelism):
+    """The container moves from tank/media to tank/other (a replace) while tank/media is deleted:
+    the destroy must wait until the old container is gone, not run in the deletes' phase first."""
+    d = setup(tmp_path, SWAP_VOLUME_BEFORE, dict(DISKS, images=["docker.io/library/app:1"]))
+    assert engine.reconcile(target(d)).report.ok
+    (d / "main.yaml").write_text(SWAP_VOLUME_BEFORE.replace("tank/media: {}\n  tank/media/sub: {}", "tank/other: {}")
+                                 .replace("tank/media:/media", "tank/other:/media"))
+    plan, _ = engine.plan(target(d))
+    deps = {str(c.ref): (c.action.value, sorted(str(r) for r in c.depends_on)) for c in plan.changes}
+    assert deps["dataset/tank/media"] == ("-", ["container/app", "dataset/tank/media/sub"])
+    assert deps["dataset/tank/media/sub"] == ("-", [])
+    assert deps["container/app"] == ("-/+", ["dataset/tank/other"])
+    order = [str(c.ref) for c in plan.changes]
+    assert order.index("container/app") < order.index("dataset/tank/media")
+    t = target(d)
+    outcome = engine.reconcile(t, allow_destroy={c.ref for c in plan.changes}, parallelism=parallelism)
+    assert outcome.report.ok and outcome.replan.empty
+    ran = [a[:2] + a[-1:] for a in t.host.commands if a[:2] in (["podman", "rm"], ["zfs", "destroy"])]
+    assert ran.index(["podman", "rm", "app"]) < ran.index(["zfs", "destroy", "tank/media"])

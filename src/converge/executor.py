@@ -78,8 +78,9 @@ def execute(plan: Plan, host: Host, *, parallelism: int = 1, on_event: Event | N
     report = Report()
     state = HostState(host)
     emit = on_event or (lambda *a: None)
-    deletes = [c for c in plan.changes if c.action is Action.DELETE]
-    rest = [c for c in plan.changes if c.action is not Action.DELETE]
+    late = _late_deletes(plan.changes)
+    deletes = [c for c in plan.changes if c.action is Action.DELETE and _key(c.ref) not in late]
+    rest = [c for c in plan.changes if c.action is not Action.DELETE or _key(c.ref) in late]
     known = {_key(c.ref) for c in plan.changes}
     bad: dict[Key, Ref] = {}  # change -> the failed or held change it waits on
     done: set[Key] = set()
@@ -94,6 +95,23 @@ def execute(plan: Plan, host: Host, *, parallelism: int = 1, on_event: Event | N
 
 
 Key = tuple[str, str]
+
+
+def _late_deletes(changes: list[Change]) -> set[Key]:
+    """Deletes run before everything else, except a delete that waits for a replace or update
+    (something still uses it on the host) and the deletes that wait for such a delete."""
+    actions = {_key(c.ref): c.action for c in changes}
+    late: set[Key] = set()
+    grew = True
+    while grew:
+        grew = False
+        for c in changes:
+            k = _key(c.ref)
+            if c.action is Action.DELETE and k not in late and any(
+                    actions.get(_key(d)) not in (None, Action.DELETE) or _key(d) in late for d in c.depends_on):
+                late.add(k)
+                grew = True
+    return late
 
 
 def _key(ref: Ref) -> Key:

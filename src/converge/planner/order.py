@@ -1,5 +1,7 @@
 """Execution order: deletes first, dependents before what they depend on; then creates, updates
-and replaces, dependencies first. Changes carry only the dependencies on other changes."""
+and replaces, dependencies first. A delete of something that a replace or update still uses on
+the host (a dataset a replaced container mounts) waits for that change instead, after the
+creates. Changes carry only the dependencies on other changes."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import graphlib
 
 from ..errors import PlanError
 from ..model import Action, Change, Ref
-from ..resources import KINDS, Context
+from ..resources import BY_KIND, KINDS, Context
 
 _KIND_INDEX = {k.kind: i for i, k in enumerate(KINDS)}
 
@@ -19,7 +21,7 @@ def _key(ref: Ref) -> tuple[int, str]:
 def order_changes(changes: list[Change], ctx: Context) -> list[Change]:
     deletes = {c.ref: c for c in changes if c.action is Action.DELETE}
     others = {c.ref: c for c in changes if c.action is not Action.DELETE}
-    ordered = []
+    users = _host_users(others, deletes, ctx)  # delete -> replaces/updates that stop using it
     # Deletes: if A depends on B, A goes first. Reverse the edges.
     graph: dict[Ref, set[Ref]] = {r: set() for r in deletes}
     for r, c in deletes.items():
@@ -27,16 +29,49 @@ def order_changes(changes: list[Change], ctx: Context) -> list[Change]:
             if dep in deletes:
                 graph[dep].add(r)
         c.depends_on = []
-    for ref in _toposort(graph):
+    late = _deferred(graph, users)
+    early_graph = {r: {d for d in deps if d not in late} for r, deps in graph.items() if r not in late}
+    ordered = []
+    for ref in _toposort(early_graph):
         c = deletes[ref]
-        c.depends_on = sorted(d for d in graph[ref])
+        c.depends_on = sorted(early_graph[ref])
         ordered.append(c)
-    graph = {r: {d for d in c.depends_on if d in others} for r, c in others.items()}
-    for ref in _toposort(graph):
-        c = others[ref]
-        c.depends_on = sorted(graph[ref])
+    rest = {r: {d for d in c.depends_on if d in others} for r, c in others.items()}
+    for ref in late:  # after what still uses it, and after the late deletes that must go first
+        rest[ref] = users.get(ref, set()) | (graph[ref] & late)
+    for ref in _toposort(rest):
+        c = others.get(ref) or deletes[ref]
+        c.depends_on = sorted(rest[ref] | graph.get(ref, set()))
         ordered.append(c)
     return ordered
+
+
+def _host_users(others: dict[Ref, Change], deletes: dict[Ref, Change], ctx: Context) -> dict[Ref, set[Ref]]:
+    """For each deleted resource, the replaced or updated ones that use it as they are on the host."""
+    users: dict[Ref, set[Ref]] = {}
+    for ref, change in others.items():
+        observed = ctx.facts.of(ref.kind).get(ref.name) if change.action in (Action.REPLACE, Action.UPDATE) else None
+        if observed is None or ref.kind not in BY_KIND:
+            continue
+        for dep in BY_KIND[ref.kind].depends_observed(ref.name, observed, ctx):
+            if dep in deletes:
+                users.setdefault(dep, set()).add(ref)
+    return users
+
+
+def _deferred(graph: dict[Ref, set[Ref]], users: dict[Ref, set[Ref]]) -> set[Ref]:
+    """Deletes that wait for a replace or update, and the deletes that must follow them."""
+    after: dict[Ref, set[Ref]] = {r: set() for r in graph}  # r -> deletes that wait for r
+    for r, deps in graph.items():
+        for d in deps:
+            after[d].add(r)
+    late, todo = set(), list(users)
+    while todo:
+        ref = todo.pop()
+        if ref not in late:
+            late.add(ref)
+            todo += after[ref]
+    return late
 
 
 def _toposort(graph: dict[Ref, set[Ref]]) -> list[Ref]:

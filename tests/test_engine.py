@@ -426,3 +426,13 @@ def test_a_delete_waits_for_the_replace_that_stops_using_it(tmp_path, parallelis
     assert outcome.report.ok and outcome.replan.empty
     ran = [a[:2] + a[-1:] for a in t.host.commands if a[:2] in (["podman", "rm"], ["zfs", "destroy"])]
     assert ran.index(["podman", "rm", "app"]) < ran.index(["zfs", "destroy", "tank/media"])
+
+
+def test_a_share_on_an_absolute_path_waits_for_the_dataset_that_will_hold_it(tmp_path):
+    """`path: /tank/media` names the mountpoint of a dataset created in the same plan: the export
+    must wait for it (exportfs: 'Failed to stat' when it ran first)."""
+    d = setup(tmp_path, BASE.split("shares:")[0] + "shares:\n  nfs:\n    media: {path: /tank/media/movies, clients: [{network: 10.0.0.0/24}]}\n")
+    plan, _ = engine.plan(target(d))
+    deps = {str(c.ref): sorted(str(r) for r in c.depends_on) for c in plan.changes}
+    assert deps["nfs/media"] == ["dataset/tank/media/movies"]
+    assert engine.reconcile(target(d)).report.ok

@@ -122,14 +122,15 @@ def _desired_change(kind: Kind, name: str, spec: Spec, obs: Observed | None, ctx
                     allow_destroy: set[Ref] | frozenset[Ref]) -> Change | None:
     ref = kind.ref(name)
     after = spec.declared()
-    deps = kind.depends(name, spec)
     if obs is None:
+        deps = kind.depends_desired(name, spec, ctx)
         return Change(ref=ref, action=Action.CREATE, after=_redacted(spec, after),
                       diffs=diff_fields(type(spec), after, {}), steps=kind.create(name, spec, ctx),
                       depends_on=deps, reason="not on the host")
     diffs = diff_fields(type(spec), after, obs.spec, kind.replace_fields(spec, obs))
     if not diffs:  # identical: declared is enough; the ownership mark comes with the first change
         return None
+    deps = kind.depends_desired(name, spec, ctx)
     before = _redacted(spec, {k: obs.spec.get(k) for k in after})
     after = _redacted(spec, after)
     forced = [d.path for d in diffs if d.forces_replace]

@@ -149,6 +149,18 @@ class Kind(Generic[S]):
                 refs.append(holder)
         return refs
 
+    def depends_desired(self, name: str, spec: S, ctx: Context) -> list[Ref]:
+        """What this resource, as declared, needs before it is created: depends(), plus the
+        declared pool or dataset whose mountpoint holds each absolute host path it names."""
+        from .storage import declared_holder_of_path
+
+        refs = self.depends(name, spec)
+        for path in self.host_paths(name, Observed(spec=spec.model_dump(mode="json"))):
+            holder = declared_holder_of_path(path, ctx)
+            if holder is not None and holder not in refs and holder != self.ref(name):
+                refs.append(holder)
+        return refs
+
     def host_paths(self, name: str, observed: Observed) -> list[str]:
         """Absolute host paths this resource uses as it is on the host (what it stops using when deleted)."""
         return []

@@ -97,6 +97,27 @@ def holder_of_path(path: str, ctx: Context) -> Ref | None:
     return None
 
 
+def declared_holder_of_path(path: str, ctx: Context) -> Ref | None:
+    """The declared dataset or pool whose mountpoint (as the manifests make it) holds a host path."""
+    path = path.rstrip("/") or "/"
+    for mount, ref in shared_read(ctx, "declared-mountpoints", lambda: _declared_mountpoints(ctx)):
+        if path == mount or path.startswith(mount + "/"):
+            return ref
+    return None
+
+
+def _declared_mountpoints(ctx: Context) -> list[tuple[str, Ref]]:
+    from .dataset import dataset_mountpoint
+
+    out = []
+    for kind in ("pool", "dataset"):
+        for name in ctx.specs(kind):
+            mount = dataset_mountpoint(name, ctx).rstrip("/")
+            if mount.startswith("/"):
+                out.append((mount, Ref(kind=kind, name=name)))
+    return sorted(out, key=lambda m: -len(m[0]))
+
+
 def _mountpoints(ctx: Context) -> list[tuple[str, Ref]]:
     """(mountpoint, pool or dataset) on the host, deepest first."""
     from .dataset import dataset_mountpoint

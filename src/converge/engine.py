@@ -13,6 +13,7 @@ import structlog
 from .config import Config, load_config
 from .errors import ManifestError, NotConverged, StalePlan
 from .executor import Event, Report, execute
+from .fsutil import STATE_DIR, state_dir
 from .hosts import Host, default_sim_path, open_host
 from .lock import apply_lock
 from .manifest import Desired, check_references, load_unchecked
@@ -108,6 +109,8 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
               targets: list[Ref] | None = None, saved: Plan | None = None, parallelism: int = 1,
               hold_destroys: bool = False, lock_timeout: float = 0.0, on_event: Event | None = None) -> Outcome:
     """Plan (or take a saved plan), apply it under the host's lock, and prove convergence."""
+    if target.host.lock_path().startswith(os.path.join(target.directory, STATE_DIR, "")):
+        state_dir(target.directory)  # the simulated host's state lives in DIR/.converge: kept out of git
     with apply_lock(target.host.lock_path(), lock_timeout):
         target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from starlette.testclient import TestClient
-
 from converge.api import create_app
 
-from .conftest import git
+from .conftest import api_client, git
 
 
 def test_the_newcomer_story(client, homelab):
@@ -20,8 +18,8 @@ def test_the_newcomer_story(client, homelab):
     assert client.post("/api/v1/shares/smb", json={"name": "photos", "path": "tank/photos"}).status_code == 201
     assert client.post("/api/v1/containers/jellyfin/stop").status_code == 200
     log = git(homelab, "log", "--format=%an|%s")
-    assert log.splitlines()[:3] == ["local|api: stop container jellyfin", "local|api: create smb photos",
-                                    "local|api: create dataset tank/photos"]
+    assert log.splitlines()[:3] == ["admin|api: stop container jellyfin", "admin|api: create smb photos",
+                                    "admin|api: create dataset tank/photos"]
     diff = git(homelab, "diff", "HEAD~3", "--stat")
     assert "3 files changed, 6 insertions(+)" in diff  # nothing else moved
     assert "# Storage: one mirrored pool" in (homelab / "storage.yaml").read_text()
@@ -55,7 +53,8 @@ def test_errors_have_one_shape(client, homelab):
     assert "tank/x" not in (homelab / "storage.yaml").read_text()  # nothing written
     assert client.post("/api/v1/datasets", json={"name": "tank/media"}).status_code == 409
     assert client.get("/api/v1/datasets/tank/nope").status_code == 404
-    assert client.post("/api/v1/datasets", content=b"{nope").json()["error"]["code"] == "bad_request"
+    assert client.post("/api/v1/datasets", content=b"{nope",
+                       headers={"Content-Type": "application/json"}).json()["error"]["code"] == "bad_request"
     assert client.post("/api/v1/datasets", json={"name": "tank/a;rm"}).status_code == 422
     etag = client.get("/api/v1/datasets/tank/media").headers["etag"]
     assert client.patch("/api/v1/datasets/tank/media", json={"properties": {"quota": "3T"}},
@@ -99,12 +98,12 @@ def test_actions_are_manifest_edits(client, homelab):
     assert client.post("/api/v1/containers/nope/start").status_code == 404
 
 
-def test_fifty_parallel_edits_all_land(homelab):
+def test_fifty_parallel_edits_all_land(homelab, admin_token):
     app = create_app(str(homelab), write_burst=100)
     errors = []
 
     def create(i):
-        with TestClient(app) as c:
+        with api_client(app, admin_token) as c:
             r = c.post("/api/v1/datasets", json={"name": f"tank/p{i}", "properties": {"quota": f"{i + 1}G"}})
             if r.status_code != 201:
                 errors.append(r.json())

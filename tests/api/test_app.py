@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 from converge.api import create_app
+from converge.api.auth import create_token
 
 from .conftest import api_client, git
 
@@ -130,3 +132,17 @@ def test_events_stream_edits(client):
     client.post("/api/v1/datasets", json={"name": "tank/ev", "properties": {}})
     r = client.get("/api/v1/events?since=0&timeout=0.2")
     assert r.status_code == 200 and "event: edit" in r.text and "api: create dataset tank/ev" in r.text
+
+
+def test_facts_mask_container_env_as_the_plan_does(client, homelab):
+    from converge import engine
+
+    engine.reconcile(engine.open_target(str(homelab)))
+    viewer = create_token(str(homelab), "bob", "viewer")
+    facts = client.get("/api/v1/facts", headers={"Authorization": f"Bearer {viewer}"}).json()
+    syncthing = facts["resources"]["container"]["syncthing"]["spec"]
+    assert syncthing["env"] == {"PUID": "(sensitive)", "PGID": "(sensitive)"} and syncthing["image"]
+    assert "1000" not in json.dumps(facts["resources"]["container"])
+    (homelab / "apps.yaml").write_text((homelab / "apps.yaml").read_text().replace('PUID: "1000"', 'PUID: "1001"'))
+    [change] = client.get("/api/v1/plan").json()["changes"]
+    assert change["after"]["env"] == syncthing["env"]  # the same mask

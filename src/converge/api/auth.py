@@ -181,3 +181,9 @@ class RateLimit:
                 return 0.0
             self.buckets[client] = (level, now)
             return (1 - level) / self.rate
+
+    def give_back(self, client: str) -> None:
+        """Return what `take` took (a token check that found a valid token costs nothing)."""
+        with self.lock:
+            level, last = self.buckets.get(client, (float(self.burst), time.monotonic()))
+            self.buckets[client] = (min(float(self.burst), level + 1), last)

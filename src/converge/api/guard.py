@@ -9,8 +9,9 @@ rate limits, and who the caller is.
   `converge serve` created itself.
 - A token store that is missing, unreadable or corrupt refuses everything but /health (503).
 - Rate limits: requests without a token, and token checks not answered from the cache, each
-  have their own bucket per client, taken before any hashing; writes have a bucket per token,
-  so nobody else's traffic spends the admin's budget."""
+  have their own bucket per client, taken before any hashing (a check that finds a valid token
+  gives its share back); writes have a bucket per token, so nobody else's traffic spends the
+  admin's budget."""
 
 from __future__ import annotations
 
@@ -131,6 +132,7 @@ class Guard:
             found = await run_in_threadpool(check_token, tokens, token) if scheme.lower() == "bearer" else None
             if found is None:
                 raise ApiError(401, "the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"})
+            self.limits["login"].give_back(client)  # only failed checks count
             self.store.remember(tokens, key, found[0])
         name, role = found
         if write:

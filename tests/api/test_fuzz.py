@@ -6,6 +6,7 @@ import json
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
 from converge.api import create_app
 from converge.api.service import COLLECTIONS
 

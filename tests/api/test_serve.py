@@ -254,3 +254,41 @@ def test_serve_keeps_working_when_its_working_directory_is_deleted(homelab, tmp_
         assert "tank/after" in (homelab / "storage.yaml").read_text()
     finally:
         stop(proc)
+
+
+def test_a_stream_slot_comes_back_when_its_client_goes_away(homelab):
+    """Keepalive comments find clients that left an idle stream, so their slots are not held."""
+    import threading
+
+    import uvicorn
+
+    from converge.api import create_app
+
+    token = create_token(str(homelab), "alice", "viewer")
+    port = free_port()
+    app = create_app(str(homelab), listen=f"127.0.0.1:{port}", keepalive=0.2)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.1)
+        streams = [open_stream(port, token) for _ in range(8)]
+        assert [code for _, code in streams] == [200] * 8
+        s, code = open_stream(port, token)
+        s.close()
+        assert code == 429
+        for s, _ in streams:
+            s.close()
+        for _ in range(50):
+            s, code = open_stream(port, token)
+            s.close()
+            if code == 200:
+                break
+            time.sleep(0.1)
+        assert code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -107,3 +107,34 @@ def test_the_first_serve_creates_one_admin_token_and_keeps_converge_out_of_git(t
 
     approvals.approve(str(fresh), [Ref(kind="dataset", name="tank/x")])
     assert (fresh / ".gitignore").read_text() == ".converge/\n"
+
+
+def test_a_burst_of_first_requests_with_one_token_shares_one_check(homelab, monkeypatch):
+    """Thirty requests at once with a token the server has not seen yet: none is refused for too many
+    token checks (they share the check in progress instead of each taking from the login bucket)."""
+    import threading
+
+    token = create_token(str(homelab), "alice", "viewer")
+    hashes: list[int] = []
+    real_hash = auth._hash
+
+    def slow(token: str, salt: bytes) -> str:
+        hashes.append(1)
+        threading.Event().wait(0.3)  # long enough for every request to arrive while it runs
+        return real_hash(token, salt)
+
+    monkeypatch.setattr(auth, "_hash", slow)
+    app = create_app(str(homelab))
+    start, codes = threading.Barrier(30), []
+
+    def get() -> None:
+        with api_client(app, token) as c:
+            start.wait()
+            codes.append(c.get("/api/v1/jobs/x").status_code)
+
+    threads = [threading.Thread(target=get) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [404] * 30 and len(hashes) < 10

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
 from typing import Any
 
 from ..errors import ConvergeError
@@ -124,6 +125,7 @@ class TokenStore:
         self._seen: tuple[int, int, int] | None = None
         self._tokens: dict[str, dict[str, Any]] = {}
         self._verified: OrderedDict[bytes, tuple[str, str]] = OrderedDict()  # key -> (name, stored hash)
+        self._checks: dict[bytes, Future[tuple[str, str]]] = {}  # token checks running now, by key
 
     def tokens(self) -> dict[str, dict[str, Any]]:
         """Raises TokenStoreError when the store is missing, unreadable or corrupt."""
@@ -151,6 +153,19 @@ class TokenStore:
         if entry is None or not hmac.compare_digest(str(entry["hash"]), stored_hash):
             return None  # revoked or replaced since
         return name, str(entry["role"])
+
+    def join_check(self, key: bytes) -> tuple[Future[tuple[str, str]], bool]:
+        """The check of this token in progress (False), or a new one this caller runs (True)."""
+        with self._lock:
+            running = self._checks.get(key)
+            if running is not None:
+                return running, False
+            self._checks[key] = Future()
+            return self._checks[key], True
+
+    def end_check(self, key: bytes) -> None:
+        with self._lock:
+            self._checks.pop(key, None)
 
     def remember(self, tokens: dict[str, dict[str, Any]], key: bytes, name: str) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ rate limits, and who the caller is.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -128,15 +129,31 @@ class Guard:
         key = self.store.key(token)
         found = self.store.cached(tokens, key) if scheme.lower() == "bearer" and token else None
         if found is None:
-            self.take("login", client, "too many token checks; slow down")
-            found = await run_in_threadpool(check_token, tokens, token) if scheme.lower() == "bearer" else None
-            if found is None:
-                raise ApiError(401, "the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"})
-            self.limits["login"].give_back(client)  # only failed checks count
-            self.store.remember(tokens, key, found[0])
+            found = await self.verify(tokens, token if scheme.lower() == "bearer" else "", key, client)
         name, role = found
         if write:
             if role != "admin":
                 raise ApiError(403, f"token {name!r} has role {role}: writes need admin")
             self.take("write", name, "too many writes; slow down")
         return Identity(name, role)
+
+    async def verify(self, tokens: dict[str, dict[str, Any]], token: str, key: bytes, client: str) -> tuple[str, str]:
+        """Hash a token not in the cache, in a worker thread. Requests that bring the same token at
+        the same time (a client's first burst) share one check and one unit of the login bucket."""
+        shared, leader = self.store.join_check(key)
+        if not leader:
+            return await asyncio.wrap_future(shared)  # type: ignore[no-any-return]
+        try:
+            self.take("login", client, "too many token checks; slow down")
+            found = await run_in_threadpool(check_token, tokens, token) if token else None
+            if found is None:
+                raise ApiError(401, "the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"})
+            self.limits["login"].give_back(client)  # only failed checks count
+            self.store.remember(tokens, key, found[0])
+            shared.set_result(found)
+            return found
+        except BaseException as e:
+            shared.set_exception(e)
+            raise
+        finally:
+            self.store.end_check(key)

@@ -91,3 +91,27 @@ def test_a_broken_token_store_refuses_everything_and_says_why(homelab, admin_tok
         assert why[damage] in r.json()["error"]["message"] and r.json()["error"]["code"] == "auth_unavailable"
     assert c.get("/api/v1/health").status_code == 200
     assert "tank/x" not in (homelab / "storage.yaml").read_text()
+
+
+def test_an_apply_on_the_simulated_host_keeps_its_state_out_of_git(tmp_path):
+    import shutil
+
+    from converge import engine
+
+    d = tmp_path / "ci"
+    shutil.copytree(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "ci"), d)
+    engine.reconcile(engine.open_target(str(d)))
+    assert (d / ".converge" / "sim-host.json").exists() and (d / ".gitignore").read_text() == ".converge/\n"
+
+
+def test_serve_refuses_to_start_on_a_corrupt_token_store(homelab):
+    from click.testing import CliRunner
+
+    from converge.cli import main
+
+    os.makedirs(homelab / ".converge", exist_ok=True)
+    (homelab / ".converge" / "tokens.json").write_text("{")
+    from .test_serve import free_port
+
+    result = CliRunner().invoke(main, ["serve", str(homelab), "--listen", f"127.0.0.1:{free_port()}"])
+    assert result.exit_code == 1 and "not valid JSON" in result.output and "Traceback" not in result.output

@@ -124,12 +124,12 @@ class Guard:
                            " (printed by the first `converge serve`, or `converge token create NAME --role admin`)",
                            headers={"WWW-Authenticate": "Bearer"})
         scheme, _, token = header.partition(" ")
-        token = token.strip()
+        token = token.strip() if scheme.lower() == "bearer" else ""  # another scheme is no token: checked as ""
         tokens = self.tokens()
         key = self.store.key(token)
-        found = self.store.cached(tokens, key) if scheme.lower() == "bearer" and token else None
+        found = self.store.cached(tokens, key)
         if found is None:
-            found = await self.verify(tokens, token if scheme.lower() == "bearer" else "", key, client)
+            found = await self.verify(tokens, token, key, client)
         name, role = found
         if write:
             if role != "admin":
@@ -145,7 +145,7 @@ class Guard:
             return await asyncio.wrap_future(shared)  # type: ignore[no-any-return]
         try:
             self.take("login", client, "too many token checks; slow down")
-            found = await run_in_threadpool(check_token, tokens, token) if token else None
+            found = await run_in_threadpool(check_token, tokens, token)  # the same work for any token
             if found is None:
                 raise ApiError(401, "the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"})
             self.limits["login"].give_back(client)  # only failed checks count

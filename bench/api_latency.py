@@ -19,6 +19,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from converge import engine  # noqa: E402
 from converge.api import create_app  # noqa: E402
+from converge.api.auth import create_token  # noqa: E402
 
 
 def main(n: int = 1000, calls: int = 200) -> None:
@@ -28,7 +29,9 @@ def main(n: int = 1000, calls: int = 200) -> None:
         head = "pools:\n  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}\ndatasets:\n"
         (d / "main.yaml").write_text(head + "".join(f"  tank/d{i}: {{properties: {{quota: 1G}}}}\n" for i in range(n)))
         engine.reconcile(engine.open_target(str(d)))
-        client = TestClient(create_app(str(d), write_burst=calls + 10, write_rate=1000))
+        token = create_token(str(d), "bench", "admin")
+        client = TestClient(create_app(str(d), write_burst=calls + 10, write_rate=1000), base_url="http://localhost:8470",
+                            headers={"Authorization": f"Bearer {token}"})
         times = []
         for i in range(calls):
             start = time.perf_counter()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 
-from .fsutil import atomic_write
+from .fsutil import STATE_DIR, atomic_write, state_dir
 from .model import Ref
 
-FILE = os.path.join(".converge", "approvals.json")
+FILE = os.path.join(STATE_DIR, "approvals.json")
 
 
 def path(directory: str) -> str:
@@ -28,7 +28,7 @@ def load(directory: str) -> set[Ref]:
 
 
 def _save(directory: str, refs: set[Ref]) -> None:
-    os.makedirs(os.path.dirname(path(directory)), exist_ok=True)
+    state_dir(directory)
     atomic_write(path(directory), json.dumps({"approved": sorted(str(r) for r in refs)}, indent=1) + "\n")
 
 

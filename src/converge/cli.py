@@ -316,23 +316,36 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
 @reports_errors
 def serve(directory: str, host: str | None, root: str | None, listen: str, auto_apply: bool, with_watch: bool,
           watching: dict[str, Any]) -> None:
-    """The REST API: imperative calls become manifest edits (see /docs)."""
-    import ipaddress
+    """The REST API: imperative calls become manifest edits (see /docs).
+
+    Writes need an admin token: the first serve of a directory creates one (named admin) and
+    prints it once on stderr."""
     import signal
 
     from .api.app import create_app, run
-    from .api.auth import load_tokens
+    from .api.auth import TokenStoreError, ensure_store, has_store, tokens_path
+    from .api.guard import is_loopback
 
+    # Everything is resolved now: the server must keep working if its working directory goes.
+    directory = os.path.abspath(directory)
+    root = os.path.abspath(root) if root else None
+    if host and host.startswith("sim:"):
+        host = "sim:" + os.path.abspath(host[4:])
     address = listen.rpartition(":")[0].strip("[]") or "127.0.0.1"
-    try:
-        loopback = address == "localhost" or ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not load_tokens(os.path.abspath(directory)):
+    if not is_loopback(address) and not has_store(directory):
         raise ConvergeError(f"refusing to listen on {address} without tokens: create one with "
                             "`converge token create NAME --role admin` (or listen on 127.0.0.1)")
     target = _target(directory, host, root)
-    app = create_app(target.directory, host, root, auto_apply)
+    try:
+        created = ensure_store(target.directory)
+    except TokenStoreError as e:
+        raise ConvergeError(f"cannot serve: {e}") from None
+    if created:
+        click.echo(f"created the admin token (shown only now; its hash is in {tokens_path(target.directory)}):\n"
+                   f"  {created}", err=True)
+    os.chdir(target.directory)
+    app = create_app(target.directory, host, root, auto_apply, listen=listen,
+                     allowed_hosts=target.config.api.allowed_hosts)
     watcher = None
     if with_watch:
         from .watch import Watcher

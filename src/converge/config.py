@@ -14,6 +14,12 @@ from .yamlsource import display_path, locate, node_location, parse_yaml, plain
 CONFIG_FILE = "converge.yaml"
 
 
+class ApiConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host header names `converge serve` "
+                                     "answers besides localhost and its listen address (LAN name, reverse proxy)")
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str | None = Field(None, description="local, or sim:PATH (relative to the directory)")
@@ -21,6 +27,7 @@ class Config(BaseModel):
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per kind: settings.smb...")
     sim: dict[str, Any] = Field(default_factory=dict, description="seed of a new simulated host")
     vars: dict[str, Any] = Field(default_factory=dict, description="variables for *.yaml.j2 manifests")
+    api: ApiConfig = Field(default_factory=ApiConfig, description="the REST API (converge serve)")
 
 
 def load_config(directory: str) -> Config:

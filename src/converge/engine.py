@@ -12,6 +12,7 @@ import structlog
 from .config import Config, load_config
 from .errors import HostError, ManifestError, NotConverged, StalePlan
 from .executor import Event, Report, execute
+from .fsutil import STATE_DIR, state_dir
 from .hosts import Host, default_sim_path, open_host
 from .lock import apply_lock
 from .manifest import Desired, check_references, load_unchecked
@@ -128,6 +129,8 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
     """Plan (or take a saved plan), apply it under the host's lock, and prove convergence."""
     if saved is not None and targets is None:
         targets = saved.targets or None  # the saved plan's own --target: the check below covers that much
+    if target.host.lock_path().startswith(os.path.join(target.directory, STATE_DIR, "")):
+        state_dir(target.directory)  # the simulated host's state lives in DIR/.converge: kept out of git
     with apply_lock(target.host.lock_path(), lock_timeout):
         target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)

@@ -28,3 +28,23 @@ def atomic_write(path: str, text: str, mode: int = 0o644) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+STATE_DIR = ".converge"
+
+
+def state_dir(directory: str) -> str:
+    """DIR/.converge (tokens, approvals, the simulated host), created on first use and kept out of
+    git: a `.converge/` line is added to DIR/.gitignore, so `git add -A` never commits token hashes
+    (and `git clean -fd` leaves them alone)."""
+    path = os.path.join(directory, STATE_DIR)
+    os.makedirs(path, exist_ok=True)
+    ignore = os.path.join(directory, ".gitignore")
+    try:
+        with open(ignore, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    if not any(line.strip().strip("/") == STATE_DIR for line in text.splitlines()):
+        atomic_write(ignore, text + ("\n" if text and not text.endswith("\n") else "") + f"{STATE_DIR}/\n")
+    return path

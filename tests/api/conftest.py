@@ -8,6 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from converge.api import create_app
+from converge.api.auth import create_token
 
 HOMELAB = Path(__file__).resolve().parents[2] / "examples" / "homelab"
 
@@ -30,6 +31,17 @@ def homelab(tmp_path):
     return d
 
 
+def api_client(app, token: str | None = None, **kwargs) -> TestClient:
+    """A client that sends what a local caller sends: Host localhost, the token if given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return TestClient(app, base_url="http://localhost:8470", headers=headers, **kwargs)
+
+
 @pytest.fixture
-def client(homelab):
-    return TestClient(create_app(str(homelab)))
+def admin_token(homelab) -> str:
+    return create_token(str(homelab), "admin", "admin")
+
+
+@pytest.fixture
+def client(homelab, admin_token):
+    return api_client(create_app(str(homelab)), admin_token)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
-from starlette.testclient import TestClient
-
 from converge.api import create_app
+from converge.api.auth import create_token
 
-from .conftest import git
+from .conftest import api_client, git
 
 
 def test_the_newcomer_story(client, homelab):
@@ -20,8 +20,8 @@ def test_the_newcomer_story(client, homelab):
     assert client.post("/api/v1/shares/smb", json={"name": "photos", "path": "tank/photos"}).status_code == 201
     assert client.post("/api/v1/containers/jellyfin/stop").status_code == 200
     log = git(homelab, "log", "--format=%an|%s")
-    assert log.splitlines()[:3] == ["local|api: stop container jellyfin", "local|api: create smb photos",
-                                    "local|api: create dataset tank/photos"]
+    assert log.splitlines()[:3] == ["admin|api: stop container jellyfin", "admin|api: create smb photos",
+                                    "admin|api: create dataset tank/photos"]
     diff = git(homelab, "diff", "HEAD~3", "--stat")
     assert "3 files changed, 6 insertions(+)" in diff  # nothing else moved
     assert "# Storage: one mirrored pool" in (homelab / "storage.yaml").read_text()
@@ -55,7 +55,8 @@ def test_errors_have_one_shape(client, homelab):
     assert "tank/x" not in (homelab / "storage.yaml").read_text()  # nothing written
     assert client.post("/api/v1/datasets", json={"name": "tank/media"}).status_code == 409
     assert client.get("/api/v1/datasets/tank/nope").status_code == 404
-    assert client.post("/api/v1/datasets", content=b"{nope").json()["error"]["code"] == "bad_request"
+    assert client.post("/api/v1/datasets", content=b"{nope",
+                       headers={"Content-Type": "application/json"}).json()["error"]["code"] == "bad_request"
     assert client.post("/api/v1/datasets", json={"name": "tank/a;rm"}).status_code == 422
     etag = client.get("/api/v1/datasets/tank/media").headers["etag"]
     assert client.patch("/api/v1/datasets/tank/media", json={"properties": {"quota": "3T"}},
@@ -99,12 +100,12 @@ def test_actions_are_manifest_edits(client, homelab):
     assert client.post("/api/v1/containers/nope/start").status_code == 404
 
 
-def test_fifty_parallel_edits_all_land(homelab):
+def test_fifty_parallel_edits_all_land(homelab, admin_token):
     app = create_app(str(homelab), write_burst=100)
     errors = []
 
     def create(i):
-        with TestClient(app) as c:
+        with api_client(app, admin_token) as c:
             r = c.post("/api/v1/datasets", json={"name": f"tank/p{i}", "properties": {"quota": f"{i + 1}G"}})
             if r.status_code != 201:
                 errors.append(r.json())
@@ -131,3 +132,17 @@ def test_events_stream_edits(client):
     client.post("/api/v1/datasets", json={"name": "tank/ev", "properties": {}})
     r = client.get("/api/v1/events?since=0&timeout=0.2")
     assert r.status_code == 200 and "event: edit" in r.text and "api: create dataset tank/ev" in r.text
+
+
+def test_facts_mask_container_env_as_the_plan_does(client, homelab):
+    from converge import engine
+
+    engine.reconcile(engine.open_target(str(homelab)))
+    viewer = create_token(str(homelab), "bob", "viewer")
+    facts = client.get("/api/v1/facts", headers={"Authorization": f"Bearer {viewer}"}).json()
+    syncthing = facts["resources"]["container"]["syncthing"]["spec"]
+    assert syncthing["env"] == {"PUID": "(sensitive)", "PGID": "(sensitive)"} and syncthing["image"]
+    assert "1000" not in json.dumps(facts["resources"]["container"])
+    (homelab / "apps.yaml").write_text((homelab / "apps.yaml").read_text().replace('PUID: "1000"', 'PUID: "1001"'))
+    [change] = client.get("/api/v1/plan").json()["changes"]
+    assert change["after"]["env"] == syncthing["env"]  # the same mask

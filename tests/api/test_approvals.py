@@ -32,7 +32,7 @@ def test_post_without_refs_approves_all_held_and_says_so_on_the_event_stream(hom
     assert approvals.load(str(homelab)) == {Ref(kind="dataset", name="tank/media/movies")}
     assert client.get("/api/v1/approvals").json()["approved"] == ["dataset/tank/media/movies"]
     [event] = client.app.state.service.events.items
-    assert event["event"] == "approval" and event["approved"] == ["dataset/tank/media/movies"] and event["by"] == "local"
+    assert event["event"] == "approval" and event["approved"] == ["dataset/tank/media/movies"] and event["by"] == "admin"
 
 
 def test_post_refuses_a_protected_or_not_pending_ref_and_records_nothing(homelab, client):

@@ -6,10 +6,11 @@ import json
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
 from converge.api import create_app
 from converge.api.service import COLLECTIONS
+
+from .conftest import api_client
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
@@ -25,14 +26,14 @@ FIELDS = st.dictionaries(st.sampled_from(["properties", "path", "image", "ports"
        name=NAMES, body=FIELDS | JSON, action=st.sampled_from(["", "start", "stop", "restart", "scrub", "rollback",
                                                               "snapshots", "nope"]))
 @example(collection="containers", method="POST", name="x", body={"[": None}, action="")  # a key like a pydantic tag
-def test_no_input_gives_a_500(homelab, collection, method, name, body, action):
-    client = TestClient(create_app(str(homelab), write_burst=10_000, write_rate=10_000))
+def test_no_input_gives_a_500(homelab, admin_token, collection, method, name, body, action):
+    client = api_client(create_app(str(homelab), write_burst=10_000, write_rate=10_000), admin_token)
     url = f"/api/v1/{collection}"
     if method != "POST" or action:
         url += f"/{name}" + (f"/{action}" if action and method == "POST" else "")
     elif isinstance(body, dict):
         body = {"name": name, **body}
-    r = client.request(method, url, content=json.dumps(body).encode())
+    r = client.request(method, url, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     assert r.status_code < 500, (method, url, body, r.text)
     if r.status_code >= 400:
         assert set(r.json()["error"]) == {"code", "message", "details"}

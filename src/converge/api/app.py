@@ -9,14 +9,17 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..config import load_config
 from ..errors import ConvergeError
 from . import approvals, routes
-from .auth import RateLimit, load_tokens
+from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
+from .guard import Guard, allowed_names, is_loopback
 from .openapi import openapi_document
 from .service import COLLECTIONS, Service
 
@@ -56,7 +59,11 @@ async def docs(request: Request) -> Response:
 
 
 def create_app(directory: str, host: str | None = None, root: str | None = None, auto_apply: bool = False,
-               write_rate: float = 20.0, write_burst: int = 60) -> Starlette:
+               write_rate: float = 20.0, write_burst: int = 60, listen: str = "127.0.0.1:8470",
+               allowed_hosts: list[str] | None = None, streams_per_token: int = 8,
+               keepalive: float = 15.0) -> Starlette:
+    """The API over DIR. Requests are checked by guard.Guard (Host, Origin, token, rate limits)
+    against the token store DIR/.converge/tokens.json; `listen` is the address it is served on."""
     base = "/api/v1"
     route_list = [
         Route(f"{base}/health", routes.health, methods=["GET"]),
@@ -73,13 +80,21 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
     ]
+    service = Service(directory, host, root, auto_apply)
+    if allowed_hosts is None:
+        allowed_hosts = load_config(service.directory).api.allowed_hosts
+    address = listen.rpartition(":")[0].strip("[]") if ":" in listen else listen
+    limits = {"write": RateLimit(write_rate, write_burst), "login": RateLimit(1.0, 10),
+              "anonymous": RateLimit(10.0, 60)}
+    guard = Middleware(Guard, store=TokenStore(service.directory), allowed=allowed_names(listen, allowed_hosts),
+                       loopback=is_loopback(address or "127.0.0.1"), limits=limits)
     # Our own errors are answered by the exception middleware; anything else (a bug) by the
     # server-error handler, still in the one error shape.
-    app = Starlette(routes=route_list, exception_handlers={ApiError: handle, ConvergeError: handle,
-                                                           HTTPException: handle, Exception: handle})
-    app.state.service = Service(directory, host, root, auto_apply)
-    app.state.tokens = lambda: load_tokens(app.state.service.directory)
-    app.state.limits = {"write": RateLimit(write_rate, write_burst), "login": RateLimit(1.0, 10)}
+    app = Starlette(routes=route_list, middleware=[guard],
+                    exception_handlers={ApiError: handle, ConvergeError: handle, HTTPException: handle, Exception: handle})
+    app.state.service = service
+    app.state.streams = routes.StreamSlots(streams_per_token)
+    app.state.keepalive = keepalive
     return app
 
 
@@ -87,4 +102,7 @@ def run(app: Any, listen: str) -> None:  # pragma: no cover - exercised by the r
     import uvicorn
 
     host, _, port = listen.rpartition(":")
-    uvicorn.run(app, host=host.strip("[]") or "127.0.0.1", port=int(port), log_level="warning")
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback peer as
+    # the client address, and every request could pose as a new client to the rate limits.
+    uvicorn.run(app, host=host.strip("[]") or "127.0.0.1", port=int(port), log_level="warning",
+                proxy_headers=False)

@@ -1,4 +1,9 @@
-"""Bearer tokens with roles (admin writes, viewer reads), stored hashed; per-client rate limits."""
+"""Bearer tokens with roles (admin writes, viewer reads), stored hashed; per-client rate limits.
+
+The store is DIR/.converge/tokens.json. A missing, unreadable or corrupt store never means
+"no authentication": the server refuses (503) until it is fixed. Checking a token costs the
+same work whatever it is (one scrypt, constant-time compares); a verified token is remembered
+under a keyed fast hash so it is not hashed again on every request."""
 
 from __future__ import annotations
 
@@ -9,51 +14,164 @@ import os
 import secrets
 import threading
 import time
+from collections import OrderedDict
+from concurrent.futures import Future
 from typing import Any
 
-from ..fsutil import atomic_write
+from ..errors import ConvergeError
+from ..fsutil import STATE_DIR, atomic_write, state_dir
 
 ROLES = ("admin", "viewer")
+PREFIX = 8  # characters of a token kept in clear to find its entry ("cvg_" and 4 random ones)
+BOOTSTRAP = "admin"  # the token `converge serve` creates on a directory without a token store
+
+
+class TokenStoreError(ConvergeError):
+    """The token store cannot be trusted: missing, unreadable or corrupt."""
 
 
 def tokens_path(directory: str) -> str:
-    return os.path.join(directory, ".converge", "tokens.json")
+    return os.path.join(directory, STATE_DIR, "tokens.json")
 
 
 def _hash(token: str, salt: bytes) -> str:
     return hashlib.scrypt(token.encode(), salt=salt, n=2**12, r=8, p=1).hex()
 
 
-def create_token(directory: str, name: str, role: str) -> str:
+# Compared against when no stored prefix matches, so every attempt costs one scrypt.
+_DUMMY = {"salt": "00" * 16, "hash": "00" * 64, "prefix": ""}
+
+
+def read_tokens(directory: str) -> dict[str, dict[str, Any]]:
+    """The stored tokens. Raises TokenStoreError, saying why, when the store is missing or bad."""
+    path = tokens_path(directory)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise TokenStoreError(f"{path} is missing; restart `converge serve` (it creates an admin token) "
+                              "or run `converge token create NAME --role admin`") from None
+    except OSError as e:
+        raise TokenStoreError(f"{path} cannot be read: {e.strerror}") from None
+    except ValueError as e:
+        raise TokenStoreError(f"{path} is not valid JSON ({e}); fix it or remove it and restart "
+                              "`converge serve`") from None
+    if not isinstance(data, dict):
+        raise TokenStoreError(f"{path} is not a JSON object of tokens")
+    for name, entry in data.items():
+        try:
+            ok = entry["role"] in ROLES and bytes.fromhex(entry["salt"]) and bytes.fromhex(entry["hash"]) \
+                and isinstance(entry["prefix"], str)
+        except (TypeError, KeyError, ValueError):
+            ok = False
+        if not ok:
+            raise TokenStoreError(f"{path}: token {name!r} is corrupt (role, salt, hash and prefix are needed)")
+    return data
+
+
+def has_store(directory: str) -> bool:
+    return os.path.lexists(tokens_path(directory))
+
+
+def create_token(directory: str, name: str, role: str, bootstrap: bool = False) -> str:
     """A new token for NAME (printed once; only its salted hash is stored)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    data = read_tokens(directory) if has_store(directory) else {}
+    taken = {str(e["prefix"]) for n, e in data.items() if n != name}
     token = "cvg_" + secrets.token_urlsafe(32)
+    while token[:PREFIX] in taken:  # prefixes stay unique: each finds exactly one entry
+        token = "cvg_" + secrets.token_urlsafe(32)
     salt = os.urandom(16)
-    data = load_tokens(directory)
-    data[name] = {"role": role, "salt": salt.hex(), "hash": _hash(token, salt), "prefix": token[:8]}
-    os.makedirs(os.path.dirname(tokens_path(directory)), exist_ok=True)
+    data[name] = {"role": role, "salt": salt.hex(), "hash": _hash(token, salt), "prefix": token[:PREFIX]}
+    if bootstrap:
+        data[name]["bootstrap"] = True
+    state_dir(directory)
     atomic_write(tokens_path(directory), json.dumps(data, indent=1, sort_keys=True) + "\n", 0o600)
     return token
 
 
-def load_tokens(directory: str) -> dict[str, Any]:
-    try:
-        with open(tokens_path(directory), encoding="utf-8") as f:
-            return dict(json.load(f))
-    except (FileNotFoundError, ValueError):
-        return {}
+def ensure_store(directory: str) -> str | None:
+    """The first `converge serve` on DIR: an admin token, returned once to print. None when a store
+    exists (which must be readable: TokenStoreError otherwise)."""
+    if has_store(directory):
+        read_tokens(directory)
+        return None
+    return create_token(directory, BOOTSTRAP, "admin", bootstrap=True)
 
 
-def check_token(tokens: dict[str, Any], token: str) -> tuple[str, str] | None:
-    """(name, role) for a valid token. Every stored token is tried in constant time."""
-    found = None
-    for name, entry in tokens.items():
-        if not token.startswith(str(entry.get("prefix", "\0"))):
-            continue
-        if hmac.compare_digest(_hash(token, bytes.fromhex(entry["salt"])), entry["hash"]):
-            found = (name, str(entry["role"]))
-    return found
+def check_token(tokens: dict[str, dict[str, Any]], token: str) -> tuple[str, str] | None:
+    """(name, role) for a valid token. Exactly one scrypt and constant-time compares per call,
+    whether or not the token's prefix matches a stored one."""
+    candidate, entry = None, _DUMMY
+    head = token[:PREFIX].encode()
+    for name, stored in tokens.items():
+        if hmac.compare_digest(str(stored["prefix"]).encode(), head):
+            candidate, entry = name, stored
+    digest = _hash(token, bytes.fromhex(str(entry["salt"])))
+    if hmac.compare_digest(digest.encode(), str(entry["hash"]).encode()) and candidate is not None:
+        return candidate, str(entry["role"])
+    return None
+
+
+class TokenStore:
+    """The token file of a directory, re-read when it changes, plus a small cache of verified
+    tokens keyed by an HMAC under a per-process key (never the token itself)."""
+
+    def __init__(self, directory: str, cache_size: int = 64) -> None:
+        self.directory, self.cache_size = directory, cache_size
+        self._key = os.urandom(32)
+        self._lock = threading.Lock()
+        self._seen: tuple[int, int, int] | None = None
+        self._tokens: dict[str, dict[str, Any]] = {}
+        self._verified: OrderedDict[bytes, tuple[str, str]] = OrderedDict()  # key -> (name, stored hash)
+        self._checks: dict[bytes, Future[tuple[str, str]]] = {}  # token checks running now, by key
+
+    def tokens(self) -> dict[str, dict[str, Any]]:
+        """Raises TokenStoreError when the store is missing, unreadable or corrupt."""
+        try:
+            st = os.stat(tokens_path(self.directory))
+        except OSError:
+            return read_tokens(self.directory)  # raises, saying why (or reads a store made just now)
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if stamp != self._seen:
+                self._tokens, self._seen = read_tokens(self.directory), stamp
+            return self._tokens
+
+    def key(self, token: str) -> bytes:
+        return hmac.new(self._key, token.encode(), hashlib.sha256).digest()
+
+    def cached(self, tokens: dict[str, dict[str, Any]], key: bytes) -> tuple[str, str] | None:
+        """(name, role) of a token verified before, while its stored entry is unchanged."""
+        with self._lock:
+            hit = self._verified.get(key)
+        if hit is None:
+            return None
+        name, stored_hash = hit
+        entry = tokens.get(name)
+        if entry is None or not hmac.compare_digest(str(entry["hash"]), stored_hash):
+            return None  # revoked or replaced since
+        return name, str(entry["role"])
+
+    def join_check(self, key: bytes) -> tuple[Future[tuple[str, str]], bool]:
+        """The check of this token in progress (False), or a new one this caller runs (True)."""
+        with self._lock:
+            running = self._checks.get(key)
+            if running is not None:
+                return running, False
+            self._checks[key] = Future()
+            return self._checks[key], True
+
+    def end_check(self, key: bytes) -> None:
+        with self._lock:
+            self._checks.pop(key, None)
+
+    def remember(self, tokens: dict[str, dict[str, Any]], key: bytes, name: str) -> None:
+        with self._lock:
+            self._verified[key] = (name, str(tokens[name]["hash"]))
+            while len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
 
 
 class RateLimit:
@@ -68,6 +186,9 @@ class RateLimit:
         """0 when allowed, else the seconds to wait."""
         now = time.monotonic()
         with self.lock:
+            if len(self.buckets) > 10_000:  # forget clients whose bucket is full again
+                full = self.burst / self.rate
+                self.buckets = {c: v for c, v in self.buckets.items() if now - v[1] < full}
             level, last = self.buckets.get(client, (float(self.burst), now))
             level = min(float(self.burst), level + (now - last) * self.rate)
             if level >= 1:
@@ -75,3 +196,9 @@ class RateLimit:
                 return 0.0
             self.buckets[client] = (level, now)
             return (1 - level) / self.rate
+
+    def give_back(self, client: str) -> None:
+        """Return what `take` took (a token check that found a valid token costs nothing)."""
+        with self.lock:
+            level, last = self.buckets.get(client, (float(self.burst), time.monotonic()))
+            self.buckets[client] = (min(float(self.burst), level + 1), last)

@@ -12,7 +12,8 @@ from ..edit import EditError
 from ..errors import ConvergeError, LockBusy, ManifestError, StalePlan
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 412: "precondition_failed", 422: "invalid", 429: "rate_limited", 500: "internal"}
+         409: "conflict", 412: "precondition_failed", 415: "unsupported_media_type", 421: "misdirected", 422: "invalid",
+         429: "rate_limited", 500: "internal", 503: "unavailable"}
 
 
 class ApiError(Exception):

@@ -14,7 +14,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 
 def _responses(ok: str, schema: dict[str, Any] | None = None, *codes: int) -> dict[str, Any]:
     out: dict[str, Any] = {ok: {"description": "success", "content": {"application/json": {"schema": schema or {}}}}}
-    for code in (400, 401, 403, 429, *codes):
+    for code in (400, 401, 403, 421, 429, 503, *codes):  # 421: wrong Host; 503: token store broken
         out[str(code)] = {"description": "error", "content": {"application/json": {"schema": ERROR}}}
     return out
 

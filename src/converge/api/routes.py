@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..edit import merge_patch
 from ..model import Ref
-from .auth import RateLimit, check_token
 from .errors import ApiError
 from .service import COLLECTIONS, Service, etag_of
 
@@ -25,34 +26,12 @@ def service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def authorize(request: Request, write: bool) -> str:
-    """The caller's name. No tokens configured (loopback only): everyone is `local` and may write."""
-    tokens = request.app.state.tokens()
-    limits: dict[str, RateLimit] = request.app.state.limits
-    client = client_of(request)
-    if write:
-        wait = limits["write"].take(client)
-        if wait:
-            raise ApiError(429, "too many writes; slow down", headers={"Retry-After": str(int(wait) + 1)})
-    if not tokens:
-        return "local"
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    found = check_token(tokens, token.strip()) if scheme.lower() == "bearer" and token else None
-    if found is None:
-        wait = limits["login"].take(client)
-        if wait:
-            raise ApiError(429, "too many failed logins", headers={"Retry-After": str(int(wait) + 1)})
-        raise ApiError(401, "a valid bearer token is needed (converge token create NAME --role admin)",
-                       headers={"WWW-Authenticate": "Bearer"})
-    name, role = found
-    if write and role != "admin":
-        raise ApiError(403, f"token {name!r} has role {role}: writes need admin")
-    return name
+    """The caller's name. guard.Guard has already checked the token, and the admin role of a write."""
+    identity = request.state.identity
+    if write and identity.role != "admin":
+        raise ApiError(403, f"{identity.name} may not write: writes need an admin token")
+    return str(identity.name)
 
 
 def collection_of(request: Request) -> tuple[str, str]:
@@ -63,8 +42,14 @@ def collection_of(request: Request) -> tuple[str, str]:
 
 
 async def body_json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        return None
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json":  # a web page can send text/plain anywhere without asking first
+        raise ApiError(415, f"the body is JSON: send it with Content-Type: application/json (not {media or 'none'!r})")
     try:
-        return json.loads(await request.body() or b"null")
+        return json.loads(raw)
     except ValueError as e:
         raise ApiError(400, f"request body is not JSON: {e}") from None
 
@@ -264,33 +249,83 @@ async def get_facts(request: Request) -> Response:
 
 
 def engine_facts(target: Any) -> str:
+    """The host's facts with sensitive fields (container env) masked, as plans mask them."""
     from .. import engine
+    from ..planner.build import redact_sensitive
+    from ..resources import BY_KIND
 
-    return engine.read_facts(target.host, None, target.config.settings).facts.model_dump_json()
+    facts = engine.read_facts(target.host, None, target.config.settings).facts
+    for kind, observed in facts.resources.items():
+        for name, obs in observed.items():
+            observed[name] = obs.model_copy(update={"spec": redact_sensitive(BY_KIND[kind].spec, obs.spec)})
+    return facts.model_dump_json()
 
 
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+class StreamSlots:
+    """At most `limit` open event streams per caller: a stream costs no thread, but each holds a
+    connection and a waiter. Used on the event loop only."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: dict[str, int] = {}
+
+    def acquire(self, who: str) -> bool:
+        if self.open.get(who, 0) >= self.limit:
+            return False
+        self.open[who] = self.open.get(who, 0) + 1
+        return True
+
+    def release(self, who: str) -> None:
+        self.open[who] -= 1
+        if not self.open[who]:
+            del self.open[who]
+
+
+class SlotStream(StreamingResponse):
+    """A streaming response that gives its slot back however it ends (done, disconnect, error)."""
+
+    def __init__(self, body: Any, release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self.release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.release()
+
+
 async def events(request: Request) -> Response:
-    """Server-sent events: apply progress, edits, jobs (and the watcher's reconciles)."""
-    authorize(request, write=False)
+    """Server-sent events: apply progress, edits, jobs (and the watcher's reconciles). A stream
+    waits on the event loop (no thread per stream); a comment every `keepalive` seconds finds
+    clients that went away."""
+    who = authorize(request, write=False)
     svc = service(request)
     try:
         seq = int(request.query_params.get("since", len(svc.events.items)))
         duration = float(request.query_params.get("timeout", 3600))
     except ValueError:
         raise ApiError(400, "since is an integer, timeout a number of seconds") from None
+    slots: StreamSlots = request.app.state.streams
+    if not slots.acquire(who):
+        raise ApiError(429, f"{who} has {slots.limit} event streams open already; close one first",
+                       headers={"Retry-After": "5"})
+    keepalive: float = request.app.state.keepalive
 
     async def stream() -> Any:
         nonlocal seq
         loop = asyncio.get_running_loop()
         end = loop.time() + duration
-        while loop.time() < end:
-            items = await run_in_threadpool(svc.events.since, seq, min(1.0, max(0.0, end - loop.time())))
+        while end - loop.time() > 0:
+            items = await svc.events.wait(seq, min(keepalive, end - loop.time()))
             for item in items:
                 seq = item["seq"] + 1
                 yield f"id: {item['seq']}\nevent: {item.get('event', 'message')}\ndata: {json.dumps(item)}\n\n"
+            if not items and end - loop.time() > 0:
+                yield ": keepalive\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    return SlotStream(stream(), lambda: slots.release(who), media_type="text/event-stream")

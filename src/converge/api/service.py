@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ from ..errors import ManifestError
 from ..manifest import check_references, load_unchecked
 from ..model import Change, Plan, Ref
 from ..planner import build_plan
+from ..planner.build import redact_sensitive
 from ..resources import BY_KIND
 from .errors import ApiError
 
@@ -43,21 +45,42 @@ class Job:
 
 
 class Events:
-    """An append-only log of events (apply progress, drift, edits) that streams read from."""
+    """An append-only log of events (apply progress, drift, edits) that streams read from.
+
+    Publishers are threads (apply jobs, the watcher) or the event loop; readers are coroutines
+    that wait on an asyncio.Event, woken through their loop's call_soon_threadsafe, so an idle
+    stream holds no thread."""
 
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
-        self.cond = threading.Condition()
+        self.lock = threading.Lock()
+        self.waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
     def publish(self, event: dict[str, Any]) -> None:
-        with self.cond:
+        with self.lock:
             self.items.append({"seq": len(self.items), "time": time.time(), **event})
-            self.cond.notify_all()
+            waiters = list(self.waiters)
+        for loop, ready in waiters:
+            try:
+                loop.call_soon_threadsafe(ready.set)
+            except RuntimeError:  # that loop is closed: its stream is gone
+                pass
 
-    def since(self, seq: int, timeout: float) -> list[dict[str, Any]]:
-        with self.cond:
-            if len(self.items) <= seq:
-                self.cond.wait(timeout)
+    async def wait(self, seq: int, timeout: float) -> list[dict[str, Any]]:
+        """The events from `seq` on, waiting up to `timeout` seconds for one."""
+        with self.lock:
+            if len(self.items) > seq:
+                return self.items[seq:]
+            waiter = (asyncio.get_running_loop(), asyncio.Event())
+            self.waiters.add(waiter)
+        try:
+            await asyncio.wait_for(waiter[1].wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self.lock:
+                self.waiters.discard(waiter)
+        with self.lock:
             return self.items[seq:]
 
 
@@ -198,11 +221,7 @@ def _drift(change: Change | None) -> list[dict[str, Any]]:
 
 
 def _redact(kind: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
-    if data is None:
-        return None
-    secret = BY_KIND[kind].spec.flagged("x-converge-sensitive")
-    return {k: ({kk: "(sensitive)" for kk in v} if isinstance(v, dict) else "(sensitive)") if k in secret and v else v
-            for k, v in data.items()}
+    return None if data is None else redact_sensitive(BY_KIND[kind].spec, data)
 
 
 def _abs(path: str) -> str:

@@ -124,15 +124,15 @@ def _desired_change(kind: Kind, name: str, spec: Spec, obs: Observed | None, ctx
     after = spec.declared()
     if obs is None:
         deps = kind.depends_desired(name, spec, ctx)
-        return Change(ref=ref, action=Action.CREATE, after=_redacted(spec, after),
+        return Change(ref=ref, action=Action.CREATE, after=redact_sensitive(spec, after),
                       diffs=diff_fields(type(spec), after, {}), steps=kind.create(name, spec, ctx),
                       depends_on=deps, reason="not on the host")
     diffs = diff_fields(type(spec), after, obs.spec, kind.replace_fields(spec, obs))
     if not diffs:  # identical: declared is enough; the ownership mark comes with the first change
         return None
     deps = kind.depends_desired(name, spec, ctx)
-    before = _redacted(spec, {k: obs.spec.get(k) for k in after})
-    after = _redacted(spec, after)
+    before = redact_sensitive(spec, {k: obs.spec.get(k) for k in after})
+    after = redact_sensitive(spec, after)
     forced = [d.path for d in diffs if d.forces_replace]
     if forced:
         change = Change(ref=ref, action=Action.REPLACE, before=before, after=after, diffs=diffs,
@@ -149,14 +149,14 @@ def _desired_change(kind: Kind, name: str, spec: Spec, obs: Observed | None, ctx
 
 def _delete(kind: Kind, name: str, obs: Observed, ctx: Context, allow_destroy: set[Ref] | frozenset[Ref]) -> Change:
     ref = kind.ref(name)
-    change = Change(ref=ref, action=Action.DELETE, before=_redacted(kind.spec, obs.spec), steps=kind.delete(name, obs, ctx),
+    change = Change(ref=ref, action=Action.DELETE, before=redact_sensitive(kind.spec, obs.spec), steps=kind.delete(name, obs, ctx),
                     depends_on=kind.depends_observed(name, obs, ctx), reason="managed by converge, no longer declared",
                     destroys=kind.destroys(name, obs, ctx) + _dependents(ref, ctx), destructive=kind.destroys_data(obs))
     _guard(change, obs, allowed=ref in allow_destroy)
     return change
 
 
-def _redacted(spec: Spec | type[Spec], data: dict[str, Any]) -> dict[str, Any]:
+def redact_sensitive(spec: Spec | type[Spec], data: dict[str, Any]) -> dict[str, Any]:
     """Values of sensitive fields (container env) never appear in a plan."""
     secret = (spec if isinstance(spec, type) else type(spec)).flagged(SENSITIVE)
     return {k: ({kk: "(sensitive)" for kk in v} if isinstance(v, dict) else "(sensitive)") if k in secret and v else v

@@ -143,7 +143,7 @@ RO_EDIT = """
 import json, sys
 from starlette.testclient import TestClient
 from converge.api import create_app
-c = TestClient(create_app(sys.argv[1]))
+c = TestClient(create_app(sys.argv[1]), raise_server_exceptions=False)
 r = c.patch("/api/v1/interfaces/br0", json={"mtu": 9000})
 print(json.dumps({"status": r.status_code, "body": r.json()}))
 """
@@ -172,7 +172,7 @@ import json, sys, threading
 from starlette.testclient import TestClient
 from converge.api import create_app
 directory, tag = sys.argv[1], sys.argv[2]
-client = TestClient(create_app(directory))
+client = TestClient(create_app(directory), raise_server_exceptions=False)
 acknowledged, answers = [], []
 
 def edits(thread):
@@ -203,9 +203,9 @@ def test_two_processes_editing_one_directory_lose_no_edit(homelab):
         assert p.returncode == 0, err
         results.append(json.loads(out.strip().splitlines()[-1]))
     acknowledged = [a for r in results for a in r["acknowledged"]]
-    assert [s for r in results for s in r["answers"]] == [200] * 32
     storage = (homelab / "storage.yaml").read_text()
-    assert [name for name, _ in acknowledged if f"  {name}:" not in storage] == []
+    assert [name for name, _ in acknowledged if f"  {name}:" not in storage] == []  # none lost
+    assert [s for r in results for s in r["answers"]] == [200] * 32  # and none refused: they wait their turn
     history = git(homelab, "log", "--format=%H").split()
     assert sorted(commit for _, commit in acknowledged) == sorted(history[:-1])
     assert git(homelab, "status", "--porcelain") == ""

@@ -45,7 +45,7 @@ def _resource_routes(base: str, collection: str) -> list[Route]:
 
 def _whole_path(route: Route) -> Route:
     """Starlette ends a route's pattern with `$`, which also matches before a final newline: a
-    trailing %0A would address another resource (`br0\n` -> `br0`). `\Z` is the very end."""
+    trailing %0A would address another resource (`br0\n` -> `br0`). `\\Z` is the very end."""
     pattern = route.path_regex.pattern
     route.path_regex = re.compile(pattern.removesuffix("$") + r"\Z", route.path_regex.flags)
     return route

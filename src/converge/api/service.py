@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import engine
-from ..edit import Edit, current_fields, edit_resource, validate_edit, write_edit
 from ..config import CONFIG_FILE
+from ..edit import Edit, current_fields, edit_resource, validate_edit, write_edit
 from ..errors import ManifestError
 from ..lock import edit_lock
 from ..manifest import check_references, load_unchecked

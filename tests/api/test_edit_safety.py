@@ -134,6 +134,11 @@ def test_odd_input_gets_a_clear_4xx(homelab, client):
     error_of(client.put("/api/v1/manifests/dir.yaml", content=b"datasets: {}\n"), 409)
     error_of(client.get("/api/v1/manifests/dir.yaml"), 409)
     os.rmdir(homelab / "dir.yaml")
+    nested = b"datasets:\n  tank/x: " + b"[" * 5000 + b"]" * 5000 + b"\n"
+    assert "too deeply" in error_of(client.put("/api/v1/manifests/deep.yaml", content=nested), 400)
+    (homelab / "latin1.yaml").write_bytes(b"# caf\xe9\n")
+    assert "not UTF-8" in error_of(client.get("/api/v1/manifests/latin1.yaml"), 409)
+    os.unlink(homelab / "latin1.yaml")
     assert state(homelab) == before
     r = client.put("/api/v1/datasets/tank/" + "a" * 250, json={})  # 255 in all: ZFS's limit, accepted
     assert r.status_code == 200, r.text

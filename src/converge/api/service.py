@@ -152,7 +152,11 @@ class Service:
         """Validate and plan the edit against the host first; only an edit that plans (its only
         problems: destroys held for an explicit allow) is written and committed."""
         target = self.target()
-        desired, issues = validate_edit(self.directory, edit, target.config.vars)
+        try:
+            desired, issues = validate_edit(self.directory, edit, target.config.vars)
+        except RecursionError:  # a body of thousands of nested brackets: no manifest looks like that
+            raise ApiError(400, f"{_rel(self.directory, edit.path)} nests too deeply to be a manifest; "
+                           "nothing was changed") from None
         ctx = engine.read_facts(target.host, desired, target.config.settings)
         issues += check_references(desired, engine.present_refs(ctx))
         if issues:

@@ -7,9 +7,12 @@ written atomically and, in a git repository, committed."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,21 +231,95 @@ def validate_edit(directory: str, edit: Edit, extra_vars: dict[str, Any] | None 
 
 
 def write_edit(directory: str, edit: Edit, author: str, message: str) -> str | None:
-    """Write atomically; commit in a git repository. Returns the commit id (None outside git, or
-    when the edit changes nothing: nothing is written or committed then)."""
+    """Write atomically and, in a git repository, commit exactly that file: one transaction.
+    On any failure the file (bytes and mode) and the git index are as they were, and EditError
+    says why. Returns the commit id (None outside git, or when the edit changes nothing)."""
     if edit.after == edit.before:
         return None
-    atomic_write(edit.path, edit.after)
+    rel = os.path.relpath(edit.path, directory)
+    saved = _snapshot(edit.path)
+    try:
+        atomic_write(edit.path, edit.after, mode=saved[1] if saved else 0o644)
+    except OSError as e:
+        raise _write_error(e, rel) from None
     if not os.path.isdir(os.path.join(directory, ".git")):
         return None
+    try:
+        return _commit(directory, rel, author, message)
+    except EditError as e:
+        try:
+            _restore(edit.path, saved)
+        except OSError as again:
+            raise EditError(503, "restore_failed", f"{e} -- and putting {rel} back failed too ({again}): "
+                            "check the file and `git status`") from None
+        raise
+
+
+def _snapshot(path: str) -> tuple[bytes, int] | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read(), os.fstat(f.fileno()).st_mode & 0o7777
+    except FileNotFoundError:
+        return None
+
+
+def _restore(path: str, saved: tuple[bytes, int] | None) -> None:
+    """Put the file back as it was (a new file is removed)."""
+    if saved is None:
+        os.unlink(path)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".converge-", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(saved[0])
+        os.chmod(tmp, saved[1])
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_error(e: OSError, rel: str) -> EditError:
+    if isinstance(e, IsADirectoryError):
+        return EditError(409, "not_a_file", f"{rel} is a directory, not a manifest file; nothing was changed")
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return EditError(503, "read_only", f"cannot write {rel}: {e.strerror} (is the manifest directory "
+                         "read-only for converge?); nothing was changed")
+    if e.errno == errno.ENAMETOOLONG:
+        return EditError(400, "bad_request", f"cannot write {rel}: the file name is too long")
+    return EditError(503, "write_failed", f"cannot write {rel}: {e.strerror or e}; nothing was changed")
+
+
+def _commit(directory: str, rel: str, author: str, message: str) -> str:
+    """Commit only `rel`, whatever else the operator has staged. Paths are literal (`:(top)x*`
+    is a file name, not a pathspec). The index keeps its old entry for `rel` unless this succeeds."""
     env = dict(os.environ, LC_ALL="C", GIT_TERMINAL_PROMPT="0")
-    who = f"{author} <{author}@converge.local>"
-    rel = os.path.relpath(edit.path, directory)
-    for argv in (["git", "-C", directory, "add", "--", rel],
-                 ["git", "-C", directory, "-c", f"user.name={author}", "-c", f"user.email={author}@converge.local",
-                  "commit", "-q", "--author", who, "-m", message, "--", rel]):
-        result = subprocess.run(argv, capture_output=True, text=True, env=env)
-        if result.returncode != 0:
-            raise EditError(500, "git_failed", f"git: {(result.stderr or result.stdout).strip()}")
-    head = subprocess.run(["git", "-C", directory, "rev-parse", "HEAD"], capture_output=True, text=True, env=env)
-    return head.stdout.strip() or None
+    git = ["git", "--literal-pathspecs", "-C", directory]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*git, *args], capture_output=True, text=True, env=env)
+
+    known = run("ls-files", "--stage", "--", rel)
+    if known.returncode != 0:
+        raise _git_error(known)
+    if not known.stdout:  # a new file: `commit --only` needs it in the index first
+        added = run("add", "--", rel)
+        if added.returncode != 0:
+            raise _git_error(added)
+    committed = run("-c", f"user.name={author}", "-c", f"user.email={author}@converge.local", "commit", "-q",
+                    "--only", "--author", f"{author} <{author}@converge.local>", "-m", message, "--", rel)
+    if committed.returncode != 0:
+        if not known.stdout:
+            run("rm", "-q", "--cached", "--ignore-unmatch", "--", rel)
+        raise _git_error(committed)
+    head = run("rev-parse", "HEAD")
+    return head.stdout.strip()
+
+
+def _git_error(result: subprocess.CompletedProcess[str]) -> EditError:
+    text = (result.stderr or result.stdout).strip()
+    if "index.lock" in text:
+        return EditError(409, "busy", f"git is busy (another git command holds the index lock); nothing was "
+                         f"changed, try again: {text}")
+    return EditError(503, "git_failed", f"git could not commit the edit; nothing was changed: {text}")

@@ -1,4 +1,5 @@
-"""One lock serialises applies on a host, across the CLI, the watcher and the API."""
+"""File locks shared across processes: one serialises applies on a host (CLI, watcher, API),
+another serialises manifest edits and their commits in a directory (every `serve` on it)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,26 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from .errors import LockBusy
 
+EDIT_LOCK = os.path.join(".converge", "edit.lock")
+
 
 @contextmanager
-def apply_lock(path: str, timeout: float = 0.0) -> Iterator[None]:
-    """Hold an exclusive lock on `path`; wait up to `timeout` seconds, then fail clearly."""
+def file_lock(path: str, timeout: float, busy: str) -> Iterator[None]:
+    """Hold an exclusive flock on `path`; wait up to `timeout` seconds, then raise LockBusy(busy
+    + who holds it). flock belongs to the open file, so threads of one process exclude each other too."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        writable = True
+    except OSError:
+        if not os.path.isfile(path):
+            raise
+        fd = os.open(path, os.O_RDONLY)  # a read-only file system: flock still works, no pid note
+        writable = False
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -25,15 +36,27 @@ def apply_lock(path: str, timeout: float = 0.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                    raise LockBusy(f"another apply is running on this host (lock {path}, held by pid {holder}); "
-                                   "wait for it or use --lock-timeout SECONDS") from None
-                time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                    raise LockBusy(f"{busy} (lock {path}, held by pid {holder})") from None
+                time.sleep(0.02)
+        if writable:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            if writable:
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def apply_lock(path: str, timeout: float = 0.0) -> AbstractContextManager[None]:
+    """Hold the host's apply lock; wait up to `timeout` seconds, then fail clearly."""
+    return file_lock(path, timeout, "another apply is running on this host; wait for it or use --lock-timeout SECONDS")
+
+
+def edit_lock(directory: str, timeout: float = 30.0) -> AbstractContextManager[None]:
+    """Hold a manifest directory's edit lock: read, validate, write and commit as one step."""
+    return file_lock(os.path.join(directory, EDIT_LOCK), timeout,
+                     "another edit of these manifests is still being written; try again")

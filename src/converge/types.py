@@ -134,10 +134,18 @@ def _char(c: str) -> str:
     return {"\n": "a newline", "\r": "a carriage return", "\t": "a tab"}.get(c, repr(c))
 
 
+# No kind's names are longer: ZFS allows 255 characters for a full dataset or snapshot name
+# (zfs(8): ZFS_MAX_DATASET_NAME_LEN - 1), a path component is at most 255 bytes (NAME_MAX).
+MAX_NAME = 255
+
+
 def check_name(name: str, pattern: re.Pattern[str], allowed: str) -> str:
     """Shared name check: the kind's pattern, plus the rules no name may break."""
     if not isinstance(name, str) or not name:
         raise ValueError("a name must be a non-empty string")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"name {name[:40]!r}... is {len(name)} characters long; no name may be longer than "
+                         f"{MAX_NAME}; allowed: {allowed}")
     if name.startswith("-"):
         raise ValueError(f"name {name!r} starts with '-' (it would read as a command option)")
     if ".." in name.split("/") or ".." in name:

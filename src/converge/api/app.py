@@ -5,6 +5,7 @@ are: `/api/v1/datasets/tank/media`, `/api/v1/snapshots/tank/media@daily/rollback
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.applications import Starlette
@@ -43,6 +44,14 @@ def _resource_routes(base: str, collection: str) -> list[Route]:
         Route(f"{prefix}/{{name:path}}", _bind(routes.patch_resource, collection), methods=["PATCH"]),
         Route(f"{prefix}/{{name:path}}", _bind(routes.delete_resource, collection), methods=["DELETE"]),
     ]
+
+
+def _whole_path(route: Route) -> Route:
+    """Starlette ends a route's pattern with `$`, which also matches before a final newline: a
+    trailing %0A would address another resource (`br0\n` -> `br0`). `\\Z` is the very end."""
+    pattern = route.path_regex.pattern
+    route.path_regex = re.compile(pattern.removesuffix("$") + r"\Z", route.path_regex.flags)
+    return route
 
 
 async def openapi(request: Request) -> Response:
@@ -90,6 +99,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
                        loopback=is_loopback(address or "127.0.0.1"), limits=limits)
     # Our own errors are answered by the exception middleware; anything else (a bug) by the
     # server-error handler, still in the one error shape.
+    route_list = [_whole_path(r) for r in route_list]
     app = Starlette(routes=route_list, middleware=[guard],
                     exception_handlers={ApiError: handle, ConvergeError: handle, HTTPException: handle, Exception: handle})
     app.state.service = service

@@ -36,15 +36,16 @@ def openapi_document() -> dict[str, Any]:
         paths[f"/api/v1/{coll}"] = {
             "get": {"summary": f"list {kind}s (desired, actual, drift)", "responses": _responses("200")},
             "post": {"summary": f"declare a {kind} (a manifest edit)", "requestBody": _body(create),
-                     "responses": _responses("201", None, 409, 422)}}
+                     "responses": _responses("201", None, 409, 422, 503)}}
         paths[f"/api/v1/{coll}/{{name}}"] = {
             "parameters": [name],
             "get": {"summary": f"one {kind}: desired, actual and drift", "responses": _responses("200", None, 404)},
             "put": {"summary": f"replace a {kind}'s fields", "requestBody": _body(spec),
-                    "responses": _responses("200", None, 404, 409, 412, 422)},
+                    "responses": _responses("200", None, 404, 409, 412, 422, 503)},
             "patch": {"summary": f"merge-patch a {kind}'s fields (RFC 7396)", "requestBody": _body({"type": "object"}),
-                      "responses": _responses("200", None, 404, 409, 412, 422)},
-            "delete": {"summary": f"remove a {kind} from the manifests", "responses": _responses("200", None, 404, 409, 412)}}
+                      "responses": _responses("200", None, 404, 409, 412, 422, 503)},
+            "delete": {"summary": f"remove a {kind} from the manifests",
+                       "responses": _responses("200", None, 404, 409, 412, 503)}}
     for path, summary in [("/api/v1/containers/{name}/start", "state: running"),
                           ("/api/v1/containers/{name}/stop", "state: stopped"),
                           ("/api/v1/containers/{name}/restart", "restart_requested stamp"),
@@ -68,11 +69,12 @@ def openapi_document() -> dict[str, Any]:
                      "type": "string", "description": "kind/name"}}}}),
                  "responses": _responses("200", None, 409, 422)}}
     paths["/api/v1/manifests/{path}"] = {
-        "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "get": {"summary": "a manifest file", "responses": _responses("200", None, 404)},
+        "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "NAME.yaml, NAME.yml or NAME.yaml.j2, optionally in DIR/ (not converge.yaml)"}],
+        "get": {"summary": "a manifest file", "responses": _responses("200", None, 404, 409)},
         "put": {"summary": "write a whole manifest file (validated first)",
                 "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}},
-                "responses": _responses("200", None, 409, 412, 422)}}
+                "responses": _responses("200", None, 409, 412, 422, 503)}}
     return {"openapi": "3.1.0", "info": {"title": "converge", "version": "1"},
             "components": {"schemas": schemas,
                            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from ..edit import merge_patch
 from ..model import Ref
 from .errors import ApiError
-from .service import COLLECTIONS, Service, etag_of
+from .service import COLLECTIONS, Service, etag_of, read_manifest
 
 ACTIONS = {("containers", "start"), ("containers", "stop"), ("containers", "restart"), ("pools", "scrub"),
            ("snapshots", "rollback"), ("datasets", "snapshots")}
@@ -41,6 +42,9 @@ def collection_of(request: Request) -> tuple[str, str]:
     return coll, COLLECTIONS[coll]
 
 
+MAX_DEPTH = 32  # no manifest nests deeper; a deeper body would only reach recursion limits
+
+
 async def body_json(request: Request) -> Any:
     raw = await request.body()
     if not raw:
@@ -49,9 +53,26 @@ async def body_json(request: Request) -> Any:
     if media != "application/json":  # a web page can send text/plain anywhere without asking first
         raise ApiError(415, f"the body is JSON: send it with Content-Type: application/json (not {media or 'none'!r})")
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except ValueError as e:
         raise ApiError(400, f"request body is not JSON: {e}") from None
+    except RecursionError:
+        value = None
+        deep = True
+    else:
+        deep = _too_deep(value)
+    if deep:
+        raise ApiError(400, f"request body nests deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    level = [value]
+    for _ in range(MAX_DEPTH + 1):
+        level = [v for x in level if isinstance(x, dict | list) for v in (x.values() if isinstance(x, dict) else x)]
+        if not level:
+            return False
+    return True
 
 
 def wants_apply(request: Request) -> bool:
@@ -196,17 +217,20 @@ async def action(request: Request) -> Response:
 # -- manifests, plan, apply, jobs, facts, events -----------------------------------------------
 async def get_manifest(request: Request) -> Response:
     authorize(request, write=False)
-    path = service(request).manifest_path(request.path_params["path"])
-    try:
-        text = open(path, encoding="utf-8").read()
-    except FileNotFoundError:
-        raise ApiError(404, f"no manifest {request.path_params['path']!r}") from None
+    rel = request.path_params["path"]
+    path = service(request).manifest_path(rel)
+    if not os.path.lexists(path):
+        raise ApiError(404, f"no manifest {rel!r}")
+    text = read_manifest(path, rel)
     return PlainTextResponse(text, media_type="application/yaml", headers={"ETag": etag_of(text)})
 
 
 async def put_manifest(request: Request) -> Response:
     author = authorize(request, write=True)
-    text = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ApiError(400, f"the body is not UTF-8 (byte {e.start}); manifests are UTF-8 text") from None
     result = await run_in_threadpool(service(request).put_manifest, request.path_params["path"], text, author,
                                      request.headers.get("if-match"))
     return JSONResponse(result)

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -14,14 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import engine
+from ..config import CONFIG_FILE
 from ..edit import Edit, current_fields, edit_resource, validate_edit, write_edit
 from ..errors import ManifestError
+from ..lock import edit_lock
 from ..manifest import check_references, load_unchecked
 from ..model import Change, Plan, Ref
 from ..planner import build_plan
 from ..planner.build import redact_sensitive
 from ..resources import BY_KIND
 from .errors import ApiError
+
+# A manifest path the API reads or writes: plain names only (never a git pathspec, a dot file, a
+# control character or `..`), in at most a few subdirectories, ending like a manifest.
+_PART = r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*"
+MANIFEST_PATH = re.compile(rf"(?:{_PART}/){{0,7}}{_PART}\.ya?ml(?:\.j2)?")
+MAX_PATH = 255
 
 COLLECTIONS = {"pools": "pool", "datasets": "dataset", "snapshots": "snapshot", "shares/smb": "smb",
                "shares/nfs": "nfs", "interfaces": "interface", "containers": "container"}
@@ -89,7 +98,6 @@ class Service:
                  auto_apply: bool = False) -> None:
         self.directory = os.path.abspath(directory)
         self.host, self.root, self.auto_apply = host, root, auto_apply
-        self.edit_lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
         self.events = Events()
 
@@ -135,7 +143,7 @@ class Service:
             BY_KIND[kind].check_name(name)
         except ValueError as e:
             raise ApiError(422, str(e), details=[{"path": name, "message": str(e)}]) from None
-        with self.edit_lock:
+        with edit_lock(self.directory):
             target = self.target()
             desired, _ = load_unchecked(self.directory, target.config.vars)
             entry = desired.entries.get(kind, {}).get(name)
@@ -157,33 +165,47 @@ class Service:
         path = self.manifest_path(rel)
         if path.endswith(".j2"):
             raise ApiError(409, f"{rel} is a template: the API does not write templates", code="templated")
-        with self.edit_lock:
-            before = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+        with edit_lock(self.directory):
+            before = read_manifest(path, rel) if os.path.lexists(path) else ""
             if if_match is not None and if_match != "*" and if_match != etag_of(before):
                 raise ApiError(412, f"{rel} changed since you read it (ETag mismatch)")
             return self._validate_write(Edit(path, before, text), author, f"api: write {rel}")
 
     def _validate_write(self, edit: Edit, author: str, message: str) -> dict[str, Any]:
+        """Validate and plan the edit against the host first; only an edit that plans (its only
+        problems: destroys held for an explicit allow) is written and committed."""
         target = self.target()
-        desired, issues = validate_edit(self.directory, edit, target.config.vars)
+        try:
+            desired, issues = validate_edit(self.directory, edit, target.config.vars)
+        except RecursionError:  # a body of thousands of nested brackets: no manifest looks like that
+            raise ApiError(400, f"{_rel(self.directory, edit.path)} nests too deeply to be a manifest; "
+                           "nothing was changed") from None
         ctx = engine.read_facts(target.host, desired, target.config.settings)
         issues += check_references(desired, engine.present_refs(ctx))
         if issues:
             raise ManifestError(issues)
-        commit = write_edit(self.directory, edit, author, message)
-        plan = build_plan(ctx)
+        plan = build_plan(ctx)  # a plan error (a destroy that can never run, a cycle) refuses the edit
         plan.host, plan.directory = target.host.name, target.directory
+        commit = write_edit(self.directory, edit, author, message)
         self.events.publish({"event": "edit", "file": _rel(self.directory, edit.path), "author": author,
                              "message": message, "commit": commit})
         return {"file": _rel(self.directory, edit.path), "commit": commit,
+                "held": [{"ref": str(c.ref), "reason": c.blocked} for c in plan.changes if c.blocked],
                 "plan": json.loads(plan.redacted().model_dump_json())}
 
     def manifest_path(self, rel: str) -> str:
+        shown = rel if len(rel) <= 80 else rel[:77] + "..."
+        if rel == CONFIG_FILE:
+            raise ApiError(403, f"{CONFIG_FILE} holds the directory's settings, not resources: the API does not "
+                           "read or write it; edit the file", code="settings")
+        if len(rel) > MAX_PATH or not MANIFEST_PATH.fullmatch(rel):
+            raise ApiError(400, f"{shown!r} is not a manifest name: NAME.yaml, NAME.yml or NAME.yaml.j2 (NAME: "
+                           f"letters, digits, '_', '-', inner '.'), optionally in DIR/, at most {MAX_PATH} characters")
         path = os.path.realpath(os.path.join(self.directory, rel))
-        if not path.startswith(self.directory + os.sep) or any(p.startswith(".") for p in rel.split("/")):
-            raise ApiError(400, f"{rel!r} is outside the manifest directory")
-        if not path.endswith((".yaml", ".yml", ".yaml.j2", ".yml.j2")):
-            raise ApiError(400, f"{rel!r} is not a manifest (*.yaml, *.yaml.j2)")
+        if not path.startswith(self.directory + os.sep):
+            raise ApiError(400, f"{shown!r} is outside the manifest directory")
+        if os.path.lexists(path) and not os.path.isfile(path):
+            raise ApiError(409, f"{shown!r} is not a regular file (a directory?): not a manifest", code="not_a_file")
         return path
 
     # -- apply jobs --------------------------------------------------------------------------
@@ -209,6 +231,16 @@ class Service:
 
         threading.Thread(target=run, daemon=True, name=f"apply-{job.id}").start()
         return job.as_dict()
+
+
+def read_manifest(path: str, rel: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ApiError(409, f"{rel} is not UTF-8 (byte {e.start}); fix the file by hand", code="not_utf8") from None
+    except OSError as e:
+        raise ApiError(503, f"cannot read {rel}: {e.strerror or e}", code="read_failed") from None
 
 
 def _drift(change: Change | None) -> list[dict[str, Any]]:

@@ -207,7 +207,8 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
                 raise ValueError(f"a {kind.kind} name must be a string, got {_type_name(name)} {name!r}")
             kind.check_name(name)
         except ValueError as e:
-            issues.append(Issue(at.file, at.line, at.column, rpath, str(e)))
+            shown_path = rpath if len(str(name)) <= 80 else f"{path}.{str(name)[:60]}..."
+            issues.append(Issue(at.file, at.line, at.column, shown_path, str(e)))
             continue
         if name in seen:
             first = seen[name]

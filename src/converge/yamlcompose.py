@@ -80,13 +80,23 @@ def _scalar(tag: str, value: str, mark: Any) -> Any:
     if tag == "tag:yaml.org,2002:bool":
         return value.lower() == "true"
     if tag == "tag:yaml.org,2002:int":
-        if value.startswith(("0o", "0x")):
-            return int(value[2:], 8 if value[1] == "o" else 16)
-        return int(value, 10)
+        try:
+            if value.startswith(("0o", "0x")):
+                return int(value[2:], 8 if value[1] == "o" else 16)
+            return int(value, 10)
+        except ValueError:  # past Python's 4300 digits (an explicit !!int tag on a non-number, too)
+            raise YamlProblem(f"{_quote(value)} is not an integer of up to 4300 digits", mark) from None
     if tag == "tag:yaml.org,2002:float":
         low = value.lower()
-        return float(low.replace(".inf", "inf").replace(".nan", "nan"))
+        try:
+            return float(low.replace(".inf", "inf").replace(".nan", "nan"))
+        except ValueError:  # an explicit !!float tag on a non-number
+            raise YamlProblem(f"{_quote(value)} is not a number", mark) from None
     raise YamlProblem(f"unsupported tag {tag!r}", mark)
+
+
+def _quote(value: str) -> str:
+    return repr(value) if len(value) <= 40 else repr(value[:30]) + f"... ({len(value)} characters)"
 
 
 def _copy(value: Any) -> Any:

@@ -26,7 +26,7 @@ from .shares_common import (
     resolve_share_path,
     unroot,
 )
-from .smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter
+from .smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter, runs_command
 
 log = structlog.get_logger(__name__)
 DEFAULT_CONFIG = "/etc/samba/smb.conf"
@@ -46,20 +46,7 @@ def check_conf_text(text: str, what: str) -> str:
                          "or end with a backslash")
     return text
 USER = re.compile(r"[@+&]?[A-Za-z0-9_.][A-Za-z0-9_.$-]{0,31}")
-# Share parameters whose value is a command smbd runs (as root for root preexec/postexec, on
-# every connect, close or print job): anyone who can write a manifest would run code on the server.
-COMMAND_PARAMETERS = frozenset({
-    "preexec", "postexec", "root preexec", "root postexec", "magic script", "magic output", "dfree command",
-    "print command", "lpq command", "lprm command", "lppause command", "lpresume command",
-    "queuepause command", "queueresume command",
-})
 ALLOW_COMMANDS = "allow_command_options"  # settings: {smb: {allow_command_options: true}} in converge.yaml
-
-
-def runs_command(name: str) -> bool:
-    """A share parameter that runs a command; also module options such as `shell_snap:create command`."""
-    module_option = name.partition(":")[2]
-    return name in COMMAND_PARAMETERS or any(word in module_option for word in ("command", "script"))
 
 
 class SmbShareSpec(Spec):

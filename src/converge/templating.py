@@ -113,9 +113,10 @@ def _current_line(template: Any, stream: Any) -> int:
 def _child() -> None:
     import resource
 
-    memory, seconds = int(sys.argv[1]), int(sys.argv[2])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
+    for which, wanted in ((resource.RLIMIT_AS, int(sys.argv[1])), (resource.RLIMIT_CPU, int(sys.argv[2]))):
+        hard = resource.getrlimit(which)[1]  # never above a hard limit already set (that would fail)
+        bound = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(which, (bound, bound))
     request = pickle.loads(sys.stdin.buffer.read())
     for text in request["items"]:
         output, line, message = render_sandboxed(text, request["vars"], request["limit"])

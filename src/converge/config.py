@@ -9,9 +9,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import Issue, ManifestError
-from .yamlsource import display_path, locate, node_location, parse_yaml, plain
+from .types import Size
+from .yamlsource import display_path, locate, node_location, parse_yaml, plain, read_source
 
 CONFIG_FILE = "converge.yaml"
+DEFAULT_MANIFEST_SIZE = 4 * 1024**2  # bytes of one manifest (and of a template's output)
+CONFIG_SIZE = 1024**2  # converge.yaml itself (read before any limit it sets is known)
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    manifest_size: Size = Field(DEFAULT_MANIFEST_SIZE, gt=0,
+                                description="largest manifest file (and template output, and API edit), e.g. 4M")
 
 
 class ApiConfig(BaseModel):
@@ -28,16 +37,17 @@ class Config(BaseModel):
     sim: dict[str, Any] = Field(default_factory=dict, description="seed of a new simulated host")
     vars: dict[str, Any] = Field(default_factory=dict, description="variables for *.yaml.j2 manifests")
     api: ApiConfig = Field(default_factory=ApiConfig, description="the REST API (converge serve)")
+    limits: Limits = Field(default_factory=Limits)
 
 
 def load_config(directory: str) -> Config:
     path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         return Config()
     shown = display_path(path)
     issues: list[Issue] = []
-    with open(path, encoding="utf-8") as f:
-        doc = parse_yaml(f.read(), shown, issues)
+    text = read_source(path, shown, issues, CONFIG_SIZE, directory)
+    doc = parse_yaml(text, shown, issues) if text is not None else None
     if issues:
         raise ManifestError(issues)
     if doc is None:
@@ -52,3 +62,12 @@ def load_config(directory: str) -> Config:
     if config.host and config.host.startswith("sim:") and not os.path.isabs(config.host[4:]):
         config.host = "sim:" + os.path.join(directory, config.host[4:])
     return config
+
+
+def manifest_size_limit(directory: str) -> int:
+    """The most bytes one manifest of this directory may have (`limits.manifest_size` in its
+    converge.yaml, else 4 MiB): the loader refuses larger files, the API larger edits."""
+    try:
+        return load_config(directory).limits.manifest_size
+    except ManifestError:  # a broken converge.yaml is reported where it is loaded; keep the default here
+        return DEFAULT_MANIFEST_SIZE

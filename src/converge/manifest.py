@@ -12,19 +12,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .config import CONFIG_FILE
+from .config import CONFIG_FILE, Config, load_config
 from .errors import Issue, ManifestError
 from .model import Ref
 from .resources import BY_KIND, KINDS, Kind, Spec
+from .templating import render_templates
 from .yamlsource import (
     UNPARSED,
     Location,
     PosDict,
+    decode_source,
     display_path,
     node_location,
     parse_yaml,
     plain,
-    render_template,
+    read_source,
     spec_issues,
     suggest,
 )
@@ -52,6 +54,7 @@ class Desired:
     entries: dict[str, dict[str, Entry]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # converge.yaml `settings:`, per kind
     declared_at: dict[str, dict[str, Location]] = field(default_factory=dict)  # every name, valid or not
     _specs: dict[str, dict[str, Spec]] = field(default_factory=dict, repr=False)
 
@@ -102,14 +105,22 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
     """`overrides`: path -> text to use instead of the file (None: as if it were gone), so an edit
     is validated with the whole set before it is written."""
     overrides = {os.path.abspath(k): v for k, v in (overrides or {}).items()}
-
-    def read(path: str) -> str:
-        return overrides[os.path.abspath(path)] or "" if os.path.abspath(path) in overrides else _read(path)
-
     desired = Desired(directory=directory)
     issues: list[Issue] = []
     if not os.path.isdir(directory):
         return desired, [Issue(display_path(directory), 0, 0, "", "no such directory")]
+    try:
+        config = load_config(directory)
+    except ManifestError:  # reported by whoever opened the directory; the defaults serve here
+        config = Config()
+    limit = config.limits.manifest_size
+    desired.settings = config.settings
+
+    def read(path: str, shown: str) -> str | None:
+        if os.path.abspath(path) in overrides:
+            return decode_source((overrides[os.path.abspath(path)] or "").encode("utf-8", "surrogatepass"), shown, issues, limit)
+        return read_source(path, shown, issues, limit, directory)
+
     files = manifest_files(directory)
     files += sorted(p for p, text in overrides.items() if text is not None and p not in map(os.path.abspath, files))
     files = [f for f in files if overrides.get(os.path.abspath(f), "") is not None]
@@ -119,13 +130,17 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
     variables: dict[str, Any] = dict(extra_vars or {})
     for path in (f for f in files if not f.endswith(".j2")):
         shown = display_path(path)
-        doc = parse_yaml(read(path), shown, issues)
+        text = read(path, shown)
+        doc = parse_yaml(text, shown, issues) if text is not None else UNPARSED
         docs.append((shown, doc))
         if isinstance(doc, dict) and isinstance(doc.get("vars"), dict):  # for the templates
             variables.update(plain(doc["vars"]))
+    templates: list[tuple[str, str]] = []
     for path in (f for f in files if f.endswith(".j2")):
-        shown = display_path(path)
-        text = render_template(path, shown, read(path), variables, issues)
+        text = read(path, display_path(path))
+        if text is not None:
+            templates.append((display_path(path), text))
+    for (shown, _), text in zip(templates, render_templates(templates, variables, limit, issues), strict=True):
         if text is not None:
             docs.append((shown, parse_yaml(text, shown, issues)))
     desired.files = [display_path(f) for f in files]
@@ -134,11 +149,6 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
         _load_document(desired, shown, doc, issues)
     issues += _validate_sets(desired)
     return desired, issues
-
-
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read()
 
 
 def _load_document(desired: Desired, shown: str, doc: Any, issues: list[Issue]) -> None:
@@ -197,7 +207,8 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
                 raise ValueError(f"a {kind.kind} name must be a string, got {_type_name(name)} {name!r}")
             kind.check_name(name)
         except ValueError as e:
-            issues.append(Issue(at.file, at.line, at.column, rpath, str(e)))
+            shown_path = rpath if len(str(name)) <= 80 else f"{path}.{str(name)[:60]}..."
+            issues.append(Issue(at.file, at.line, at.column, shown_path, str(e)))
             continue
         if name in seen:
             first = seen[name]

@@ -18,7 +18,7 @@ def manifest_schema() -> dict[str, Any]:
         section = {
             "type": ["object", "null"],
             "description": f"{kind.kind} resources, keyed by name ({kind.name_allowed})",
-            "propertyNames": {"pattern": f"^(?:{kind.name_pattern.pattern})$"},
+            "propertyNames": {"pattern": f"^(?:{kind.name_pattern.pattern})$", "maxLength": kind.name_max_length},
             "additionalProperties": {"anyOf": [{"$ref": f"#/$defs/{kind.spec.__name__}"}, {"type": "null"}]},
         }
         if len(kind.section) == 1:

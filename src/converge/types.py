@@ -130,6 +130,11 @@ SortedStrs = Annotated[list[str], BeforeValidator(sorted_unique), PlainSerialize
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f;`$&|<>\\\"'\[\]{}*?!]")
 
 
+def short_name(name: str) -> str:
+    """A name as errors quote it: whole when short, else its start and its length."""
+    return repr(name) if len(name) <= 80 else repr(name[:60]) + f"... ({len(name)} characters)"
+
+
 def _char(c: str) -> str:
     return {"\n": "a newline", "\r": "a carriage return", "\t": "a tab"}.get(c, repr(c))
 
@@ -139,13 +144,12 @@ def _char(c: str) -> str:
 MAX_NAME = 255
 
 
-def check_name(name: str, pattern: re.Pattern[str], allowed: str) -> str:
-    """Shared name check: the kind's pattern, plus the rules no name may break."""
+def check_name(name: str, pattern: re.Pattern[str], allowed: str, max_length: int = MAX_NAME) -> str:
+    """Shared name check: the kind's pattern and length, plus the rules no name may break."""
     if not isinstance(name, str) or not name:
         raise ValueError("a name must be a non-empty string")
-    if len(name) > MAX_NAME:
-        raise ValueError(f"name {name[:40]!r}... is {len(name)} characters long; no name may be longer than "
-                         f"{MAX_NAME}; allowed: {allowed}")
+    if len(name) > max_length:  # checked first: a long name is not repeated whole in the message
+        raise ValueError(f"name {short_name(name)} is {len(name)} characters long; allowed: up to {max_length}")
     if name.startswith("-"):
         raise ValueError(f"name {name!r} starts with '-' (it would read as a command option)")
     if ".." in name.split("/") or ".." in name:

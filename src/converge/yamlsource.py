@@ -1,27 +1,29 @@
-"""YAML sources of manifests: parsing, Jinja2 rendering, positions of keys, and messages.
+"""YAML sources of manifests: reading files, parsing, positions of keys, and messages.
 
-Manifests are read with libyaml (PyYAML's C parser, ~100x faster than a pure-Python loader:
-a 10 000-resource directory parses in well under a second) under the YAML 1.2 core schema
-(`on`/`off`/`yes`/`no` stay strings, `22:22` is not a number), into dicts and lists that
-remember where every key and item sits, so an error in a value points at that value.
-Editing (the API) uses ruamel.yaml's round-trip loader on the one file it changes."""
+Manifests are parsed with libyaml (PyYAML's C parser, ~100x faster than a pure-Python loader:
+a 10 000-resource directory parses in well under a second; see yamlcompose), into dicts and
+lists that remember where every key and item sits, so an error in a value points at that value.
+Files are read with bounds: only regular files inside the manifest directory, at most the size
+limit, UTF-8 text. Editing (the API) uses ruamel.yaml's round-trip loader on the one file it changes."""
 
 from __future__ import annotations
 
 import difflib
 import os
 import re
-import traceback
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import jinja2
 import yaml
 from pydantic import ValidationError
 
 from .errors import Issue
 from .resources import Kind
+from .yamlcompose import PosDict, PosList, YamlProblem, compose
+
+__all__ = ["PosDict", "PosList"]  # also here: modules import them from here
 
 
 @dataclass(frozen=True)
@@ -29,93 +31,6 @@ class Location:
     file: str
     line: int = 0  # 1-based
     column: int = 0
-
-
-class PosDict(dict):  # type: ignore[type-arg]
-    """A mapping that remembers the (line, column), 0-based, of itself and of each key."""
-
-    pos: tuple[int, int] = (0, 0)
-    key_pos: dict[Any, tuple[int, int]]
-
-
-class PosList(list):  # type: ignore[type-arg]
-    pos: tuple[int, int] = (0, 0)
-    item_pos: list[tuple[int, int]]
-
-
-class _Loader(yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader):  # type: ignore[misc]
-    """libyaml with the YAML 1.2 core schema's implicit types."""
-
-
-_MAYBE_NOT_STR = frozenset("-+.0123456789~nNtTfF")
-
-
-def _resolve(self: Any, kind: Any, value: str, implicit: Any) -> str:
-    # Fast path: a plain scalar that cannot be null/bool/number is a string (most names and values).
-    if kind is yaml.ScalarNode and implicit[0] and value and value[0] not in _MAYBE_NOT_STR:
-        return "tag:yaml.org,2002:str"
-    return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)  # type: ignore[no-any-return]
-
-
-_Loader.resolve = _resolve  # type: ignore[method-assign]
-_Loader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in [
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
-    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
-    ("tag:yaml.org,2002:float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
-                                r"|\.(?:nan|NaN|NAN))$", list("-+.0123456789")),
-]:
-    _Loader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
-
-
-class YamlProblem(Exception):
-    def __init__(self, message: str, mark: Any) -> None:
-        super().__init__(message)
-        self.mark = mark
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    tag, value = node.tag, node.value
-    if tag == "tag:yaml.org,2002:str":
-        return value
-    if tag == "tag:yaml.org,2002:null":
-        return None
-    if tag == "tag:yaml.org,2002:bool":
-        return value.lower() == "true"
-    if tag == "tag:yaml.org,2002:int":
-        if value.startswith(("0o", "0x")):
-            return int(value[2:], 8 if value[1] == "o" else 16)
-        return int(value, 10)
-    if tag == "tag:yaml.org,2002:float":
-        low = value.lower()
-        return float(low.replace(".inf", "inf").replace(".nan", "nan"))
-    raise YamlProblem(f"unsupported tag {tag!r}", node.start_mark)
-
-
-def _build(node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return _scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        items = PosList(_build(n) for n in node.value)
-        items.pos = (node.start_mark.line, node.start_mark.column)
-        items.item_pos = [(n.start_mark.line, n.start_mark.column) for n in node.value]
-        return items
-    if isinstance(node, yaml.MappingNode):
-        mapping = PosDict()
-        mapping.pos = (node.start_mark.line, node.start_mark.column)
-        mapping.key_pos = {}
-        for key_node, value_node in node.value:
-            key = _build(key_node)
-            if isinstance(key, (dict, list)):
-                raise YamlProblem("a mapping or list cannot be a key", key_node.start_mark)
-            if key in mapping:
-                line = mapping.key_pos[key][0] + 1
-                raise YamlProblem(f"duplicate key {key!r} (first at line {line})", key_node.start_mark)
-            mapping[key] = _build(value_node)
-            mapping.key_pos[key] = (key_node.start_mark.line, key_node.start_mark.column)
-        return mapping
-    raise YamlProblem("unsupported YAML node", node.start_mark)
 
 
 def display_path(path: str) -> str:
@@ -132,8 +47,7 @@ UNPARSED = Unparsed()
 
 def parse_yaml(text: str, shown: str, issues: list[Issue]) -> Any:
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        return None if node is None else _build(node)
+        return compose(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = " ".join(str(p) for p in (e.context, e.problem) if p)
@@ -141,22 +55,66 @@ def parse_yaml(text: str, shown: str, issues: list[Issue]) -> Any:
                             f"YAML syntax error: {problem}"))
     except YamlProblem as e:
         issues.append(Issue(shown, e.mark.line + 1, e.mark.column + 1, "", f"YAML error: {e}"))
+    except yaml.reader.ReaderError as e:  # a control character: locate it (libyaml gives an offset)
+        line, column = _line_column(text, e.position)
+        issues.append(Issue(shown, line, column, "", f"the character U+{e.character:04X} is not allowed in YAML "
+                            "(control characters other than tab and newline); allowed: printable text"))
     except (yaml.YAMLError, ValueError) as e:  # e.g. bad unicode, a number out of range
         issues.append(Issue(shown, 0, 0, "", f"YAML error: {e}"))
     return UNPARSED
 
 
-def render_template(path: str, shown: str, text: str, variables: dict[str, Any], issues: list[Issue]) -> str | None:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - start + 1
+
+
+def read_source(path: str, shown: str, issues: list[Issue], limit: int, inside: str) -> str | None:
+    """A manifest's text; None with a located issue when it is not a regular file inside the
+    directory `inside` (a link out of it would show another file's content in errors), is larger
+    than `limit` bytes, or is not UTF-8 text."""
+    real, home = os.path.realpath(path), os.path.realpath(inside)
+    inner = os.path.relpath(real, home).split(os.sep)
+    # Hidden places (.converge/ holds the host's state and the API's tokens) are not manifests either.
+    if os.path.commonpath([real, home]) != home or any(p.startswith(".") and p != "." for p in inner):
+        issues.append(Issue(shown, 0, 0, "", "a link to a file outside the manifest directory (or into a hidden "
+                            "one): refused; allowed: files and links to files inside the manifest directory"))
+        return None
+    try:  # O_NONBLOCK: a FIFO must not hang the open; a regular file ignores it
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        issues.append(Issue(shown, 0, 0, "", f"cannot read: {e.strerror}"))
+        return None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            issues.append(Issue(shown, 0, 0, "", f"{what}; allowed: manifest files (*.yaml, *.yaml.j2)"))
+            return None
+        data = f.read(limit + 1)
+    return decode_source(data, shown, issues, limit)
+
+
+def decode_source(data: bytes, shown: str, issues: list[Issue], limit: int) -> str | None:
+    """Bytes of a manifest (a file, or an edit's text) as text, within the size limit."""
+    if len(data) > limit:
+        issues.append(Issue(shown, 0, 0, "", f"the file is larger than {limit} bytes; allowed: up to {limit} bytes "
+                            "a manifest (limits.manifest_size in converge.yaml)"))
+        return None
     try:
-        return env.from_string(text).render(**variables)
-    except jinja2.TemplateSyntaxError as e:
-        issues.append(Issue(shown, e.lineno or 0, 0, "", f"template error: {e.message}"))
-    except jinja2.TemplateError as e:
-        line = next((fr.lineno for fr in reversed(traceback.extract_tb(e.__traceback__))
-                     if fr.filename == "<template>"), 0)
-        issues.append(Issue(shown, line or 0, 0, "", f"template error: {e}"))
-    return None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        column = len(data[line_start:e.start].decode("utf-8", "replace")) + 1
+        issues.append(Issue(shown, data.count(b"\n", 0, e.start) + 1, column, "",
+                            f"not UTF-8 text: byte 0x{data[e.start]:02x} cannot be decoded; allowed: UTF-8 text"))
+        return None
+    if "\x00" in text:
+        line, column = _line_column(text, text.index("\x00"))
+        issues.append(Issue(shown, line, column, "", "a NUL byte (a binary file?); allowed: UTF-8 text"))
+        return None
+    return text
 
 
 def node_location(shown: str, node: Any, key: Any = None) -> Location:

@@ -136,7 +136,9 @@ def test_odd_input_gets_a_clear_4xx(homelab, client):
     error_of(client.get("/api/v1/manifests/dir.yaml"), 409)
     os.rmdir(homelab / "dir.yaml")
     nested = b"datasets:\n  tank/x: " + b"[" * 5000 + b"]" * 5000 + b"\n"
-    assert "too deeply" in error_of(client.put("/api/v1/manifests/deep.yaml", content=nested), 400)
+    deep_answer = client.put("/api/v1/manifests/deep.yaml", content=nested)  # the loader's located error
+    error_of(deep_answer, 422)
+    assert "nested more than 64 levels" in deep_answer.json()["error"]["details"][0]["message"]
     (homelab / "latin1.yaml").write_bytes(b"# caf\xe9\n")
     assert "not UTF-8" in error_of(client.get("/api/v1/manifests/latin1.yaml"), 409)
     os.unlink(homelab / "latin1.yaml")

@@ -123,13 +123,14 @@ class Kind(Generic[S]):
     spec: ClassVar[type[Spec]]
     name_pattern: ClassVar[re.Pattern[str]]
     name_allowed: ClassVar[str]  # said in errors: what a name may be
+    name_max_length: ClassVar[int] = 255  # ZFS's limit for a full dataset or snapshot name; kinds set their tool's
     create_only: ClassVar[frozenset[str]] = frozenset()  # field paths whose change forces a replace
     holds_data: ClassVar[bool] = False  # delete / replace destroys data: needs an explicit allow
     tools: ClassVar[tuple[str, ...]] = ()  # host commands the kind needs (read is skipped without them)
 
     # -- model -------------------------------------------------------------------------------
     def check_name(self, name: str) -> str:
-        return check_name(name, self.name_pattern, self.name_allowed)
+        return check_name(name, self.name_pattern, self.name_allowed, self.name_max_length)
 
     def depends(self, name: str, spec: S) -> list[Ref]:
         """Resources this one needs (declared, or present on the host)."""

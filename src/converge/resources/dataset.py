@@ -18,6 +18,12 @@ USER_PROPERTY = re.compile(r"[a-z0-9_.+-]+:[a-z0-9_.:+-]+")
 ZFS_COMPRESSION = ["off", "on", "lzjb", "zle", "lz4", "gzip", *[f"gzip-{i}" for i in range(1, 10)],
                    "zstd", "zstd-fast", *[f"zstd-{i}" for i in range(1, 20)]]
 BTRFS_COMPRESSION = ["off", "zlib", "lzo", "zstd"]
+RESERVED_PREFIX = "converge:"  # converge keeps its own marks there (managed, protect): not for manifests
+
+
+def reserved_property(key: str) -> str:
+    return (f"property {key!r} is reserved: converge records its own marks in {RESERVED_PREFIX}* properties "
+            "(use protect: for converge:protect); allowed: other user properties module:name, e.g. backup:tier")
 
 
 class DatasetProperties(BaseModel):
@@ -87,6 +93,8 @@ class DatasetProperties(BaseModel):
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ValueError(f"unknown property {key!r}{hint}; user properties are module:name "
                                  "(lowercase, e.g. backup:tier)")
+            if key.startswith(RESERVED_PREFIX):
+                raise ValueError(reserved_property(key))
             if not isinstance(value, (str, int)) or isinstance(value, bool) or "\n" in str(value):
                 raise ValueError(f"user property {key!r} must be a one-line string")
         return data

@@ -116,6 +116,7 @@ class InterfaceKind(Kind[InterfaceSpec]):
     spec = InterfaceSpec
     name_pattern = IFNAME
     name_allowed = "up to 15 letters, digits, '_', '.', '-', ':' (a Linux interface name)"
+    name_max_length = 15  # IFNAMSIZ (16) less the kernel's NUL
     tools = ("ip",)
     # what `ip link set` cannot change on an existing link: a new link replaces it
     create_only = frozenset({"type", "peer", "parent", "vlan_id", "vni", "remote", "group", "local", "dstport"})

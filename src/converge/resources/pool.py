@@ -11,7 +11,7 @@ from ..errors import CommandFailed, PlanError
 from ..model import FieldDiff, Observed, Step
 from ..types import OnOff, SortedStrs, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field
-from .dataset import DatasetProperties
+from .dataset import RESERVED_PREFIX, DatasetProperties, reserved_property
 from .storage import desired_specs, onoff
 
 DISK_RE = re.compile(r"^/[A-Za-z0-9_./:+@-]+$")
@@ -89,7 +89,12 @@ class PoolSpec(Spec):
     @classmethod
     def _pool_property_spelling(cls, v: Any) -> Any:
         # `ashift: 12` and zpool's "12", `autotrim: on` and YAML's true are one value
-        return {k: _property_value(x) for k, x in v.items()} if isinstance(v, dict) else v
+        if not isinstance(v, dict):
+            return v
+        for key in v:
+            if isinstance(key, str) and key.startswith(RESERVED_PREFIX):
+                raise ValueError(reserved_property(key))
+        return {k: _property_value(x) for k, x in v.items()}
 
     @field_validator("filesystem_properties", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ..errors import PlanError
 from ..hosts.base import Result
 from ..model import Change, FieldDiff, Observed, Ref, Step
-from ..types import OnOff, Size, SortedStrs
+from ..types import OnOff, Size, SortedStrs, parse_bool
 from . import smbconf
 from .base import Context, Kind, Spec
 from .samba_params import PARAMETERS
@@ -26,7 +26,7 @@ from .shares_common import (
     resolve_share_path,
     unroot,
 )
-from .smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter
+from .smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter, runs_command
 
 log = structlog.get_logger(__name__)
 DEFAULT_CONFIG = "/etc/samba/smb.conf"
@@ -46,6 +46,7 @@ def check_conf_text(text: str, what: str) -> str:
                          "or end with a backslash")
     return text
 USER = re.compile(r"[@+&]?[A-Za-z0-9_.][A-Za-z0-9_.$-]{0,31}")
+ALLOW_COMMANDS = "allow_command_options"  # settings: {smb: {allow_command_options: true}} in converge.yaml
 
 
 class SmbShareSpec(Spec):
@@ -145,6 +146,7 @@ class SmbKind(Kind[SmbShareSpec]):
     spec = SmbShareSpec
     name_pattern = re.compile(r"[A-Za-z0-9_.$-]([A-Za-z0-9_.$ -]{0,78}[A-Za-z0-9_.$-])?")
     name_allowed = "up to 80 letters, digits, '_', '.', '$', '-', inner spaces"
+    name_max_length = 80
     tools = ("testparm",)
 
     def check_name(self, name: str) -> str:
@@ -163,6 +165,17 @@ class SmbKind(Kind[SmbShareSpec]):
     def validate_set(self, specs: dict[str, SmbShareSpec], desired: Any) -> list[tuple[str, str, str]]:
         seen: dict[str, str] = {}
         problems = []
+        allow = (getattr(desired, "settings", None) or {}).get("smb", {}).get(ALLOW_COMMANDS, False)
+        try:
+            allow_commands = parse_bool(allow)
+        except ValueError:
+            allow_commands = False
+        for name in sorted(specs):
+            for option in sorted(o for o in specs[name].options if runs_command(o) and not allow_commands):
+                problems.append((name, f"options.{option}", f"option {option!r} makes Samba run a command on the "
+                                 "server (as root for root preexec/postexec): refused unless converge.yaml sets "
+                                 f"settings: {{smb: {{{ALLOW_COMMANDS}: true}}}}; allowed: share parameters that "
+                                 "run nothing"))
         for name in sorted(specs):
             if name.lower() in seen:  # Samba share names are case-insensitive
                 problems.append((name, "", f"share {name!r} is the same share as {seen[name.lower()]!r} for Samba "

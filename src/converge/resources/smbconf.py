@@ -70,6 +70,21 @@ def is_share_parameter(key: str) -> bool:
     return key in PARAMETERS or ":" in key
 
 
+# Share parameters whose value is a command smbd runs (as root for root preexec/postexec, on
+# every connect, close or print job): anyone who can write a manifest would run code on the server.
+COMMAND_PARAMETERS = frozenset({
+    "preexec", "postexec", "root preexec", "root postexec", "magic script", "magic output", "dfree command",
+    "print command", "lpq command", "lprm command", "lppause command", "lpresume command",
+    "queuepause command", "queueresume command",
+})
+
+
+def runs_command(name: str) -> bool:
+    """A share parameter that runs a command; also module options such as `shell_snap:create command`."""
+    module_option = name.partition(":")[2]
+    return name in COMMAND_PARAMETERS or any(word in module_option for word in ("command", "script"))
+
+
 def parse(text: str) -> list[Section]:
     """Sections in file order. Lines before any section header belong to [global]."""
     sections: list[Section] = []

@@ -8,8 +8,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from .config import Config, load_config
 from .errors import ManifestError, NotConverged, StalePlan
 from .executor import Event, Report, execute
@@ -21,8 +19,6 @@ from .planner import build_plan
 from .resources import KINDS, Context
 from .resources.base import STATE_FILE
 from .yamlsource import display_path
-
-log = structlog.get_logger("converge")
 
 
 @dataclass

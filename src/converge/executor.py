@@ -11,14 +11,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from .errors import CommandFailed, ConvergeError
 from .hosts.base import Host
+from .logs import get_logger
 from .model import Action, Change, Plan, Ref, Step
 from .resources.base import STATE_FILE
 
-log = structlog.get_logger("converge.apply")
+log = get_logger("converge.apply")
 
 
 @dataclass

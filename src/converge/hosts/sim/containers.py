@@ -55,10 +55,12 @@ class Runtime:
         return self.err(f'no container with name or ID "{ref}" found: no such container', f"No such container: {ref}")
 
 
-def _find(host: Any, ref: str) -> tuple[str, Observed] | None:
+def _find(host: Any, ref: str, by_id: dict[str, str] | None = None) -> tuple[str, Observed] | None:
     containers = host.facts.of("container")
     if ref in containers:  # by name: the common case, without a scan
         return ref, containers[ref]
+    if by_id is not None and ref in by_id:  # by full id (what `ps` printed), without a scan
+        return by_id[ref], containers[by_id[ref]]
     for name, obs in containers.items():
         if ref in (name, obs.info.get("id")) or (len(ref) >= 12 and str(obs.info.get("id", "")).startswith(ref)):
             return name, obs
@@ -86,8 +88,10 @@ def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
 
 def _inspect(host: Any, rt: Runtime, refs: list[str]) -> Result:
     out = []
+    # The reader inspects every container by the id `ps` printed: one index, not a scan per id.
+    by_id = {str(obs.info.get("id")): name for name, obs in host.facts.of("container").items()}
     for ref in refs:
-        found = _find(host, ref)
+        found = _find(host, ref, by_id)
         if found is None or found[1].spec.get("runtime") != rt.name:
             return Result(rt.rc, "[]\n", f'Error: inspecting object: no such object: "{ref}"\n' if rt.name == "podman"
                           else f"Error: No such object: {ref}\n")

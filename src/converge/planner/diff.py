@@ -3,6 +3,7 @@ the normal form the kind's Spec gives them. Kinds never diff themselves."""
 
 from __future__ import annotations
 
+import functools
 import json
 import typing
 from typing import Any
@@ -40,7 +41,7 @@ def _walk(model: Any, want: dict[str, Any], have: dict[str, Any], prefix: str, o
 
 
 def _compare(path: str, want: Any, have: Any, field_type: Any, sensitive: bool, out: list[FieldDiff]) -> None:
-    if _canonical(want) == _canonical(have):
+    if _same(want, have):
         return
     hidden = "(sensitive)"
     out.append(FieldDiff(path=path, before=hidden if sensitive and have is not None else have,
@@ -49,10 +50,22 @@ def _compare(path: str, want: Any, have: Any, field_type: Any, sensitive: bool, 
                          sensitive=sensitive))
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _same(want: Any, have: Any) -> bool:
+    """Equal in JSON form. Equal scalars of one type are (most fields, without encoding them);
+    anything else goes through JSON, where 1, 1.0 and true differ though Python calls them equal."""
+    if type(want) is type(have) and type(want) in _SCALARS and want == have:
+        return True
+    return _canonical(want) == _canonical(have)
+
+
+@functools.cache
 def field_of(model: Any, key: str) -> tuple[Any, bool]:
     if isinstance(model, type) and issubclass(model, BaseModel) and key in model.model_fields:
         info = model.model_fields[key]

@@ -5,6 +5,7 @@ manifest declares, after the same normalisation on both sides."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -34,6 +35,7 @@ class Spec(BaseModel):
         return data
 
     @classmethod
+    @functools.cache  # per class and flag: asked for every resource of a plan
     def flagged(cls, flag: str) -> frozenset[str]:
         return frozenset(n for n, f in cls.model_fields.items()
                          if (f.json_schema_extra or {}).get(flag))  # type: ignore[union-attr]

@@ -5,7 +5,7 @@ Only the rows asked for are computed: `-s local,received` never walks the ancest
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ INHERITABLE = {"compression", "recordsize", "atime", "relatime", "readonly", "ex
 CREATE_ONLY = {"encryption": "off", "keyformat": "none", "casesensitivity": "sensitive",
                "normalization": "none", "utf8only": "off"}
 ROLE_HEADERS = {"log": "logs", "cache": "cache", "spare": "spares", "special": "special"}
+FIXED = ("type", "creation", "createtxg", "used", "clones", "origin", *CREATE_ONLY)
 SOURCES = frozenset({"local", "default", "inherited", "temporary", "received", "none"})
 
 
@@ -38,7 +39,12 @@ class Select:
         kind = "inherited" if source.startswith("inherited") else "none" if source == "-" else source
         return self.sources is None or kind in self.sources
 
-    @property
+    @functools.cached_property
+    def fixed(self) -> frozenset[str]:
+        """The properties whose source is always '-' that this get prints."""
+        return frozenset(p for p in FIXED if self.prop(p)) if self.source("-") else frozenset()
+
+    @functools.cached_property
     def set_only(self) -> bool:
         """Only local/received rows: nothing inherited or default needs computing."""
         return self.sources is not None and self.sources <= {"local", "received"}
@@ -124,44 +130,51 @@ def _mountpoint(host: Any, pools: dict[str, Observed], name: str) -> tuple[str, 
 def _lines(host: Any, pools: dict[str, Observed], name: str, obs: Observed, snapshot: bool,
            clones_of: dict[str, list[str]] | None = None, select: Select = ALL) -> list[tuple]:
     rows: list[tuple] = []
+    wanted = select.prop
+    fixed = select.fixed.__contains__  # a row whose source is always '-'
 
-    def emit(prop: str, row: Callable[[], tuple[str, str]]) -> None:  # computed only when asked for
-        if select.prop(prop):
-            value, source = row()
-            if select.source(source):
-                rows.append((name, prop, value, source))
+    def add(prop: str, value: str, source: str) -> None:
+        if select.source(source):
+            rows.append((name, prop, value, source))
 
     order = int(obs.info.get("order", 0))
-    emit("type", lambda: ("snapshot" if snapshot else "filesystem", "-"))
-    emit("creation", lambda: (str(1795338000 + order), "-"))
-    emit("createtxg", lambda: (str(order), "-"))
-    emit("used", lambda: ("0" if snapshot else "98304", "-"))
+    for prop, value in (("type", "snapshot" if snapshot else "filesystem"), ("creation", str(1795338000 + order)),
+                        ("createtxg", str(order)), ("used", "0" if snapshot else "98304")):
+        if fixed(prop):
+            rows.append((name, prop, value, "-"))
     if snapshot:
         users = dict(obs.spec.get("properties", {}))
-        emit("clones", lambda: (",".join(sorted(
-            clones_of.get(name, []) if clones_of is not None else
-            (n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name))), "-"))
+        if fixed("clones"):
+            clones = sorted(clones_of.get(name, []) if clones_of is not None else
+                            (n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name))
+            rows.append((name, "clones", ",".join(clones), "-"))
     else:
         local, _ = _local(host, pools, name)
         users = {k: v for k, v in local.items() if ":" in k}
-        emit("mountpoint", lambda: _mountpoint(host, pools, name))
-        emit("origin", lambda: (str(obs.spec.get("origin") or "-"), "-"))
+        if wanted("mountpoint") and (not select.set_only or local.get("mountpoint") or "/" not in name):
+            add("mountpoint", *_mountpoint(host, pools, name))
+        if fixed("origin"):
+            rows.append((name, "origin", str(obs.spec.get("origin") or "-"), "-"))
         for prop, default in DEFAULTS.items():
+            if not wanted(prop):
+                continue
             if not select.set_only:
-                emit(prop, lambda prop=prop, default=default: _inherited(host, pools, name, prop, default))  # type: ignore[misc]
-            elif prop in local:
-                emit(prop, lambda prop=prop: (zfs_value(local[prop]), "local"))  # type: ignore[misc]
+                add(prop, *_inherited(host, pools, name, prop, default))
+            elif prop in local:  # `-s local`: the ancestors never matter
+                add(prop, zfs_value(local[prop]), "local")
         for prop, default in CREATE_ONLY.items():
-            emit(prop, lambda prop=prop, default=default: (zfs_value(local.get(prop, default)), "-"))  # type: ignore[misc]
-    marks = {k: "on" for k, flag in (("converge:managed", obs.managed), ("converge:protect", obs.protected)) if flag}
+            if fixed(prop):
+                rows.append((name, prop, zfs_value(local.get(prop, default)), "-"))
+    marks = [k for k, flag in (("converge:managed", obs.managed), ("converge:protect", obs.protected)) if flag]
     for key, value in sorted(users.items()):
-        emit(key, lambda value=value: (zfs_value(value), "local"))  # type: ignore[misc]
-    for key in ("converge:managed", "converge:protect"):
-        if key in marks:
-            emit(key, lambda: ("on", "local"))
+        if wanted(key):
+            add(key, zfs_value(value), "local")
+    for key in marks:
+        if wanted(key):
+            add(key, "on", "local")
     for key in sorted(select.props or ()):  # a user property asked for by name and not set: "-"
         if ":" in key and key not in users and key not in marks:
-            emit(key, lambda: ("-", "-"))
+            add(key, "-", "-")
     return rows
 
 

@@ -33,6 +33,16 @@ class Ref(BaseModel):
     def __lt__(self, other: "Ref") -> bool:
         return (self.kind, self.name) < (other.kind, other.name)
 
+    # Refs key every graph and set of a plan (10 000s of lookups): compare the two strings
+    # directly rather than through pydantic's generic field-by-field hash and equality.
+    def __hash__(self) -> int:
+        return hash((self.kind, self.name))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Ref:
+            return NotImplemented
+        return self.kind == other.kind and self.name == other.name
+
 
 class Action(str, Enum):
     NOOP = "="

@@ -149,4 +149,7 @@ class Kind(Generic[S]):
         """Last look at all of this kind's changes (a kind that owns one file writes it once)."""
 
     def ref(self, name: str) -> Ref:
-        return Ref(kind=self.kind, name=name)
+        refs = self.__dict__.setdefault("_refs", {})  # Refs are frozen: one per name, shared
+        if name not in refs:
+            refs[name] = Ref(kind=self.kind, name=name)
+        return refs[name]  # type: ignore[no-any-return]

@@ -47,12 +47,19 @@ class _Loader(yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else 
 
 
 _MAYBE_NOT_STR = frozenset("-+.0123456789~nNtTfF")
+_PLAIN_TAGS: dict[str, str] = {}  # a plain scalar's tag depends on its text alone; keys and values repeat
 
 
 def _resolve(self: Any, kind: Any, value: str, implicit: Any) -> str:
-    # Fast path: a plain scalar that cannot be null/bool/number is a string (most names and values).
-    if kind is yaml.ScalarNode and implicit[0] and value and value[0] not in _MAYBE_NOT_STR:
-        return "tag:yaml.org,2002:str"
+    if kind is yaml.ScalarNode and implicit[0]:
+        tag = _PLAIN_TAGS.get(value)
+        if tag is None:
+            # Fast path: a plain scalar that cannot be null/bool/number is a string (most names and values).
+            tag = "tag:yaml.org,2002:str" if value and value[0] not in _MAYBE_NOT_STR else \
+                yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
+            if len(_PLAIN_TAGS) < 100_000:
+                _PLAIN_TAGS[value] = tag
+        return tag
     return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)  # type: ignore[no-any-return]
 
 

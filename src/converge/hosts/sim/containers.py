@@ -98,7 +98,9 @@ def _inspect(host: Any, rt: Runtime, refs: list[str]) -> Result:
         out.append(inspect_one(host, rt.name, *found))
     import json
 
-    return Result(0, json.dumps(out, indent=4) + "\n")
+    # One line, not podman's indent=4: the same JSON to a reader, and json's C encoder (with an
+    # indent it falls back to the pure-Python one: half a second at 1 000 containers).
+    return Result(0, json.dumps(out) + "\n")
 
 
 def _pull(host: Any, rt: Runtime, args: list[str]) -> Result:

@@ -128,6 +128,9 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
         outcome = Outcome(plan=to_run, report=report)
         if report.failed or report.skipped:
             return outcome
+        if not to_run.changes and to_run is current:  # nothing ran: the plan just made is the proof
+            outcome.replan = current
+            return outcome
         # Re-plan against the same manifests that were applied (a save during the apply is the
         # next reconcile's business, not a convergence failure).
         ctx = read_facts(target.host, ctx.desired, target.config.settings)

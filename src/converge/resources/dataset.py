@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import PlanError
-from ..model import FieldDiff, Observed, Ref, Step
+from ..model import Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field, record_managed
 from .storage import pool_driver, specs_of
@@ -196,6 +196,9 @@ class DatasetKind(Kind[DatasetSpec]):
         if spec.origin:
             refs.append(Ref(kind="snapshot", name=spec.origin))
         return refs
+
+    def finalize(self, changes: list[Change], ctx: Context) -> None:
+        btrfs_driver.one_quota_enable(changes)
 
 
 def dataset_mountpoint(name: str, ctx: Any) -> str:

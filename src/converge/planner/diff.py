@@ -62,6 +62,8 @@ def _same(want: Any, have: Any) -> bool:
     anything else goes through JSON, where 1, 1.0 and true differ though Python calls them equal."""
     if type(want) is type(have) and type(want) in _SCALARS and want == have:
         return True
+    if (want is None) != (have is None):  # one side unset (every field of a create): differs
+        return False
     return _canonical(want) == _canonical(have)
 
 

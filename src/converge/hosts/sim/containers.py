@@ -10,6 +10,7 @@ container, a memory limit under 6M (docker refuses at create; podman's runc at s
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ...model import Observed
@@ -61,6 +62,8 @@ def _find(host: Any, ref: str, by_id: dict[str, str] | None = None) -> tuple[str
         return ref, containers[ref]
     if by_id is not None and ref in by_id:  # by full id (what `ps` printed), without a scan
         return by_id[ref], containers[by_id[ref]]
+    if len(ref) < 12 or ref.strip("0123456789abcdef"):  # no id (64 hex) nor id prefix: no scan
+        return None
     for name, obs in containers.items():
         if ref in (name, obs.info.get("id")) or (len(ref) >= 12 and str(obs.info.get("id", "")).startswith(ref)):
             return name, obs
@@ -183,13 +186,21 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
     return Result(0, cid + "\n", warning)
 
 
+@functools.lru_cache(maxsize=65536)
+def _host_port(mapping: str) -> tuple[str, str]:
+    """'[ip:]host:container/proto' -> (host port, proto); cached: every start compares with all."""
+    return mapping.split("/")[0].split(":")[-2], mapping.split("/")[1]
+
+
 def _ports_taken(host: Any, name: str, obs: Observed) -> str | None:
-    mine = {(m.split("/")[0].split(":")[-2], m.split("/")[1]) for m in obs.spec.get("ports", [])}
+    mine = {_host_port(m) for m in obs.spec.get("ports", [])}
+    if not mine:
+        return None
     for other_name, other in host.facts.of("container").items():
         if other_name == name or other.spec.get("state") != "running":
             continue
         for m in other.spec.get("ports", []):
-            key = (m.split("/")[0].split(":")[-2], m.split("/")[1])
+            key = _host_port(m)
             if key in mine:
                 return f"{key[0]}/{key[1]}"
     return None

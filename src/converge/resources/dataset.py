@@ -79,8 +79,9 @@ class DatasetProperties(BaseModel):
         # Checked before the fields so a misspelt native property is named even beside other errors.
         if not isinstance(data, dict):
             return data
+        fields = cls.__pydantic_fields__  # the dict itself: `model_fields` is a computed property
         for key, value in data.items():
-            if key in cls.model_fields:
+            if key in fields:
                 continue
             if not isinstance(key, str) or not USER_PROPERTY.fullmatch(key):
                 close = difflib.get_close_matches(str(key), list(cls.model_fields), n=1, cutoff=0.6)

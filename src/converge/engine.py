@@ -11,6 +11,7 @@ from typing import Any
 from .config import Config, load_config
 from .errors import ManifestError, NotConverged, StalePlan
 from .executor import Event, Report, execute
+from .gcpause import bulk
 from .hosts import Host, default_sim_path, open_host
 from .lock import apply_lock
 from .manifest import Desired, check_references, load_unchecked
@@ -86,8 +87,9 @@ def load_checked(target: Target) -> tuple[Desired, Context]:
 
 def plan(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = frozenset(),
          targets: list[Ref] | None = None) -> tuple[Plan, Context]:
-    desired, ctx = load_checked(target)
-    result = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
+    with bulk():
+        desired, ctx = load_checked(target)
+        result = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
     result.host, result.directory = target.host.name, target.directory
     return result, ctx
 
@@ -104,7 +106,7 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
               targets: list[Ref] | None = None, saved: Plan | None = None, parallelism: int = 1,
               hold_destroys: bool = False, lock_timeout: float = 0.0, on_event: Event | None = None) -> Outcome:
     """Plan (or take a saved plan), apply it under the host's lock, and prove convergence."""
-    with apply_lock(target.host.lock_path(), lock_timeout):
+    with apply_lock(target.host.lock_path(), lock_timeout), bulk():
         target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)
         if saved is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import CommandFailed, ConvergeError
 from .hosts.base import Host
-from .logs import get_logger
+from .logs import debugging, get_logger
 from .model import Action, Change, Plan, Ref, Step
 from .resources.base import STATE_FILE
 
@@ -183,7 +183,8 @@ def _run_change(change: Change, host: Host, state: HostState, report: Report, lo
                 host.remove_file(step.path)
             else:
                 state.apply(step)
-            log.debug("step", ref=str(change.ref), step=step.display())
+            if debugging():  # display() quotes every argument: not for a line nobody sees
+                log.debug("step", ref=str(change.ref), step=step.display())
         except (ConvergeError, OSError, ValueError) as e:
             detail = str(e)
             if isinstance(e, CommandFailed):

@@ -12,11 +12,18 @@ import sys
 from typing import Any, TextIO
 
 _pending: tuple[TextIO, bool | None] | None = None
+_level: int | None = None  # what configure() set; None: structlog's defaults, which print everything
+
+
+def debugging() -> bool:
+    """Would a debug line be printed? (to skip building one that would not)"""
+    return _level is None or _level <= logging.DEBUG
 
 
 def configure(stream: TextIO | None = None, json: bool | None = None) -> None:
-    global _pending
+    global _pending, _level
     _pending = (stream or sys.stderr, json)
+    _level = logging.DEBUG if os.environ.get("CONVERGE_DEBUG") else logging.INFO
     if "structlog" in sys.modules:  # already loaded: nothing to save by waiting
         _apply()
 

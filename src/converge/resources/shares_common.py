@@ -132,9 +132,11 @@ def attach_steps(changes: list[Change], steps: list[Step], note: str) -> None:
         return
     carrier = next((c for c in changes if c.action != Action.DELETE), changes[0])
     deps: list[Ref] = []
+    seen = {carrier.ref}  # a set beside the list: a membership test per dependency of 1 000 shares
     for change in changes:
         for ref in change.depends_on:
-            if ref not in deps and ref != carrier.ref:
+            if ref not in seen:
+                seen.add(ref)
                 deps.append(ref)
         if change is not carrier:
             change.steps = []

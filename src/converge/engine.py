@@ -70,7 +70,7 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
 
 
 def present_refs(ctx: Context) -> set[Ref]:
-    return {Ref(kind=k, name=n) for k, names in ctx.facts.resources.items() for n in names}
+    return {Ref.of(k, n) for k, names in ctx.facts.resources.items() for n in names}
 
 
 def load_checked(target: Target) -> tuple[Desired, Context]:

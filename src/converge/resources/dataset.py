@@ -191,9 +191,9 @@ class DatasetKind(Kind[DatasetSpec]):
     def depends(self, name: str, spec: DatasetSpec) -> list[Ref]:
         pool, _, rest = name.partition("/")
         parent = name.rsplit("/", 1)[0]
-        refs = [Ref(kind="pool", name=pool)]
+        refs = [Ref.of("pool", pool)]
         if "/" in rest:
-            refs.append(Ref(kind="dataset", name=parent))
+            refs.append(Ref.of("dataset", parent))
         if spec.origin:
             refs.append(Ref(kind="snapshot", name=spec.origin))
         return refs

@@ -30,7 +30,7 @@ def check_share_path(value: str) -> str:
 def path_dependency(path: str) -> list[Ref]:
     if path.startswith("/"):
         return []
-    return [Ref(kind="dataset" if "/" in path else "pool", name=path)]
+    return [Ref.of("dataset" if "/" in path else "pool", path)]
 
 
 def resolve_share_path(path: str, ctx: Any) -> str:

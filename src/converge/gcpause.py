@@ -9,17 +9,30 @@ everything as usual; only the search for cycles runs less often."""
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 BULK_THRESHOLD = 100_000
+_lock = threading.Lock()
+_inside = 0  # threads in a bulk phase (the API server plans in several at once)
+_saved: tuple[int, ...] = ()
 
 
 @contextmanager
 def bulk() -> Iterator[None]:
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], BULK_THRESHOLD), *old[1:])
+    """The first thread in raises the threshold, the last one out puts the saved one back (two
+    overlapping phases restoring in turn would leave it raised for good)."""
+    global _inside, _saved
+    with _lock:
+        if _inside == 0:
+            _saved = gc.get_threshold()
+            gc.set_threshold(max(_saved[0], BULK_THRESHOLD), *_saved[1:])
+        _inside += 1
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        with _lock:
+            _inside -= 1
+            if _inside == 0:
+                gc.set_threshold(*_saved)

@@ -98,12 +98,26 @@ def _is_plain_dict(tp: Any) -> bool:
     return submodel(tp) is None
 
 
+_VALIDATED_BY: dict[tuple[Any, Any], bool] = {}
+
+
 def validated_by(tp: Any, func: Any) -> bool:
-    """Is this (possibly Optional/Annotated) type parsed by `func` (parse_size, parse_bool)?"""
+    """Is this (possibly Optional/Annotated) type parsed by `func` (parse_size, parse_bool)?
+    Kept per type: a plan asks for every value it shows."""
+    try:
+        return _VALIDATED_BY[(tp, func)]
+    except KeyError:
+        found = _VALIDATED_BY[(tp, func)] = _validated_by(tp, func)
+        return found
+    except TypeError:  # an unhashable type annotation
+        return _validated_by(tp, func)
+
+
+def _validated_by(tp: Any, func: Any) -> bool:
     if typing.get_origin(tp) is typing.Annotated:
         return any(isinstance(m, BeforeValidator) and m.func is func for m in typing.get_args(tp)[1:]) \
-            or validated_by(typing.get_args(tp)[0], func)
-    return any(validated_by(a, func) for a in typing.get_args(tp)) if typing.get_origin(tp) else False
+            or _validated_by(typing.get_args(tp)[0], func)
+    return any(_validated_by(a, func) for a in typing.get_args(tp)) if typing.get_origin(tp) else False
 
 
 def show(value: Any, field_type: Any = None, sensitive: bool = False) -> str:

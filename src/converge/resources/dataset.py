@@ -204,7 +204,18 @@ class DatasetKind(Kind[DatasetSpec]):
 
 def dataset_mountpoint(name: str, ctx: Any) -> str:
     """Where a dataset is (or will be) mounted: the host's answer when it exists, else what
-    the manifests make it (its mountpoint property, its parent's, or the pool's)."""
+    the manifests make it (its mountpoint property, its parent's, or the pool's). Kept per facts
+    pass (ctx.reads): every share, export and volume asks, each walking up to its pool."""
+    reads = getattr(ctx, "reads", None)
+    if reads is None:
+        return _mountpoint(name, ctx)
+    known = reads.setdefault("dataset mountpoints", {})
+    if name not in known:
+        known[name] = _mountpoint(name, ctx)
+    return known[name]  # type: ignore[no-any-return]
+
+
+def _mountpoint(name: str, ctx: Any) -> str:
     observed = ctx.facts.of("dataset").get(name)
     if observed and observed.info.get("mountpoint"):
         return str(observed.info["mountpoint"])

@@ -7,6 +7,7 @@ set of N resources (default 1 000): p50 and p99 over 200 calls. Target: p50 unde
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -20,9 +21,11 @@ from starlette.testclient import TestClient  # noqa: E402
 from converge import engine  # noqa: E402
 from converge.api import create_app  # noqa: E402
 from converge.api.auth import create_token  # noqa: E402
+from converge.logs import configure  # noqa: E402
 
 
 def main(n: int = 1000, calls: int = 200) -> None:
+    configure(open(os.devnull, "w"), json=True)  # as `converge serve` does; the figures, not a log line per step
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         (d / "converge.yaml").write_text(json.dumps({"sim": {"disks": ["/dev/sdb", "/dev/sdc"]}}))

@@ -26,6 +26,7 @@ from converge import engine
 from converge.logs import configure
 from converge.watch import Watcher
 
+
 def main(n: int = 1000, rounds: int = 20, debounce_ms: int = 300) -> None:
     configure(open(os.devnull, "w"), json=True)  # the figures, not a log line per step
     with tempfile.TemporaryDirectory() as tmp:

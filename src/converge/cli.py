@@ -8,14 +8,19 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import engine
+from . import __version__
 from .errors import ConvergeError, ManifestError
-from .model import Plan, Ref
-from .planner.render import render_plan
+
+if TYPE_CHECKING:
+    from . import engine
+    from .model import Ref
+
+# Each command imports what it needs (the engine, pydantic models, the API stack) when it runs:
+# `--version` and `--help` start in a fraction of the time (bench/startup.py).
 
 LABELS = {"smb": "smb share", "nfs": "nfs export"}
 HOST_HELP = "local, or sim:PATH (default: converge.yaml's host, else sim:DIR/.converge/sim-host.json)"
@@ -46,6 +51,8 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _refs(values: tuple[str, ...], option: str) -> list[Ref]:
+    from .model import Ref
+
     try:
         return [Ref.parse(v) for v in values]
     except ValueError as e:
@@ -53,6 +60,8 @@ def _refs(values: tuple[str, ...], option: str) -> list[Ref]:
 
 
 def _target(directory: str, host: str | None, root: str | None, quiet: bool = False) -> engine.Target:
+    from . import engine
+
     target = engine.open_target(directory, host, root)
     if target.note and not quiet:
         click.echo(target.note, err=True)
@@ -69,7 +78,7 @@ root_opt = click.option("--root", help="put every file converge writes under thi
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="converge")
+@click.version_option(__version__, package_name="converge")
 def main() -> None:
     """Keep a NAS / homelab host in the state its YAML manifests declare."""
     _configure_logging()
@@ -88,6 +97,8 @@ def _configure_logging() -> None:
 @reports_errors
 def validate(directory: str, host: str | None, root: str | None) -> None:
     """Check the manifests (and that everything they reference exists)."""
+    from . import engine
+
     target = _target(directory, host, root)
     desired, _ = engine.load_checked(target)
     counts = ", ".join(f"{n} {LABELS.get(k, k)}{'s' if n != 1 else ''}" for k, n in desired.count().items() if n)
@@ -115,6 +126,9 @@ def schema() -> None:
 def plan(directory: str, host: str | None, root: str | None, as_json: bool, detailed_exitcode: bool,
          out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...]) -> None:
     """Show what apply would change. Runs nothing on the host."""
+    from . import engine
+    from .planner.render import render_plan
+
     target = _target(directory, host, root, quiet=as_json)
     result, _ = engine.plan(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
                             targets=_refs(targets, "--target") or None)
@@ -147,6 +161,10 @@ def apply(source: str, host: str | None, root: str | None, targets: tuple[str, .
           allow_destroy: tuple[str, ...], parallelism: int, lock_timeout: float,
           confirm_timeout: int | None) -> None:
     """Make the host match the manifests (SOURCE: a directory, or a plan saved with plan -o)."""
+    from . import engine
+    from .model import Plan
+    from .planner.render import render_plan
+
     saved = None
     if os.path.isfile(source):
         with open(source, encoding="utf-8") as f:
@@ -195,6 +213,8 @@ def apply(source: str, host: str | None, root: str | None, targets: tuple[str, .
 @reports_errors
 def facts(directory: str, host: str | None, root: str | None, out: str | None) -> None:
     """Read the host's actual state (the simulated host's file format)."""
+    from . import engine
+
     target = _target(directory, host, root, quiet=not out)
     ctx = engine.read_facts(target.host, None, target.config.settings)
     text = ctx.facts.model_dump_json(indent=1) + "\n"
@@ -216,6 +236,7 @@ def facts(directory: str, host: str | None, root: str | None, out: str | None) -
 @reports_errors
 def import_(directory: str, host: str | None, root: str | None, out: str | None) -> None:
     """Write manifests for what exists on the host, so converge can adopt it."""
+    from . import engine
     from .adopt import write_manifests
 
     target = _target(directory, host, root)

@@ -7,14 +7,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from .config import Config, load_config
 from .errors import HostError, ManifestError, NotConverged, StalePlan
 from .executor import Event, Report, execute
 from .fsutil import STATE_DIR, state_dir
+from .gcpause import bulk
 from .hosts import Host, default_sim_path, open_host
 from .lock import apply_lock
+from .logs import get_logger
 from .manifest import Desired, check_references, load_unchecked
 from .model import Action, Facts, Plan, Ref
 from .planner import build_plan
@@ -22,7 +22,7 @@ from .resources import KINDS, Context
 from .resources.base import STATE_FILE, parse_state
 from .yamlsource import display_path
 
-log = structlog.get_logger("converge")
+log = get_logger("converge")
 
 
 @dataclass
@@ -79,7 +79,7 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
 
 
 def present_refs(ctx: Context) -> set[Ref]:
-    return {Ref(kind=k, name=n) for k, names in ctx.facts.resources.items() for n in names}
+    return {Ref.of(k, n) for k, names in ctx.facts.resources.items() for n in names}
 
 
 class _Present(set[Ref]):
@@ -109,8 +109,9 @@ def load_checked(target: Target) -> tuple[Desired, Context]:
 
 def plan(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = frozenset(),
          targets: list[Ref] | None = None) -> tuple[Plan, Context]:
-    desired, ctx = load_checked(target)
-    result = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
+    with bulk():
+        desired, ctx = load_checked(target)
+        result = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
     result.host, result.directory = target.host.name, target.directory
     return result, ctx
 
@@ -131,7 +132,7 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
         targets = saved.targets or None  # the saved plan's own --target: the check below covers that much
     if target.host.lock_path().startswith(os.path.join(target.directory, STATE_DIR, "")):
         state_dir(target.directory)  # the simulated host's state lives in DIR/.converge: kept out of git
-    with apply_lock(target.host.lock_path(), lock_timeout):
+    with apply_lock(target.host.lock_path(), lock_timeout), bulk():
         target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)
         notes: list[str] = []
@@ -159,6 +160,9 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
         report = execute(to_run, target.host, parallelism=parallelism, on_event=on_event)
         outcome = Outcome(plan=to_run, report=report, notes=notes)
         if report.failed or report.skipped:
+            return outcome
+        if not to_run.changes and to_run is current:  # nothing ran: the plan just made is the proof
+            outcome.replan = current
             return outcome
         # Re-plan against the same manifests that were applied (a save during the apply is the
         # next reconcile's business, not a convergence failure).

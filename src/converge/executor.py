@@ -11,14 +11,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from .errors import CommandFailed, ConvergeError
 from .hosts.base import Host
+from .logs import debugging, get_logger
 from .model import Action, Change, Plan, Ref, Step
 from .resources.base import STATE_BACKUP, STATE_FILE, parse_state
 
-log = structlog.get_logger("converge.apply")
+log = get_logger("converge.apply")
 
 
 @dataclass
@@ -202,7 +201,8 @@ def _run_change(change: Change, host: Host, state: HostState, report: Report, lo
                 host.remove_file(step.path)
             else:
                 state.apply(step)
-            log.debug("step", ref=str(change.ref), step=step.display())
+            if debugging():  # display() quotes every argument: not for a line nobody sees
+                log.debug("step", ref=str(change.ref), step=step.display())
         except (ConvergeError, OSError, ValueError) as e:
             detail = str(e)
             if isinstance(e, CommandFailed):

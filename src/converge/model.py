@@ -5,6 +5,7 @@ remembers fingerprints of the host state each change was computed from."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from enum import Enum
@@ -30,8 +31,28 @@ class Ref(BaseModel):
             raise ValueError(f"{text!r} is not KIND/NAME (e.g. dataset/tank/media, smb/media)")
         return cls(kind=kind, name=name)
 
+    @classmethod
+    def of(cls, kind: str, name: str) -> "Ref":
+        """The shared Ref of kind/name (frozen, so one instance serves every dependency list)."""
+        return _ref_of(kind, name)
+
     def __lt__(self, other: "Ref") -> bool:
         return (self.kind, self.name) < (other.kind, other.name)
+
+    # Refs key every graph and set of a plan (10 000s of lookups): compare the two strings
+    # directly rather than through pydantic's generic field-by-field hash and equality.
+    def __hash__(self) -> int:
+        return hash((self.kind, self.name))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Ref:
+            return NotImplemented
+        return self.kind == other.kind and self.name == other.name
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _ref_of(kind: str, name: str) -> Ref:
+    return Ref(kind=kind, name=name)
 
 
 class Action(str, Enum):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import structlog
-
+from .logs import get_logger
 from .model import Change
 
-log = structlog.get_logger("converge.apply")
+log = get_logger("converge.apply")
 
 
 class Progress:

@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import structlog
 import watchfiles
 
 from . import approvals, engine
 from .errors import ConvergeError, LockBusy, ManifestError
+from .logs import get_logger
 from .model import Action, Change, Ref
 
-log = structlog.get_logger("converge.watch")
+log = get_logger("converge.watch")
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 GIT_TIMEOUT_S = 120

@@ -43,4 +43,7 @@ def openzfs_host() -> RecordedHost:
     return RecordedHost({("zpool", "list"): fixture("zfs/zpool-list-Hp.txt"),
                          ("zpool", "status"): fixture("zfs/zpool-status-P.txt"),
                          ("zpool", "get"): fixture("zfs/zpool-get-Hp.txt"),
-                         ("zfs", "get"): fixture("zfs/zfs-get-Hp.txt")})
+                         # `zfs get -s local,received all`, then `zfs get PROP,...` (the reader's NAMED list)
+                         ("zfs", "get", "-Hp", "-o", "name,property,value,source", "-s"):
+                             fixture("zfs/zfs-get-Hp-s-local.txt"),
+                         ("zfs", "get"): fixture("zfs/zfs-get-Hp-named.txt")})

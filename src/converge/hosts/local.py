@@ -1,12 +1,15 @@
-"""The machine itself, through `sh`: argv lists, LC_ALL=C, never a shell string."""
+"""The machine itself: argv lists straight to execve (subprocess, no shell), LC_ALL=C.
+
+Plain subprocess rather than the `sh` package: the same argv safety (no shell string is ever
+built), but a call costs ~1.5 ms here against ~8.5 ms through `sh` (its own pipes, threads and
+process bookkeeping), and a facts pass on a real host runs a dozen commands or more."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Sequence
-
-import sh
 
 from ..fsutil import atomic_write
 from .base import CommandLog, Result, checked, not_found, validate_argv
@@ -25,13 +28,17 @@ class LocalHost(CommandLog):
     def run(self, argv: Sequence[str], *, input: str | None = None, check: bool = True) -> Result:
         argv = validate_argv(argv)
         self.record(argv)
-        try:
-            cmd = sh.Command(argv[0])
-        except sh.CommandNotFound:
+        program = shutil.which(argv[0], path=self._env.get("PATH", os.defpath))
+        if program is None:
             return checked(argv, not_found(argv[0]), check)
-        proc = cmd(*argv[1:], _env=self._env, _in=input, _ok_code=list(range(256)),
-                   _return_cmd=True, _tty_out=False, _decode_errors="replace")
-        return checked(argv, Result(proc.exit_code, str(proc), proc.stderr.decode(errors="replace")), check)
+        try:
+            # stdin: the input, else /dev/null (a tool that prompts gets EOF, never our terminal)
+            proc = subprocess.run([program, *argv[1:]], env=self._env, input=input, capture_output=True,
+                                  stdin=None if input is not None else subprocess.DEVNULL,
+                                  encoding="utf-8", errors="replace", check=False)
+        except OSError as e:  # found but not executable (a directory, a bad interpreter line)
+            return checked(argv, Result(126, "", f"{argv[0]}: {e.strerror}"), check)
+        return checked(argv, Result(proc.returncode, proc.stdout, proc.stderr), check)
 
     def read_file(self, path: str) -> str | None:
         try:

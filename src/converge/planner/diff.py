@@ -3,6 +3,7 @@ the normal form the kind's Spec gives them. Kinds never diff themselves."""
 
 from __future__ import annotations
 
+import functools
 import json
 import typing
 from typing import Any
@@ -40,7 +41,7 @@ def _walk(model: Any, want: dict[str, Any], have: dict[str, Any], prefix: str, o
 
 
 def _compare(path: str, want: Any, have: Any, field_type: Any, sensitive: bool, out: list[FieldDiff]) -> None:
-    if _canonical(want) == _canonical(have):
+    if _same(want, have):
         return
     hidden = "(sensitive)"
     out.append(FieldDiff(path=path, before=hidden if sensitive and have is not None else have,
@@ -49,10 +50,24 @@ def _compare(path: str, want: Any, have: Any, field_type: Any, sensitive: bool, 
                          sensitive=sensitive))
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _same(want: Any, have: Any) -> bool:
+    """Equal in JSON form. Equal scalars of one type are (most fields, without encoding them);
+    anything else goes through JSON, where 1, 1.0 and true differ though Python calls them equal."""
+    if type(want) is type(have) and type(want) in _SCALARS and want == have:
+        return True
+    if (want is None) != (have is None):  # one side unset (every field of a create): differs
+        return False
+    return _canonical(want) == _canonical(have)
+
+
+@functools.cache
 def field_of(model: Any, key: str) -> tuple[Any, bool]:
     if isinstance(model, type) and issubclass(model, BaseModel) and key in model.model_fields:
         info = model.model_fields[key]
@@ -83,12 +98,26 @@ def _is_plain_dict(tp: Any) -> bool:
     return submodel(tp) is None
 
 
+_VALIDATED_BY: dict[tuple[Any, Any], bool] = {}
+
+
 def validated_by(tp: Any, func: Any) -> bool:
-    """Is this (possibly Optional/Annotated) type parsed by `func` (parse_size, parse_bool)?"""
+    """Is this (possibly Optional/Annotated) type parsed by `func` (parse_size, parse_bool)?
+    Kept per type: a plan asks for every value it shows."""
+    try:
+        return _VALIDATED_BY[(tp, func)]
+    except KeyError:
+        found = _VALIDATED_BY[(tp, func)] = _validated_by(tp, func)
+        return found
+    except TypeError:  # an unhashable type annotation
+        return _validated_by(tp, func)
+
+
+def _validated_by(tp: Any, func: Any) -> bool:
     if typing.get_origin(tp) is typing.Annotated:
         return any(isinstance(m, BeforeValidator) and m.func is func for m in typing.get_args(tp)[1:]) \
-            or validated_by(typing.get_args(tp)[0], func)
-    return any(validated_by(a, func) for a in typing.get_args(tp)) if typing.get_origin(tp) else False
+            or _validated_by(typing.get_args(tp)[0], func)
+    return any(_validated_by(a, func) for a in typing.get_args(tp)) if typing.get_origin(tp) else False
 
 
 def show(value: Any, field_type: Any = None, sensitive: bool = False) -> str:

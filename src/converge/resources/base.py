@@ -5,6 +5,7 @@ manifest declares, after the same normalisation on both sides."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class Spec(BaseModel):
         return data
 
     @classmethod
+    @functools.cache  # per class and flag: asked for every resource of a plan
     def flagged(cls, flag: str) -> frozenset[str]:
         return frozenset(n for n, f in cls.model_fields.items()
                          if (f.json_schema_extra or {}).get(flag))  # type: ignore[union-attr]
@@ -209,4 +211,7 @@ class Kind(Generic[S]):
         """Last look at all of this kind's changes (a kind that owns one file writes it once)."""
 
     def ref(self, name: str) -> Ref:
-        return Ref(kind=self.kind, name=name)
+        refs = self.__dict__.setdefault("_refs", {})  # Refs are frozen: one per name, shared
+        if name not in refs:
+            refs[name] = Ref(kind=self.kind, name=name)
+        return refs[name]  # type: ignore[no-any-return]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import PlanError
-from ..model import Observed, Ref, Step
+from ..model import Change, Observed, Ref, Step
 from .base import Context, record_managed
 from .btrfs_read import Filesystem, read_filesystems, strip_root, subvolume_name
 from .dataset import BTRFS_COMPRESSION, DatasetKind, DatasetSpec
@@ -171,6 +171,23 @@ def property_steps(ctx: Context, name: str, path: str, values: dict[str, Any], w
         steps.append(Step(argv=["btrfs", "property", "set", path, "ro", "true" if want_ro else "false"],
                           note="read-only"))
     return steps
+
+
+def one_quota_enable(changes: list[Change]) -> None:
+    """`btrfs quota enable` once per filesystem, not once per subvolume given a quota: the change
+    nearest the root (no ancestor of it carries the step, so no cycle) keeps it; the others drop
+    it and wait for that change."""
+    by_path: dict[str, list[Change]] = {}
+    for change in changes:
+        for step in change.steps:
+            if step.argv[:3] == ["btrfs", "quota", "enable"] and len(step.argv) == 4:
+                by_path.setdefault(step.argv[3], []).append(change)
+    for path, group in by_path.items():
+        first, *rest = sorted(group, key=lambda c: (c.ref.name.count("/"), c.ref.name))
+        for change in rest:
+            change.steps = [s for s in change.steps if s.argv != ["btrfs", "quota", "enable", path]]
+            if first.ref not in change.depends_on:
+                change.depends_on.append(first.ref)
 
 
 def create_dataset(name: str, spec: DatasetSpec, ctx: Context) -> list[Step]:

@@ -219,7 +219,7 @@ class ContainerKind(Kind[ContainerSpec]):
         for volume in spec.volumes or []:
             source = parse_volume(volume)[0]
             if not source.startswith("/"):
-                refs.append(Ref(kind="dataset" if "/" in source else "pool", name=source))
+                refs.append(Ref.of("dataset" if "/" in source else "pool", source))
         if spec.network and spec.network not in ("none", "bridge", "host"):
             refs.append(Ref(kind="interface", name=spec.network))
         return refs

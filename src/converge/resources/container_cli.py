@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import structlog
 from pydantic import ValidationError
 
+from ..logs import get_logger
 from ..model import Observed, Ref, Step
 from .base import Context, record_managed, record_stamp
 from .container_common import desired_specs, map_volumes_to_declared, resolve_volume, spec_form
@@ -24,7 +24,7 @@ ENV_LABEL = "converge.env"
 ENV_FILE_LABEL = "converge.env-file"
 # Set by the runtime itself, never by a manifest: left out of an unmanaged container's env.
 RUNTIME_ENV = frozenset({"container", "HOSTNAME"})
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class CliDriver:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import PlanError
-from ..model import FieldDiff, Observed, Ref, Step
+from ..model import Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field, record_managed
 from .storage import pool_driver, specs_of
@@ -85,8 +85,9 @@ class DatasetProperties(BaseModel):
         # Checked before the fields so a misspelt native property is named even beside other errors.
         if not isinstance(data, dict):
             return data
+        fields = cls.__pydantic_fields__  # the dict itself: `model_fields` is a computed property
         for key, value in data.items():
-            if key in cls.model_fields:
+            if key in fields:
                 continue
             if not isinstance(key, str) or not USER_PROPERTY.fullmatch(key):
                 close = difflib.get_close_matches(str(key), list(cls.model_fields), n=1, cutoff=0.6)
@@ -198,17 +199,31 @@ class DatasetKind(Kind[DatasetSpec]):
     def depends(self, name: str, spec: DatasetSpec) -> list[Ref]:
         pool, _, rest = name.partition("/")
         parent = name.rsplit("/", 1)[0]
-        refs = [Ref(kind="pool", name=pool)]
+        refs = [Ref.of("pool", pool)]
         if "/" in rest:
-            refs.append(Ref(kind="dataset", name=parent))
+            refs.append(Ref.of("dataset", parent))
         if spec.origin:
             refs.append(Ref(kind="snapshot", name=spec.origin))
         return refs
 
+    def finalize(self, changes: list[Change], ctx: Context) -> None:
+        btrfs_driver.one_quota_enable(changes)
+
 
 def dataset_mountpoint(name: str, ctx: Any) -> str:
     """Where a dataset is (or will be) mounted: the host's answer when it exists, else what
-    the manifests make it (its mountpoint property, its parent's, or the pool's)."""
+    the manifests make it (its mountpoint property, its parent's, or the pool's). Kept per facts
+    pass (ctx.reads): every share, export and volume asks, each walking up to its pool."""
+    reads = getattr(ctx, "reads", None)
+    if reads is None:
+        return _mountpoint(name, ctx)
+    known = reads.setdefault("dataset mountpoints", {})
+    if name not in known:
+        known[name] = _mountpoint(name, ctx)
+    return known[name]  # type: ignore[no-any-return]
+
+
+def _mountpoint(name: str, ctx: Any) -> str:
     observed = ctx.facts.of("dataset").get(name)
     if observed and observed.info.get("mountpoint"):
         return str(observed.info["mountpoint"])

@@ -8,11 +8,10 @@ Settings (`settings: interface:` in converge.yaml): `persist: networkd | none`,
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from typing import TYPE_CHECKING
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PlanError
 from ..model import Step
@@ -24,10 +23,17 @@ if TYPE_CHECKING:
 PREFIX = "converge-"
 DEFAULT_DIR = "/etc/systemd/network"
 BACKENDS = ("networkd", "none")
-_ENV = Environment(loader=FileSystemLoader(os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")),
-                   undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 _CHILD_KEY = {"macvlan": "MACVLAN", "vlan": "VLAN", "vxlan": "VXLAN"}
 _DHCP = re.compile(r"^\s*DHCP\s*=\s*(yes|true|on|ipv4|ipv6|1)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+@functools.cache
+def _env() -> Any:
+    """Jinja2 is imported when a networkd file is first rendered, not by every command."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(loader=FileSystemLoader(os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")),
+                       undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
 def backend(ctx: "Context") -> str:
@@ -75,8 +81,8 @@ def render(specs: dict[str, "InterfaceSpec"]) -> dict[str, str]:
         peer = specs.get(spec.peer or "")
         made_by_peer = spec.type == "veth" and peer is not None and peer.peer == name and spec.peer < name
         if spec.type != "physical" and not made_by_peer:  # one .netdev per veth pair
-            out[f"{name}.netdev"] = _ENV.get_template("networkd.netdev.j2").render(name=name, spec=spec)
-        out[f"{name}.network"] = _ENV.get_template("networkd.network.j2").render(
+            out[f"{name}.netdev"] = _env().get_template("networkd.netdev.j2").render(name=name, spec=spec)
+        out[f"{name}.network"] = _env().get_template("networkd.network.j2").render(
             name=name, spec=spec, master=master, master_kind=master_kind, children=sorted(children.get(name, [])))
     return out
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import structlog
 from pydantic import ValidationError
 
 from ..errors import HostError
 from ..hosts.base import Host
+from ..logs import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 READ_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("ip", "-j", "-d", "link", "show"),

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
+from ..logs import get_logger
 from ..model import Change, FieldDiff, Observed, Ref, Step
 from ..types import Network, OnOff
 from . import exports
@@ -26,7 +26,7 @@ from .shares_common import (
     unroot,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 DEFAULT_EXPORTS = "/etc/exports.d/converge.exports"
 HOST_RE = re.compile(r"(\*|[A-Za-z0-9*?][A-Za-z0-9*?.-]*|@[A-Za-z0-9_.-]+)")
 MARKER = re.compile(r"^#\s*converge:\s*export\s+(\S+)(?:\s+path\s+(\S+))?\s*$")

@@ -30,7 +30,7 @@ def check_share_path(value: str) -> str:
 def path_dependency(path: str) -> list[Ref]:
     if path.startswith("/"):
         return []
-    return [Ref(kind="dataset" if "/" in path else "pool", name=path)]
+    return [Ref.of("dataset" if "/" in path else "pool", path)]
 
 
 def resolve_share_path(path: str, ctx: Any) -> str:
@@ -134,9 +134,11 @@ def attach_steps(changes: list[Change], steps: list[Step], note: str) -> None:
         return
     carrier = next((c for c in changes if c.action != Action.DELETE), changes[0])
     deps: list[Ref] = []
+    seen = {carrier.ref}  # a set beside the list: a membership test per dependency of 1 000 shares
     for change in changes:
         for ref in change.depends_on:
-            if ref not in deps and ref != carrier.ref:
+            if ref not in seen:
+                seen.add(ref)
                 deps.append(ref)
         if change is not carrier:
             change.steps = []

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import structlog
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..errors import PlanError
 from ..hosts.base import Result
+from ..logs import get_logger
 from ..model import Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, SortedStrs, parse_bool
 from . import smbconf
@@ -28,7 +28,7 @@ from .shares_common import (
 )
 from .smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter, runs_command
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 DEFAULT_CONFIG = "/etc/samba/smb.conf"
 DEFAULT_INCLUDE = "/etc/samba/converge.conf"
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..errors import PlanError
 from ..model import Observed, Ref, Step
 from .base import Context, record_stamp
@@ -71,9 +73,9 @@ def read_datasets(ctx: Context) -> dict[str, Observed]:
     for name, props in all_props(ctx).items():
         if "/" not in name or "@" in name or props.get("type", ("",))[0] != "filesystem":
             continue
-        values, odd = valid_properties(DatasetProperties, declared_values(props, NATIVE, CREATE_ONLY))
+        raw = declared_values(props, NATIVE, CREATE_ONLY)
         ref = Ref(kind="dataset", name=name)
-        data: dict[str, Any] = {"properties": values, "protect": _is_on(props, PROTECT),
+        data: dict[str, Any] = {"properties": raw, "protect": _is_on(props, PROTECT),
                                 "rollback_to": ctx.stamp(ref, "rollback_to"),
                                 "rollback_requested": ctx.stamp(ref, "rollback_requested")}
         origin = props.get("origin", ("-",))[0]
@@ -81,9 +83,14 @@ def read_datasets(ctx: Context) -> dict[str, Observed]:
             data["origin"] = origin
         info: dict[str, Any] = {"mountpoint": props.get("mountpoint", ("",))[0],
                                 "used": props.get("used", ("",))[0], "driver": "zfs"}
-        if odd:
-            info["unparsed"] = odd
-        out[name] = Observed(spec=normal(DatasetSpec, data), managed=_is_on(props, MANAGED),
+        try:  # validated once, properties with the rest; apart only when a value does not validate
+            spec = normal(DatasetSpec, data)
+        except ValidationError:
+            data["properties"], info["unparsed"] = valid_properties(DatasetProperties, raw)
+            spec = normal(DatasetSpec, data)
+            if not info["unparsed"]:
+                del info["unparsed"]
+        out[name] = Observed(spec=spec, managed=_is_on(props, MANAGED),
                              protected=_is_on(props, PROTECT), info=info)
     return out
 

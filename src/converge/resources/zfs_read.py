@@ -1,14 +1,18 @@
-"""Reading ZFS in bulk: `zpool list -Hp`, `zpool status -P`, `zpool get -Hp`, and ONE
-`zfs get -Hp -o name,property,value,source all` for every dataset and snapshot.
+"""Reading ZFS in bulk: `zpool list -Hp`, `zpool status -P`, `zpool get -Hp`, and for every
+dataset and snapshot at once two `zfs get -Hp -o name,property,value,source`: one of what is set
+(`-s local,received all`: what converge compares) and one of the few properties read whatever
+their source (NAMED). `zfs get all` prints ~46 lines per dataset, nearly all of them defaults.
 
 zfs-fuse 0.7 (pool version 23) lacks `-p` on `zpool list`, `-H`/`-p` on `zpool get` and `-P` on
 `zpool status`: each read falls back to the old spelling when the tool says "invalid option",
 and the pool's info records `zfs_legacy` so writers avoid what the old tool cannot do either
-(several properties in one `zfs set`)."""
+(several properties in one `zfs set`). The spelling that worked is remembered per host object, so
+a watcher or an API server probes once, not on every facts pass."""
 
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any
 
 from ..hosts.base import Host
@@ -18,6 +22,24 @@ Props = dict[str, dict[str, tuple[str, str]]]  # name -> property -> (value, sou
 LIST_FIELDS = ("name", "size", "allocated", "free", "health", "altroot")
 GROUPS = {"logs": "log", "cache": "cache", "spares": "spare", "special": "special", "dedup": "special"}
 DECLARED_SOURCES = ("local", "received")
+GET = ["zfs", "get", "-Hp", "-o", "name,property,value,source"]
+# Read whatever their source: what the readers use besides set values (type, origin, mountpoint,
+# used, snapshot order), the create-only properties (source `-`), and the protect mark, which
+# protects a parent's children too when inherited. converge:managed is NOT here: only a dataset
+# converge created (the mark set on it, not inherited from a parent) is converge's.
+NAMED = ("type", "origin", "mountpoint", "used", "creation", "createtxg", "converge:protect",
+         "encryption", "keyformat", "casesensitivity", "normalization", "utf8only")
+NO_ENCRYPTION = ("encryption", "keyformat")  # zfs-fuse (pool version 23): "invalid property"
+_INVALID = re.compile(r"bad property list: invalid property '([^']+)'")
+# host -> what worked on it ("legacy": the old zfs-fuse spellings; "named": the property list)
+_FORMS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _forms(host: Host) -> dict[str, Any]:
+    try:
+        return _FORMS.setdefault(host, {})
+    except TypeError:  # a host that cannot be weakly referenced: probe every time
+        return {}
 
 
 def _legacy(result: Any) -> bool:
@@ -34,14 +56,24 @@ def _absent(result: Any) -> bool:
 def zpool_list(host: Host) -> tuple[dict[str, dict[str, Any]], bool]:
     """Pools with size/health; second value: the tool is the old zfs-fuse one."""
     fields = ",".join(LIST_FIELDS)
-    result = host.run(["zpool", "list", "-Hp", "-o", fields], check=False)
-    if _absent(result):
-        return {}, False
-    legacy = _legacy(result)
-    if legacy:
-        result = host.run(["zpool", "list", "-H", "-o", fields])
-    elif result.returncode != 0:
-        host.run(["zpool", "list", "-Hp", "-o", fields])  # raises with the tool's message
+    forms = _forms(host)
+    if forms.get("legacy"):  # known zfs-fuse: straight to the spelling it takes
+        result = host.run(["zpool", "list", "-H", "-o", fields], check=False)
+        if _absent(result):
+            return {}, True
+        if result.returncode != 0:
+            host.run(["zpool", "list", "-H", "-o", fields])  # raises with the tool's message
+        legacy = True
+    else:
+        result = host.run(["zpool", "list", "-Hp", "-o", fields], check=False)
+        if _absent(result):
+            return {}, False
+        legacy = _legacy(result)
+        if legacy:
+            result = host.run(["zpool", "list", "-H", "-o", fields])
+            forms["legacy"] = True
+        elif result.returncode != 0:
+            host.run(["zpool", "list", "-Hp", "-o", fields])  # raises with the tool's message
     pools: dict[str, dict[str, Any]] = {}
     for line in result.stdout.splitlines():
         cols = line.split("\t")
@@ -141,12 +173,34 @@ def zpool_get(host: Host, pools: list[str], legacy: bool) -> Props:
 
 
 def zfs_get_all(host: Host) -> Props:
-    """ONE call for every filesystem and snapshot (no dataset argument: all types but bookmarks)."""
-    argv = ["zfs", "get", "-Hp", "-o", "name,property,value,source", "all"]
+    """What converge reads of every filesystem and snapshot (no dataset argument: all types but
+    bookmarks): the NAMED properties, with the set ones (local, received) over them."""
+    argv = [*GET, "-s", "local,received", "all"]
     result = host.run(argv, check=False)
     if _absent(result):
         return {}
-    return parse_tab_props(host.run(argv).stdout if result.returncode else result.stdout)
+    declared = parse_tab_props(host.run(argv).stdout if result.returncode else result.stdout)
+    out = parse_tab_props(_get_named(host))
+    for name, props in declared.items():
+        out.setdefault(name, {}).update(props)
+    return out
+
+
+def _get_named(host: Host) -> str:
+    """`zfs get NAMED`, without the properties this zfs does not know: known zfs-fuse skips the
+    encryption ones; else each one the tool calls invalid is dropped (and remembered)."""
+    forms = _forms(host)
+    named = forms.get("named") or [p for p in NAMED if not (forms.get("legacy") and p in NO_ENCRYPTION)]
+    while True:
+        result = host.run([*GET, ",".join(named)], check=False)
+        bad = _INVALID.search(result.stderr) if result.returncode else None
+        if bad is None or bad.group(1) not in named:
+            break
+        named = [p for p in named if p != bad.group(1)]
+    if result.returncode:
+        host.run([*GET, ",".join(named)])  # raises with the tool's message
+    forms["named"] = named
+    return result.stdout
 
 
 def declared_values(props: dict[str, tuple[str, str]], native: frozenset[str],

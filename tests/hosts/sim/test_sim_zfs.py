@@ -41,3 +41,16 @@ def test_get_shows_inheritance_and_local_sources(h):
     lines = h.run(["zfs", "get", "-Hp", "-o", "name,property,value,source", "all"]).stdout.splitlines()
     assert "tank/a\tcompression\tzstd\tinherited from tank" in lines
     assert "tank/a\tquota\t1073741824\tlocal" in lines
+
+
+def test_get_filters_by_source_and_property_list(h):
+    h.run(["zfs", "set", "compression=zstd", "tank"])
+    h.run(["zfs", "create", "-o", "quota=1G", "-o", "converge:managed=on", "tank/a"])
+    get = ["zfs", "get", "-Hp", "-o", "name,property,value,source"]
+    local = h.run([*get, "-s", "local,received", "all"]).stdout.splitlines()
+    assert "tank/a\tquota\t1073741824\tlocal" in local and "tank/a\tconverge:managed\ton\tlocal" in local
+    assert all(line.endswith("\tlocal") for line in local)  # nothing inherited, default or '-'
+    named = h.run([*get, "type,mountpoint,converge:protect"]).stdout.splitlines()
+    assert "tank/a\ttype\tfilesystem\t-" in named and "tank/a\tmountpoint\t/tank/a\tdefault" in named
+    assert "tank/a\tconverge:protect\t-\t-" in named and not [n for n in named if "quota" in n]
+    assert h.run([*get, "-s", "bogus", "all"], check=False).returncode == 2

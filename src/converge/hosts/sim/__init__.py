@@ -8,7 +8,6 @@ what the real tool refuses (a dataset on a missing pool, two containers on one p
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import shlex
 import threading
@@ -108,7 +107,9 @@ class SimHost(CommandLog):
     def flush(self) -> None:
         with self._lock:
             if self.dirty or not os.path.exists(self.state_path):
-                atomic_write(self.state_path, json.dumps(self.facts.model_dump(mode="json"), indent=1, sort_keys=True) + "\n")
+                # pydantic's own JSON (as `converge facts` prints it): json.dumps with an indent
+                # runs the pure-Python encoder, 2 s for 10 000 datasets
+                atomic_write(self.state_path, self.facts.model_dump_json(indent=1) + "\n")
                 self.dirty = False
                 st = os.stat(self.state_path)
                 self._loaded = (st.st_ino, st.st_size, st.st_mtime_ns)

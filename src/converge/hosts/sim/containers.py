@@ -10,6 +10,7 @@ container, a memory limit under 6M (docker refuses at create; podman's runc at s
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ...model import Observed
@@ -55,10 +56,14 @@ class Runtime:
         return self.err(f'no container with name or ID "{ref}" found: no such container', f"No such container: {ref}")
 
 
-def _find(host: Any, ref: str) -> tuple[str, Observed] | None:
+def _find(host: Any, ref: str, by_id: dict[str, str] | None = None) -> tuple[str, Observed] | None:
     containers = host.facts.of("container")
     if ref in containers:  # by name: the common case, without a scan
         return ref, containers[ref]
+    if by_id is not None and ref in by_id:  # by full id (what `ps` printed), without a scan
+        return by_id[ref], containers[by_id[ref]]
+    if len(ref) < 12 or ref.strip("0123456789abcdef"):  # no id (64 hex) nor id prefix: no scan
+        return None
     for name, obs in containers.items():
         if ref in (name, obs.info.get("id")) or (len(ref) >= 12 and str(obs.info.get("id", "")).startswith(ref)):
             return name, obs
@@ -86,15 +91,19 @@ def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
 
 def _inspect(host: Any, rt: Runtime, refs: list[str]) -> Result:
     out = []
+    # The reader inspects every container by the id `ps` printed: one index, not a scan per id.
+    by_id = {str(obs.info.get("id")): name for name, obs in host.facts.of("container").items()}
     for ref in refs:
-        found = _find(host, ref)
+        found = _find(host, ref, by_id)
         if found is None or found[1].spec.get("runtime") != rt.name:
             return Result(rt.rc, "[]\n", f'Error: inspecting object: no such object: "{ref}"\n' if rt.name == "podman"
                           else f"Error: No such object: {ref}\n")
         out.append(inspect_one(host, rt.name, *found))
     import json
 
-    return Result(0, json.dumps(out, indent=4) + "\n")
+    # One line, not podman's indent=4: the same JSON to a reader, and json's C encoder (with an
+    # indent it falls back to the pure-Python one: half a second at 1 000 containers).
+    return Result(0, json.dumps(out) + "\n")
 
 
 def _pull(host: Any, rt: Runtime, args: list[str]) -> Result:
@@ -177,13 +186,21 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
     return Result(0, cid + "\n", warning)
 
 
+@functools.lru_cache(maxsize=65536)
+def _host_port(mapping: str) -> tuple[str, str]:
+    """'[ip:]host:container/proto' -> (host port, proto); cached: every start compares with all."""
+    return mapping.split("/")[0].split(":")[-2], mapping.split("/")[1]
+
+
 def _ports_taken(host: Any, name: str, obs: Observed) -> str | None:
-    mine = {(m.split("/")[0].split(":")[-2], m.split("/")[1]) for m in obs.spec.get("ports", [])}
+    mine = {_host_port(m) for m in obs.spec.get("ports", [])}
+    if not mine:
+        return None
     for other_name, other in host.facts.of("container").items():
         if other_name == name or other.spec.get("state") != "running":
             continue
         for m in other.spec.get("ports", []):
-            key = (m.split("/")[0].split(":")[-2], m.split("/")[1])
+            key = _host_port(m)
             if key in mine:
                 return f"{key[0]}/{key[1]}"
     return None

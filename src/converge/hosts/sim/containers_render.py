@@ -84,7 +84,7 @@ def ps_rows(host: Any, runtime: str) -> str:
                          "Size": "0B", "State": status(obs),
                          "Status": "Up About a minute" if running else "Exited (0) About a minute ago"})
     if runtime == "podman":
-        return json.dumps(rows, indent=2) + "\n"
+        return json.dumps(rows) + "\n"  # one line (podman indents): same JSON, C encoder
     return "".join(json.dumps(r) + "\n" for r in rows)
 
 

@@ -13,7 +13,7 @@ from ...types import parse_size
 from ..base import Result
 from . import fail, tool
 from .disks import check_disks, claim, size_of
-from .zfs_props import dataset_lines, pool_lines, render_status, zfs_value
+from .zfs_props import SOURCES, Select, dataset_lines, pool_lines, render_status, zfs_value
 
 
 def _models() -> Any:
@@ -182,7 +182,7 @@ def zfs(host: Any, argv: list[str], input: str | None) -> Result:
     sub = argv[1] if len(argv) > 1 else ""
     opts, rest = _flags(argv[2:], {"o", "s", "t", "d"})
     if sub == "get":
-        return Result(0, dataset_lines(host, _zfs_pools(host)))
+        return _get(host, opts, rest)
     if not rest:
         return fail(f"missing dataset argument\nusage: zfs {sub} ...", 2)
     if sub in ("create", "clone", "snapshot"):
@@ -194,6 +194,17 @@ def zfs(host: Any, argv: list[str], input: str | None) -> Result:
     if sub == "rollback":
         return _rollback(host, rest[0], "r" in opts)
     return fail(f"unrecognized command '{sub}'", 2)
+
+
+def _get(host: Any, opts: dict[str, list[str]], rest: list[str]) -> Result:
+    """`zfs get [-s SOURCES] all|PROP,...` of every dataset and snapshot (the only form converge uses)."""
+    sources = frozenset(s for v in opts.get("s", []) for s in v.split(",")) or None
+    if sources is not None and not sources <= SOURCES:
+        return fail(f"invalid source '{sorted(sources - SOURCES)[0]}'", 2)
+    if not rest:
+        return fail("missing property argument\nusage: zfs get ...", 2)
+    props = None if rest[0] == "all" else frozenset(rest[0].split(","))
+    return Result(0, dataset_lines(host, _zfs_pools(host), Select(props, sources)))
 
 
 def _find(host: Any, name: str) -> Observed | None:

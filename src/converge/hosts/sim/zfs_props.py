@@ -1,9 +1,12 @@
 """Output of the emulated zfs/zpool reads, in OpenZFS 2.x formats: `zpool status -P`,
-`zpool get -Hp`, and `zfs get -Hp -o name,property,value,source all` with OpenZFS's
-inheritance rules (inheritable properties come from the nearest ancestor that sets them)."""
+`zpool get -Hp`, and `zfs get -Hp -o name,property,value,source [-s SOURCES] all|PROP,...` with
+OpenZFS's inheritance rules (inheritable properties come from the nearest ancestor that sets them).
+Only the rows asked for are computed: `-s local,received` never walks the ancestors."""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 from ...model import Observed
@@ -18,6 +21,36 @@ INHERITABLE = {"compression", "recordsize", "atime", "relatime", "readonly", "ex
 CREATE_ONLY = {"encryption": "off", "keyformat": "none", "casesensitivity": "sensitive",
                "normalization": "none", "utf8only": "off"}
 ROLE_HEADERS = {"log": "logs", "cache": "cache", "spare": "spares", "special": "special"}
+FIXED = ("type", "creation", "createtxg", "used", "clones", "origin", *CREATE_ONLY)
+SOURCES = frozenset({"local", "default", "inherited", "temporary", "received", "none"})
+
+
+@dataclass(frozen=True)
+class Select:
+    """Which rows a `zfs get` prints: its property list (None: all) and `-s` sources (None: all)."""
+
+    props: frozenset[str] | None = None
+    sources: frozenset[str] | None = None
+
+    def prop(self, prop: str) -> bool:
+        return self.props is None or prop in self.props
+
+    def source(self, source: str) -> bool:
+        kind = "inherited" if source.startswith("inherited") else "none" if source == "-" else source
+        return self.sources is None or kind in self.sources
+
+    @functools.cached_property
+    def fixed(self) -> frozenset[str]:
+        """The properties whose source is always '-' that this get prints."""
+        return frozenset(p for p in FIXED if self.prop(p)) if self.source("-") else frozenset()
+
+    @functools.cached_property
+    def set_only(self) -> bool:
+        """Only local/received rows: nothing inherited or default needs computing."""
+        return self.sources is not None and self.sources <= {"local", "received"}
+
+
+ALL = Select()
 
 
 def zfs_value(value: Any) -> str:
@@ -95,30 +128,53 @@ def _mountpoint(host: Any, pools: dict[str, Observed], name: str) -> tuple[str, 
 
 
 def _lines(host: Any, pools: dict[str, Observed], name: str, obs: Observed, snapshot: bool,
-           clones_of: dict[str, list[str]] | None = None) -> list[tuple]:
-    rows: list[tuple] = [(name, "type", "snapshot" if snapshot else "filesystem", "-"),
-                         (name, "creation", str(1795338000 + int(obs.info.get("order", 0))), "-"),
-                         (name, "createtxg", str(obs.info.get("order", 0)), "-"),
-                         (name, "used", "0" if snapshot else "98304", "-")]
+           clones_of: dict[str, list[str]] | None = None, select: Select = ALL) -> list[tuple]:
+    rows: list[tuple] = []
+    wanted = select.prop
+    fixed = select.fixed.__contains__  # a row whose source is always '-'
+
+    def add(prop: str, value: str, source: str) -> None:
+        if select.source(source):
+            rows.append((name, prop, value, source))
+
+    order = int(obs.info.get("order", 0))
+    for prop, value in (("type", "snapshot" if snapshot else "filesystem"), ("creation", str(1795338000 + order)),
+                        ("createtxg", str(order)), ("used", "0" if snapshot else "98304")):
+        if fixed(prop):
+            rows.append((name, prop, value, "-"))
     if snapshot:
         users = dict(obs.spec.get("properties", {}))
-        clones = sorted(clones_of.get(name, []) if clones_of is not None else
-                        (n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name))
-        rows.append((name, "clones", ",".join(clones), "-"))
+        if fixed("clones"):
+            clones = sorted(clones_of.get(name, []) if clones_of is not None else
+                            (n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name))
+            rows.append((name, "clones", ",".join(clones), "-"))
     else:
         local, _ = _local(host, pools, name)
         users = {k: v for k, v in local.items() if ":" in k}
-        rows.append((name, "mountpoint", *_mountpoint(host, pools, name)))
-        rows.append((name, "origin", str(obs.spec.get("origin") or "-"), "-"))
+        if wanted("mountpoint") and (not select.set_only or local.get("mountpoint") or "/" not in name):
+            add("mountpoint", *_mountpoint(host, pools, name))
+        if fixed("origin"):
+            rows.append((name, "origin", str(obs.spec.get("origin") or "-"), "-"))
         for prop, default in DEFAULTS.items():
-            rows.append((name, prop, *_inherited(host, pools, name, prop, default)))
+            if not wanted(prop):
+                continue
+            if not select.set_only:
+                add(prop, *_inherited(host, pools, name, prop, default))
+            elif prop in local:  # `-s local`: the ancestors never matter
+                add(prop, zfs_value(local[prop]), "local")
         for prop, default in CREATE_ONLY.items():
-            value = local.get(prop, default)
-            rows.append((name, prop, zfs_value(value), "-"))
-    rows += [(name, k, zfs_value(v), "local") for k, v in sorted(users.items())]
-    for key, flag in (("converge:managed", obs.managed), ("converge:protect", obs.protected)):
-        if flag:
-            rows.append((name, key, "on", "local"))
+            if fixed(prop):
+                rows.append((name, prop, zfs_value(local.get(prop, default)), "-"))
+    marks = [k for k, flag in (("converge:managed", obs.managed), ("converge:protect", obs.protected)) if flag]
+    for key, value in sorted(users.items()):
+        if wanted(key):
+            add(key, zfs_value(value), "local")
+    for key in marks:
+        if wanted(key):
+            add(key, "on", "local")
+    for key in sorted(select.props or ()):  # a user property asked for by name and not set: "-"
+        if ":" in key and key not in users and key not in marks:
+            add(key, "-", "-")
     return rows
 
 
@@ -138,7 +194,7 @@ def _inherited(host: Any, pools: dict[str, Observed], name: str, prop: str, defa
     return default, "default"
 
 
-def dataset_lines(host: Any, pools: dict[str, Observed]) -> str:
+def dataset_lines(host: Any, pools: dict[str, Observed], select: Select = ALL) -> str:
     rows: list[tuple] = []
     roots = {n: Observed(spec={}, managed=p.managed, protected=p.protected, info={"order": 1})
              for n, p in pools.items()}
@@ -152,6 +208,6 @@ def dataset_lines(host: Any, pools: dict[str, Observed]) -> str:
         if obs.spec.get("origin"):
             clones_of.setdefault(str(obs.spec["origin"]), []).append(name)
     for name in sorted({**roots, **datasets}):
-        rows += _lines(host, pools, name, roots.get(name) or datasets[name], False)
-        rows += [r for s in snaps_of.get(name, []) for r in _lines(host, pools, s, snaps[s], True, clones_of)]
+        rows += _lines(host, pools, name, roots.get(name) or datasets[name], False, select=select)
+        rows += [r for s in snaps_of.get(name, []) for r in _lines(host, pools, s, snaps[s], True, clones_of, select)]
     return "".join("\t".join(r) + "\n" for r in rows)

@@ -372,6 +372,27 @@ def token_create(name: str, role: str, directory: str) -> None:
     click.echo(create_token(os.path.abspath(directory), name, role))
 
 
+@main.group()
+def sim() -> None:
+    """The simulated host."""
+
+
+@sim.command("reboot")
+@directory_arg
+@host_opt
+@reports_errors
+def sim_reboot(directory: str, host: str | None) -> None:
+    """Reboot the simulated host: runtime state goes, what was persisted (units, files) comes back."""
+    from .hosts.sim import SimHost
+    from .hosts.sim.reboot import reboot
+
+    target = _target(directory, host, None)
+    if not isinstance(target.host, SimHost):
+        raise ConvergeError(f"`sim reboot` reboots only a simulated host, not {target.host.name}")
+    for line in reboot(target.host):
+        click.echo(f"up: {line}")
+
+
 def run() -> None:  # pragma: no cover - console entry
     main()
 

@@ -18,7 +18,7 @@ UNIT_DIR = "/etc/systemd/system/"
 VENDOR_UNITS = {
     "ssh.service": (True, True), "systemd-timesyncd.service": (True, True), "systemd-networkd.service": (False, False),
     "systemd-resolved.service": (False, False), "smbd.service": (False, False), "nmbd.service": (False, False),
-    "nfs-server.service": (False, False), "docker.service": (False, False), "podman.service": (False, False),
+    "nfs-server.service": (False, False), "docker.service": (False, False), "podman.service": (False, False), "lxc.service": (True, True),
     "zfs-mount.service": (True, True), "zfs-import-cache.service": (True, True),
 }
 SUFFIXES = (".service", ".mount", ".timer", ".socket", ".target")

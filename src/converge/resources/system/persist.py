@@ -7,6 +7,7 @@ one converge would write now (and enabled), so a missing, edited or disabled uni
 
 from __future__ import annotations
 
+import functools
 import shlex
 from typing import Any
 
@@ -17,9 +18,21 @@ from .units import install_unit_steps, mount_unit_name, remove_unit_steps, unit_
 MOUNT_OPTIONS = "defaults,nofail"  # nofail: a missing data disk must not stop the boot
 
 
-def mount_unit(description: str, what: str, where: str, fstype: str, options: str = MOUNT_OPTIONS) -> str:
-    from ..shares_common import render
+@functools.cache
+def _templates() -> Any:
+    """One Jinja2 environment for every unit (a unit is rendered per container on each read)."""
+    import jinja2
 
+    return jinja2.Environment(loader=jinja2.PackageLoader("converge", "templates"), trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+                              autoescape=False)
+
+
+def render(template: str, **values: Any) -> str:
+    return str(_templates().get_template(template).render(**values))
+
+
+def mount_unit(description: str, what: str, where: str, fstype: str, options: str = MOUNT_OPTIONS) -> str:
     return render("mount.j2", description=description, what=what, where=where, type=fstype, options=options)
 
 
@@ -31,8 +44,6 @@ def container_unit(name: str, runtime: str, create_argv: list[str], mounts: list
                    env_file: str | None) -> str:
     """The unit of a podman container: converge's `create` argv as a `run -d --replace`, its
     environment values moved to a root-only env file (never in the world-readable unit)."""
-    from ..shares_common import render
-
     args = list(create_argv[2:])
     out: list[str] = []
     i = 0

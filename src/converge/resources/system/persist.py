@@ -88,7 +88,8 @@ BOOT_RESTARTS = ("always", "on-failure", "unless-stopped")
 
 def container_expected(name: str, spec: Any, ctx: Any) -> tuple[str | None, list[Step]]:
     """The unit a podman container should have (None: no unit), and the env file it reads."""
-    if spec is None or not spec.persist or spec.runtime != "podman" or spec.restart not in BOOT_RESTARTS:
+    if spec is None or not spec.persist or spec.runtime != "podman" or spec.restart not in BOOT_RESTARTS \
+            or not ctx.host.has("systemctl"):  # a host without systemd has no unit to write
         return None, []
     from ..container_cli import CliDriver
 
@@ -138,12 +139,16 @@ def pool_mount(name: str, where: str, uuid: str) -> tuple[str, str]:
 
 def pool_observed_persist(name: str, spec: Any, observed: Any, ctx: Any) -> bool:
     wanted = True if spec is None else bool(spec.persist)
+    if not ctx.host.has("systemctl"):  # a host without systemd: nothing converge could write
+        return wanted
     where = (spec.mountpoint if spec is not None else None) or observed.spec.get("mountpoint") or f"/{name}"
     unit, text = pool_mount(name, where, str(observed.info.get("uuid") or ""))
     return observed_persist(ctx.host, ctx.reads, unit, text if wanted else None, wanted)
 
 
 def pool_persist_steps(name: str, spec: Any, uuid: str, old_where: str | None, ctx: Any) -> list[Step]:
+    if not ctx.host.has("systemctl"):
+        return []
     where = spec.mountpoint or f"/{name}"
     unit, text = pool_mount(name, where, uuid)
     steps: list[Step] = []

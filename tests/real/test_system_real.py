@@ -169,3 +169,21 @@ def test_a_unit_the_verifier_refuses_fails_the_apply_and_the_old_unit_stays(tmp_
     [failure] = report.failed
     assert "systemd-analyze verify" in failure.step and "/nonexistent/cvbad is not executable" in failure.error
     assert installed.read_text() == "[Service]\nExecStart=/bin/true\n"
+
+
+def test_mount_unit_names_are_what_systemd_escape_makes() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from converge.resources.system.units import escape_path
+
+    segment = st.text(st.characters(min_codepoint=32, max_codepoint=0x24F, blacklist_characters="/\x7f"),
+                      min_size=1, max_size=12).filter(lambda s: s not in (".", ".."))
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(segment, min_size=1, max_size=4))
+    def check(parts: list[str]) -> None:
+        path = "/" + "/".join(parts)
+        assert escape_path(path) == sh("systemd-escape", "--path", path).strip()
+
+    check()

@@ -111,11 +111,18 @@ def schema() -> None:
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="save the plan for `converge apply PLANFILE`")
 @click.option("--target", "targets", multiple=True, metavar="KIND/NAME", help="only these (and what they need)")
 @click.option("--allow-destroy", multiple=True, metavar="KIND/NAME", help="allow destroying this resource's data")
+@click.option("--after-reboot", is_flag=True, help="simulated host: plan against a rebooted copy of it")
 @reports_errors
 def plan(directory: str, host: str | None, root: str | None, as_json: bool, detailed_exitcode: bool,
-         out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...]) -> None:
+         out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...], after_reboot: bool = False) -> None:
     """Show what apply would change. Runs nothing on the host."""
     target = _target(directory, host, root, quiet=as_json)
+    if after_reboot:
+        from .hosts.sim.reboot import rebooted_copy
+
+        if out:
+            raise ConvergeError("--after-reboot plans against a copy of the host: it cannot be saved with -o")
+        target = rebooted_copy(target)
     result, _ = engine.plan(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
                             targets=_refs(targets, "--target") or None)
     if out:

@@ -48,6 +48,14 @@ def test_what_converge_persisted_comes_back_and_only_that(tmp_path: Any) -> None
     assert plan_after_reboot(tmp_path) == ["~ container/once: state"]
 
 
+def test_plan_after_reboot_plans_against_a_rebooted_copy(tmp_path: Any) -> None:
+    engine.reconcile(engine.open_target(directory(tmp_path, NAS)))
+    before = (tmp_path / "sim.json").read_text()
+    result = CliRunner().invoke(main, ["plan", str(tmp_path), "--after-reboot"], catch_exceptions=False)
+    assert "~ container once" in result.output and "~ container web" not in result.output, result.output
+    assert (tmp_path / "sim.json").read_text() == before  # the host itself did not reboot
+
+
 def test_without_units_nothing_comes_back(tmp_path: Any) -> None:
     text = NAS.replace("mountpoint: /srv/fast}", "mountpoint: /srv/fast, persist: false}") \
         .replace("restart: unless-stopped,", "restart: unless-stopped, persist: false,") \

@@ -10,6 +10,7 @@ files when systemd-networkd is enabled, and sysctl drop-ins are applied. Files, 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from . import SimHost
@@ -76,6 +77,29 @@ def reboot(host: SimHost) -> list[str]:
         host.changed()
     host.flush()
     return lines
+
+
+def rebooted_copy(target: Any) -> Any:
+    """The target with its simulated host replaced by a rebooted copy (the state file is untouched)."""
+    import atexit
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from ...errors import ConvergeError
+
+    host = target.host
+    if not isinstance(host, SimHost):
+        raise ConvergeError(f"--after-reboot needs a simulated host, not {host.name}")
+    scratch = tempfile.mkdtemp(prefix="converge-reboot-")
+    atexit.register(shutil.rmtree, scratch, True)  # the copy lives as long as this command
+    copy = os.path.join(scratch, "sim-host.json")
+    host.flush()
+    shutil.copyfile(host.state_path, copy)
+    rebooted = SimHost(copy)
+    reboot(rebooted)
+    rebooted.name = host.name + " (after a simulated reboot)"
+    return dataclasses.replace(target, host=rebooted)
 
 
 def _sysctl(facts: Any) -> None:

@@ -40,6 +40,8 @@ def test_a_share_implies_smbd_and_a_services_entry_overrides_it(tmp_path: Any) -
     plan, _ = engine.plan(engine.open_target(directory(tmp_path, share)))
     [implied] = [c for c in plan.changes if c.ref.kind == "service"]
     assert str(implied.ref) == "service/smbd" and implied.reason.startswith("implied: SMB shares are served by smbd")
+    assert [str(r) for r in implied.depends_on] == ["smb/public"]  # started once its shares are written
+    assert [str(c.ref) for c in plan.changes] == ["smb/public", "service/smbd"]
     assert [s.argv for s in implied.steps] == [["systemctl", "enable", "smbd.service"],
                                                ["systemctl", "start", "smbd.service"]]
     plan, _ = engine.plan(engine.open_target(directory(tmp_path, share + "services:\n  smbd: {enabled: false}\n")))

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import structlog
 from pydantic import Field
 
-from ...model import Change, FieldDiff, Observed, Step
+from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...types import Stamp
 from ..base import Context, Kind, Spec, record_stamp
 from .units import systemctl, systemd_running, unit_files
@@ -37,6 +37,14 @@ class ServiceSpec(Spec):
     enabled: bool | None = Field(None, description="started at boot")
     state: Literal["running", "stopped"] | None = Field(None, description="running now (needs a running systemd)")
     restart_requested: Stamp | None = Field(None, description="a new value restarts the service once")
+
+
+def implying(ctx: Context) -> dict[str, list[Ref]]:
+    """service name -> the declared resources that need it (they are configured before it starts)."""
+    out: dict[str, list[Ref]] = {}
+    for kind, (service, _) in IMPLIED.items():
+        out.setdefault(service, []).extend(Ref(kind=kind, name=n) for n in sorted(ctx.specs(kind)))
+    return out
 
 
 def implied_services(ctx: Context) -> dict[str, str]:
@@ -127,8 +135,10 @@ class ServiceKind(Kind[ServiceSpec]):
         declared = ctx.specs(self.kind)
         implied = implied_services(ctx)
         live = systemd_running(ctx.host, ctx.reads)
+        needs = implying(ctx)
         for change in changes:
             name = change.ref.name
+            change.depends_on += [r for r in needs.get(name, []) if r not in change.depends_on]
             if name not in declared and name in implied:
                 change.reason = f"implied: {implied[name]} (override it under services:)"
             spec = declared.get(name)

@@ -64,3 +64,23 @@ def test_without_a_running_systemd_state_is_not_applied_and_the_plan_says_so(tmp
     assert [s.argv for s in change.steps] == [["systemctl", "enable", "smbd.service"]]
     assert "state and restarts are not applied: systemd is not running" in change.reason
     assert units(tmp_path)["smbd.service"] == {"enabled": True, "active": False}
+
+
+def test_an_implied_service_the_host_lacks_is_left_out(tmp_path: Any) -> None:
+    share = "shares:\n  smb:\n    public: {path: /srv/public}\n"
+    sim = "  systemd: {vendor: true, units: {ssh.service: {enabled: true, active: true}}}\n"  # no smbd installed
+    plan, _ = engine.plan(engine.open_target(directory(tmp_path, share, sim)))
+    assert [str(c.ref) for c in plan.changes] == ["smb/public"]
+    plan, _ = engine.plan(engine.open_target(directory(tmp_path, share + "services:\n  smbd: {enabled: true}\n", sim)))
+    assert [str(c.ref) for c in plan.changes] == ["smb/public", "service/smbd"]  # declared: asked for, so tried
+
+
+def test_a_live_host_without_systemd_gets_no_implied_services_nor_units(tmp_path: Any) -> None:
+    """Enabling units on a machine that does not boot with systemd (a container, a test VM) would
+    change that machine for nothing: only an explicit services: entry does it there."""
+    text = ("shares:\n  smb:\n    public: {path: /srv/public}\ncontainers:\n"
+            "  web: {image: docker.io/library/nginx:1.25, restart: always}\n")
+    sim = "  systemd: {running: false}\n  images: [docker.io/library/nginx:1.25]\n"
+    outcome = engine.reconcile(engine.open_target(directory(tmp_path, text, sim)))
+    assert [str(c.ref) for c in outcome.plan.changes] == ["smb/public", "container/web"]
+    assert not [s for c in outcome.plan.changes for s in c.steps if s.argv[:1] == ["systemctl"]]

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...hosts.base import Host
 from ...model import Step
-from .units import install_unit_steps, mount_unit_name, remove_unit_steps, unit_files, unit_path
+from .units import install_unit_steps, manages_boot, mount_unit_name, remove_unit_steps, unit_files, unit_path
 
 MOUNT_OPTIONS = "defaults,nofail"  # nofail: a missing data disk must not stop the boot
 
@@ -89,7 +89,7 @@ BOOT_RESTARTS = ("always", "on-failure", "unless-stopped")
 def container_expected(name: str, spec: Any, ctx: Any) -> tuple[str | None, list[Step]]:
     """The unit a podman container should have (None: no unit), and the env file it reads."""
     if spec is None or not spec.persist or spec.runtime != "podman" or spec.restart not in BOOT_RESTARTS \
-            or not ctx.host.has("systemctl"):  # a host without systemd has no unit to write
+            or not manages_boot(ctx.host, ctx.reads):  # a host not booted by systemd gets no unit
         return None, []
     from ..container_cli import CliDriver
 
@@ -139,7 +139,7 @@ def pool_mount(name: str, where: str, uuid: str) -> tuple[str, str]:
 
 def pool_observed_persist(name: str, spec: Any, observed: Any, ctx: Any) -> bool:
     wanted = True if spec is None else bool(spec.persist)
-    if not ctx.host.has("systemctl"):  # a host without systemd: nothing converge could write
+    if not manages_boot(ctx.host, ctx.reads):  # a host not booted by systemd: no unit to write
         return wanted
     where = (spec.mountpoint if spec is not None else None) or observed.spec.get("mountpoint") or f"/{name}"
     unit, text = pool_mount(name, where, str(observed.info.get("uuid") or ""))
@@ -147,7 +147,7 @@ def pool_observed_persist(name: str, spec: Any, observed: Any, ctx: Any) -> bool
 
 
 def pool_persist_steps(name: str, spec: Any, uuid: str, old_where: str | None, ctx: Any) -> list[Step]:
-    if not ctx.host.has("systemctl"):
+    if not manages_boot(ctx.host, ctx.reads):
         return []
     where = spec.mountpoint or f"/{name}"
     unit, text = pool_mount(name, where, uuid)

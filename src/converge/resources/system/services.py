@@ -19,7 +19,7 @@ from pydantic import Field
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...types import Stamp
 from ..base import Context, Kind, Spec, record_stamp
-from .units import systemctl, systemd_running, unit_files
+from .units import manages_boot, systemctl, systemd_running, unit_files
 
 log = structlog.get_logger(__name__)
 ENABLED = ("enabled", "enabled-runtime")
@@ -71,6 +71,22 @@ class ServiceKind(Kind[ServiceSpec]):
     importable = False  # every service of the host is not what a manifest should list
 
     def desired_specs(self, ctx: Context) -> dict[str, ServiceSpec]:
+        """Declared services, and implied ones the host has installed (a missing package is the
+        implying kind's error to report: its own tool is missing too; under --root the root may
+        hold no units at all), on a host converge sets up the boot of (see manages_boot)."""
+        specs = self._with_implied(ctx)
+        installed = ctx.facts.resources.get(self.kind)
+        if installed is None:  # not read yet
+            return specs
+        declared = ctx.specs(self.kind)
+        boots = manages_boot(ctx.host, ctx.reads)
+        for name in [n for n in specs if n not in declared and (not boots or n not in installed)]:
+            log.warning("implied service left alone: " + ("not installed on the host" if boots else
+                        "this live host does not run systemd"), service=name)
+            del specs[name]
+        return specs
+
+    def _with_implied(self, ctx: Context) -> dict[str, ServiceSpec]:
         specs: dict[str, ServiceSpec] = dict(ctx.specs(self.kind))
         for name in implied_services(ctx):
             if name not in specs:  # a services: entry overrides what a kind implies
@@ -89,7 +105,7 @@ class ServiceKind(Kind[ServiceSpec]):
                 parts = line.split()
                 if len(parts) >= 4 and parts[0].endswith(".service"):
                     active[parts[0]] = parts[2]
-        declared = self.desired_specs(ctx)
+        declared = self._with_implied(ctx)
         out_: dict[str, Observed] = {}
         for unit in sorted(set(files) | set(active)):
             if not unit.endswith(".service") or unit.endswith("@.service"):

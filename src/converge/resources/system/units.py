@@ -37,6 +37,15 @@ def systemd_running(host: Host, reads: dict[str, Any] | None = None) -> bool:
     return running
 
 
+def manages_boot(host: Host, reads: dict[str, Any]) -> bool:
+    """Does converge set up what this host starts at boot? Under --root (an image or a mounted
+    system) and on a host whose running init is systemd; never on a live host without systemd
+    (a container, a test VM), where enabling units would change a machine that does not boot them."""
+    if not host.has("systemctl"):
+        return False
+    return bool(root_of(host)) or systemd_running(host, reads)
+
+
 def systemctl(host: Host, *args: str) -> list[str]:
     """systemctl argv; under --root, `systemctl --root=ROOT` (enable/disable work offline there)."""
     root = root_of(host)

@@ -396,7 +396,12 @@ def sim_reboot(directory: str, host: str | None) -> None:
     target = _target(directory, host, None)
     if not isinstance(target.host, SimHost):
         raise ConvergeError(f"`sim reboot` reboots only a simulated host, not {target.host.name}")
-    for line in reboot(target.host):
+    from .lock import apply_lock
+
+    with apply_lock(target.host.lock_path()):  # never in the middle of an apply
+        target.host.reload()
+        lines = reboot(target.host)
+    for line in lines:
         click.echo(f"up: {line}")
 
 

@@ -76,3 +76,14 @@ def test_the_homelab_example_survives_a_reboot(tmp_path: Any) -> None:
     assert result.exit_code == 0 and "up: container jellyfin" in result.output, result.output
     result = runner.invoke(main, ["plan", example, "--detailed-exitcode"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+
+
+def test_a_reboot_waits_for_no_apply_it_refuses_while_one_runs(tmp_path: Any) -> None:
+    from converge.lock import apply_lock
+
+    engine.reconcile(engine.open_target(directory(tmp_path, NAS)))
+    before = (tmp_path / "sim.json").read_text()
+    with apply_lock(str(tmp_path / "sim.json.lock")):  # an apply in progress
+        result = CliRunner().invoke(main, ["sim", "reboot", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 1 and "another apply is running" in result.output, result.output
+    assert (tmp_path / "sim.json").read_text() == before

@@ -21,6 +21,8 @@ def manifest_data(facts: Facts) -> dict[str, dict[str, Any]]:
     """file stem -> manifest document, one file per top-level section."""
     docs: dict[str, dict[str, Any]] = {}
     for kind in KINDS:
+        if not kind.importable:
+            continue
         found = facts.resources.get(kind.kind, {})
         entries = {}
         for name, observed in sorted(found.items()):
@@ -34,7 +36,9 @@ def manifest_data(facts: Facts) -> dict[str, dict[str, Any]]:
         if not entries:
             continue
         doc = docs.setdefault(kind.section[0], {})
-        if len(kind.section) == 1:
+        if kind.singleton:
+            doc[kind.section[0]] = entries.get(kind.singleton)
+        elif len(kind.section) == 1:
             doc[kind.section[0]] = entries
         else:
             doc.setdefault(kind.section[0], {})[kind.section[1]] = entries

@@ -122,14 +122,21 @@ def schema() -> None:
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="save the plan for `converge apply PLANFILE`")
 @click.option("--target", "targets", multiple=True, metavar="KIND/NAME", help="only these (and what they need)")
 @click.option("--allow-destroy", multiple=True, metavar="KIND/NAME", help="allow destroying this resource's data")
+@click.option("--after-reboot", is_flag=True, help="simulated host: plan against a rebooted copy of it")
 @reports_errors
 def plan(directory: str, host: str | None, root: str | None, as_json: bool, detailed_exitcode: bool,
-         out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...]) -> None:
+         out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...], after_reboot: bool = False) -> None:
     """Show what apply would change. Runs nothing on the host."""
     from . import engine
     from .planner.render import render_plan
 
     target = _target(directory, host, root, quiet=as_json)
+    if after_reboot:
+        from .hosts.sim.reboot import rebooted_copy
+
+        if out:
+            raise ConvergeError("--after-reboot plans against a copy of the host: it cannot be saved with -o")
+        target = rebooted_copy(target)
     result, _ = engine.plan(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
                             targets=_refs(targets, "--target") or None)
     if out:
@@ -404,6 +411,32 @@ def token_create(name: str, role: str, directory: str) -> None:
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConvergeError("a token name is letters, digits, '-', '_', '.'")
     click.echo(create_token(os.path.abspath(directory), name, role))
+
+
+@main.group()
+def sim() -> None:
+    """The simulated host."""
+
+
+@sim.command("reboot")
+@directory_arg
+@host_opt
+@reports_errors
+def sim_reboot(directory: str, host: str | None) -> None:
+    """Reboot the simulated host: runtime state goes, what was persisted (units, files) comes back."""
+    from .hosts.sim import SimHost
+    from .hosts.sim.reboot import reboot
+
+    target = _target(directory, host, None)
+    if not isinstance(target.host, SimHost):
+        raise ConvergeError(f"`sim reboot` reboots only a simulated host, not {target.host.name}")
+    from .lock import apply_lock
+
+    with apply_lock(target.host.lock_path()):  # never in the middle of an apply
+        target.host.reload()
+        lines = reboot(target.host)
+    for line in lines:
+        click.echo(f"up: {line}")
 
 
 def run() -> None:  # pragma: no cover - console entry

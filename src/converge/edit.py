@@ -66,6 +66,8 @@ def file_for_new(desired: Desired, kind: Kind, directory: str) -> str:
 
 
 def _section(doc: CommentedMap, kind: Kind, create: bool) -> CommentedMap | None:
+    if kind.singleton:  # `system:` is the resource itself: its parent is the document
+        return doc
     node = doc
     for part in kind.section:
         if part not in node or node[part] is None:
@@ -125,6 +127,7 @@ def current_fields(path: str, kind: Kind, name: str) -> dict[str, Any] | None:
     with open(path, encoding="utf-8") as f:
         doc = round_trip().load(f.read())
     section = _section(doc, kind, create=False) if isinstance(doc, CommentedMap) else None
+    name = kind.section[0] if kind.singleton else name
     if section is None or name not in section:
         return None
     return _plain(section[name]) or {}
@@ -154,6 +157,7 @@ def edit_resource(directory: str, desired: Desired, kind_name: str, name: str,
     else:
         before_text = before
     section = _section(doc, kind, create=fields is not None)
+    name = kind.section[0] if kind.singleton else name
     if fields is None:
         if section is not None and name in section:
             del section[name]
@@ -175,6 +179,8 @@ def _splice(text: str, kind: Kind, name: str, fields: dict[str, Any] | None) -> 
     """The fast path: round-trip only the resource's own lines (a large file is not re-parsed by
     ruamel, and every other byte stays by construction). None when the layout is not the plain
     block style this handles; the caller then round-trips the whole file."""
+    if kind.singleton:
+        return None
     issues: list[Issue] = []
     doc = parse_yaml(text, "", issues) if text.strip() else None
     node: Any = doc

@@ -193,6 +193,8 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
                   issues: list[Issue]) -> None:
     if value is None:
         return
+    if kind.singleton:  # one resource: the section is its fields
+        value = _singleton(kind.singleton, value, where)
     if not isinstance(value, dict):
         issues.append(Issue(where.file, where.line, where.column, path,
                             f"expected a mapping of {kind.kind} names to their fields, got a {_type_name(value)}"))
@@ -201,7 +203,7 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
     seen = desired.declared_at.setdefault(kind.kind, {})
     for name, fields in value.items():
         at = node_location(shown, value, name)
-        rpath = f"{path}.{name}"
+        rpath = path if kind.singleton else f"{path}.{name}"
         try:
             if not isinstance(name, str):
                 raise ValueError(f"a {kind.kind} name must be a string, got {_type_name(name)} {name!r}")
@@ -229,6 +231,12 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
             issues.extend(spec_issues(kind, e, shown, fields, rpath, at))
             continue
         entries[name] = Entry(spec, at, fields, rpath)
+
+
+def _singleton(name: str, fields: Any, where: Location) -> PosDict:
+    wrapped = PosDict({name: fields})
+    wrapped.key_pos = {name: (max(where.line - 1, 0), max(where.column - 1, 0))}
+    return wrapped
 
 
 def _type_name(value: Any) -> str:

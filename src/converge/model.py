@@ -171,6 +171,7 @@ class Plan(BaseModel):
                     step.argv = [a.replace(secret, "(sensitive)") for a in step.argv]
                     if step.input:
                         step.input = step.input.replace(secret, "(sensitive)")
+                    step.content = step.content.replace(secret, "(sensitive)")  # an env file's values
                 step.redact = ["(sensitive)"] * len(step.redact)
         return copy
 

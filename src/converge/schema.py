@@ -21,6 +21,9 @@ def manifest_schema() -> dict[str, Any]:
             "propertyNames": {"pattern": f"^(?:{kind.name_pattern.pattern})$", "maxLength": kind.name_max_length},
             "additionalProperties": {"anyOf": [{"$ref": f"#/$defs/{kind.spec.__name__}"}, {"type": "null"}]},
         }
+        if kind.singleton:
+            section = {"anyOf": [{"$ref": f"#/$defs/{kind.spec.__name__}"}, {"type": "null"}],
+                       "description": f"the {kind.kind} settings of this host (one per host)"}
         if len(kind.section) == 1:
             properties[kind.section[0]] = section
         else:

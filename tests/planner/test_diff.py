@@ -34,10 +34,12 @@ def test_create_only_field_forces_replacement():
 
 def test_sensitive_values_never_shown():
     spec = ContainerSpec.model_validate({"image": "a/b:1", "env": {"TOKEN": "hunter2"}})
-    found = diff_fields(ContainerSpec, spec.declared(), {"image": "docker.io/a/b:1", "env": {"TOKEN": "old"}, "state": "running"})
+    found = diff_fields(ContainerSpec, spec.declared(), {"image": "docker.io/a/b:1", "env": {"TOKEN": "old"}, "state": "running",
+                                                                  "persist": True})
     assert [(d.path, d.before_text, d.after_text) for d in found] == [("env", "(sensitive)", "(sensitive)")]
 
 
 def test_default_that_is_a_promise_is_compared():
     spec = ContainerSpec.model_validate({"image": "a/b:1"})
-    assert diffs(spec, {"image": "docker.io/a/b:1", "state": "stopped"}) == [("state", "stopped", "running", False)]
+    assert diffs(spec, {"image": "docker.io/a/b:1", "state": "stopped", "persist": True}) == [
+        ("state", "stopped", "running", False)]

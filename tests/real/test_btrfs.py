@@ -60,9 +60,12 @@ def test_btrfs_pool_datasets_snapshot(loops, tmp_path):
                                             "cvpool/media/music": {}, "cvpool/old": {}}),
                "snapshot": specs("snapshot", {"cvpool/media@s1": {}})}
     steps = converge(host, desired, state)
+    uuid = steps[0].argv[2]  # chosen by converge, so the pool's mount unit can name it
     assert [s.argv for s in steps if s.op == "run"] == [
-        ["mkfs.btrfs", "-L", "cvpool", "-d", "raid1", "-m", "raid1", l1, l2],
+        ["mkfs.btrfs", "-U", uuid, "-L", "cvpool", "-d", "raid1", "-m", "raid1", l1, l2],
         ["btrfs", "device", "scan", l1, l2], ["mkdir", "-p", mnt], ["mount", "-t", "btrfs", l1, mnt],
+        ["systemd-analyze", "verify", str(root / "var/lib/converge/unit-candidates/srv-cvpool.mount")],
+        ["systemctl", f"--root={root}", "enable", "srv-cvpool.mount"],
         ["btrfs", "subvolume", "create", f"{mnt}/media"],
         ["btrfs", "property", "set", f"{mnt}/media", "compression", "zstd"],
         ["btrfs", "quota", "enable", mnt], ["btrfs", "qgroup", "limit", str(64 << 20), f"{mnt}/media"],

@@ -59,6 +59,10 @@ def run(host: Any, steps: list[Step], state: dict[str, Any]) -> None:
     for step in steps:
         if step.op == "run":
             host.run(step.argv, input=step.input)
+        elif step.op == "write":
+            host.write_file(step.path, step.content, step.mode)
+        elif step.op == "remove":
+            host.remove_file(step.path)
         elif step.op == "state":
             for key, value in step.state.items():
                 section, _, item = key.partition(".")

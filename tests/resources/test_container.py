@@ -47,12 +47,20 @@ def runs(change):
 def test_create_argv_is_exact_and_secrets_are_redacted(tmp_path):
     d = nas(tmp_path)
     web = [c for c in plan(d).changes if str(c.ref) == "container/web"][0]
-    assert runs(web) == [
+    assert runs(web)[:2] == [
         ["podman", "create", "--pull", "never", "--name", "web", "--label", "converge.managed=true",
          "--label", "converge.env=TOKEN", "--env", "TOKEN=s3cret", "--publish", "8080:80/tcp",
          "--volume", "/srv/www:/www", "--volume", "/tank/media:/media:ro", "--restart", "unless-stopped",
          "--memory", "67108864", "docker.io/library/app:1"],
         ["podman", "start", "web"]]
+    # restart: unless-stopped: a boot unit, verified before it is installed, its env values in a root-only file
+    assert runs(web)[2:] == [
+        ["systemd-analyze", "verify", "/var/lib/converge/unit-candidates/converge-container-web.service"],
+        ["systemctl", "daemon-reload"], ["systemctl", "enable", "converge-container-web.service"]]
+    [env_file] = [s for s in web.steps if s.op == "write" and s.path.endswith(".env")]
+    assert env_file.mode == 0o600 and env_file.content == "TOKEN=s3cret\n"
+    unit = next(s.content for s in web.steps if s.path == "/etc/systemd/system/converge-container-web.service")
+    assert "s3cret" not in unit and "--env-file /etc/converge/containers/web.env" in unit
     assert "s3cret" not in web.steps[0].display() and "s3cret" not in plan(d).redacted().model_dump_json()
     assert [str(r) for r in web.depends_on] == ["dataset/tank/media"]
 

@@ -73,7 +73,7 @@ def test_driver_reads_recorded_host_in_one_command():
     assert observed["web"].spec["state"] == "running" and observed["web"].spec["memory"] == 268435456
     assert observed["idle"].spec == {"runtime": "lxc", "template": "busybox", "network": "none", "onboot": False,
                                      "state": "stopped", "unprivileged": False, "env": {}, "labels": {},
-                                     "features": {}, "volumes": []}
+                                     "features": {}, "volumes": [], "persist": True}
 
 
 def test_hybrid_cgroup_host_gets_v1_key_names():

@@ -275,7 +275,7 @@ def test_apply_on_the_sim_host_converges_and_second_apply_runs_nothing(tmp_path:
 
     target = engine.open_target(write_manifest(tmp_path, HOMELAB))
     outcome = engine.reconcile(target)  # raises NotConverged when a re-plan is not empty
-    assert outcome.report.ok and outcome.report.commands == 1  # one ip batch for the whole apply
+    assert outcome.report.ok and outcome.report.commands == 3  # one ip batch for the whole apply, enable+start networkd
     assert sorted(json.loads((tmp_path / "sim.json").read_text())["files"]) == sorted(
         [f"/etc/systemd/network/converge-{n}" for n in (
             "bond0.netdev", "bond0.network", "bond0.20.netdev", "bond0.20.network", "br0.netdev", "br0.network",

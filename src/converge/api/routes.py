@@ -20,7 +20,8 @@ from .errors import ApiError
 from .service import COLLECTIONS, Service, etag_of, read_manifest
 
 ACTIONS = {("containers", "start"), ("containers", "stop"), ("containers", "restart"), ("pools", "scrub"),
-           ("snapshots", "rollback"), ("datasets", "snapshots")}
+           ("snapshots", "rollback"), ("datasets", "snapshots"),
+           ("services", "start"), ("services", "stop"), ("services", "restart")}
 
 
 def service(request: Request) -> Service:
@@ -179,7 +180,7 @@ async def action(request: Request) -> Response:
     svc = service(request)
     kind, target, message = COLLECTIONS[coll], name, f"api: {verb} {COLLECTIONS[coll]} {name}"
     stamp = now_stamp()
-    if coll == "containers":
+    if coll in ("containers", "services"):
         patch = {"state": "running"} if verb == "start" else {"state": "stopped"} if verb == "stop" \
             else {"restart_requested": stamp}
     elif coll == "pools":

@@ -15,7 +15,6 @@ from .order import order_changes
 
 def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = frozenset(),
                targets: list[Ref] | None = None, record_manifests: bool = True) -> Plan:
-    desired = ctx.desired
     wanted = _with_dependencies(targets, ctx) if targets else None
     unread = _unread_kinds(ctx, wanted)
     changes: list[Change] = []
@@ -23,7 +22,7 @@ def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = froze
         if kind.kind in unread:  # unknown, not empty: no create or delete is planned from a failed read
             continue
         kind_changes = []
-        specs = desired.specs(kind.kind) if desired else {}
+        specs = kind.desired_specs(ctx)
         observed = ctx.facts.resources.get(kind.kind, {})
         for name, spec in sorted(specs.items()):
             ref = kind.ref(name)

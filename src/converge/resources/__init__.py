@@ -10,6 +10,7 @@ from .nfs import NfsKind
 from .pool import PoolKind
 from .smb import SmbKind
 from .snapshot import SnapshotKind
+from .system import ServiceKind, SystemKind
 
 KINDS: list[Kind] = [
     PoolKind(),
@@ -19,6 +20,8 @@ KINDS: list[Kind] = [
     NfsKind(),
     InterfaceKind(),
     ContainerKind(),
+    SystemKind(),
+    ServiceKind(),
 ]
 BY_KIND: dict[str, Kind] = {k.kind: k for k in KINDS}
 

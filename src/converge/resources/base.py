@@ -129,6 +129,8 @@ class Kind(Generic[S]):
     create_only: ClassVar[frozenset[str]] = frozenset()  # field paths whose change forces a replace
     holds_data: ClassVar[bool] = False  # delete / replace destroys data: needs an explicit allow
     tools: ClassVar[tuple[str, ...]] = ()  # host commands the kind needs (read is skipped without them)
+    importable: ClassVar[bool] = True  # `converge import` writes manifests for what the host has
+    singleton: ClassVar[str] = ""  # non-empty: the section holds one resource's fields, named this (system)
 
     # -- model -------------------------------------------------------------------------------
     def check_name(self, name: str) -> str:
@@ -172,6 +174,11 @@ class Kind(Generic[S]):
         """Checks across resources (a port used twice, a property the pool's driver lacks), with the
         whole desired set at hand: (name, field path inside the resource, message) for each problem."""
         return []
+
+    def desired_specs(self, ctx: Context) -> dict[str, S]:
+        """What the plan converges: the declared specs, plus any a kind implies from others
+        (a service an SMB share needs)."""
+        return ctx.specs(self.kind)
 
     def owned_files(self, ctx: Context) -> list[str]:
         """Files converge owns on the host for this kind (read into facts, written by steps)."""

@@ -11,6 +11,7 @@ from ..model import Action, Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field
 from .shares_common import DATASET_NAME
+from .system.persist import container_observed_persist, container_persist_steps, container_unit_removal
 
 # [registry[:port]/]path[:tag][@sha256:digest]
 IMAGE_RE = re.compile(r"([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
@@ -109,6 +110,9 @@ class ContainerSpec(Spec):
     rootfs_size: Size | None = Field(None, description="lxc")
     features: dict[str, OnOff] = Field(default_factory=dict, description="lxc: nesting, keyctl, ...")
     restart_requested: Stamp | None = None
+    persist: bool = Field(True, description="podman with a restart policy: a converge-container-NAME.service "
+                                            "unit recreates it at boot (docker: its restart policy and the docker "
+                                            "service)", json_schema_extra={"x-converge-always": True})
     allow_destroy: bool = allow_destroy_field()  # lxc: its rootfs holds data
 
     @field_validator("image")
@@ -261,6 +265,8 @@ class ContainerKind(Kind[ContainerSpec]):
                 continue
             driver = self.driver(runtime)
             observed = driver.read(ctx)
+            for name, obs in observed.items():  # is its boot unit the one converge would write now?
+                obs.spec["persist"] = container_observed_persist(name, ctx.specs(self.kind).get(name), ctx)
             found.update(observed)
             if runtime != "lxc" and (observed or runtime in self._declared_runtimes(ctx)):
                 ctx.reads.setdefault(self.kind, {})[runtime] = driver.local_images(ctx)
@@ -281,15 +287,18 @@ class ContainerKind(Kind[ContainerSpec]):
     def create(self, name: str, spec: ContainerSpec, ctx: Context) -> list[Step]:
         if spec.runtime == "lxc":
             return self.driver("lxc").create(name, spec, ctx)
-        return self.driver(spec.runtime).create(name, spec, ctx, self._images(spec.runtime, ctx))
+        return self.driver(spec.runtime).create(name, spec, ctx, self._images(spec.runtime, ctx)) + \
+            container_persist_steps(name, spec, ctx)
 
     def update(self, name: str, spec: ContainerSpec, observed: Observed, diffs: list[FieldDiff],
                ctx: Context) -> list[Step]:
         paths = {d.path.split(".")[0] for d in diffs}
-        return self.driver(spec.runtime).update(name, spec, observed, paths, ctx)
+        steps = self.driver(spec.runtime).update(name, spec, observed, paths, ctx)
+        return steps + (container_persist_steps(name, spec, ctx) if "persist" in paths else [])
 
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
-        return self.driver(observed.spec.get("runtime", "podman")).delete(name, observed, ctx)
+        return self.driver(observed.spec.get("runtime", "podman")).delete(name, observed, ctx) + \
+            container_unit_removal(name, ctx)
 
     def finalize(self, changes: list[Change], ctx: Context) -> None:
         """A container that takes a host port another container holds now starts after that one
@@ -323,5 +332,6 @@ class ContainerKind(Kind[ContainerSpec]):
         old_runtime = observed.spec.get("runtime", spec.runtime)
         if spec.runtime == "lxc" or old_runtime != spec.runtime:
             return self.delete(name, observed, ctx) + self.create(name, spec, ctx)
-        return self.driver(spec.runtime).replace(name, spec, observed, ctx, self._images(spec.runtime, ctx))
+        return self.driver(spec.runtime).replace(name, spec, observed, ctx, self._images(spec.runtime, ctx)) + \
+            container_persist_steps(name, spec, ctx)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -13,6 +14,7 @@ from ..types import OnOff, SortedStrs, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field
 from .dataset import RESERVED_PREFIX, DatasetProperties, reserved_property
 from .storage import desired_specs, onoff
+from .system.persist import pool_observed_persist, pool_persist_steps, pool_unit_removal
 
 DISK_RE = re.compile(r"^/[A-Za-z0-9_./:+@-]+$")
 
@@ -73,6 +75,9 @@ class PoolSpec(Spec):
                                                                 description="zfs: root dataset properties")
     autotrim: OnOff | None = None
     scrub_requested: Stamp | None = None
+    persist: bool = Field(True, description="btrfs: a systemd .mount unit (named after its escaped mountpoint) "
+                                            "mounts it at boot; zfs pools are mounted by zfs-mount.service",
+                          json_schema_extra={"x-converge-always": True})
     force: bool = Field(False, description="use disks that hold a filesystem or pool label",
                         json_schema_extra={"x-converge-meta": True})
     allow_destroy: bool = allow_destroy_field()
@@ -155,6 +160,10 @@ class PoolKind(Kind[PoolSpec]):
             out.update(btrfs_driver.read_pools(ctx))
         if ctx.host.has("zpool"):
             out.update(zfs_driver.read_pools(ctx))  # a name on both: ZFS wins, as `zfs` commands would
+        for name, obs in out.items():  # btrfs: is its mount unit the one converge would write now?
+            spec = ctx.specs(self.kind).get(name)
+            obs.spec["persist"] = pool_observed_persist(name, spec, obs, ctx) if obs.spec.get("driver") == "btrfs" \
+                else (spec.persist if spec is not None else True)
         return out
 
     def validate_set(self, specs: dict[str, PoolSpec], desired: Any) -> list[tuple[str, str, str]]:
@@ -176,8 +185,12 @@ class PoolKind(Kind[PoolSpec]):
         if held and not spec.force:
             raise PlanError(f"pool {name}: " + "; ".join(f"{d} holds {what}" for d, what in sorted(held.items())) +
                             ". Set force: true on the pool to overwrite (this destroys what is there)")
-        steps = zfs_driver.create_pool(name, spec) if spec.driver == "zfs" else \
-            btrfs_driver.create_pool(name, spec, ctx)
+        if spec.driver == "zfs":
+            steps = zfs_driver.create_pool(name, spec)
+        else:  # the UUID is chosen here so the mount unit can name it before the filesystem exists
+            steps, uuid = btrfs_driver.create_pool(name, spec, ctx), str(uuid4())
+            steps[0].argv[1:1] = ["-U", uuid]
+            steps += pool_persist_steps(name, spec, uuid, None, ctx)
         return steps + zfs_driver.stamps(self.ref(name), spec, ("scrub_requested",))
 
     def update(self, name: str, spec: PoolSpec, observed: Observed, diffs: list[FieldDiff],
@@ -189,6 +202,9 @@ class PoolKind(Kind[PoolSpec]):
                                           if d not in have])
         if spec.driver == "btrfs":
             steps = btrfs_driver.update_pool(name, spec, observed, paths, ctx)
+            if paths & {"persist", "mountpoint"}:
+                steps += pool_persist_steps(name, spec, str(observed.info.get("uuid")),
+                                            observed.spec.get("mountpoint"), ctx)
         else:
             steps = self._update_zfs(name, spec, observed, diffs, paths, ctx)
         if "scrub_requested" in paths:
@@ -220,7 +236,7 @@ class PoolKind(Kind[PoolSpec]):
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
         if observed.spec.get("driver") == "btrfs":
             blocking = [c for c in btrfs_driver.dependents(name, ctx) if not _goes(c, ctx)]
-            steps = btrfs_driver.delete_pool(name, observed, ctx)
+            steps = btrfs_driver.delete_pool(name, observed, ctx) + pool_unit_removal(observed, ctx)
         else:
             blocking = [c for c in zfs_driver.dependents(name, ctx) if not _goes(c, ctx)]
             steps = [Step(argv=["zpool", "destroy", name], note="destroy the pool")]

@@ -78,13 +78,15 @@ def _next_id(host: Any) -> int:
 
 @tool("mkfs.btrfs")
 def mkfs(host: Any, argv: list[str], input: str | None) -> Result:
-    args, devices, label, prof, force = argv[1:], [], "", {"d": "", "m": ""}, False
+    args, devices, label, prof, force, fs_uuid = argv[1:], [], "", {"d": "", "m": ""}, False, ""
     i = 0
     while i < len(args):
         a = args[i]
-        if a in ("-L", "-d", "-m"):
+        if a in ("-L", "-d", "-m", "-U"):
             if a == "-L":
                 label = args[i + 1]
+            elif a == "-U":
+                fs_uuid = args[i + 1]
             else:
                 prof[a[1]] = args[i + 1].lower()
             i += 2
@@ -108,7 +110,7 @@ def mkfs(host: Any, argv: list[str], input: str | None) -> Result:
         return fail(f"ERROR: label {label} is used by another pool of the simulated host", 1)
     host.facts.of("pool")[label] = Observed(
         spec={"driver": "btrfs", "disks": sorted(devices), "data_profile": data, "metadata_profile": meta},
-        info={"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, "btrfs:" + label + ":" + ",".join(devices))),
+        info={"uuid": fs_uuid or str(uuid.uuid5(uuid.NAMESPACE_URL, "btrfs:" + label + ":" + ",".join(devices))),
               "path": "", "quota": False})
     claim(host, devices)
     host.changed()

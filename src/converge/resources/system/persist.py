@@ -1,0 +1,165 @@
+"""What makes a resource converge creates survive a reboot, for the kinds that need a unit:
+a `.mount` unit per btrfs pool (named after its escaped Where= path, as systemd requires), and a
+`converge-container-NAME.service` per podman container whose restart policy is not `no`.
+
+Kinds compare a `persist` field: the observed value says whether the host's unit is exactly the
+one converge would write now (and enabled), so a missing, edited or disabled unit is drift."""
+
+from __future__ import annotations
+
+import functools
+import shlex
+from typing import Any
+
+from ...hosts.base import Host
+from ...model import Step
+from .units import install_unit_steps, manages_boot, mount_unit_name, remove_unit_steps, unit_files, unit_path
+
+MOUNT_OPTIONS = "defaults,nofail"  # nofail: a missing data disk must not stop the boot
+
+
+@functools.cache
+def _templates() -> Any:
+    """One Jinja2 environment for every unit (a unit is rendered per container on each read)."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.PackageLoader("converge", "templates"), trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+                              autoescape=False)
+
+
+def render(template: str, **values: Any) -> str:
+    return str(_templates().get_template(template).render(**values))
+
+
+def mount_unit(description: str, what: str, where: str, fstype: str, options: str = MOUNT_OPTIONS) -> str:
+    return render("mount.j2", description=description, what=what, where=where, type=fstype, options=options)
+
+
+def container_unit_name(name: str) -> str:
+    return f"converge-container-{name}.service"
+
+
+def container_unit(name: str, runtime: str, create_argv: list[str], mounts: list[str],
+                   env_file: str | None) -> str:
+    """The unit of a podman container: converge's `create` argv as a `run -d --replace`, its
+    environment values moved to a root-only env file (never in the world-readable unit)."""
+    args = list(create_argv[2:])
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] == "--env":
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    if env_file:
+        out = ["--env-file", env_file] + out
+    binary = f"/usr/bin/{runtime}"
+    exec_start = " ".join(shlex.quote(a).replace("%", "%%") for a in [binary, "run", "-d", "--replace", *out])
+    return render("container.service.j2", name=name, runtime=runtime, exec_start=exec_start, binary=binary,
+                  mounts=sorted(set(mounts)))
+
+
+def observed_persist(host: Host, reads: dict[str, Any], unit: str, expected: str | None, wanted: bool) -> bool:
+    """The observed value of a `persist` field declared as `wanted`: equal to it when the host's unit
+    is exactly `expected` and enabled (or absent, when no unit is expected), else its opposite."""
+    actual = host.read_file(unit_path(unit))
+    enabled = unit_files(host, reads).get(unit) == "enabled"
+    matches = actual == expected and (expected is None or enabled)
+    return wanted if matches else not wanted
+
+
+def persist_steps(host: Host, unit: str, expected: str | None, present: bool) -> list[Step]:
+    """Install (verified) and enable the unit, or remove a unit no longer wanted."""
+    if expected is not None:
+        return install_unit_steps(host, unit, expected)
+    return remove_unit_steps(host, unit) if present else []
+
+
+__all__ = ["container_unit", "container_unit_name", "mount_unit", "mount_unit_name", "observed_persist",
+           "persist_steps"]
+
+
+# -- containers ------------------------------------------------------------------------------------
+CONTAINER_ENV_DIR = "/etc/converge/containers"
+BOOT_RESTARTS = ("always", "on-failure", "unless-stopped")
+
+
+def container_expected(name: str, spec: Any, ctx: Any) -> tuple[str | None, list[Step]]:
+    """The unit a podman container should have (None: no unit), and the env file it reads."""
+    if spec is None or not spec.persist or spec.runtime != "podman" or spec.restart not in BOOT_RESTARTS \
+            or not manages_boot(ctx.host, ctx.reads):  # a host not booted by systemd gets no unit
+        return None, []
+    from ..container_cli import CliDriver
+
+    create = CliDriver("podman").create_steps(name, spec, ctx)[0]
+    env_path = f"{CONTAINER_ENV_DIR}/{name}.env" if spec.env else None
+    mounts = [v.split(":", 1)[0] for v in create.argv if v.startswith("/") and ":" in v]
+    text = container_unit(name, "podman", create.argv, mounts, env_path)
+    extra = []
+    if env_path:
+        content = "".join(f"{k}={v}\n" for k, v in sorted(spec.env.items()))
+        extra.append(Step(op="write", path=env_path, content=content, mode=0o600,
+                          redact=[f"{k}={v}" for k, v in sorted(spec.env.items())],
+                          note="the container's environment, readable by root only"))
+    return text, extra
+
+
+def container_observed_persist(name: str, spec: Any, ctx: Any) -> bool:
+    wanted = True if spec is None else bool(spec.persist)
+    expected, _ = container_expected(name, spec, ctx)
+    return observed_persist(ctx.host, ctx.reads, container_unit_name(name), expected, wanted)
+
+
+def container_persist_steps(name: str, spec: Any, ctx: Any) -> list[Step]:
+    """Write (verified), enable, or remove a container's boot unit after it is created or changed."""
+    unit = container_unit_name(name)
+    expected, extra = container_expected(name, spec, ctx)
+    present = ctx.host.read_file(unit_path(unit)) is not None
+    steps = extra + persist_steps(ctx.host, unit, expected, present)
+    if expected is None and spec is not None and spec.env and ctx.host.read_file(f"{CONTAINER_ENV_DIR}/{name}.env"):
+        steps.append(Step(op="remove", path=f"{CONTAINER_ENV_DIR}/{name}.env", note="its env file"))
+    return steps
+
+
+def container_unit_removal(name: str, ctx: Any) -> list[Step]:
+    unit = container_unit_name(name)
+    steps = remove_unit_steps(ctx.host, unit) if ctx.host.read_file(unit_path(unit)) is not None else []
+    if ctx.host.read_file(f"{CONTAINER_ENV_DIR}/{name}.env") is not None:
+        steps.append(Step(op="remove", path=f"{CONTAINER_ENV_DIR}/{name}.env", note="its env file"))
+    return steps
+
+
+# -- btrfs pools -----------------------------------------------------------------------------------
+def pool_mount(name: str, where: str, uuid: str) -> tuple[str, str]:
+    """(unit name, unit text) of a btrfs pool's top-level mount."""
+    return mount_unit_name(where), mount_unit(f"btrfs pool {name}", f"UUID={uuid}", where, "btrfs")
+
+
+def pool_observed_persist(name: str, spec: Any, observed: Any, ctx: Any) -> bool:
+    wanted = True if spec is None else bool(spec.persist)
+    if not manages_boot(ctx.host, ctx.reads):  # a host not booted by systemd: no unit to write
+        return wanted
+    where = (spec.mountpoint if spec is not None else None) or observed.spec.get("mountpoint") or f"/{name}"
+    unit, text = pool_mount(name, where, str(observed.info.get("uuid") or ""))
+    return observed_persist(ctx.host, ctx.reads, unit, text if wanted else None, wanted)
+
+
+def pool_persist_steps(name: str, spec: Any, uuid: str, old_where: str | None, ctx: Any) -> list[Step]:
+    if not manages_boot(ctx.host, ctx.reads):
+        return []
+    where = spec.mountpoint or f"/{name}"
+    unit, text = pool_mount(name, where, uuid)
+    steps: list[Step] = []
+    if old_where and old_where != where and ctx.host.read_file(unit_path(mount_unit_name(old_where))) is not None:
+        steps += remove_unit_steps(ctx.host, mount_unit_name(old_where))
+    present = ctx.host.read_file(unit_path(unit)) is not None
+    return steps + persist_steps(ctx.host, unit, text if spec.persist else None, present)
+
+
+def pool_unit_removal(observed: Any, ctx: Any) -> list[Step]:
+    where = observed.spec.get("mountpoint")
+    if not where or ctx.host.read_file(unit_path(mount_unit_name(where))) is None:
+        return []
+    return remove_unit_steps(ctx.host, mount_unit_name(where))

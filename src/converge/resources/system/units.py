@@ -1,0 +1,126 @@
+"""Unit files converge writes (mount units, container services), for any kind to call: a unit is
+written as a candidate, checked with `systemd-analyze verify`, and only then installed and enabled,
+so a unit the verifier refuses fails the apply with its message and the old unit stays.
+
+Policies (snapshot timers) may carry a similar helper of their own; they should share this one."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from ...hosts.base import Host
+from ...model import Step
+
+UNIT_DIR = "/etc/systemd/system"
+CANDIDATES = "/var/lib/converge/unit-candidates"  # where a unit waits for the verifier (under --root too)
+LIVE_STATES = ("running", "degraded", "starting", "initializing", "maintenance", "stopping")
+_SAFE = re.compile(r"[A-Za-z0-9:_.]")
+
+
+def root_of(host: Host) -> str:
+    """The --root of a local host ("" on the machine itself and on the simulated host)."""
+    return str(getattr(host, "root", "") or "")
+
+
+def systemd_running(host: Host, reads: dict[str, Any] | None = None) -> bool:
+    """Is systemd the running init of this host (not under --root: a root is not booted)?"""
+    if root_of(host) or not host.has("systemctl"):
+        return False
+    if reads is not None and "systemd-running" in reads:
+        return bool(reads["systemd-running"])
+    state = host.run(["systemctl", "is-system-running"], check=False).stdout.strip()
+    running = state in LIVE_STATES
+    if reads is not None:
+        reads["systemd-running"] = running
+    return running
+
+
+def manages_boot(host: Host, reads: dict[str, Any]) -> bool:
+    """Does converge set up what this host starts at boot? Under --root (an image or a mounted
+    system) and on a host whose running init is systemd; never on a live host without systemd
+    (a container, a test VM), where enabling units would change a machine that does not boot them."""
+    if not host.has("systemctl"):
+        return False
+    return bool(root_of(host)) or systemd_running(host, reads)
+
+
+def systemctl(host: Host, *args: str) -> list[str]:
+    """systemctl argv; under --root, `systemctl --root=ROOT` (enable/disable work offline there)."""
+    root = root_of(host)
+    return ["systemctl", *([f"--root={root}"] if root else []), *args]
+
+
+def escape_path(path: str) -> str:
+    """`systemd-escape --path`: a mount unit's name must be its escaped Where= path."""
+    trimmed = "/".join(p for p in path.split("/") if p) or "-"
+    if trimmed == "-":
+        return "-"
+    out = []
+    for i, ch in enumerate(trimmed):
+        if ch == "/":
+            out.append("-")
+        elif _SAFE.fullmatch(ch) and not (i == 0 and ch == "."):
+            out.append(ch)
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode())
+    return "".join(out)
+
+
+def mount_unit_name(where: str) -> str:
+    return escape_path(where) + ".mount"
+
+
+def unit_files(host: Host, reads: dict[str, Any]) -> dict[str, str]:
+    """unit -> its enablement state (enabled, disabled, static, ...), one list-unit-files per facts pass."""
+    if "unit-files" not in reads:
+        found: dict[str, str] = {}
+        if host.has("systemctl"):
+            out = host.run(systemctl(host, "list-unit-files", "--no-legend", "--no-pager"), check=False).stdout
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) >= 2:
+                    found[parts[0]] = parts[1]
+        reads["unit-files"] = found
+    return reads["unit-files"]  # type: ignore[no-any-return]
+
+
+def install_unit_steps(host: Host, unit: str, content: str, *, enable: bool = True,
+                       reload: bool = True) -> list[Step]:
+    """Verify, install and (optionally) enable one unit file under /etc/systemd/system."""
+    candidate = f"{CANDIDATES}/{unit}"
+    steps = [Step(op="write", path=candidate, content=content, note="candidate unit, verified before it is installed"),
+             Step(argv=["systemd-analyze", "verify", host.path(candidate)], note="systemd's own check of the unit"),
+             Step(op="write", path=f"{UNIT_DIR}/{unit}", content=content, note="install the verified unit"),
+             Step(op="remove", path=candidate, note="drop the candidate")]
+    if reload and systemd_running(host):
+        steps.append(Step(argv=["systemctl", "daemon-reload"], note="systemd reads the new unit"))
+    if enable:
+        steps.append(Step(argv=systemctl(host, "enable", unit), note="start it at boot"))
+    return steps
+
+
+def remove_unit_steps(host: Host, unit: str) -> list[Step]:
+    return [Step(argv=systemctl(host, "disable", unit), note="no longer started at boot"),
+            Step(op="remove", path=f"{UNIT_DIR}/{unit}", note="converge's unit")]
+
+
+def parse_unit(text: str) -> dict[str, dict[str, str]]:
+    """Sections and keys of a unit file (last value wins; enough for the units converge writes)."""
+    out: dict[str, dict[str, str]] = {}
+    section = out.setdefault("", {})
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = out.setdefault(line[1:-1], {})
+        elif "=" in line:
+            key, _, value = line.partition("=")
+            section[key.strip()] = value.strip()
+    return out
+
+
+def unit_path(name: str) -> str:
+    return os.path.join(UNIT_DIR, name)

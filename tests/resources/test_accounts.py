@@ -1,0 +1,159 @@
+"""Kinds group and user on the simulated host, through the engine: apply converges, a password
+is compared by hash and never shown, converge deletes only the accounts it created, and the
+references of shares and users are checked at validation."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from converge.engine import open_target, plan, reconcile
+from converge.errors import ManifestError, PlanError
+from converge.formats import accounts as fmt
+from converge.hosts.sim.passdb import PASSDB
+from converge.model import Action
+from converge.planner.render import render_plan
+
+SECRET = "correct horse battery"
+MANIFEST = """\
+pools:
+  tank:
+    vdevs: [{type: stripe, disks: [/dev/sda]}]
+datasets:
+  tank/media: {}
+groups:
+  media: {}
+users:
+  alice:
+    groups: [media]
+    password: {secret: alice}
+  bob:
+    groups: [media]
+    comment: Bob
+shares:
+  smb:
+    media:
+      path: tank/media
+      valid_users: ["@media"]
+      write_list: [alice]
+"""
+
+
+def setup(tmp_path, manifest=MANIFEST, secret=SECRET, seed=None):
+    (tmp_path / "converge.yaml").write_text(json.dumps({
+        "settings": {"user": {"secrets_dir": "secrets"}},
+        "sim": {"disks": {"/dev/sda": {"size": 1 << 40}}}}))
+    (tmp_path / "m.yaml").write_text(manifest)
+    os.makedirs(tmp_path / "secrets", exist_ok=True)
+    if secret is not None:
+        write_secret(tmp_path, secret)
+    if seed:  # an account that exists before converge (written as useradd would)
+        state = {"format": 1, "files": seed, "sim": {"disks": {"/dev/sda": {"size": 1 << 40}}}}
+        os.makedirs(tmp_path / ".converge", exist_ok=True)
+        (tmp_path / ".converge" / "sim-host.json").write_text(json.dumps(state))
+    return str(tmp_path)
+
+
+def write_secret(tmp_path, value, mode=0o600):
+    path = tmp_path / "secrets" / "alice"
+    path.write_text(value + "\n")
+    os.chmod(path, mode)
+
+
+def host_files(directory):
+    with open(os.path.join(directory, ".converge", "sim-host.json")) as f:
+        return json.load(f)["files"]
+
+
+def test_apply_converges_and_a_second_plan_is_empty(tmp_path):
+    directory = setup(tmp_path)
+    first, _ = plan(open_target(directory))
+    order = [str(c.ref) for c in first.changes]
+    assert order.index("group/media") < order.index("user/alice") < order.index("smb/media")
+    reconcile(open_target(directory))  # raises NotConverged unless the re-plan is empty
+    again, _ = plan(open_target(directory))
+    assert again.empty
+    files = host_files(directory)
+    groups = fmt.parse_group(files["/etc/group"])
+    assert groups["media"].members == ["alice", "bob"]
+    shadow = fmt.parse_shadow(files["/etc/shadow"])
+    assert shadow["alice"].hash.startswith("$6$") and shadow["bob"].hash == "!"
+    smb = fmt.parse_smbpasswd(files[PASSDB])
+    assert list(smb) == ["alice"]  # alice: named by a share and has a password; bob has none
+    assert SECRET not in json.dumps(files) and SECRET not in first.model_dump_json()
+
+
+def test_a_changed_secret_is_one_sensitive_update_and_never_shown(tmp_path):
+    directory = setup(tmp_path)
+    reconcile(open_target(directory))
+    write_secret(tmp_path, "a new passphrase")
+    changed, _ = plan(open_target(directory))
+    assert [(str(c.ref), c.action, [d.path for d in c.diffs]) for c in changed.changes] == [
+        ("user/alice", Action.UPDATE, ["password"])]
+    text = render_plan(changed)
+    assert "~ password: (sensitive) → (sensitive)" in text
+    saved = changed.model_dump_json()  # what `plan -o` writes
+    assert "a new passphrase" not in text + saved and SECRET not in saved
+    assert [s.argv[0] for s in changed.changes[0].steps] == ["chpasswd", "smbpasswd"]
+    outcome = reconcile(open_target(directory), saved=changed)
+    assert outcome.report.ok
+    smb = fmt.parse_smbpasswd(host_files(directory)[PASSDB])
+    from converge.formats.passwords import nt_hash
+    assert smb["alice"].nt_hash == nt_hash("a new passphrase")
+
+
+def test_missing_or_open_secret_is_a_plan_error_naming_user_and_file(tmp_path):
+    directory = setup(tmp_path, secret=None)
+    with pytest.raises(PlanError, match=r"user alice: secret file .*/secrets/alice does not exist"):
+        plan(open_target(directory))
+    write_secret(tmp_path, SECRET, mode=0o644)
+    with pytest.raises(PlanError, match=r"user alice: secret file .*secrets/alice has mode 0644"):
+        plan(open_target(directory))
+    assert not os.path.exists(os.path.join(directory, ".converge", "sim-host.json")) or \
+        "alice" not in host_files(directory).get("/etc/passwd", "")
+
+
+def test_only_accounts_converge_created_are_deleted(tmp_path):
+    seed = {"/etc/passwd": "root:x:0:0:root:/root:/bin/bash\ncarol:x:1500:1500:Carol:/home/carol:/bin/bash\n",
+            "/etc/group": "root:x:0:\ncarol:x:1500:\n", "/etc/shadow": "root:*:1:0:99999:7:::\ncarol:!:1:0:99999:7:::\n"}
+    adopted = MANIFEST.replace("    comment: Bob\n", "    comment: Bob\n  carol:\n    shell: /bin/zsh\n")
+    directory = setup(tmp_path, manifest=adopted, seed=seed)
+    first, _ = plan(open_target(directory))
+    carol = next(c for c in first.changes if str(c.ref) == "user/carol")
+    assert carol.action is Action.UPDATE and carol.steps[0].argv == ["usermod", "-s", "/bin/zsh", "carol"]
+    reconcile(open_target(directory))
+    (tmp_path / "m.yaml").write_text(MANIFEST.replace("  bob:\n    groups: [media]\n    comment: Bob\n", ""))
+    removed, _ = plan(open_target(directory))
+    assert [(str(c.ref), c.action) for c in removed.changes] == [("user/bob", Action.DELETE)]  # not carol
+    assert removed.changes[0].steps[0].argv == ["userdel", "bob"]  # never -r: a home stays
+    reconcile(open_target(directory))
+    passwd = fmt.parse_passwd(host_files(directory)["/etc/passwd"])
+    assert "bob" not in passwd and passwd["carol"].shell == "/bin/zsh"
+
+
+def test_system_accounts_are_never_renumbered(tmp_path):
+    directory = setup(tmp_path, manifest="users:\n  www-data:\n    uid: 1200\n")
+    with pytest.raises(PlanError, match="user www-data is a system account"):
+        plan(open_target(directory))
+
+
+def test_dangling_share_user_is_a_validation_error_with_line_and_suggestion(tmp_path):
+    directory = setup(tmp_path, manifest=MANIFEST.replace("write_list: [alice]", "write_list: [alica]")
+                      .replace('["@media"]', '["@medai"]'))
+    with pytest.raises(ManifestError) as e:
+        plan(open_target(directory))
+    text = str(e.value)
+    assert "m.yaml:19:21: shares.smb.media.valid_users.0: group 'medai' is not declared nor present on the host " \
+           "(did you mean 'media'?)" in text
+    assert "m.yaml:20:20: shares.smb.media.write_list.0: user 'alica' is not declared nor present on the host " \
+           "(did you mean 'alice'?)" in text
+
+
+def test_membership_declared_in_two_places_is_refused(tmp_path):
+    directory = setup(tmp_path, manifest=MANIFEST.replace("  media: {}", "  media:\n    members: [bob]"))
+    with pytest.raises(ManifestError) as e:
+        plan(open_target(directory))
+    assert "groups.media.members: group media: membership is declared here and in the `groups` of user alice, bob" \
+        in str(e.value)

@@ -22,7 +22,9 @@ pools:
   tank:
     vdevs: [{type: stripe, disks: [/dev/sda]}]
 datasets:
-  tank/media: {}
+  tank/media:
+    group: media
+    mode: "2770"
 groups:
   media: {}
 users:
@@ -72,6 +74,10 @@ def test_apply_converges_and_a_second_plan_is_empty(tmp_path):
     first, _ = plan(open_target(directory))
     order = [str(c.ref) for c in first.changes]
     assert order.index("group/media") < order.index("user/alice") < order.index("smb/media")
+    assert order.index("group/media") < order.index("dataset/tank/media")  # owned by the group
+    media = next(c for c in first.changes if str(c.ref) == "dataset/tank/media")
+    assert [s.argv for s in media.steps if s.argv[0] in ("chown", "chmod")] == [
+        ["chown", "--", ":media", "/tank/media"], ["chmod", "--", "2770", "/tank/media"]]
     reconcile(open_target(directory))  # raises NotConverged unless the re-plan is empty
     again, _ = plan(open_target(directory))
     assert again.empty
@@ -83,6 +89,8 @@ def test_apply_converges_and_a_second_plan_is_empty(tmp_path):
     smb = fmt.parse_smbpasswd(files[PASSDB])
     assert list(smb) == ["alice"]  # alice: named by a share and has a password; bob has none
     assert SECRET not in json.dumps(files) and SECRET not in first.model_dump_json()
+    with open(os.path.join(directory, ".converge", "sim-host.json")) as f:
+        assert json.load(f)["sim"]["owners"]["/tank/media"] == ["root", "media", "2770"]
 
 
 def test_a_changed_secret_is_one_sensitive_update_and_never_shown(tmp_path):
@@ -145,10 +153,18 @@ def test_dangling_share_user_is_a_validation_error_with_line_and_suggestion(tmp_
     with pytest.raises(ManifestError) as e:
         plan(open_target(directory))
     text = str(e.value)
-    assert "m.yaml:19:21: shares.smb.media.valid_users.0: group 'medai' is not declared nor present on the host " \
+    assert "m.yaml:21:21: shares.smb.media.valid_users.0: group 'medai' is not declared nor present on the host " \
            "(did you mean 'media'?)" in text
-    assert "m.yaml:20:20: shares.smb.media.write_list.0: user 'alica' is not declared nor present on the host " \
+    assert "m.yaml:22:20: shares.smb.media.write_list.0: user 'alica' is not declared nor present on the host " \
            "(did you mean 'alice'?)" in text
+
+
+def test_dangling_dataset_owner_is_a_validation_error(tmp_path):
+    directory = setup(tmp_path, manifest=MANIFEST.replace("    group: media\n", "    owner: alise\n"))
+    with pytest.raises(ManifestError) as e:
+        plan(open_target(directory))
+    assert "m.yaml:6:5: datasets.tank/media.owner: user 'alise' is not declared nor present on the host " \
+           "(did you mean 'alice'?)" in str(e.value)
 
 
 def test_membership_declared_in_two_places_is_refused(tmp_path):

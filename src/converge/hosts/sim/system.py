@@ -1,4 +1,6 @@
-"""Plain system tools of the simulated host: `stat` (is this path a directory?).
+"""Plain system tools of the simulated host: `stat` (is this path a directory, whose is it),
+`chown` and `chmod` (ownership kept in `sim["owners"]`: path -> [user, group, mode]; root:root
+0755 until changed; names must be accounts in the simulated /etc/passwd and /etc/group).
 
 What exists: the directories in `sim["paths"]` (and their parents), the mountpoints of the
 datasets and pools in the facts, and the parents of written files."""
@@ -68,5 +70,53 @@ def stat(host: Any, argv: list[str], input: str | None) -> Result:
         if kind is None:
             err.append(f"stat: cannot statx '{path}': No such file or directory")
             continue
-        out.append(fmt.replace("%F", kind).replace("%n", path))
+        user, group, mode = host.facts.sim.get("owners", {}).get(norm, ["root", "root", "755"])
+        out.append(fmt.replace("%F", kind).replace("%U", user).replace("%G", group).replace("%a", mode)
+                   .replace("%n", path))
     return Result(1 if err else 0, "".join(line + "\n" for line in out), "".join(line + "\n" for line in err))
+
+
+def _paths(host: Any, tool_name: str, args: list[str]) -> tuple[list[str], list[str]]:
+    dirs, files = directories(host), set(host.facts.files)
+    found = [p.rstrip("/") or "/" for p in args if (p.rstrip("/") or "/") in dirs | files]
+    missing = [f"{tool_name}: cannot access '{p}': No such file or directory" for p in args
+               if (p.rstrip("/") or "/") not in dirs | files]
+    return found, missing
+
+
+@tool("chown")
+def chown(host: Any, argv: list[str], input: str | None) -> Result:
+    from .accounts import Db
+
+    args = [a for a in argv[1:] if a != "--"]
+    if len(args) < 2:
+        return fail("chown: missing operand")
+    user, _, group = args[0].partition(":")
+    db = Db(host)
+    if user and user not in db.passwd:
+        return fail(f"chown: invalid user: '{args[0]}'")
+    if group and group not in db.group:
+        return fail(f"chown: invalid group: '{args[0]}'")
+    found, missing = _paths(host, "chown", args[1:])
+    owners = host.facts.sim.setdefault("owners", {})
+    for path in found:
+        entry = owners.setdefault(path, ["root", "root", "755"])
+        entry[0], entry[1] = user or entry[0], group or entry[1]
+    host.changed()
+    return Result(1 if missing else 0, "", "".join(m + "\n" for m in missing))
+
+
+@tool("chmod")
+def chmod(host: Any, argv: list[str], input: str | None) -> Result:
+    args = [a for a in argv[1:] if a != "--"]
+    if len(args) < 2:
+        return fail("chmod: missing operand")
+    mode = args[0]
+    if not mode.isdigit() or any(c in "89" for c in mode) or len(mode) > 4:
+        return fail(f"chmod: invalid mode: '{mode}'")  # converge writes octal modes only
+    found, missing = _paths(host, "chmod", args[1:])
+    owners = host.facts.sim.setdefault("owners", {})
+    for path in found:
+        owners.setdefault(path, ["root", "root", "755"])[2] = str(int(mode, 8) and oct(int(mode, 8))[2:])
+    host.changed()
+    return Result(1 if missing else 0, "", "".join(m + "\n" for m in missing))

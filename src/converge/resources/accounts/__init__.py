@@ -32,11 +32,18 @@ def share_account_refs(names: list[str] | None) -> list[Ref]:
 
 
 def shares_naming(desired: Any) -> set[str]:
-    """Users that a declared SMB share names directly."""
+    """Declared users that a declared SMB share names, directly or through a declared group."""
+    users, groups = specs_of(desired, "user"), specs_of(desired, "group")
     names: set[str] = set()
     for share in specs_of(desired, "smb").values():
         for f in SHARE_USER_FIELDS:
-            names |= {r.name for r in share_account_refs(getattr(share, f, None)) if r.kind == "user"}
+            for ref in share_account_refs(getattr(share, f, None)):
+                if ref.kind == "user":
+                    names.add(ref.name)
+                    continue
+                group = groups.get(ref.name)
+                names |= set(group.members or []) if group is not None and group.members is not None else \
+                    {u for u, spec in users.items() if ref.name in (spec.groups or []) or spec.primary_group == ref.name}
     return names
 
 

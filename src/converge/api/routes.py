@@ -13,12 +13,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 
 from ..edit import merge_patch
 from ..model import Ref
+from . import accounts
 from .auth import RateLimit, check_token
 from .errors import ApiError
 from .service import COLLECTIONS, Service, etag_of
 
 ACTIONS = {("containers", "start"), ("containers", "stop"), ("containers", "restart"), ("pools", "scrub"),
-           ("snapshots", "rollback"), ("datasets", "snapshots")}
+           ("snapshots", "rollback"), ("datasets", "snapshots"), ("users", "password")}
 
 
 def service(request: Request) -> Service:
@@ -171,6 +172,8 @@ async def action(request: Request) -> Response:
     if (coll, verb) not in ACTIONS:
         raise ApiError(404, f"no action {verb!r} on {coll}")
     svc = service(request)
+    if coll == "users":  # POST /users/NAME/password: the secret file, then a stamp in the manifest
+        return await accounts.set_password(request, svc, author, name)
     kind, target, message = COLLECTIONS[coll], name, f"api: {verb} {COLLECTIONS[coll]} {name}"
     stamp = now_stamp()
     if coll == "containers":

@@ -7,7 +7,7 @@ import re
 from pydantic import Field, field_validator
 
 from ...secrets import SecretRef
-from ...types import OnOff, SortedStrs
+from ...types import OnOff, SortedStrs, Stamp
 from ..base import Spec
 
 # useradd/groupadd's default NAME_REGEX on Debian (login.defs), at most 32 characters.
@@ -51,6 +51,9 @@ class UserSpec(Spec):
                                        json_schema_extra={"x-converge-sensitive": True})
     smb: OnOff | None = Field(None, description="has a Samba account with the same password (default on when "
                                                 "a declared SMB share names the user and a password is set)")
+    password_changed: Stamp | None = Field(None, description="when the password was last set through the API "
+                                                            "(a record; the value is in the secret)",
+                                           json_schema_extra={"x-converge-meta": True})
 
     @field_validator("primary_group")
     @classmethod

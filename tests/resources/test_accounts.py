@@ -173,3 +173,28 @@ def test_membership_declared_in_two_places_is_refused(tmp_path):
         plan(open_target(directory))
     assert "groups.media.members: group media: membership is declared here and in the `groups` of user alice, bob" \
         in str(e.value)
+
+
+def test_import_writes_accounts_above_the_system_range_and_never_secrets(tmp_path):
+    from converge.adopt import write_manifests
+    from converge.engine import read_facts
+
+    seed = {"/etc/passwd": "root:x:0:0:root:/root:/bin/bash\ncarol:x:1500:1500:Carol:/home/carol:/bin/bash\n",
+            "/etc/group": "root:x:0:\nsudo:x:27:carol\ncarol:x:1500:\nmedia:x:1600:carol\n",
+            "/etc/shadow": "root:*:1:0:99999:7:::\ncarol:$6$salt$hash:1:0:99999:7:::\n"}
+    directory = setup(tmp_path, manifest="vars: {}\n", secret=None, seed=seed)
+    target = open_target(directory)
+    written = write_manifests(read_facts(target.host, None, target.config.settings).facts, str(tmp_path / "out"))
+    text = "".join(open(p).read() for p in written)
+    assert "root" not in text and "sudo:" not in text and "$6$" not in text and "password" not in text
+    import yaml
+    users = yaml.safe_load(open(tmp_path / "out" / "imported-users.yaml"))["users"]
+    groups = yaml.safe_load(open(tmp_path / "out" / "imported-groups.yaml"))["groups"]
+    assert users == {"carol": {"uid": 1500, "primary_group": "carol", "groups": ["media", "sudo"],
+                               "shell": "/bin/bash", "home": "/home/carol", "comment": "Carol", "locked": False}}
+    assert groups == {"carol": {"gid": 1500}, "media": {"gid": 1600}}  # membership comes with the users
+    (tmp_path / "m.yaml").unlink()
+    for p in written:
+        os.rename(p, tmp_path / os.path.basename(p))
+    again, _ = plan(open_target(directory))
+    assert [c for c in again.changes if c.ref.kind in ("user", "group")] == []

@@ -96,8 +96,10 @@ def read_users(ctx: Context) -> dict[str, Observed]:
         spec: dict[str, Any] = {
             "uid": p.uid, "primary_group": db.group_name(p.gid),
             "groups": sorted(set(supplementary.get(name, [])) - owned_membership),
-            "shell": p.shell, "comment": p.gecos, "locked": bool(shadow and shadow.locked),
+            "shell": p.shell, "locked": bool(shadow and shadow.locked),
         }
+        if p.gecos:
+            spec["comment"] = p.gecos
         if p.home and p.home != "/nonexistent":
             spec["home"] = p.home
         if db.smb is not None:

@@ -30,7 +30,8 @@ def check_account_names(names: list[str] | None) -> list[str] | None:
 class GroupSpec(Spec):
     gid: int | None = Field(None, ge=0, le=ID_MAX, description="numeric group id (default: the next free one)")
     members: SortedStrs | None = Field(None, description="the group's members; leave out to take membership "
-                                                          "from the users' `groups` instead (never both)")
+                                                          "from the users' `groups` instead (never both)",
+                                       json_schema_extra={"x-converge-no-import": True})  # import: users' groups
 
     @field_validator("members")
     @classmethod
@@ -50,7 +51,8 @@ class UserSpec(Spec):
     password: SecretRef | None = Field(None, description="a secret reference; compared by hash, never shown",
                                        json_schema_extra={"x-converge-sensitive": True})
     smb: OnOff | None = Field(None, description="has a Samba account with the same password (default on when "
-                                                "a declared SMB share names the user and a password is set)")
+                                                "a declared SMB share names the user and a password is set)",
+                       json_schema_extra={"x-converge-no-import": True})  # needs a password, never imported
     password_changed: Stamp | None = Field(None, description="when the password was last set through the API "
                                                             "(a record; the value is in the secret)",
                                            json_schema_extra={"x-converge-meta": True})
@@ -69,6 +71,8 @@ class UserSpec(Spec):
     @field_validator("comment")
     @classmethod
     def _comment(cls, v: str | None) -> str | None:
+        if v == "":
+            return None  # passwd's empty GECOS field: no comment
         if v is not None and any(c in v for c in ":\n\r\x00"):
             raise ValueError("comment may not contain ':' or newlines (passwd separates fields with them)")
         return v

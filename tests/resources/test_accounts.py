@@ -198,3 +198,37 @@ def test_import_writes_accounts_above_the_system_range_and_never_secrets(tmp_pat
         os.rename(p, tmp_path / os.path.basename(p))
     again, _ = plan(open_target(directory))
     assert [c for c in again.changes if c.ref.kind in ("user", "group")] == []
+
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk8ZlA2uQzDgX2W alice@laptop"
+
+
+def test_authorized_keys_and_sudo_drop_in(tmp_path):
+    manifest = MANIFEST.replace("    password: {secret: alice}\n", f"    password: {{secret: alice}}\n    home: /home/alice\n"
+                                f"    authorized_keys: [\"{KEY}\"]\n    sudo: [\"ALL=(ALL:ALL) ALL\"]\n")
+    directory = setup(tmp_path, manifest=manifest)
+    first, _ = plan(open_target(directory))
+    alice = next(c for c in first.changes if str(c.ref) == "user/alice")
+    shown = [s.display() for s in alice.steps]
+    assert "install -d -m 700 -o alice /home/alice/.ssh" in shown and "visudo -cf /etc/sudoers.d/.converge-alice-candidate" in shown
+    reconcile(open_target(directory))
+    files = host_files(directory)
+    assert files["/etc/sudoers.d/converge-alice"].endswith("alice ALL=(ALL:ALL) ALL\n")
+    assert KEY in files["/home/alice/.ssh/authorized_keys"]
+    assert plan(open_target(directory))[0].empty
+    (tmp_path / "m.yaml").write_text(manifest.replace('sudo: ["ALL=(ALL:ALL) ALL"]', 'sudo: []'))
+    changed, _ = plan(open_target(directory))
+    assert [d.path for d in changed.changes[0].diffs] == ["sudo"]
+    reconcile(open_target(directory))
+    assert "/etc/sudoers.d/converge-alice" not in host_files(directory)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("authorized_keys", '["not a key"]', "is not an OpenSSH public key line"),
+    ("sudo", '["ALL"]', r"is HOSTS=\(RUNAS\) COMMANDS on one line"),
+])
+def test_bad_keys_and_rules_are_validation_errors(tmp_path, field, value, message):
+    manifest = MANIFEST.replace("    comment: Bob\n", f"    comment: Bob\n    home: /home/bob\n    {field}: {value}\n")
+    directory = setup(tmp_path, manifest=manifest)
+    with pytest.raises(ManifestError, match=message):
+        plan(open_target(directory))

@@ -120,3 +120,44 @@ def chmod(host: Any, argv: list[str], input: str | None) -> Result:
         owners.setdefault(path, ["root", "root", "755"])[2] = str(int(mode, 8) and oct(int(mode, 8))[2:])
     host.changed()
     return Result(1 if missing else 0, "", "".join(m + "\n" for m in missing))
+
+
+@tool("install")
+def install(host: Any, argv: list[str], input: str | None) -> Result:
+    """`install -d [-m MODE] [-o USER] [-g GROUP] DIR...`: directories only (what converge uses)."""
+    from .accounts import Db
+
+    args, opts = argv[1:], {}
+    if "-d" not in args:
+        return fail("install: the simulated host only makes directories (-d)")
+    args = [a for a in args if a != "-d"]
+    while args and args[0] in ("-m", "-o", "-g") and len(args) > 1:
+        opts[args[0]] = args[1]
+        args = args[2:]
+    db = Db(host)
+    if "-o" in opts and opts["-o"] not in db.passwd:
+        return fail(f"install: invalid user '{opts['-o']}'")
+    if "-g" in opts and opts["-g"] not in db.group:
+        return fail(f"install: invalid group '{opts['-g']}'")
+    paths = host.facts.sim.setdefault("paths", [])
+    owners = host.facts.sim.setdefault("owners", {})
+    for path in args:
+        if path not in paths:
+            paths.append(path)
+        owners[path] = [opts.get("-o", "root"), opts.get("-g", "root"), opts.get("-m", "755").lstrip("0") or "0"]
+    host.changed()
+    return Result(0)
+
+
+@tool("visudo")
+def visudo(host: Any, argv: list[str], input: str | None) -> Result:
+    """`visudo -cf FILE`: each rule line is USER HOSTS=(RUNAS) COMMANDS (sudo 1.9's check, simplified)."""
+    path = argv[-1]
+    text = host.facts.files.get(path)
+    if text is None or "-cf" not in argv:
+        return fail(f"visudo: unable to open {path}: No such file or directory")
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = line.split(None, 1)
+        if line.strip() and not line.lstrip().startswith("#") and (len(parts) < 2 or "=" not in parts[1]):
+            return Result(1, "", f"{path}:{n}:{len(parts[0]) + 1}: syntax error\n{line}\n")
+    return Result(0, f"{path}: parsed OK\n", "")

@@ -13,7 +13,7 @@ from ...errors import PlanError
 from ...model import FieldDiff, Observed, Ref, Step
 from ..base import Context, Kind, record_managed
 from ..storage import specs_of
-from . import steps
+from . import extras, steps
 from .read import read_groups, read_users
 from .spec import ACCOUNT_NAME, NAME_ALLOWED, GroupSpec, UserSpec
 
@@ -114,6 +114,8 @@ class UserKind(Kind[UserSpec]):
                 if spec.uid in uids:
                     problems.append((name, "uid", f"uid {spec.uid} is also declared for user {uids[spec.uid]}"))
                 uids.setdefault(spec.uid, name)
+            if spec.authorized_keys and not spec.home:
+                problems.append((name, "authorized_keys", "authorized_keys need a home: set home (a path or a dataset)"))
             if spec.smb and spec.password is None:
                 problems.append((name, "smb", "a Samba account needs a password: add password: {secret: NAME}"))
             if spec.smb is None and spec.password is not None and name in named:
@@ -129,17 +131,21 @@ class UserKind(Kind[UserSpec]):
         return read_users(ctx)
 
     def create(self, name: str, spec: UserSpec, ctx: Context) -> list[Step]:
-        return steps.useradd(name, spec, ctx) + [record_managed(self.ref(name), True)]
+        home = steps.home_args(spec, ctx, create=True)[1]
+        return steps.useradd(name, spec, ctx) + extras.steps(name, spec, home, {"authorized_keys", "sudo"}, ctx) \
+            + [record_managed(self.ref(name), True)]
 
     def update(self, name: str, spec: UserSpec, observed: Observed, diffs: list[FieldDiff], ctx: Context) -> list[Step]:
         fields = {d.path.split(".", 1)[0] for d in diffs}
         if "uid" in fields:
             _refuse_system("user", name, observed, "renumbers")
-        return steps.usermod(name, spec, fields, ctx)
+        home = steps.home_args(spec, ctx, create=False)[1] if spec.home else str(observed.info.get("home", ""))
+        return steps.usermod(name, spec, fields, ctx) + extras.steps(name, spec, home, fields, ctx)
 
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
         _refuse_system("user", name, observed, "deletes")
-        return steps.userdel(name, observed, ctx) + [record_managed(self.ref(name), False)]
+        return extras.delete_steps(name, observed, ctx) + steps.userdel(name, observed, ctx) \
+            + [record_managed(self.ref(name), False)]
 
 
 ACCOUNT_KINDS: list[Kind] = [GroupKind(), UserKind()]  # groups first: users name them

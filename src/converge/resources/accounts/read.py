@@ -15,6 +15,7 @@ from ...formats.passwords import crypt_matches, nt_hash
 from ...model import Observed, Ref
 from ..base import Context
 from ..storage import shared_read
+from . import extras
 
 log = structlog.get_logger(__name__)
 DIFFERS = "(differs)"  # the observed password when the secret does not match the stored hash
@@ -110,6 +111,8 @@ def read_users(ctx: Context) -> dict[str, Observed]:
             spec["home"] = want.home  # the dataset named, mounted where passwd says
         if want is not None and want.password is not None:
             spec["password"] = _password(name, want, shadow, db, ctx)
+        if want is not None:
+            spec.update(extras.read(name, p.home, want, ctx))
         out[name] = Observed(spec=spec, managed=ctx.managed_in_state(Ref(kind="user", name=name)),
                              info={"system": p.uid < db.uid_min, "home": p.home})
     return out

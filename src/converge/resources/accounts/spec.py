@@ -53,6 +53,10 @@ class UserSpec(Spec):
     smb: OnOff | None = Field(None, description="has a Samba account with the same password (default on when "
                                                 "a declared SMB share names the user and a password is set)",
                        json_schema_extra={"x-converge-no-import": True})  # needs a password, never imported
+    authorized_keys: list[str] | None = Field(None, description="OpenSSH public keys: HOME/.ssh/authorized_keys "
+                                                                "(needs a home)")
+    sudo: list[str] | None = Field(None, description="sudo rules, HOSTS=(RUNAS) COMMANDS each, in "
+                                                     "/etc/sudoers.d/converge-NAME (checked with visudo -cf)")
     password_changed: Stamp | None = Field(None, description="when the password was last set through the API "
                                                             "(a record; the value is in the secret)",
                                            json_schema_extra={"x-converge-meta": True})
@@ -67,6 +71,20 @@ class UserSpec(Spec):
     @classmethod
     def _groups(cls, v: list[str] | None) -> list[str] | None:
         return check_account_names(v)
+
+    @field_validator("authorized_keys")
+    @classmethod
+    def _keys(cls, v: list[str] | None) -> list[str] | None:
+        from .extras import check_key
+
+        return None if v is None else [check_key(k) for k in v]
+
+    @field_validator("sudo")
+    @classmethod
+    def _sudo(cls, v: list[str] | None) -> list[str] | None:
+        from .extras import check_rule
+
+        return None if v is None else [check_rule(r) for r in v]
 
     @field_validator("comment")
     @classmethod

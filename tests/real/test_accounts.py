@@ -15,6 +15,7 @@ import os
 import pathlib
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ def minimal_etc(root: pathlib.Path, extra_passwd: str = "", extra_group: str = "
     for name in ("shadow", "gshadow"):
         os.chmod(etc / name, 0o640)
     shutil.copy("/etc/login.defs", etc / "login.defs")
+    (etc / "sudoers.d").mkdir(exist_ok=True)
     # what pwck looks for: the homes and shells the entries name
     (root / "root").mkdir(exist_ok=True)
     for shell in ("bin/bash", "usr/sbin/nologin", "bin/zsh"):
@@ -84,6 +86,7 @@ users:
     groups: [media]
     comment: Alice
     password: {secret: alice}
+    sudo: ["ALL=(root) /usr/bin/apt update"]
   bob:
     groups: [media]
   carol:
@@ -113,10 +116,19 @@ def test_shadow_tools_under_a_root(tmp_path, machine_untouched):
     assert passwd["alice"].shell == "/usr/sbin/nologin" and passwd["alice"].gecos == "Alice"
     assert passwd["carol"].shell == "/bin/zsh" and groups["media"].members == ["alice", "bob"]
     assert crypt_matches("first passphrase", shadow["alice"].hash) and shadow["bob"].hash == "!"
-    for check in (["pwck", "-r", "-R", str(root)], ["grpck", "-r", "-R", str(root)]):
+    drop_in = root / "etc/sudoers.d/converge-alice"
+    assert drop_in.read_text().endswith("alice ALL=(root) /usr/bin/apt update\n")
+    assert stat.S_IMODE(drop_in.stat().st_mode) == 0o440
+    for check in (["pwck", "-r", "-R", str(root)], ["grpck", "-r", "-R", str(root)], ["visudo", "-cf", str(drop_in)]):
         result = subprocess.run(check, capture_output=True, text=True)
         assert result.returncode == 0, (check, result.stdout, result.stderr)
 
+    # a rule sudo refuses (a command must be a full path): the apply fails at visudo, the drop-in stays
+    (tmp_path / "m/m.yaml").write_text(ACCOUNTS.replace("/usr/bin/apt update", "apt update"))
+    outcome = reconcile(target())
+    assert [f.ref for f in outcome.report.failed] and "fully-qualified" in outcome.report.failed[0].error
+    assert drop_in.read_text().endswith("alice ALL=(root) /usr/bin/apt update\n")
+    (tmp_path / "m/m.yaml").write_text(ACCOUNTS)
     (tmp_path / "m/secrets/alice").write_text("second passphrase\n")
     changed, _ = plan(target())
     assert [(str(c.ref), [d.path for d in c.diffs]) for c in changed.changes] == [("user/alice", ["password"])]
@@ -138,8 +150,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-SHARED = ACCOUNTS.replace("  carol:\n    shell: /bin/zsh\n", "") .replace(
-    "  bob:\n    groups: [media]\n", "  bob:\n    password: {secret: bob}\n    smb: true\n") + """\
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk8ZlA2uQzDgX2W alice@laptop"
+SHARED = ACCOUNTS.replace("  carol:\n    shell: /bin/zsh\n", "").replace(
+    "  bob:\n    groups: [media]\n", "  bob:\n    password: {secret: bob}\n    smb: true\n").replace(
+    "    comment: Alice\n", f"    comment: Alice\n    home: /home/alice\n    authorized_keys: [\"{KEY}\"]\n") + """\
 shares:
   smb:
     media:
@@ -188,6 +202,9 @@ def test_samba_logins_end_to_end(machine_untouched):
         assert report["alice"]["rc"] == 0 and "hello.txt" in report["alice"]["out"], report["alice"]
         assert report["alice_wrong"]["rc"] != 0 and "NT_STATUS_LOGON_FAILURE" in report["alice_wrong"]["out"]
         assert report["bob"]["rc"] != 0 and "NT_STATUS_ACCESS_DENIED" in report["bob"]["out"], report["bob"]
-        assert "alice" not in open("/etc/passwd").read().split("\n")[0]  # outside the namespace: untouched
+        keys = root / "home/alice/.ssh/authorized_keys"
+        uid = fmt.parse_passwd((root / "etc/passwd").read_text())["alice"].uid
+        assert KEY in keys.read_text() and keys.stat().st_uid == uid and stat.S_IMODE(keys.stat().st_mode) == 0o600
+        assert (keys.parent.stat().st_uid, stat.S_IMODE(keys.parent.stat().st_mode)) == (uid, 0o700)
     finally:
         shutil.rmtree(base, ignore_errors=True)

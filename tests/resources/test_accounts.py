@@ -232,3 +232,53 @@ def test_bad_keys_and_rules_are_validation_errors(tmp_path, field, value, messag
     directory = setup(tmp_path, manifest=manifest)
     with pytest.raises(ManifestError, match=message):
         plan(open_target(directory))
+
+
+def test_home_dataset_is_its_mountpoint_and_never_deleted_with_the_user(tmp_path):
+    manifest = MANIFEST.replace("  tank/media:\n", "  tank/home: {}\n  tank/home/bob:\n    owner: bob\n    mode: \"0700\"\n"
+                                "  tank/media:\n").replace("    comment: Bob\n", "    comment: Bob\n    home: tank/home/bob\n")
+    directory = setup(tmp_path, manifest=manifest)
+    first, _ = plan(open_target(directory))
+    bob = next(c for c in first.changes if str(c.ref) == "user/bob")
+    assert "-d" in bob.steps[0].argv and bob.steps[0].argv[bob.steps[0].argv.index("-d") + 1] == "/tank/home/bob"
+    order = [str(c.ref) for c in first.changes]
+    assert order.index("user/bob") < order.index("dataset/tank/home/bob")  # owned by bob: made after him
+    reconcile(open_target(directory))
+    assert plan(open_target(directory))[0].empty  # passwd's /tank/home/bob reads back as the dataset
+    (tmp_path / "m.yaml").write_text(manifest.replace("    home: tank/home/bob\n", "").replace(
+        "  bob:\n    groups: [media]\n    comment: Bob\n", "").replace("    owner: bob\n", ""))
+    removed, _ = plan(open_target(directory))
+    assert [(str(c.ref), c.action) for c in removed.changes] == [("user/bob", Action.DELETE)]
+
+
+def test_deletes_run_users_first_then_their_groups(tmp_path):
+    directory = setup(tmp_path)
+    reconcile(open_target(directory))
+    (tmp_path / "m.yaml").write_text("pools:\n  tank:\n    vdevs: [{type: stripe, disks: [/dev/sda]}]\n"
+                                     "datasets:\n  tank/media: {}\n")
+    removed, _ = plan(open_target(directory))
+    order = [str(c.ref) for c in removed.changes if c.action is Action.DELETE]
+    assert order.index("smb/media") < order.index("user/alice") < order.index("group/media")
+    assert order.index("user/bob") < order.index("group/media")
+    reconcile(open_target(directory))
+    assert "media" not in fmt.parse_group(host_files(directory)["/etc/group"])
+
+
+def test_login_defs_uid_min_sets_the_system_range(tmp_path):
+    seed = {"/etc/login.defs": "UID_MIN 2000\n",
+            "/etc/passwd": "root:x:0:0:root:/root:/bin/bash\ncarol:x:1500:1500::/home/carol:/bin/bash\n",
+            "/etc/group": "root:x:0:\ncarol:x:1500:\n", "/etc/shadow": "carol:!:1:0:99999:7:::\n"}
+    directory = setup(tmp_path, manifest="users:\n  carol:\n    shell: /bin/zsh\n", secret=None, seed=seed)
+    assert plan(open_target(directory))[0].changes[0].steps[0].argv == ["usermod", "-s", "/bin/zsh", "carol"]
+    (tmp_path / "m.yaml").write_text("users:\n  carol:\n    uid: 2500\n")
+    with pytest.raises(PlanError, match="user carol is a system account"):
+        plan(open_target(directory))
+
+
+def test_the_secret_never_reaches_logs_or_events(tmp_path, capsys):
+    directory = setup(tmp_path)
+    events = []
+    reconcile(open_target(directory), on_event=lambda what, change, detail: events.append((what, change.model_dump_json(), detail)))
+    captured = capsys.readouterr()
+    assert "chpasswd" in captured.out + captured.err or events  # something was logged or reported
+    assert SECRET not in captured.out + captured.err + json.dumps(events)

@@ -73,11 +73,17 @@ def _read(ctx: Context) -> Accounts:
 
 def read_groups(ctx: Context) -> dict[str, Observed]:
     db = accounts(ctx)
+    declared = ctx.specs("group")
     out = {}
     for name, g in db.group.items():
-        out[name] = Observed(spec={"gid": g.gid, "members": sorted(set(g.members))},
-                             managed=ctx.managed_in_state(Ref(kind="group", name=name)),
-                             info={"system": g.gid < db.uid_min})
+        members = sorted(set(g.members))
+        spec: dict[str, Any] = {"gid": g.gid}
+        if name in declared and declared[name].members is not None:
+            # compared only where the group owns its membership; elsewhere it is the users' `groups`
+            # (and a group leaving the manifests then waits for its users' deletes, not the reverse)
+            spec["members"] = members
+        out[name] = Observed(spec=spec, managed=ctx.managed_in_state(Ref(kind="group", name=name)),
+                             info={"system": g.gid < db.uid_min, "members": members})
     return out
 
 

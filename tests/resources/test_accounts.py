@@ -282,3 +282,21 @@ def test_the_secret_never_reaches_logs_or_events(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "chpasswd" in captured.out + captured.err or events  # something was logged or reported
     assert SECRET not in captured.out + captured.err + json.dumps(events)
+
+
+def test_a_locked_user_is_locked_for_samba_too(tmp_path):
+    directory = setup(tmp_path)
+    reconcile(open_target(directory))
+    (tmp_path / "m.yaml").write_text(MANIFEST.replace("    password: {secret: alice}\n",
+                                                      "    password: {secret: alice}\n    locked: true\n"))
+    locked, _ = plan(open_target(directory))
+    assert [s.argv[-2:] for s in locked.changes[0].steps] == [["-L", "alice"], ["-d", "alice"]]
+    reconcile(open_target(directory))
+    assert fmt.parse_smbpasswd(host_files(directory)[PASSDB])["alice"].disabled
+    # enabled again behind converge's back: reads as unlocked, and the next apply disables it again
+    from converge.hosts.sim import SimHost
+    host = SimHost(os.path.join(directory, ".converge", "sim-host.json"))
+    host.run(["smbpasswd", "-e", "alice"])
+    host.flush()
+    drift, _ = plan(open_target(directory))
+    assert [(str(c.ref), [d.path for d in c.diffs]) for c in drift.changes] == [("user/alice", ["locked"])]

@@ -140,7 +140,8 @@ class UserKind(Kind[UserSpec]):
         if "uid" in fields:
             _refuse_system("user", name, observed, "renumbers")
         home = steps.home_args(spec, ctx, create=False)[1] if spec.home else str(observed.info.get("home", ""))
-        return steps.usermod(name, spec, fields, ctx) + extras.steps(name, spec, home, fields, ctx)
+        return steps.usermod(name, spec, fields, ctx, bool(observed.spec.get("smb"))) \
+            + extras.steps(name, spec, home, fields, ctx)
 
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
         _refuse_system("user", name, observed, "deletes")

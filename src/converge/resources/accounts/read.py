@@ -103,7 +103,7 @@ def read_users(ctx: Context) -> dict[str, Observed]:
         spec: dict[str, Any] = {
             "uid": p.uid, "primary_group": db.group_name(p.gid),
             "groups": sorted(set(supplementary.get(name, [])) - owned_membership),
-            "shell": p.shell, "locked": bool(shadow and shadow.locked),
+            "shell": p.shell, "locked": bool(shadow and shadow.locked) and not _smb_enabled(name, db),
         }
         if p.gecos:
             spec["comment"] = p.gecos
@@ -122,6 +122,12 @@ def read_users(ctx: Context) -> dict[str, Observed]:
         out[name] = Observed(spec=spec, managed=ctx.managed_in_state(Ref(kind="user", name=name)),
                              info={"system": p.uid < db.uid_min, "home": p.home})
     return out
+
+
+def _smb_enabled(name: str, db: Accounts) -> bool:
+    """A locked account is locked for Samba too: an enabled Samba account reads as unlocked."""
+    entry = (db.smb or {}).get(name)
+    return entry is not None and not entry.disabled
 
 
 def _password(name: str, want: Any, shadow: fmt.ShadowEntry | None, db: Accounts, ctx: Context) -> Any:

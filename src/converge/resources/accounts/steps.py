@@ -75,10 +75,17 @@ def useradd(name: str, spec: UserSpec, ctx: Context) -> list[Step]:
         steps.append(Step(argv=["usermod", *_r(ctx), "-L", name], note="lock the password"))
     if spec.smb:
         steps.append(smbpasswd_set(name, spec, ctx))
+        if spec.locked:
+            steps.append(smb_lock(name, True, ctx))
     return steps
 
 
-def usermod(name: str, spec: UserSpec, fields: set[str], ctx: Context) -> list[Step]:
+def smb_lock(name: str, locked: bool, ctx: Context) -> Step:
+    return Step(argv=["smbpasswd", "-c", ctx.host.path(smb_config(ctx)), "-d" if locked else "-e", name],
+                note="disable the Samba account" if locked else "enable the Samba account")
+
+
+def usermod(name: str, spec: UserSpec, fields: set[str], ctx: Context, observed_smb: bool = False) -> list[Step]:
     argv = ["usermod", *_r(ctx)]
     if "uid" in fields and spec.uid is not None:
         argv += ["-u", str(spec.uid)]
@@ -102,6 +109,9 @@ def usermod(name: str, spec: UserSpec, fields: set[str], ctx: Context) -> list[S
         steps.append(smbpasswd_set(name, spec, ctx))
     elif "smb" in fields and spec.smb is False:
         steps.append(smbpasswd_delete(name, ctx))
+    has_smb = spec.smb if spec.smb is not None else bool(observed_smb)
+    if has_smb and spec.locked is not None and ("locked" in fields or "smb" in fields or "password" in fields):
+        steps.append(smb_lock(name, spec.locked, ctx))  # smbpasswd -a leaves an account enabled
     return steps
 
 

@@ -300,3 +300,9 @@ def test_a_locked_user_is_locked_for_samba_too(tmp_path):
     host.flush()
     drift, _ = plan(open_target(directory))
     assert [(str(c.ref), [d.path for d in c.diffs]) for c in drift.changes] == [("user/alice", ["locked"])]
+
+
+def test_unlocking_an_account_without_a_password_is_a_plan_error(tmp_path):
+    directory = setup(tmp_path, manifest="users:\n  dave:\n    locked: false\n", secret=None)
+    with pytest.raises(PlanError, match="user dave: locked: off needs a password"):
+        plan(open_target(directory))

@@ -52,6 +52,11 @@ def _refuse_system(kind: str, name: str, observed: Observed, what: str) -> None:
         raise PlanError(f"{kind} {name} is a system account (below UID_MIN of login.defs): converge never {what} it")
 
 
+def _unlock_needs_password(name: str) -> str:
+    return (f"user {name}: locked: off needs a password (usermod -U refuses to leave an account without "
+            "one); add password: {secret: NAME} or leave locked out")
+
+
 class GroupKind(Kind[GroupSpec]):
     kind = "group"
     section = ("groups",)
@@ -131,6 +136,8 @@ class UserKind(Kind[UserSpec]):
         return read_users(ctx)
 
     def create(self, name: str, spec: UserSpec, ctx: Context) -> list[Step]:
+        if spec.locked is False and spec.password is None:
+            raise PlanError(_unlock_needs_password(name))
         home = steps.home_args(spec, ctx, create=True)[1]
         return steps.useradd(name, spec, ctx) + extras.steps(name, spec, home, {"authorized_keys", "sudo"}, ctx) \
             + [record_managed(self.ref(name), True)]
@@ -139,6 +146,8 @@ class UserKind(Kind[UserSpec]):
         fields = {d.path.split(".", 1)[0] for d in diffs}
         if "uid" in fields:
             _refuse_system("user", name, observed, "renumbers")
+        if "locked" in fields and spec.locked is False and spec.password is None and not observed.info.get("password_set"):
+            raise PlanError(_unlock_needs_password(name))
         home = steps.home_args(spec, ctx, create=False)[1] if spec.home else str(observed.info.get("home", ""))
         return steps.usermod(name, spec, fields, ctx, bool(observed.spec.get("smb"))) \
             + extras.steps(name, spec, home, fields, ctx)

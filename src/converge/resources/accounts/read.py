@@ -120,7 +120,8 @@ def read_users(ctx: Context) -> dict[str, Observed]:
         if want is not None:
             spec.update(extras.read(name, p.home, want, ctx))
         out[name] = Observed(spec=spec, managed=ctx.managed_in_state(Ref(kind="user", name=name)),
-                             info={"system": p.uid < db.uid_min, "home": p.home})
+                             info={"system": p.uid < db.uid_min, "home": p.home,
+                                   "password_set": bool(shadow and shadow.hash.lstrip("!") not in ("", "*"))})
     return out
 
 

@@ -10,7 +10,7 @@ from ... import secrets
 from ...errors import PlanError
 from ...model import Step
 from ..base import Context
-from .read import rooted, smb_config
+from .read import accounts, rooted, smb_config
 from .spec import DEFAULT_SHELL, NO_HOME, GroupSpec, UserSpec
 
 
@@ -19,10 +19,27 @@ def _r(ctx: Context) -> list[str]:
     return ["-R", root] if root else []
 
 
+def allocate(ctx: Context, what: str) -> int:
+    """The next free uid or gid for an account the manifest gives none, chosen at plan time past
+    every id on the host, declared, or given out earlier in this plan, as useradd would (the next
+    after the highest in range), but never one a declared account asks for: left to the tools, an
+    account created early could take the id another change of the same apply then sets."""
+    db = accounts(ctx)
+    uids = {p.uid for p in db.passwd.values()} | {s.uid for s in ctx.specs("user").values() if s.uid is not None}
+    gids = {g.gid for g in db.group.values()} | {s.gid for s in ctx.specs("group").values() if s.gid is not None}
+    taken: set[int] = ctx.reads.setdefault("allocated-ids", set())
+    used = (uids | gids) | taken  # a user's own group (useradd -U) gets gid = uid when that is free
+    in_range = [i for i in (uids if what == "uid" else gids) | taken if db.uid_min <= i < 60000]
+    n = max(in_range) + 1 if in_range else db.uid_min
+    while n in used:
+        n += 1
+    taken.add(n)
+    return n
+
+
 def groupadd(name: str, spec: GroupSpec, ctx: Context) -> list[Step]:
     argv = ["groupadd", *_r(ctx)]
-    if spec.gid is not None:
-        argv += ["-g", str(spec.gid)]
+    argv += ["-g", str(spec.gid if spec.gid is not None else allocate(ctx, "gid"))]
     if spec.members:
         argv += ["-U", ",".join(spec.members)]
     return [Step(argv=[*argv, name], note="create the group")]
@@ -55,8 +72,7 @@ def home_args(spec: UserSpec, ctx: Context, create: bool) -> list[str]:
 
 def useradd(name: str, spec: UserSpec, ctx: Context) -> list[Step]:
     argv = ["useradd", *_r(ctx)]
-    if spec.uid is not None:
-        argv += ["-u", str(spec.uid)]
+    argv += ["-u", str(spec.uid if spec.uid is not None else allocate(ctx, "uid"))]
     if spec.primary_group:
         argv += ["-g", spec.primary_group]
     elif name in ctx.specs("group") or name in ctx.facts.of("group"):
@@ -100,11 +116,11 @@ def usermod(name: str, spec: UserSpec, fields: set[str], ctx: Context, observed_
     if "comment" in fields and spec.comment is not None:
         argv += ["-c", spec.comment]
     steps = [Step(argv=[*argv, name], note="change the account")] if len(argv) > 1 + len(_r(ctx)) else []
-    if "locked" in fields and spec.locked is not None:
-        steps.append(Step(argv=["usermod", *_r(ctx), "-L" if spec.locked else "-U", name],
-                          note="lock the password" if spec.locked else "unlock the password"))
     if "password" in fields and spec.password is not None:
         steps.append(chpasswd(name, spec, ctx))
+    if spec.locked is not None and ("locked" in fields or "password" in fields):  # chpasswd unlocks
+        steps.append(Step(argv=["usermod", *_r(ctx), "-L" if spec.locked else "-U", name],
+                          note="lock the password" if spec.locked else "unlock the password"))
     if spec.smb and ("smb" in fields or "password" in fields):
         steps.append(smbpasswd_set(name, spec, ctx))
     elif "smb" in fields and spec.smb is False:

@@ -306,3 +306,12 @@ def test_unlocking_an_account_without_a_password_is_a_plan_error(tmp_path):
     directory = setup(tmp_path, manifest="users:\n  dave:\n    locked: false\n", secret=None)
     with pytest.raises(PlanError, match="user dave: locked: off needs a password"):
         plan(open_target(directory))
+
+
+def test_an_id_another_account_holds_is_a_plan_error(tmp_path):
+    seed = {"/etc/passwd": "root:x:0:0:root:/root:/bin/bash\ncarol:x:1500:1500::/home/carol:/bin/bash\n",
+            "/etc/group": "root:x:0:\ncarol:x:1500:\n", "/etc/shadow": "carol:!:1:0:99999:7:::\n"}
+    directory = setup(tmp_path, manifest="users:\n  dave:\n    uid: 1500\ngroups:\n  staff:\n    gid: 1500\n",
+                      secret=None, seed=seed)
+    with pytest.raises(PlanError, match="is taken by"):
+        plan(open_target(directory))

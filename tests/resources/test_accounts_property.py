@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from converge.engine import open_target, plan, reconcile
+from converge.errors import PlanError
 
 GROUPS = ["staff", "media", "backup"]
 USERS = ["alice", "bob", "carol", "dave"]
@@ -22,9 +23,11 @@ user = st.fixed_dictionaries({}, optional={
     "locked": onoff,
     "uid": st.integers(0, 3),  # an offset: each user has ids of its own (see valid())
     "password": st.just({"secret": "pw"}),
+    "smb": onoff,
     "sudo": st.lists(st.sampled_from(["ALL=(ALL:ALL) ALL", "ALL=(root) /usr/bin/apt update"]), max_size=2, unique=True),
 })
-manifest = st.tuples(st.dictionaries(st.sampled_from(GROUPS), st.fixed_dictionaries({}, optional={"gid": st.integers(0, 3)}),
+manifest = st.tuples(st.dictionaries(st.sampled_from(GROUPS), st.fixed_dictionaries({}, optional={
+    "gid": st.integers(0, 3), "members": st.lists(st.sampled_from(USERS), max_size=3, unique=True)}),
                                      max_size=3),
                      st.dictionaries(st.sampled_from(USERS), user, max_size=4))
 
@@ -36,8 +39,13 @@ def valid(groups: dict, users: dict) -> tuple[dict, dict]:
     for name, spec in groups.items():
         if "gid" in spec:
             spec["gid"] = 4000 + 10 * GROUPS.index(name) + spec["gid"]
+    for spec in groups.values():
+        if "members" in spec:
+            spec["members"] = [m for m in spec["members"] if m in users]
     for name, spec in users.items():
-        spec["groups"] = [g for g in spec.get("groups", []) if g in groups]
+        spec["groups"] = [g for g in spec.get("groups", []) if g in groups and "members" not in groups[g]]
+        if spec.get("smb") in (True, "on") and "password" not in spec:
+            del spec["smb"]  # a validation error: a Samba account needs a password
         if "uid" in spec:
             spec["uid"] = 3000 + 10 * USERS.index(name) + spec["uid"]
         if spec.get("locked") in (False, "off") and "password" not in spec:
@@ -62,7 +70,11 @@ def test_any_account_set_converges(first, second):
             with open(os.path.join(directory, "accounts.yaml"), "w") as f:
                 json.dump({"groups": groups, "users": users}, f)
             target = open_target(directory, host=host)
-            reconcile(target)  # NotConverged unless the re-plan is empty
+            try:
+                reconcile(target)  # NotConverged unless the re-plan is empty
+            except PlanError as e:  # an id an account of the earlier set still holds: refused before anything runs
+                assert "is taken by" in str(e)
+                return
             target.host.flush()
             again, _ = plan(open_target(directory, host=host))
             assert again.changes == [], [(str(c.ref), c.diffs) for c in again.changes]

@@ -37,8 +37,22 @@ def allocate(ctx: Context, what: str) -> int:
     return n
 
 
+def check_free(ctx: Context, what: str, value: int, name: str) -> None:
+    """A declared id another account holds on the host: the tools would refuse it mid-apply."""
+    db = accounts(ctx)
+    entries = db.passwd.values() if what == "uid" else db.group.values()
+    holder = next((e.name for e in entries if (e.uid if what == "uid" else e.gid) == value  # type: ignore[union-attr]
+                   and e.name != name), None)
+    if holder is not None:
+        kind = "user" if what == "uid" else "group"
+        raise PlanError(f"{kind} {name}: {what} {value} is taken by {kind} {holder} on the host; choose another "
+                        f"{what} (or give {holder} another one first, in its own apply)")
+
+
 def groupadd(name: str, spec: GroupSpec, ctx: Context) -> list[Step]:
     argv = ["groupadd", *_r(ctx)]
+    if spec.gid is not None:
+        check_free(ctx, "gid", spec.gid, name)
     argv += ["-g", str(spec.gid if spec.gid is not None else allocate(ctx, "gid"))]
     if spec.members:
         argv += ["-U", ",".join(spec.members)]
@@ -48,6 +62,7 @@ def groupadd(name: str, spec: GroupSpec, ctx: Context) -> list[Step]:
 def groupmod(name: str, spec: GroupSpec, fields: set[str], ctx: Context) -> list[Step]:
     argv = ["groupmod", *_r(ctx)]
     if "gid" in fields and spec.gid is not None:
+        check_free(ctx, "gid", spec.gid, name)
         argv += ["-g", str(spec.gid)]
     if "members" in fields and spec.members is not None:
         argv += ["-U", ",".join(spec.members)]
@@ -72,6 +87,8 @@ def home_args(spec: UserSpec, ctx: Context, create: bool) -> list[str]:
 
 def useradd(name: str, spec: UserSpec, ctx: Context) -> list[Step]:
     argv = ["useradd", *_r(ctx)]
+    if spec.uid is not None:
+        check_free(ctx, "uid", spec.uid, name)
     argv += ["-u", str(spec.uid if spec.uid is not None else allocate(ctx, "uid"))]
     if spec.primary_group:
         argv += ["-g", spec.primary_group]
@@ -104,6 +121,7 @@ def smb_lock(name: str, locked: bool, ctx: Context) -> Step:
 def usermod(name: str, spec: UserSpec, fields: set[str], ctx: Context, observed_smb: bool = False) -> list[Step]:
     argv = ["usermod", *_r(ctx)]
     if "uid" in fields and spec.uid is not None:
+        check_free(ctx, "uid", spec.uid, name)
         argv += ["-u", str(spec.uid)]
     if "primary_group" in fields and spec.primary_group:
         argv += ["-g", spec.primary_group]

@@ -208,3 +208,48 @@ def test_samba_logins_end_to_end(machine_untouched):
         assert (keys.parent.stat().st_uid, stat.S_IMODE(keys.parent.stat().st_mode)) == (uid, 0o700)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def loop(tmp_path):
+    """One sparse 1 GiB file on a loop device; unmounted and detached by device afterwards."""
+    img = tmp_path / "d.img"
+    with open(img, "wb") as f:
+        f.truncate(1 << 30)
+    out = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True)
+    if out.returncode:
+        pytest.fail(f"cannot attach a loop device: {out.stderr}")
+    device = out.stdout.strip()
+    try:
+        yield device
+    finally:
+        for line in open("/proc/mounts").read().splitlines():
+            dev, target = line.split()[:2]
+            if dev == device:
+                subprocess.run(["umount", target], capture_output=True)
+        subprocess.run(["losetup", "-d", device], capture_output=True)
+
+
+def test_dataset_owner_group_mode_on_real_btrfs(loop, tmp_path):
+    """chown/chmod on a real subvolume, read back with stat; accounts of the machine (nobody,
+    nogroup) because chown resolves names through the machine's NSS."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "resources"))
+    from storage_loop import converge, specs
+
+    from converge.hosts import LocalHost
+
+    root = tmp_path / "root"
+    host = LocalHost(str(root))
+    mnt = root / "srv" / "acpool"
+    state: dict = {}
+    desired = {"pool": specs("pool", {"acpool": {"driver": "btrfs", "disks": [loop], "mountpoint": "/srv/acpool"}}),
+               "dataset": specs("dataset", {"acpool/share": {"owner": "nobody", "group": "nogroup", "mode": "2770"}})}
+    steps = converge(host, desired, state)
+    assert [s.argv for s in steps if s.argv[:1] in (["chown"], ["chmod"])] == [
+        ["chown", "--", "nobody:nogroup", f"{mnt}/share"], ["chmod", "--", "02770", f"{mnt}/share"]]
+    info = os.stat(mnt / "share")
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (65534, 65534, 0o2770)
+    assert converge(host, desired, state) == []  # read back with stat: nothing left to do
+    desired["dataset"] = specs("dataset", {"acpool/share": {"owner": "nobody", "group": "nogroup", "mode": "0750"}})
+    assert [s.argv for s in converge(host, desired, state) if s.op == "run"] == [["chmod", "--", "00750", f"{mnt}/share"]]
+    assert stat.S_IMODE(os.stat(mnt / "share").st_mode) == 0o750  # the setgid bit is cleared too

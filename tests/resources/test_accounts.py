@@ -77,7 +77,7 @@ def test_apply_converges_and_a_second_plan_is_empty(tmp_path):
     assert order.index("group/media") < order.index("dataset/tank/media")  # owned by the group
     media = next(c for c in first.changes if str(c.ref) == "dataset/tank/media")
     assert [s.argv for s in media.steps if s.argv[0] in ("chown", "chmod")] == [
-        ["chown", "--", ":media", "/tank/media"], ["chmod", "--", "2770", "/tank/media"]]
+        ["chown", "--", ":media", "/tank/media"], ["chmod", "--", "02770", "/tank/media"]]
     reconcile(open_target(directory))  # raises NotConverged unless the re-plan is empty
     again, _ = plan(open_target(directory))
     assert again.empty

@@ -23,6 +23,7 @@ def normal_mode(value: Any) -> str:
 
 
 def directory(name: str, ctx: Context) -> str:
+    """The dataset's directory as a path on this host (--root applied): btrfs paths come so."""
     from . import btrfs_driver
     from .dataset import dataset_mountpoint
     from .storage import pool_driver
@@ -32,7 +33,7 @@ def directory(name: str, ctx: Context) -> str:
         return str(observed.info["path"])
     if observed is None and pool_driver(ctx, name) == "btrfs":
         return btrfs_driver.subvolume_path(ctx, name)
-    return dataset_mountpoint(name, ctx)
+    return ctx.host.path(dataset_mountpoint(name, ctx))
 
 
 def read(out: dict[str, Observed], ctx: Context) -> None:
@@ -42,7 +43,7 @@ def read(out: dict[str, Observed], ctx: Context) -> None:
     if not wanted:
         return
     host = ctx.host
-    paths = {host.path(p): n for n, p in wanted.items()}
+    paths = {p: n for n, p in wanted.items()}
     result = host.run(["stat", "-c", "%U\t%G\t%a\t%n", "--", *paths], check=False)
     for line in result.stdout.splitlines():
         parts = line.split("\t", 3)
@@ -54,7 +55,7 @@ def read(out: dict[str, Observed], ctx: Context) -> None:
 def steps(name: str, spec: Any, fields: set[str], ctx: Context) -> list[Step]:
     if not any(getattr(spec, f) is not None for f in set(FIELDS) & fields):
         return []
-    path = ctx.host.path(directory(name, ctx))
+    path = directory(name, ctx)
     out = []
     owner = spec.owner if "owner" in fields else None
     group = spec.group if "group" in fields else None
@@ -62,5 +63,6 @@ def steps(name: str, spec: Any, fields: set[str], ctx: Context) -> list[Step]:
         who = (owner or "") + (f":{group}" if group else "")
         out.append(Step(argv=["chown", "--", who, path], note="the directory's owner"))
     if "mode" in fields and spec.mode:
-        out.append(Step(argv=["chmod", "--", spec.mode, path], note="the directory's permissions"))
+        # five digits: GNU chmod keeps a directory's setuid/setgid bits on a shorter numeric mode
+        out.append(Step(argv=["chmod", "--", "0" + spec.mode, path], note="the directory's permissions"))
     return out

@@ -112,7 +112,7 @@ def chmod(host: Any, argv: list[str], input: str | None) -> Result:
     if len(args) < 2:
         return fail("chmod: missing operand")
     mode = args[0]
-    if not mode.isdigit() or any(c in "89" for c in mode) or len(mode) > 4:
+    if not mode.isdigit() or any(c in "89" for c in mode) or len(mode) > 5:
         return fail(f"chmod: invalid mode: '{mode}'")  # converge writes octal modes only
     found, missing = _paths(host, "chmod", args[1:])
     owners = host.facts.sim.setdefault("owners", {})

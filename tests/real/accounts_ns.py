@@ -57,6 +57,8 @@ def main() -> None:
         report["alice"] = smbclient(port, config, "media", "alice", password)
         report["alice_wrong"] = smbclient(port, config, "media", "alice", password + "x")
         report["bob"] = smbclient(port, config, "media", "bob", bob)  # has a Samba account, not in valid_users
+        info = os.stat(os.path.join(root, "srv/acpool/media"))  # the dataset: gone with the namespace's mount
+        report["media_stat"] = [info.st_uid, info.st_gid, info.st_mode & 0o7777]
         report["pdbedit"] = subprocess.run(["pdbedit", "-s", config, "-L", "-w"], capture_output=True,
                                            text=True).stdout
     except Exception as e:  # reported to the test, which fails with it

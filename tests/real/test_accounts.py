@@ -154,15 +154,19 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk8ZlA2uQzDgX2W alice@laptop"
 SHARED = ACCOUNTS.replace("  carol:\n    shell: /bin/zsh\n", "").replace(
     "  bob:\n    groups: [media]\n", "  bob:\n    password: {secret: bob}\n    smb: true\n").replace(
     "    comment: Alice\n", f"    comment: Alice\n    home: /home/alice\n    authorized_keys: [\"{KEY}\"]\n") + """\
+pools:
+  acpool: {driver: btrfs, disks: [LOOP], mountpoint: /srv/acpool}
+datasets:
+  acpool/media: {group: media, mode: "2770"}
 shares:
   smb:
     media:
-      path: /srv/media
+      path: acpool/media
       valid_users: ["@media"]
 """
 
 
-def test_samba_logins_end_to_end(machine_untouched):
+def test_samba_logins_end_to_end(loop, machine_untouched):
     if shutil.which("unshare") is None or shutil.which("smbd") is None:
         pytest.fail("unshare and smbd are needed (util-linux, samba)")
     # not under pytest's 0700 temp dir: alice (uid 1000 inside) must reach the share directory
@@ -172,8 +176,6 @@ def test_samba_logins_end_to_end(machine_untouched):
         root, run = base / "root", base / "run"
         shutil.copytree("/etc", root / "etc", symlinks=True)  # NSS, ld.so.cache...; accounts replaced below
         minimal_etc(root)
-        (root / "srv/media").mkdir(parents=True)
-        (root / "srv/media/hello.txt").write_text("hi\n")
         port = free_port()
         for d in ("private", "lock", "state", "cache", "pid", "ncalrpc", "log"):
             (run / d).mkdir(parents=True)
@@ -188,7 +190,7 @@ def test_samba_logins_end_to_end(machine_untouched):
                 ("cache directory", run / "cache"), ("pid directory", run / "pid"),
                 ("ncalrpc dir", run / "ncalrpc"), ("log file", run / "log/log.%m"),
                 ("passdb backend", f"tdbsam:{run}/private/passdb.tdb")]))
-        manifests(base / "manifests", SHARED, {"alice": "alice pass 1", "bob": "bob pass 1"})
+        manifests(base / "manifests", SHARED.replace("LOOP", loop), {"alice": "alice pass 1", "bob": "bob pass 1"})
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
         result = subprocess.run(["unshare", "-m", sys.executable, str(HERE / "accounts_ns.py"), str(base), str(port)],
                                 capture_output=True, text=True, timeout=300, env=env)
@@ -196,10 +198,12 @@ def test_samba_logins_end_to_end(machine_untouched):
         report = json.loads(result.stdout.strip().splitlines()[-1])
         assert "error" not in report, report.get("error")
         assert report["second_plan"] == []
-        assert {"group/media", "user/alice", "user/bob", "smb/media"} <= set(report["applied"])
+        assert {"group/media", "user/alice", "user/bob", "smb/media", "dataset/acpool/media"} <= set(report["applied"])
+        media_gid = fmt.parse_group((root / "etc/group").read_text())["media"].gid
+        assert report["media_stat"] == [0, media_gid, 0o2770]  # the dataset: root:media 2770
         smb = fmt.parse_smbpasswd(report["pdbedit"])
         assert smb["alice"].nt_hash == nt_hash("alice pass 1") and "bob" in smb
-        assert report["alice"]["rc"] == 0 and "hello.txt" in report["alice"]["out"], report["alice"]
+        assert report["alice"]["rc"] == 0 and "blocks of size" in report["alice"]["out"], report["alice"]
         assert report["alice_wrong"]["rc"] != 0 and "NT_STATUS_LOGON_FAILURE" in report["alice_wrong"]["out"]
         assert report["bob"]["rc"] != 0 and "NT_STATUS_ACCESS_DENIED" in report["bob"]["out"], report["bob"]
         keys = root / "home/alice/.ssh/authorized_keys"

@@ -315,3 +315,13 @@ def test_an_id_another_account_holds_is_a_plan_error(tmp_path):
                       secret=None, seed=seed)
     with pytest.raises(PlanError, match="is taken by"):
         plan(open_target(directory))
+
+
+def test_a_declared_group_of_the_users_name_is_their_primary_group_and_comes_first(tmp_path):
+    directory = setup(tmp_path, manifest="users:\n  erin: {}\ngroups:\n  erin:\n    gid: 2345\n", secret=None)
+    first, _ = plan(open_target(directory))
+    assert [str(c.ref) for c in first.changes] == ["group/erin", "user/erin"]
+    assert first.changes[1].steps[0].argv[3:5] == ["-g", "erin"]
+    assert [str(r) for r in first.changes[1].depends_on] == ["group/erin"]  # waits for it, even in parallel
+    reconcile(open_target(directory))
+    assert fmt.parse_passwd(host_files(directory)["/etc/passwd"])["erin"].gid == 2345

@@ -125,6 +125,8 @@ class UserKind(Kind[UserSpec]):
                 problems.append((name, "smb", "a Samba account needs a password: add password: {secret: NAME}"))
             if spec.smb is None and spec.password is not None and name in named:
                 spec.smb = True  # the default: a user a share names gets a Samba account (now declared)
+            if spec.primary_group is None and name in groups:
+                spec.primary_group = name  # a declared group of the user's name is their group: made first
         for name, spec in sorted(specs.items()):
             for i, g in enumerate(spec.groups or []):
                 if g in groups and groups[g].members is not None:

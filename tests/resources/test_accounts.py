@@ -325,3 +325,14 @@ def test_a_declared_group_of_the_users_name_is_their_primary_group_and_comes_fir
     assert [str(r) for r in first.changes[1].depends_on] == ["group/erin"]  # waits for it, even in parallel
     reconcile(open_target(directory))
     assert fmt.parse_passwd(host_files(directory)["/etc/passwd"])["erin"].gid == 2345
+
+
+def test_changing_a_users_groups_keeps_memberships_a_group_declares(tmp_path):
+    manifest = "groups:\n  staff: {}\n  media:\n    members: [dave]\nusers:\n  dave:\n    groups: [staff]\n"
+    directory = setup(tmp_path, manifest=manifest, secret=None)
+    reconcile(open_target(directory))
+    (tmp_path / "m.yaml").write_text(manifest.replace("groups: [staff]", "groups: []"))
+    changed, _ = plan(open_target(directory))
+    assert [s.argv for s in changed.changes[0].steps] == [["usermod", "-G", "media", "dave"]]
+    reconcile(open_target(directory))  # NotConverged if dave had left media
+    assert fmt.parse_group(host_files(directory)["/etc/group"])["media"].members == ["dave"]

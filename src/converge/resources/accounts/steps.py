@@ -126,7 +126,11 @@ def usermod(name: str, spec: UserSpec, fields: set[str], ctx: Context, observed_
     if "primary_group" in fields and spec.primary_group:
         argv += ["-g", spec.primary_group]
     if "groups" in fields and spec.groups is not None:
-        argv += ["-G", ",".join(spec.groups)]
+        # -G replaces every supplementary group: keep those whose `members` list the user (they own
+        # that membership) and that exist already (a new one is made after the user, with -U)
+        owned = [g for g, gs in ctx.specs("group").items()
+                 if gs.members and name in gs.members and g in ctx.facts.of("group")]
+        argv += ["-G", ",".join(sorted(set(spec.groups) | set(owned)))]
     if "shell" in fields and spec.shell:
         argv += ["-s", spec.shell]
     if "home" in fields:

@@ -15,6 +15,22 @@ import subprocess
 import sys
 import time
 
+FOREIGN_TOOLS = frozenset({"zfs", "zpool", "podman", "docker", "lxc-ls", "lxc-info", "lxc-create"})
+
+
+def isolated_target(directory: str, root: str):  # type: ignore[no-untyped-def]
+    """--host local --root ROOT, blind to the machine-wide tools (zfs-fuse pools, containers) that
+    other tests on this machine may be using: their resources are not this test's to plan."""
+    from converge.config import load_config
+    from converge.engine import Target
+    from converge.hosts import LocalHost
+
+    class AccountsHost(LocalHost):
+        def has(self, tool: str) -> bool:
+            return tool not in FOREIGN_TOOLS and super().has(tool)
+
+    return Target(directory, load_config(directory), AccountsHost(root))
+
 
 def listening(port: int) -> bool:
     with socket.socket() as s:
@@ -45,12 +61,12 @@ def main() -> None:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("smbd did not start: " + open(os.path.join(base, "smbd.out")).read()[-1500:])
             time.sleep(0.05)
-        from converge.engine import open_target, plan, reconcile
+        from converge.engine import plan, reconcile
 
-        target = open_target(os.path.join(base, "manifests"), host="local", root=root)
+        target = isolated_target(os.path.join(base, "manifests"), root)
         outcome = reconcile(target)  # raises NotConverged unless the re-plan is empty
         report["applied"] = [str(r) for r in outcome.report.applied]
-        again, _ = plan(open_target(os.path.join(base, "manifests"), host="local", root=root))
+        again, _ = plan(isolated_target(os.path.join(base, "manifests"), root))
         report["second_plan"] = [str(c.ref) for c in again.changes]
         password = open(os.path.join(base, "manifests/secrets/alice")).read().strip()
         bob = open(os.path.join(base, "manifests/secrets/bob")).read().strip()

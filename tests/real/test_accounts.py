@@ -22,13 +22,16 @@ import tempfile
 
 import pytest
 
-from converge.engine import open_target, plan, reconcile
+from converge.engine import plan, reconcile
 from converge.formats import accounts as fmt
 from converge.formats.passwords import crypt_matches, nt_hash
 from converge.model import Action
 
 pytestmark = pytest.mark.real
 HERE = pathlib.Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from accounts_ns import FOREIGN_TOOLS, isolated_target  # noqa: E402
+
 MACHINE_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
 PASSWD = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
 GROUP = "root:x:0:\nusers:x:100:\nnogroup:x:65534:\n"
@@ -100,7 +103,7 @@ def test_shadow_tools_under_a_root(tmp_path, machine_untouched):
     directory = manifests(tmp_path / "m", ACCOUNTS, {"alice": "first passphrase"})
 
     def target():
-        return open_target(directory, host="local", root=str(root))
+        return isolated_target(directory, str(root))
 
     first, _ = plan(target())
     actions = {str(c.ref): c for c in first.changes}
@@ -242,8 +245,12 @@ def test_dataset_owner_group_mode_on_real_btrfs(loop, tmp_path):
 
     from converge.hosts import LocalHost
 
+    class BtrfsOnly(LocalHost):  # blind to other tests' zfs-fuse pools and containers on this machine
+        def has(self, tool: str) -> bool:
+            return tool not in FOREIGN_TOOLS and super().has(tool)
+
     root = tmp_path / "root"
-    host = LocalHost(str(root))
+    host = BtrfsOnly(str(root))
     mnt = root / "srv" / "acpool"
     state: dict = {}
     desired = {"pool": specs("pool", {"acpool": {"driver": "btrfs", "disks": [loop], "mountpoint": "/srv/acpool"}}),

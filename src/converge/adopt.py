@@ -26,12 +26,15 @@ def manifest_data(facts: Facts) -> dict[str, dict[str, Any]]:
         found = facts.resources.get(kind.kind, {})
         entries = {}
         for name, observed in sorted(found.items()):
+            if observed.info.get("system"):
+                continue  # the distribution's accounts (below UID_MIN) are the system's, not the manifest's
             try:
                 kind.check_name(name)
                 spec = kind.spec.model_validate(observed.spec)
             except ValueError:
                 continue  # a name or value converge cannot express stays unmanaged
-            data = spec.model_dump(mode="json", exclude_none=True, exclude=set(kind.spec.meta_fields()))
+            skip = set(kind.spec.meta_fields()) | kind.spec.flagged("x-converge-no-import")
+            data = spec.model_dump(mode="json", exclude_none=True, exclude=skip)
             entries[name] = _importable(humanize(kind.spec, data))
         if not entries:
             continue

@@ -11,6 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import secrets
 from .errors import CommandFailed, ConvergeError
 from .hosts.base import Host
 from .logs import debugging, get_logger
@@ -190,11 +191,13 @@ def _run_phase(changes: list[Change], known: set[Key], done: set[Key], bad: dict
 
 def _run_change(change: Change, host: Host, state: HostState, report: Report, lock: threading.Lock) -> str | None:
     for step in change.steps:
+        value = ""
         try:
             if step.op == "run":
                 with lock:
                     report.commands += 1
-                host.run(step.argv, input=step.input)
+                stdin, value = secrets.fill(step.input, step.secret, str(change.ref))
+                host.run(step.argv, input=stdin)
             elif step.op == "write":
                 host.write_file(step.path, step.content, step.mode)
             elif step.op == "remove":
@@ -207,7 +210,7 @@ def _run_change(change: Change, host: Host, state: HostState, report: Report, lo
             detail = str(e)
             if isinstance(e, CommandFailed):
                 detail = (e.stderr or e.stdout).strip() or f"exit {e.returncode}"
-            for secret in step.redact:
+            for secret in [*step.redact, value]:
                 if secret:
                     detail = detail.replace(secret, "(sensitive)")
             with lock:

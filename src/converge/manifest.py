@@ -302,7 +302,8 @@ def _field_naming(entry: Entry, name: str) -> tuple[str, Location]:
     def walk(node: Any, path: str) -> tuple[str, Location] | None:
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
         for key, value in items:
-            if isinstance(value, str) and (value == name or value.startswith(name + ":")):
+            if isinstance(value, str) and (value == name or value.startswith(name + ":")
+                                           or (value[:1] in "@+&" and value[1:] == name)):  # smb @group
                 return f"{path}.{key}", at(entry.location.file, node, key)
             found = walk(value, f"{path}.{key}")
             if found:

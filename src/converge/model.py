@@ -100,6 +100,7 @@ class Step(BaseModel):
     state: dict[str, Any] = Field(default_factory=dict)  # state: keys to set (None removes)
     input: str | None = None  # stdin for run
     redact: list[str] = Field(default_factory=list)  # substrings never shown in plans or logs
+    secret: str = ""  # where the value for secrets.MARK in input is read at run time (file:PATH, env:VAR)
     note: str = ""  # why, in a few words
 
     def display(self) -> str:

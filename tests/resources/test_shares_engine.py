@@ -41,6 +41,8 @@ def write(directory: str, smb: dict, nfs: list) -> None:
     exports = {name: {**spec, "path": PATHS[i]} for i, (name, spec) in enumerate(nfs)}
     with open(os.path.join(directory, "shares.yaml"), "w") as f:
         json.dump({"shares": {"smb": smb, "nfs": exports}}, f)  # JSON is YAML
+    with open(os.path.join(directory, "accounts.yaml"), "w") as f:  # the accounts valid_users names
+        json.dump({"groups": {"staff": {}}, "users": {"alice": {}, "bob": {}}}, f)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

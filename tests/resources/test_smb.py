@@ -73,7 +73,7 @@ def test_create_renders_one_file_validates_and_reloads(host):
     # only the include line is added to smb.conf, at the end of [global]
     assert media.steps[4].content == SMB_CONF.replace(
         "standalone server\n", "standalone server\n\tinclude = /etc/samba/converge.conf\n")
-    assert [str(r) for r in media.depends_on] == ["dataset/tank/media"]
+    assert [str(r) for r in media.depends_on] == ["dataset/tank/media", "user/alice", "user/bob"]  # valid_users
     # planning ran reads only: nothing on the host changed
     assert "/etc/samba/converge.conf" not in host.facts.files
     assert host.commands == [["testparm", "-s", "/etc/samba/smb.conf"],
@@ -89,7 +89,7 @@ def test_apply_then_read_equals_declared(host):
     observed = KIND.read(ctx_for(host))
     assert observed["media"].managed and observed["media"].spec == {
         "path": "tank/media", "enabled": True, "read_only": False, "browseable": True, "guest_ok": False,
-        "valid_users": ["alice", "bob"], "write_list": [], "create_mask": "0744", "directory_mask": "0755",
+        "valid_users": ["alice", "bob"], "write_list": [], "admin_users": [], "create_mask": "0744", "directory_mask": "0755",
         "veto_files": [], "time_machine": True, "time_machine_max_size": 2**40, "comment": "", "options": {}}
     assert observed["public"].spec["options"] == {"oplocks": "no"}
     # unmanaged: defined in smb.conf, read through testparm, never touched

@@ -16,12 +16,13 @@ from starlette.types import Receive, Scope, Send
 
 from ..edit import merge_patch
 from ..model import Ref
+from . import accounts
 from .errors import ApiError
 from .service import COLLECTIONS, Service, etag_of, read_manifest
 
 ACTIONS = {("containers", "start"), ("containers", "stop"), ("containers", "restart"), ("pools", "scrub"),
            ("snapshots", "rollback"), ("datasets", "snapshots"),
-           ("services", "start"), ("services", "stop"), ("services", "restart")}
+           ("services", "start"), ("services", "stop"), ("services", "restart"), ("users", "password")}
 
 
 def service(request: Request) -> Service:
@@ -178,6 +179,8 @@ async def action(request: Request) -> Response:
     if (coll, verb) not in ACTIONS:
         raise ApiError(404, f"no action {verb!r} on {coll}")
     svc = service(request)
+    if coll == "users":  # POST /users/NAME/password: the secret file, then a stamp in the manifest
+        return await accounts.set_password(request, svc, author, name)
     kind, target, message = COLLECTIONS[coll], name, f"api: {verb} {COLLECTIONS[coll]} {name}"
     stamp = now_stamp()
     if coll in ("containers", "services"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .accounts import ACCOUNT_KINDS
 from .base import Context, Kind, Spec
 from .container import ContainerKind
 from .dataset import DatasetKind
@@ -16,6 +17,7 @@ KINDS: list[Kind] = [
     PoolKind(),
     DatasetKind(),
     SnapshotKind(),
+    *ACCOUNT_KINDS,
     SmbKind(),
     NfsKind(),
     InterfaceKind(),

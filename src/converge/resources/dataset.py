@@ -101,6 +101,7 @@ class DatasetProperties(BaseModel):
         return data
 
 
+ACCOUNT = r"^[a-z_][a-z0-9_-]{0,30}\$?$"
 CREATE_ONLY_PROPERTIES = ("encryption", "keyformat", "casesensitivity", "normalization", "utf8only")
 
 
@@ -110,7 +111,15 @@ class DatasetSpec(Spec):
     protect: OnOff | None = Field(None, description="host-side protect flag: refuse destroys even without YAML")
     rollback_to: str | None = Field(None, description="snapshot name to roll back to, with rollback_requested")
     rollback_requested: Stamp | None = None
+    owner: str | None = Field(None, pattern=ACCOUNT, description="the directory's owner: a user (declared or on the host)")
+    group: str | None = Field(None, pattern=ACCOUNT, description="the directory's group: a group (declared or on the host)")
+    mode: str | None = Field(None, description="the directory's permissions, octal: \"0750\"")
     allow_destroy: bool = allow_destroy_field()
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, v: Any) -> Any:
+        return None if v is None else dataset_owner.normal_mode(v)
 
     @model_validator(mode="after")
     def _rollback_pair(self) -> "DatasetSpec":
@@ -135,6 +144,7 @@ class DatasetKind(Kind[DatasetSpec]):
             out.update(btrfs_driver.read_subvolumes(ctx, "dataset"))
         if ctx.host.has("zfs"):
             out.update(zfs_driver.read_datasets(ctx))
+        dataset_owner.read(out, ctx)
         return out
 
     def create(self, name: str, spec: DatasetSpec, ctx: Context) -> list[Step]:
@@ -142,6 +152,7 @@ class DatasetKind(Kind[DatasetSpec]):
             steps = btrfs_driver.create_dataset(name, spec, ctx)
         else:
             steps = zfs_driver.dataset_create(name, spec)
+        steps += dataset_owner.steps(name, spec, set(dataset_owner.FIELDS), ctx)
         return steps + zfs_driver.stamps(self.ref(name), spec, ("rollback_to", "rollback_requested"))
 
     def update(self, name: str, spec: DatasetSpec, observed: Observed, diffs: list[FieldDiff],
@@ -169,6 +180,7 @@ class DatasetKind(Kind[DatasetSpec]):
             if not observed.managed:
                 changed[zfs_driver.MANAGED] = "on"
             steps += zfs_driver.set_steps(ctx, name, changed, "dataset properties")
+        steps += dataset_owner.steps(name, spec, tops, ctx)
         fields = tuple(f for f in ("rollback_to", "rollback_requested") if f in tops)
         return steps + zfs_driver.stamps(self.ref(name), spec, fields)
 
@@ -204,6 +216,10 @@ class DatasetKind(Kind[DatasetSpec]):
             refs.append(Ref.of("dataset", parent))
         if spec.origin:
             refs.append(Ref(kind="snapshot", name=spec.origin))
+        if spec.owner:  # the accounts it is owned by exist first
+            refs.append(Ref(kind="user", name=spec.owner))
+        if spec.group:
+            refs.append(Ref(kind="group", name=spec.group))
         return refs
 
     def finalize(self, changes: list[Change], ctx: Context) -> None:
@@ -243,4 +259,4 @@ def _mountpoint(name: str, ctx: Any) -> str:
 
 
 # The drivers build on the specs above, so they are imported once those exist.
-from . import btrfs_driver, zfs_driver  # noqa: E402
+from . import btrfs_driver, dataset_owner, zfs_driver  # noqa: E402

@@ -58,6 +58,7 @@ class SmbShareSpec(Spec):
     guest_ok: OnOff | None = None
     valid_users: SortedStrs | None = None
     write_list: SortedStrs | None = None
+    admin_users: SortedStrs | None = None
     create_mask: str | None = Field(None, pattern=MASK)
     directory_mask: str | None = Field(None, pattern=MASK)
     force_user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_.$-]{0,31}$")
@@ -82,7 +83,7 @@ class SmbShareSpec(Spec):
     def _mask(cls, v: str | None) -> str | None:
         return None if v is None else "0" + v[-3:]  # 755 and 0755 are one mask: testparm prints 0755
 
-    @field_validator("valid_users", "write_list")
+    @field_validator("valid_users", "write_list", "admin_users")
     @classmethod
     def _users(cls, v: list[str] | None) -> list[str] | None:
         for u in v or []:
@@ -156,7 +157,10 @@ class SmbKind(Kind[SmbShareSpec]):
         return name
 
     def depends(self, name: str, spec: SmbShareSpec) -> list[Ref]:
-        return path_dependency(spec.path)
+        from .accounts import share_account_refs  # the accounts a share names: checked, and made first
+
+        return path_dependency(spec.path) + share_account_refs(
+            [*(spec.valid_users or []), *(spec.write_list or []), *(spec.admin_users or [])])
 
     def host_paths(self, name: str, observed: Observed) -> list[str]:
         path = str(observed.spec.get("path") or "")

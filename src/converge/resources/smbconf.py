@@ -23,6 +23,7 @@ FIELDS: dict[str, str] = {
     "guest_ok": "guest ok",
     "valid_users": "valid users",
     "write_list": "write list",
+    "admin_users": "admin users",
     "create_mask": "create mask",
     "directory_mask": "directory mask",
     "force_user": "force user",
@@ -33,7 +34,7 @@ FIELDS: dict[str, str] = {
 }
 PARAM_FIELDS = {v: k for k, v in FIELDS.items()}
 BOOL_FIELDS = ("enabled", "read_only", "browseable", "guest_ok", "time_machine")
-LIST_FIELDS = ("valid_users", "write_list")
+LIST_FIELDS = ("valid_users", "write_list", "admin_users")
 
 
 @dataclass

@@ -1,5 +1,7 @@
-"""Plain system tools of the simulated host: `stat` (is this path a directory, a disk?), `stat -f -c %T`
-(a file system's type: sim["statfs"][PATH], `cgroup2fs` for /sys/fs/cgroup unless seeded).
+"""Plain system tools of the simulated host: `stat` (is this path a directory, a disk, whose is
+it), `stat -f -c %T` (a file system's type: sim["statfs"][PATH], `cgroup2fs` for /sys/fs/cgroup
+unless seeded), `chown` and `chmod` (ownership kept in `sim["owners"]`: path -> [user, group,
+mode]; root:root 0755 until changed; names must be accounts in the simulated /etc/passwd and /etc/group).
 
 What exists: the directories in `sim["paths"]` (and their parents), the mountpoints of the
 datasets and pools in the facts, and the parents of written files."""
@@ -74,7 +76,9 @@ def stat(host: Any, argv: list[str], input: str | None) -> Result:
         if kind is None:
             err.append(f"stat: cannot statx '{path}': No such file or directory")
             continue
-        out.append(fmt.replace("%F", kind).replace("%n", path))
+        user, group, mode = host.facts.sim.get("owners", {}).get(norm, ["root", "root", "755"])
+        out.append(fmt.replace("%F", kind).replace("%U", user).replace("%G", group).replace("%a", mode)
+                   .replace("%n", path))
     return Result(1 if err else 0, "".join(line + "\n" for line in out), "".join(line + "\n" for line in err))
 
 
@@ -84,3 +88,90 @@ def _statfs(host: Any, args: list[str]) -> Result:
     path = args[2]
     default = "cgroup2fs" if path.rstrip("/") == "/sys/fs/cgroup" else "ext2/ext3"
     return Result(0, host.facts.sim.get("statfs", {}).get(path.rstrip("/"), default) + "\n")
+
+
+def _paths(host: Any, tool_name: str, args: list[str]) -> tuple[list[str], list[str]]:
+    dirs, files = directories(host), set(host.facts.files)
+    found = [p.rstrip("/") or "/" for p in args if (p.rstrip("/") or "/") in dirs | files]
+    missing = [f"{tool_name}: cannot access '{p}': No such file or directory" for p in args
+               if (p.rstrip("/") or "/") not in dirs | files]
+    return found, missing
+
+
+@tool("chown")
+def chown(host: Any, argv: list[str], input: str | None) -> Result:
+    from .accounts import Db
+
+    args = [a for a in argv[1:] if a != "--"]
+    if len(args) < 2:
+        return fail("chown: missing operand")
+    user, _, group = args[0].partition(":")
+    db = Db(host)
+    if user and user not in db.passwd:
+        return fail(f"chown: invalid user: '{args[0]}'")
+    if group and group not in db.group:
+        return fail(f"chown: invalid group: '{args[0]}'")
+    found, missing = _paths(host, "chown", args[1:])
+    owners = host.facts.sim.setdefault("owners", {})
+    for path in found:
+        entry = owners.setdefault(path, ["root", "root", "755"])
+        entry[0], entry[1] = user or entry[0], group or entry[1]
+    host.changed()
+    return Result(1 if missing else 0, "", "".join(m + "\n" for m in missing))
+
+
+@tool("chmod")
+def chmod(host: Any, argv: list[str], input: str | None) -> Result:
+    args = [a for a in argv[1:] if a != "--"]
+    if len(args) < 2:
+        return fail("chmod: missing operand")
+    mode = args[0]
+    if not mode.isdigit() or any(c in "89" for c in mode) or len(mode) > 5:
+        return fail(f"chmod: invalid mode: '{mode}'")  # converge writes octal modes only
+    found, missing = _paths(host, "chmod", args[1:])
+    owners = host.facts.sim.setdefault("owners", {})
+    for path in found:
+        owners.setdefault(path, ["root", "root", "755"])[2] = str(int(mode, 8) and oct(int(mode, 8))[2:])
+    host.changed()
+    return Result(1 if missing else 0, "", "".join(m + "\n" for m in missing))
+
+
+@tool("install")
+def install(host: Any, argv: list[str], input: str | None) -> Result:
+    """`install -d [-m MODE] [-o USER] [-g GROUP] DIR...`: directories only (what converge uses)."""
+    from .accounts import Db
+
+    args, opts = argv[1:], {}
+    if "-d" not in args:
+        return fail("install: the simulated host only makes directories (-d)")
+    args = [a for a in args if a != "-d"]
+    while args and args[0] in ("-m", "-o", "-g") and len(args) > 1:
+        opts[args[0]] = args[1]
+        args = args[2:]
+    db = Db(host)
+    if "-o" in opts and opts["-o"] not in db.passwd:
+        return fail(f"install: invalid user '{opts['-o']}'")
+    if "-g" in opts and opts["-g"] not in db.group:
+        return fail(f"install: invalid group '{opts['-g']}'")
+    paths = host.facts.sim.setdefault("paths", [])
+    owners = host.facts.sim.setdefault("owners", {})
+    for path in args:
+        if path not in paths:
+            paths.append(path)
+        owners[path] = [opts.get("-o", "root"), opts.get("-g", "root"), opts.get("-m", "755").lstrip("0") or "0"]
+    host.changed()
+    return Result(0)
+
+
+@tool("visudo")
+def visudo(host: Any, argv: list[str], input: str | None) -> Result:
+    """`visudo -cf FILE`: each rule line is USER HOSTS=(RUNAS) COMMANDS (sudo 1.9's check, simplified)."""
+    path = argv[-1]
+    text = host.facts.files.get(path)
+    if text is None or "-cf" not in argv:
+        return fail(f"visudo: unable to open {path}: No such file or directory")
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = line.split(None, 1)
+        if line.strip() and not line.lstrip().startswith("#") and (len(parts) < 2 or "=" not in parts[1]):
+            return Result(1, "", f"{path}:{n}:{len(parts[0]) + 1}: syntax error\n{line}\n")
+    return Result(0, f"{path}: parsed OK\n", "")

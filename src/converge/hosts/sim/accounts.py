@@ -1,0 +1,315 @@
+"""Accounts on the simulated host: `getent`, shadow's `groupadd`/`groupmod`/`groupdel`/
+`useradd`/`usermod`/`userdel`/`chpasswd` (Samba's accounts: passdb.py).
+
+State is kept as the tools keep it: /etc/passwd, /etc/group and /etc/shadow in `host.facts.files`
+(a Debian base set until the first change). The emulators refuse what the tools refuse, with their messages and exit
+codes (shadow 4.13): a duplicate name (9) or id (4), an unknown user or group (6), deleting a
+user's primary group (8), an invalid name (3)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from ...formats import accounts as fmt
+from ...formats.passwords import crypt_hash
+from ..base import Result
+from . import fail, tool
+
+NAME = re.compile(r"[a-z_][a-z0-9_-]{0,30}\$?")  # NAME_REGEX of Debian's login.defs
+BASE_PASSWD = ("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+               "bin:x:2:2:bin:/bin:/usr/sbin/nologin\nsys:x:3:3:sys:/dev:/usr/sbin/nologin\n"
+               "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+               "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+BASE_GROUP = ("root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nadm:x:4:\nwww-data:x:33:\nusers:x:100:\n"
+              "nogroup:x:65534:\n")
+BASE_SHADOW = "".join(f"{n}:*:19000:0:99999:7:::\n" for n in ("root", "daemon", "bin", "sys", "www-data", "nobody"))
+FIRST_ID, LAST_ID = 1000, 60000
+
+
+class Db:
+    """The three files, parsed; save() writes back what changed."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        files = host.facts.files
+        self.passwd = fmt.parse_passwd(files.get("/etc/passwd", BASE_PASSWD))
+        self.group = fmt.parse_group(files.get("/etc/group", BASE_GROUP))
+        self.shadow = fmt.parse_shadow(files.get("/etc/shadow", BASE_SHADOW))
+
+    def save(self) -> None:
+        files = self.host.facts.files
+        files["/etc/passwd"] = fmt.render(list(self.passwd.values()))
+        files["/etc/group"] = fmt.render(list(self.group.values()))
+        files["/etc/shadow"] = fmt.render(list(self.shadow.values()))
+        self.host.changed()
+
+    def free_id(self, used: set[int], want: int | None = None) -> int:
+        if want is not None and want not in used:
+            return want
+        taken = [i for i in used if FIRST_ID <= i < LAST_ID]
+        return max(taken) + 1 if taken else FIRST_ID
+
+    def gid_of(self, name_or_id: str) -> int | None:
+        if name_or_id.isdigit():
+            gid = int(name_or_id)
+            return gid if any(g.gid == gid for g in self.group.values()) else None
+        g = self.group.get(name_or_id)
+        return g.gid if g else None
+
+
+def _options(argv: list[str], with_value: str, flags: str) -> tuple[dict[str, str], list[str]] | str:
+    """Short options (`-u 1000`, `-m`); long ones are not used by converge. A string is an error."""
+    opts: dict[str, str] = {}
+    rest: list[str] = []
+    args = argv[1:]
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-") and len(a) == 2 and a[1] in with_value:
+            if i + 1 >= len(args):
+                return f"{argv[0]}: option requires an argument -- '{a[1]}'"
+            opts[a[1]] = args[i + 1]
+            i += 2
+            continue
+        if a.startswith("-") and len(a) == 2 and a[1] in flags:
+            opts[a[1]] = ""
+        elif a.startswith("-") and a != "-":
+            return f"{argv[0]}: invalid option -- '{a.lstrip('-')}'"
+        else:
+            rest.append(a)
+        i += 1
+    return opts, rest
+
+
+def _one_name(tool_name: str, parsed: Any, kind: str = "user") -> tuple[dict[str, str], str] | Result:
+    if isinstance(parsed, str):
+        return fail(parsed, 2)
+    opts, rest = parsed
+    if len(rest) != 1:
+        return fail(f"Usage: {tool_name} [options] {kind.upper()}", 2)
+    return opts, rest[0]
+
+
+def _days() -> str:
+    return str(int(time.time() // 86400))
+
+
+@tool("getent")
+def getent(host: Any, argv: list[str], input: str | None) -> Result:
+    if len(argv) < 2 or argv[1] not in ("passwd", "group", "shadow"):
+        return fail(f"Unknown database: {argv[1] if len(argv) > 1 else ''}\nTry `getent --help' for more information.")
+    db = Db(host)
+    entries = list({"passwd": db.passwd, "group": db.group, "shadow": db.shadow}[argv[1]].values())
+    if len(argv) > 2:
+        entries = [e for e in entries if e.name in argv[2:]]
+        if not entries:
+            return Result(2)
+    return Result(0, fmt.render(entries))
+
+
+@tool("groupadd")
+def groupadd(host: Any, argv: list[str], input: str | None) -> Result:
+    parsed = _one_name("groupadd", _options(argv, "gRUKp", "for"), "group")
+    if isinstance(parsed, Result):
+        return parsed
+    opts, name = parsed
+    db = Db(host)
+    if not NAME.fullmatch(name):
+        return fail(f"groupadd: '{name}' is not a valid group name", 3)
+    if name in db.group:
+        return fail(f"groupadd: group '{name}' already exists", 9)
+    used = {g.gid for g in db.group.values()}
+    if "g" in opts and (not opts["g"].isdigit() or int(opts["g"]) in used):
+        return fail(f"groupadd: GID '{opts['g']}' already exists" if opts["g"].isdigit()
+                    else f"groupadd: invalid group ID '{opts['g']}'", 4 if opts["g"].isdigit() else 3)
+    members = [m for m in opts.get("U", "").split(",") if m]
+    for m in members:
+        if m not in db.passwd:
+            return fail(f"groupadd: Invalid member username {m}", 3)
+    gid = db.free_id(used, int(opts["g"]) if "g" in opts else None)
+    db.group[name] = fmt.GroupEntry(name, gid, members)
+    db.save()
+    return Result(0)
+
+
+@tool("groupmod")
+def groupmod(host: Any, argv: list[str], input: str | None) -> Result:
+    parsed = _one_name("groupmod", _options(argv, "gnRUpP", "ao"), "group")
+    if isinstance(parsed, Result):
+        return parsed
+    opts, name = parsed
+    db = Db(host)
+    if name not in db.group:
+        return fail(f"groupmod: group '{name}' does not exist", 6)
+    entry = db.group[name]
+    if "g" in opts:
+        if not opts["g"].isdigit():
+            return fail(f"groupmod: invalid group ID '{opts['g']}'", 3)
+        if any(g.gid == int(opts["g"]) and g.name != name for g in db.group.values()):
+            return fail(f"groupmod: GID '{opts['g']}' already exists", 4)
+        old, entry.gid = entry.gid, int(opts["g"])
+        for p in db.passwd.values():  # the primary group of its users follows, as groupmod does
+            if p.gid == old:
+                p.gid = entry.gid
+    if "U" in opts:
+        members = [m for m in opts["U"].split(",") if m]
+        for m in members:
+            if m not in db.passwd:
+                return fail(f"groupmod: Invalid member username {m}", 3)
+        entry.members = sorted(set(entry.members) | set(members)) if "a" in opts else members
+    db.save()
+    return Result(0)
+
+
+@tool("groupdel")
+def groupdel(host: Any, argv: list[str], input: str | None) -> Result:
+    parsed = _one_name("groupdel", _options(argv, "RP", "f"), "group")
+    if isinstance(parsed, Result):
+        return parsed
+    opts, name = parsed
+    db = Db(host)
+    if name not in db.group:
+        return fail(f"groupdel: group '{name}' does not exist", 6)
+    user = next((p.name for p in db.passwd.values() if p.gid == db.group[name].gid), None)
+    if user and "f" not in opts:
+        return fail(f"groupdel: cannot remove the primary group of user '{user}'", 8)
+    del db.group[name]
+    db.save()
+    return Result(0)
+
+
+def _check_groups(db: Db, tool_name: str, opts: dict[str, str]) -> Result | None:
+    if "g" in opts and db.gid_of(opts["g"]) is None:
+        return fail(f"{tool_name}: group '{opts['g']}' does not exist", 6)
+    for g in (x for x in opts.get("G", "").split(",") if x):
+        if g not in db.group:
+            return fail(f"{tool_name}: group '{g}' does not exist", 6)
+    return None
+
+
+def _set_groups(db: Db, name: str, groups: list[str]) -> None:
+    for g in db.group.values():
+        g.members = [m for m in g.members if m != name] + ([name] if g.name in groups else [])
+
+
+@tool("useradd")
+def useradd(host: Any, argv: list[str], input: str | None) -> Result:
+    parsed = _one_name("useradd", _options(argv, "ugGsdcRePfkKbp", "mMUNro"))
+    if isinstance(parsed, Result):
+        return parsed
+    opts, name = parsed
+    db = Db(host)
+    if not NAME.fullmatch(name) or name.isdigit():
+        return fail(f"useradd: invalid user name '{name}': use --badname to ignore", 3)
+    if name in db.passwd:
+        return fail(f"useradd: user '{name}' already exists", 9)
+    uids = {p.uid for p in db.passwd.values()}
+    if "u" in opts and (not opts["u"].isdigit() or int(opts["u"]) in uids):
+        return fail(f"useradd: UID {opts['u']} is not unique" if opts["u"].isdigit()
+                    else f"useradd: invalid user ID '{opts['u']}'", 4 if opts["u"].isdigit() else 3)
+    refused = _check_groups(db, "useradd", opts)
+    if refused:
+        return refused
+    uid = db.free_id(uids, int(opts["u"]) if "u" in opts else None)
+    if "g" in opts:
+        gid = db.gid_of(opts["g"])
+    else:  # -U, Debian's default (USERGROUPS_ENAB yes): a group of the user's own name
+        if name in db.group:
+            return fail(f"useradd: group {name} exists - if you want to add this user to that group, use -g.", 9)
+        gid = db.free_id({g.gid for g in db.group.values()}, uid)
+        db.group[name] = fmt.GroupEntry(name, gid)
+    home = opts.get("d", f"/home/{name}")
+    db.passwd[name] = fmt.PasswdEntry(name, uid, int(gid or 0), opts.get("c", ""), home, opts.get("s", "/bin/sh"))
+    db.shadow[name] = fmt.ShadowEntry(name, "!", [_days(), "0", "99999", "7", "", "", ""])
+    _set_groups(db, name, [g for g in opts.get("G", "").split(",") if g])
+    if "m" in opts:
+        paths = host.facts.sim.setdefault("paths", [])
+        if home not in paths:
+            paths.append(home)
+    db.save()
+    return Result(0)
+
+
+@tool("usermod")
+def usermod(host: Any, argv: list[str], input: str | None) -> Result:
+    parsed = _one_name("usermod", _options(argv, "ugGsdcRPlpef", "mLUaov"))
+    if isinstance(parsed, Result):
+        return parsed
+    opts, name = parsed
+    db = Db(host)
+    if name not in db.passwd:
+        return fail(f"usermod: user '{name}' does not exist", 6)
+    entry = db.passwd[name]
+    if "u" in opts:
+        if not opts["u"].isdigit():
+            return fail(f"usermod: invalid user ID '{opts['u']}'", 3)
+        if any(p.uid == int(opts["u"]) and p.name != name for p in db.passwd.values()):
+            return fail(f"usermod: UID '{opts['u']}' already exists", 4)
+    refused = _check_groups(db, "usermod", opts)
+    if refused:
+        return refused
+    if "u" in opts:
+        entry.uid = int(opts["u"])
+    if "g" in opts:
+        entry.gid = int(db.gid_of(opts["g"]) or 0)
+    if "G" in opts:
+        groups = [g for g in opts["G"].split(",") if g]
+        if "a" in opts:
+            groups += [g.name for g in db.group.values() if name in g.members]
+        _set_groups(db, name, groups)
+    entry.shell = opts.get("s", entry.shell)
+    entry.home = opts.get("d", entry.home)
+    entry.gecos = opts.get("c", entry.gecos)
+    shadow = db.shadow.setdefault(name, fmt.ShadowEntry(name))
+    if "L" in opts and not shadow.hash.startswith("!"):
+        shadow.hash = "!" + shadow.hash
+    if "U" in opts and shadow.hash.startswith("!"):
+        if shadow.hash == "!":
+            return fail("usermod: unlocking the user's password would result in a passwordless account.\n"
+                        "You should set a password with usermod -p to unlock this user's password.", 0)
+        shadow.hash = shadow.hash[1:]
+    db.save()
+    return Result(0)
+
+
+@tool("userdel")
+def userdel(host: Any, argv: list[str], input: str | None) -> Result:
+    parsed = _one_name("userdel", _options(argv, "RP", "frZ"))
+    if isinstance(parsed, Result):
+        return parsed
+    _, name = parsed
+    db = Db(host)
+    if name not in db.passwd:
+        return fail(f"userdel: user '{name}' does not exist", 6)
+    gid = db.passwd.pop(name).gid
+    db.shadow.pop(name, None)
+    _set_groups(db, name, [])
+    own = db.group.get(name)  # USERGROUPS_ENAB: the user's own group goes when nobody else uses it
+    if own is not None and own.gid == gid and not own.members and not any(p.gid == gid for p in db.passwd.values()):
+        del db.group[name]
+    db.save()
+    return Result(0)
+
+
+@tool("chpasswd")
+def chpasswd(host: Any, argv: list[str], input: str | None) -> Result:
+    parsed = _options(argv, "Rcs", "em")
+    if isinstance(parsed, str):
+        return fail(parsed, 2)
+    db = Db(host)
+    errors = []
+    for n, line in enumerate((input or "").splitlines(), 1):
+        name, sep, password = line.partition(":")
+        if not sep:
+            errors.append(f"chpasswd: line {n}: missing new password")
+        elif name not in db.shadow or name not in db.passwd:
+            errors.append(f"chpasswd: line {n}: user '{name}' does not exist")
+        else:
+            db.shadow[name].hash = password if "e" in parsed[0] else crypt_hash(password)
+            db.shadow[name].rest[0] = _days()
+    if errors:
+        return fail("\n".join(errors) + "\nchpasswd: error detected, changes ignored")
+    db.save()
+    return Result(0)

@@ -1,0 +1,85 @@
+"""Secret references (`{secret: NAME}`, `{env: VAR}`) and their values.
+
+A manifest names a secret, never holds it. Plans carry only where the value is read from
+(`file:/etc/converge/secrets/alice`, `env:VAR`); the value is read when it is needed: to compare
+it with the host's stored hash while reading facts, and by the executor, which puts it into a
+step's stdin in place of MARK just before running the step. So no plan, saved plan, log line,
+event or API answer ever holds it."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .errors import PlanError
+
+DEFAULT_DIR = "/etc/converge/secrets"
+MARK = "(sensitive)"  # stands for the value in a step's stdin (and reads so in a plan)
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
+ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
+class SecretRef(BaseModel):
+    """Where a secret is: a file NAME in the secrets directory (mode 0600), or an environment variable."""
+
+    model_config = ConfigDict(extra="forbid")
+    secret: str | None = Field(None, description="a file in the secrets directory (settings.user.secrets_dir, "
+                                                 f"default {DEFAULT_DIR}), mode 0600", pattern=NAME.pattern)
+    env: str | None = Field(None, description="an environment variable of the converge process", pattern=ENV.pattern)
+
+    @model_validator(mode="after")
+    def _one(self) -> "SecretRef":
+        if (self.secret is None) == (self.env is None):
+            raise ValueError("a secret reference is either {secret: NAME} or {env: VARIABLE}")
+        return self
+
+
+def secrets_dir(settings: dict[str, Any], directory: str) -> str:
+    """settings.user.secrets_dir of converge.yaml (relative to the manifest directory), or the default."""
+    value = (settings.get("user") or {}).get("secrets_dir") if isinstance(settings.get("user"), dict) else None
+    if not value:
+        return DEFAULT_DIR
+    return os.path.normpath(os.path.join(directory or os.getcwd(), str(value)))
+
+
+def source(ref: SecretRef, directory: str) -> str:
+    return f"env:{ref.env}" if ref.env else f"file:{os.path.join(directory, ref.secret or '')}"
+
+
+def read(src: str, who: str) -> str:
+    """The value a source names. PlanError says whose secret and where it was looked for."""
+    kind, _, where = src.partition(":")
+    if kind == "env":
+        value = os.environ.get(where)
+        if value is None:
+            raise PlanError(f"{who}: the environment variable {where} (its secret) is not set")
+        return value
+    try:
+        fd = os.open(where, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise PlanError(f"{who}: secret file {where} does not exist; create it with mode 0600 "
+                        "(the value on its first line)") from None
+    except OSError as e:
+        raise PlanError(f"{who}: secret file {where} cannot be read: {e.strerror}") from None
+    with os.fdopen(fd, encoding="utf-8") as f:
+        mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+        if mode & 0o077:
+            raise PlanError(f"{who}: secret file {where} has mode {mode:04o}; it must be readable by its "
+                            f"owner only (chmod 600 {where})")
+        text = f.read()
+    value = text[:-1] if text.endswith("\n") else text
+    if not value or "\n" in value:
+        raise PlanError(f"{who}: secret file {where} must hold the value on one line")
+    return value
+
+
+def fill(text: str | None, src: str, who: str) -> tuple[str | None, str]:
+    """A step's stdin with the secret in place of MARK, and the secret (to redact from errors)."""
+    if not src or text is None or MARK not in text:
+        return text, ""
+    value = read(src, who)
+    return text.replace(MARK, value), value

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 from ..model import Observed, Ref, Step
 from .base import Context, record_managed, record_stamp
 from .container_common import desired_specs, map_volumes_to_declared, resolve_volume, spec_form
+from .container_fields import (devices_from_inspect, entrypoint_from_inspect, health_argv, health_from_inspect,
+                               map_declared, networks_from_inspect)
 
 MANAGED_LABEL = "converge.managed"
 ENV_LABEL = "converge.env"
@@ -59,13 +61,16 @@ class CliDriver:
         if chosen:
             out = host.run([self.runtime, "inspect", *[c["id"] for c in chosen]]).stdout
             details = {inspect_name(d): d for d in json.loads(out or "[]")}
+        newer = self.newer_images(ctx, details)
         result = {}
         for c in listed:
             ref = Ref(kind="container", name=c["name"])
             raw = details.get(c["name"])
             spec = spec_from_inspect(self.runtime, raw) if raw else spec_from_ps(self.runtime, c)
-            spec = map_volumes_to_declared(spec, c["name"], ctx)
+            spec = map_declared(map_volumes_to_declared(spec, c["name"], ctx), desired_specs(ctx, "container").get(c["name"]))
             spec["restart_requested"] = ctx.stamp(ref, "restart_requested")
+            if c["name"] in newer:  # the image moved on: read as the digest it runs, a replace follows
+                spec["image"] = f"{spec['image'].split('@')[0]}@{newer[c['name']][0]}"
             try:
                 spec = spec_form(spec)
             except ValidationError as e:  # an odd container made by hand must not hide the others
@@ -76,8 +81,49 @@ class CliDriver:
                 spec=spec,
                 managed=labels.get(MANAGED_LABEL) == "true" or ctx.managed_in_state(ref),
                 info={"id": c["id"], "runtime": self.runtime, "status": c["status"],
+                      "stop_timeout": (raw or {}).get("Config", {}).get("StopTimeout"),
+                      "image_id": (raw or {}).get("Image"), "image_digest": (raw or {}).get("ImageDigest"),
                       "converge_labels": {k: v for k, v in sorted(labels.items()) if k.startswith("converge.")}})
         return result
+
+    def newer_images(self, ctx: Context, details: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str, str]]:
+        """Containers declared `pull: newer` whose image has another digest now: name -> (digest it
+        runs, digest available, where from). The registry is asked with skopeo where the host has it
+        and it answers; else the local store (`image inspect`, one call for all) is the reference."""
+        from .container import normalize_image
+
+        specs = {n: s for n, s in desired_specs(ctx, "container").items()
+                 if s.runtime == self.runtime and s.pull == "newer" and n in details}
+        if not specs:
+            return {}
+        found: dict[str, tuple[str, str, str]] = {}
+        local: dict[str, dict[str, Any]] = {}
+        images = sorted({s.image for s in specs.values()})
+        listed = ctx.host.run([self.runtime, "image", "inspect", *images], check=False)
+        for row in json.loads(listed.stdout or "[]") if listed.returncode == 0 or listed.stdout.strip() else []:
+            for ref in row.get("RepoTags") or row.get("Names") or []:
+                local[normalize_image(ref)] = row
+        for name, spec in sorted(specs.items()):
+            raw = details[name]
+            remote = self.registry_digest(ctx, spec.image)
+            if remote and raw.get("ImageDigest"):
+                if remote != raw["ImageDigest"]:
+                    found[name] = (raw["ImageDigest"], remote, "registry")
+                continue
+            row = local.get(spec.image)
+            if row is not None and row.get("Id") and raw.get("Image") and row["Id"].removeprefix("sha256:") \
+                    != str(raw["Image"]).removeprefix("sha256:"):
+                old = raw.get("ImageDigest") or raw["Image"]
+                found[name] = (old if ":" in old else f"sha256:{old}",
+                               row.get("Digest") or row["Id"], "local")
+        ctx.reads.setdefault("container", {}).setdefault("newer", {}).update(found)
+        return found
+
+    def registry_digest(self, ctx: Context, image: str) -> str | None:
+        if not ctx.host.has("skopeo") or image.startswith("localhost/"):
+            return None
+        answer = ctx.host.run(["skopeo", "inspect", "--format", "{{.Digest}}", f"docker://{image}"], check=False)
+        return answer.stdout.strip() or None if answer.returncode == 0 else None
 
     def local_images(self, ctx: Context) -> set[str]:
         return parse_images(self.runtime, ctx.host.run(self.images_argv()).stdout)
@@ -85,8 +131,10 @@ class CliDriver:
     # -- steps -----------------------------------------------------------------------------
     def create(self, name: str, spec: Any, ctx: Context, images: set[str] | None) -> list[Step]:
         steps = []
-        if images is None or spec.image not in images:
-            steps.append(Step(argv=[self.runtime, "pull", spec.image], note=f"pull image {spec.image}"))
+        moved = ctx.reads.get("container", {}).get("newer", {}).get(name)
+        if images is None or spec.image not in images or spec.pull == "always" or moved and moved[2] == "registry":
+            note = f"pull image {spec.image}" + (f" (digest {moved[1]})" if moved else "")
+            steps.append(Step(argv=[self.runtime, "pull", spec.image], note=note))
         steps += self.create_steps(name, spec, ctx)
         return steps
 
@@ -115,6 +163,7 @@ class CliDriver:
             argv += ["--memory", str(spec.memory)]
         if spec.pids_limit is not None:
             argv += ["--pids-limit", str(spec.pids_limit)]
+        argv += self.more_flags(spec)
         argv += [spec.image, *(spec.command or [])]
         # whole `NAME=value` arguments: a short value ("1") must not blank out the rest of the line
         secrets = [f"{k}={v}" for k, v in sorted(spec.env.items())]
@@ -126,6 +175,30 @@ class CliDriver:
             steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
         return steps
 
+    def more_flags(self, spec: Any) -> list[str]:
+        argv: list[str] = []
+        if spec.entrypoint:  # podman takes a JSON list; docker one program (its args go in command)
+            argv += ["--entrypoint", json.dumps(spec.entrypoint, separators=(",", ":"))
+                     if self.runtime == "podman" else spec.entrypoint[0]]
+        for device in spec.devices or []:
+            argv += ["--device", device]
+        for cap in spec.cap_add or []:
+            argv += ["--cap-add", cap]
+        for cap in spec.cap_drop or []:
+            argv += ["--cap-drop", cap]
+        if spec.user:
+            argv += ["--user", spec.user]
+        if spec.healthcheck:
+            argv += health_argv(spec.healthcheck, self.runtime)
+        for network in spec.networks or []:
+            argv += ["--network", network]
+        if spec.stop_timeout is not None:
+            argv += ["--stop-timeout", str(spec.stop_timeout)]
+        return argv
+
+    def stop_argv(self, name: str, timeout: int | None) -> list[str]:
+        return [self.runtime, "stop", *(["-t", str(timeout)] if timeout is not None else []), name]
+
     def update(self, name: str, spec: Any, observed: Observed, paths: set[str], ctx: Context) -> list[Step]:
         ref = Ref(kind="container", name=name)
         steps = []
@@ -133,19 +206,24 @@ class CliDriver:
             steps.append(record_managed(ref, True))
         running = observed.spec.get("state") == "running"
         if "state" in paths and spec.state != observed.spec.get("state"):
-            verb = "start" if spec.state == "running" else "stop"
-            steps.append(Step(argv=[self.runtime, verb, name], note=verb))
+            if spec.state == "running":
+                steps.append(Step(argv=[self.runtime, "start", name], note="start"))
+            else:
+                steps.append(Step(argv=self.stop_argv(name, spec.stop_timeout), note="stop"))
             running = spec.state == "running"
         elif "restart_requested" in paths and spec.restart_requested and running:
-            steps.append(Step(argv=[self.runtime, "restart", name], note="restart requested"))
+            timeout = ["-t", str(spec.stop_timeout)] if spec.stop_timeout is not None else []
+            steps.append(Step(argv=[self.runtime, "restart", *timeout, name], note="restart requested"))
         if "restart_requested" in paths:
             steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
         return steps
 
-    def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
+    def delete(self, name: str, observed: Observed, ctx: Context, timeout: int | None = None) -> list[Step]:
+        """A stop waits the declared stop_timeout when the manifest has one (a replace), else what the
+        container was made with (the runtime's own default)."""
         steps = []
         if observed.spec.get("state") == "running":
-            steps.append(Step(argv=[self.runtime, "stop", name], note="stop"))
+            steps.append(Step(argv=self.stop_argv(name, timeout), note="stop"))
         # no `-v`: volumes hold data, containers do not
         steps.append(Step(argv=[self.runtime, "rm", name], note="remove the container (volumes stay)"))
         ref = Ref(kind="container", name=name)
@@ -157,7 +235,7 @@ class CliDriver:
         """Pull first, so a missing image fails before the old container is gone."""
         create = self.create(name, spec, ctx, images)
         pulls = [s for s in create if s.argv[1:2] == ["pull"]]
-        removal = [s for s in self.delete(name, observed, ctx) if s.op == "run"]
+        removal = [s for s in self.delete(name, observed, ctx, spec.stop_timeout) if s.op == "run"]
         return pulls + removal + [s for s in create if s not in pulls]
 
 
@@ -243,7 +321,16 @@ def spec_from_inspect(runtime: str, raw: dict[str, Any]) -> dict[str, Any]:
         "cpus": (hostcfg.get("NanoCpus") or 0) / 1e9 or None,
         "memory": hostcfg.get("Memory") or None,
         "pids_limit": hostcfg.get("PidsLimit") or None,
+        "entrypoint": entrypoint_from_inspect(config.get("Entrypoint")),
+        "devices": devices_from_inspect(hostcfg.get("Devices")),
+        "cap_add": list(hostcfg.get("CapAdd") or []),
+        "cap_drop": list(hostcfg.get("CapDrop") or []),
+        "user": config.get("User") or None,
+        "healthcheck": health_from_inspect(config.get("Healthcheck")),
     }
+    networks, mode = networks_from_inspect(raw)
+    if networks:
+        spec["networks"], spec["network"] = networks, mode
     return spec
 
 

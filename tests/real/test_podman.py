@@ -170,3 +170,50 @@ containers:
     got = ps()
     assert got["player"]["State"] == "running" and got["spare"]["State"] in ("created", "exited")
     assert apply(d, root).report.commands == 0
+
+
+def test_devices_capabilities_user_healthcheck_read_back_and_nothing_to_do(podman_env, tmp_path):
+    """A device and capabilities land in the container (podman inspect shows them), and the
+    second plan is empty: what inspect says is read back in the manifest's form."""
+    name = f"cvdev-{os.getpid()}-{tmp_path.name[-8:]}"
+    d = tmp_path / "manifests"
+    d.mkdir()
+    write(d, f"""
+containers:
+  {name}:
+    image: {IMAGE}
+    entrypoint: [sh, -c]
+    command: ["{LOOP}"]
+    devices: [/dev/null:/dev/cvnull, "/dev/zero:/dev/cvzero:rwm"]
+    cap_add: [net_admin]
+    cap_drop: [MKNOD]
+    user: "1000:1000"
+    healthcheck: {{test: "true", interval: 1m, timeout: 5s, start_period: 2s}}
+    stop_timeout: 3
+    network: none
+""")
+    root = tmp_path / "root"
+    first = apply(d, root)
+    assert first.report.ok, first.report
+    raw = json.loads(podman("inspect", name).stdout)[0]
+    assert [(x["PathOnHost"], x["PathInContainer"]) for x in raw["HostConfig"]["Devices"]] == [
+        ("/dev/null", "/dev/cvnull"), ("/dev/zero", "/dev/cvzero")]
+    assert raw["HostConfig"]["CapAdd"] == ["CAP_NET_ADMIN"] and raw["HostConfig"]["CapDrop"] == ["CAP_MKNOD"]
+    assert "CAP_NET_ADMIN" in raw["EffectiveCaps"] and "CAP_MKNOD" not in raw["EffectiveCaps"]
+    assert raw["Config"]["User"] == "1000:1000" and raw["Config"]["StopTimeout"] == 3
+    assert raw["Config"]["Healthcheck"]["Test"] == ["CMD-SHELL", "true"]
+    assert raw["Config"]["Healthcheck"]["Interval"] == 60 * 10**9
+    assert "\nUid:\t1000\t" in podman("exec", name, "cat", "/proc/self/status").stdout
+    assert podman("exec", name, "ls", "/dev/cvnull").returncode == 0
+    assert first.replan.empty
+    second = apply(d, root)
+    assert second.plan.empty and second.report.commands == 0
+
+    # a capability more is a replace; the stop waits the declared 3 s at most
+    write(d, (d / "apps.yaml").read_text().replace("cap_add: [net_admin]", "cap_add: [net_admin, sys_ptrace]"))
+    plan, _ = engine.plan(engine.open_target(str(d), "local", str(root)))
+    [change] = plan.changes
+    assert [s.argv for s in change.steps if s.op == "run"][0] == ["podman", "stop", "-t", "3", name]
+    third = apply(d, root)
+    assert third.report.ok and third.replan.empty
+    assert json.loads(podman("inspect", name).stdout)[0]["HostConfig"]["CapAdd"] == ["CAP_NET_ADMIN", "CAP_SYS_PTRACE"]

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from ..model import Action, Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field
-from .container_fields import NETWORK_NAME, USER_RE, Healthcheck, normalize_cap, normalize_device
+from .container_fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, normalize_cap, normalize_device
 from .shares_common import DATASET_NAME
 
 # [registry[:port]/]path[:tag][@sha256:digest]
@@ -123,6 +123,8 @@ class ContainerSpec(Spec):
     rootfs_size: Size | None = Field(None, description="lxc")
     features: dict[str, OnOff] = Field(default_factory=dict, description="lxc: nesting, keyctl, ...")
     restart_requested: Stamp | None = None
+    stop_requested: StopRequest | None = Field(None, description="podman/docker: how the stop that state: stopped "
+                                               "makes is done, once: {at: STAMP, timeout: SECONDS, force: true}")
     allow_destroy: bool = allow_destroy_field()  # lxc: its rootfs holds data
 
     @field_validator("image")
@@ -225,7 +227,7 @@ class ContainerSpec(Spec):
             raise ValueError("docker healthcheck: the CLI sets a shell command only; give test as a string")
         if self.runtime == "lxc":
             for what in ("ports", "restart", "env_file", "labels", "entrypoint", "devices", "cap_add", "cap_drop",
-                         "user", "healthcheck", "networks"):
+                         "user", "healthcheck", "networks", "stop_requested"):
                 if getattr(self, what):
                     raise ValueError(f"lxc containers have no {what} (podman and docker do)")
             if any(not arg or any(c.isspace() or c in "'\"" for c in arg) for arg in self.command or []):

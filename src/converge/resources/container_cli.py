@@ -69,6 +69,7 @@ class CliDriver:
             spec = spec_from_inspect(self.runtime, raw) if raw else spec_from_ps(self.runtime, c)
             spec = map_declared(map_volumes_to_declared(spec, c["name"], ctx), desired_specs(ctx, "container").get(c["name"]))
             spec["restart_requested"] = ctx.stamp(ref, "restart_requested")
+            spec["stop_requested"] = honoured_stop(ctx, ref, desired_specs(ctx, "container").get(c["name"]))
             if c["name"] in newer:  # the image moved on: read as the digest it runs, a replace follows
                 spec["image"] = f"{spec['image'].split('@')[0]}@{newer[c['name']][0]}"
             try:
@@ -173,6 +174,8 @@ class CliDriver:
         ref = Ref(kind="container", name=name)
         if spec.restart_requested:  # a new container has just (re)started: the stamp is honoured
             steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
+        if spec.stop_requested:  # nothing of the old container is left to stop
+            steps.append(record_stamp(ref, "stop_requested", spec.stop_requested.at))
         return steps
 
     def more_flags(self, spec: Any) -> list[str]:
@@ -209,13 +212,18 @@ class CliDriver:
             if spec.state == "running":
                 steps.append(Step(argv=[self.runtime, "start", name], note="start"))
             else:
-                steps.append(Step(argv=self.stop_argv(name, spec.stop_timeout), note="stop"))
+                timeout, request = spec.stop_timeout, spec.stop_requested
+                if request and "stop_requested" in paths:  # a stop requested with parameters, honoured once
+                    timeout = 0 if request.force else request.timeout if request.timeout is not None else timeout
+                steps.append(Step(argv=self.stop_argv(name, timeout), note="stop"))
             running = spec.state == "running"
         elif "restart_requested" in paths and spec.restart_requested and running:
             timeout = ["-t", str(spec.stop_timeout)] if spec.stop_timeout is not None else []
             steps.append(Step(argv=[self.runtime, "restart", *timeout, name], note="restart requested"))
         if "restart_requested" in paths:
             steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
+        if "stop_requested" in paths:
+            steps.append(record_stamp(ref, "stop_requested", spec.stop_requested.at if spec.stop_requested else None))
         return steps
 
     def delete(self, name: str, observed: Observed, ctx: Context, timeout: int | None = None) -> list[Step]:
@@ -282,6 +290,15 @@ def parse_images(runtime: str, text: str) -> set[str]:
                 if row.get("Digest", "<none>") != "<none>":
                     names.add(f"{repo}@{row['Digest']}")
     return {normalize_image(n) for n in names}
+
+
+def honoured_stop(ctx: Context, ref: Ref, declared: Any) -> dict[str, Any] | None:
+    """The stop request last honoured, with the parameters the manifest gives it when it is that one."""
+    at = ctx.stamp(ref, "stop_requested")
+    request = getattr(declared, "stop_requested", None)
+    if request is not None and request.at == at:
+        return request.model_dump(mode="json")  # type: ignore[no-any-return]
+    return {"at": at} if at else None
 
 
 def inspect_name(raw: dict[str, Any]) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..types import Stamp
+
 DEVICE_PERMS = re.compile(r"[rwm]{1,3}")
 CAP_RE = re.compile(r"(CAP_)?[A-Z][A-Z0-9_]*")
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -187,3 +189,14 @@ def map_declared(spec: dict[str, Any], declared: Any) -> dict[str, Any]:
         by_paths = {":".join(d.split(":")[:2]): d for d in declared.devices}
         out["devices"] = [by_paths.get(d, d) if d.count(":") == 1 else d for d in spec["devices"]]
     return out
+
+
+class StopRequest(BaseModel):
+    """A request stamp with parameters: the stop that `state: stopped` makes, done once this way
+    (the API's stop action writes it). `force` kills at once (`stop -t 0`); `timeout` overrides
+    stop_timeout for this one stop."""
+    model_config = ConfigDict(extra="forbid")
+
+    at: Stamp
+    timeout: int | None = Field(None, ge=0, le=3600)
+    force: bool = False

@@ -18,8 +18,14 @@ from pydantic import ValidationError
 from ..model import Observed, Ref, Step
 from .base import Context, record_managed, record_stamp
 from .container_common import desired_specs, map_volumes_to_declared, resolve_volume, spec_form
-from .container_fields import (devices_from_inspect, entrypoint_from_inspect, health_argv, health_from_inspect,
-                               map_declared, networks_from_inspect)
+from .container_fields import (
+    devices_from_inspect,
+    entrypoint_from_inspect,
+    health_argv,
+    health_from_inspect,
+    map_declared,
+    networks_from_inspect,
+)
 
 MANAGED_LABEL = "converge.managed"
 ENV_LABEL = "converge.env"

@@ -33,7 +33,8 @@ MANIFEST_PATH = re.compile(rf"(?:{_PART}/){{0,7}}{_PART}\.ya?ml(?:\.j2)?")
 MAX_PATH = 255
 
 COLLECTIONS = {"pools": "pool", "datasets": "dataset", "snapshots": "snapshot", "shares/smb": "smb",
-               "shares/nfs": "nfs", "interfaces": "interface", "containers": "container"}
+               "shares/nfs": "nfs", "interfaces": "interface", "containers": "container",
+               "container_networks": "container_network"}
 
 
 def etag_of(value: Any) -> str:

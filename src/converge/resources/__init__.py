@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import Context, Kind, Spec
 from .container import ContainerKind
+from .container_network import ContainerNetworkKind
 from .dataset import DatasetKind
 from .interface import InterfaceKind
 from .nfs import NfsKind
@@ -18,6 +19,7 @@ KINDS: list[Kind] = [
     SmbKind(),
     NfsKind(),
     InterfaceKind(),
+    ContainerNetworkKind(),
     ContainerKind(),
 ]
 BY_KIND: dict[str, Kind] = {k.kind: k for k in KINDS}

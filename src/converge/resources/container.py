@@ -276,6 +276,7 @@ class ContainerKind(Kind[ContainerSpec]):
                 refs.append(Ref(kind="dataset" if "/" in source else "pool", name=source))
         if spec.network and spec.network not in ("none", "bridge", "host"):
             refs.append(Ref(kind="interface", name=spec.network))
+        refs += [Ref(kind="container_network", name=n) for n in spec.networks or []]
         return refs
 
     def host_paths(self, name: str, observed: Observed) -> list[str]:

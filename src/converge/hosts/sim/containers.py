@@ -78,6 +78,10 @@ def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
         return Result(0, ps_rows(host, rt.name))
     if verb == "images":
         return Result(0, images(host, rt.name))
+    if verb == "network":
+        from .containers_net import network_cli
+
+        return network_cli(host, rt.name, rt.rc, args)
     if verb == "image" and args[:1] == ["inspect"]:
         return _image_inspect(host, rt, args[1:])
     if verb == "inspect":
@@ -189,7 +193,7 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
                 return fail(f"Error: statfs {source}: no such file or directory", rt.rc)
             host.facts.sim.setdefault("paths", []).append(source)  # dockerd creates a missing bind source
     labels = dict(kv.split("=", 1) for kv in opts["label"])
-    known = set(host.facts.sim.get("networks", {}))
+    known = set(host.facts.sim.get("networks" if rt.name == "podman" else "docker_networks", {}))
     mode = next((n for n in opts["network"] if n in MODES or n not in known), None)
     joined = sorted(n for n in opts["network"] if n != mode) or None
     if mode and joined or len(opts["network"]) > 1 and mode:

@@ -102,6 +102,8 @@ def test_unmanaged_containers_are_left_alone(tmp_path):
     ("  vol: {image: 'app:1', volumes: ['tank/nope:/x']}\n", "dataset 'tank/nope' is not declared"),
     ("  small: {image: 'app:1', memory: 1M}\n", "memory below 6M"),
     ("  envy: {image: 'app:1', env: {'1BAD': x}}\n", "is not an environment variable name"),
+    ("  lost: {image: 'app:1', networks: [nowhere]}\n", "container_network 'nowhere' is not declared nor present"),
+    ("  caps: {image: 'app:1', cap_add: [bad-cap]}\n", "is not a capability name"),
 ])
 def test_bad_input_is_refused_before_anything_runs(tmp_path, body, message):
     d = nas(tmp_path, BASE + body)
@@ -233,3 +235,46 @@ def test_pull_missing_ignores_a_newer_local_image(tmp_path):
     t.host.run(["podman", "pull", "docker.io/library/app:1"])
     t.host.flush()
     assert plan(d).empty
+
+
+# -- container_network ------------------------------------------------------------------------------
+def test_recorded_podman_network_ls_parses_to_the_spec_form():
+    from converge.resources.container_network import parse_network
+    from tests.resources.recorded import fixture
+
+    rows = json.loads(fixture("podman/network-ls.json"))
+    got = {name: (spec, labels) for name, spec, labels in (parse_network("podman", r) for r in rows)}
+    assert got["c2mac"] == ({"runtime": "podman", "driver": "macvlan", "subnet": "192.168.77.0/24",
+                             "gateway": "192.168.77.1", "parent": "lo"}, {"converge.managed": "true"})
+    assert got["c2neta"][0] == {"runtime": "podman", "driver": "bridge", "subnet": "10.89.77.0/24",
+                                "gateway": "10.89.77.1"}  # a bridge's own interface is not a parent
+    assert got["podman"][1] == {}  # podman's own network: unmanaged
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"subnet": "10.0.0.0/33"}, "is not a subnet"),
+    ({"subnet": "10.0.0.0/24", "gateway": "10.0.1.1"}, "is not inside subnet"),
+    ({"gateway": "10.0.0.1"}, "gateway needs subnet"),
+    ({"parent": "eth0"}, "parent is for macvlan and ipvlan"),
+    ({"driver": "overlay"}, "driver"),
+])
+def test_bad_networks_are_refused(spec, message):
+    from pydantic import ValidationError
+
+    from converge.resources.container_network import ContainerNetworkSpec
+
+    with pytest.raises(ValidationError, match=message):
+        ContainerNetworkSpec.model_validate(spec)
+
+
+def test_a_network_in_use_is_not_removed_from_under_its_container(tmp_path):
+    """The sim refuses `network rm` of an attached network as podman does; converge orders the
+    container's removal first, so the whole delete applies."""
+    d = nas(tmp_path, "container_networks: {lan: {}}\ncontainers:\n  web: {image: 'app:1', networks: [lan]}\n")
+    assert engine.reconcile(engine.open_target(str(d))).replan.empty
+    t = engine.open_target(str(d))
+    refused = t.host.run(["podman", "network", "rm", "lan"], check=False)
+    assert refused.returncode == 125 and "network is being used" in refused.stderr
+    (d / "main.yaml").write_text("containers: {}\n")
+    outcome = engine.reconcile(engine.open_target(str(d)))
+    assert outcome.report.ok and outcome.replan.empty

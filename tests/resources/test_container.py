@@ -278,3 +278,22 @@ def test_a_network_in_use_is_not_removed_from_under_its_container(tmp_path):
     (d / "main.yaml").write_text("containers: {}\n")
     outcome = engine.reconcile(engine.open_target(str(d)))
     assert outcome.report.ok and outcome.replan.empty
+
+
+def test_pull_newer_asks_the_registry_where_it_answers_and_pulls_before_the_replace(tmp_path):
+    later = "sha256:" + "d" * 64
+    seed = {**SEED, "registry": ["docker.io/library/app:1"], "registry_reachable": True,
+            "registry_digests": {"docker.io/library/app:1": NEWER}}
+    d = nas(tmp_path, "containers:\n  web: {image: 'app:1', pull: newer}\n", seed)
+    web = [c for c in plan(d).changes if str(c.ref) == "container/web"][0]
+    assert runs(web)[0] == ["podman", "pull", "docker.io/library/app:1"]  # the local copy is behind
+    assert engine.reconcile(engine.open_target(str(d))).replan.empty
+    t = engine.open_target(str(d))
+    t.host.facts.sim["registry_digests"]["docker.io/library/app:1"] = later  # pushed upstream
+    t.host.changed()
+    t.host.flush()
+    [change] = plan(d).changes
+    assert [(x.path, x.before_text, x.after_text) for x in change.diffs] == [("image digest", NEWER, later)]
+    assert runs(change)[:3] == [["podman", "pull", "docker.io/library/app:1"], ["podman", "stop", "web"],
+                                ["podman", "rm", "web"]]
+    assert engine.reconcile(engine.open_target(str(d))).replan.empty

@@ -139,7 +139,10 @@ class CliDriver:
     def create(self, name: str, spec: Any, ctx: Context, images: set[str] | None) -> list[Step]:
         steps = []
         moved = ctx.reads.get("container", {}).get("newer", {}).get(name)
-        if images is None or spec.image not in images or spec.pull == "always" or moved and moved[2] == "registry":
+        # pull: newer with a registry that answers: a new container starts from the registry's image,
+        # never from a stale local copy (the next read would find it behind and replace it)
+        fresh = spec.pull == "newer" and not moved and self.registry_digest(ctx, spec.image) is not None
+        if images is None or spec.image not in images or spec.pull == "always" or fresh or moved and moved[2] == "registry":
             note = f"pull image {spec.image}" + (f" (digest {moved[1]})" if moved else "")
             steps.append(Step(argv=[self.runtime, "pull", spec.image], note=note))
         steps += self.create_steps(name, spec, ctx)

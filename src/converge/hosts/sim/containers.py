@@ -96,6 +96,26 @@ def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
     return fail(f"Error: unrecognized command `{rt.name} {verb}`", rt.rc)
 
 
+@tool("skopeo")
+def skopeo(host: Any, argv: list[str], input: str | None) -> Result:
+    """`skopeo inspect --format {{.Digest}} docker://IMAGE`: the registry's manifest digest. The
+    registry answers only when the seed says it is reachable (`registry_reachable: true`); else
+    the lookup fails as it does on a host without network."""
+    ref = argv[-1]
+    if argv[1:2] != ["inspect"] or not ref.startswith("docker://"):
+        return fail("Error: unsupported in the simulation: " + " ".join(argv[1:]), 1)
+    image = normalize_image(ref.removeprefix("docker://"))
+    host_name = image.split("/")[0].replace("docker.io", "registry-1.docker.io")
+    if not host.facts.sim.get("registry_reachable"):
+        return fail(f"time=\"2026-11-28T10:00:00Z\" level=fatal msg=\"Error parsing image name \\\"{ref}\\\": "
+                    f"pinging container registry {host_name}: Get \\\"https://{host_name}/v2/\\\": dial tcp: "
+                    f"lookup {host_name}: no such host\"", 1)
+    if image not in {normalize_image(i) for i in host.facts.sim.get("registry", [])}:
+        return fail(f"time=\"2026-11-28T10:00:00Z\" level=fatal msg=\"Error parsing image name \\\"{ref}\\\": "
+                    "reading manifest: manifest unknown\"", 1)
+    return Result(0, image_digest(host, image, "registry_digests") + "\n")
+
+
 def _inspect(host: Any, rt: Runtime, refs: list[str]) -> Result:
     out = []
     for ref in refs:

@@ -135,9 +135,9 @@ def recorded_inspect():
 
 def test_recorded_podman_inspect_reads_back_as_the_manifest_declares():
     from converge.resources.container import ContainerSpec
-    from converge.resources.container_cli import spec_from_inspect
     from converge.resources.container_common import spec_form
     from converge.resources.container_fields import map_declared
+    from converge.resources.container_parse import spec_from_inspect
 
     raw = recorded_inspect()
     declared = ContainerSpec.model_validate({

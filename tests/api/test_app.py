@@ -160,3 +160,12 @@ def test_stop_with_timeout_or_force_writes_a_stop_request(client, homelab):
     assert bad.status_code == 422 and "timeout" in bad.text
     odd = client.post("/api/v1/containers/jellyfin/stop", json={"kill": True})
     assert odd.status_code == 422
+
+
+def test_container_networks_collection(client, homelab):
+    r = client.post("/api/v1/container_networks", json={"name": "lan", "driver": "macvlan", "parent": "eth0",
+                                                        "subnet": "192.168.5.0/24"})
+    assert r.status_code == 201, r.text
+    assert client.get("/api/v1/container_networks/lan").json()["desired"]["driver"] == "macvlan"
+    bad = client.post("/api/v1/container_networks", json={"name": "flat", "parent": "eth0"})
+    assert bad.status_code == 422 and "parent is for macvlan and ipvlan" in bad.text

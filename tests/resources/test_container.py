@@ -297,3 +297,13 @@ def test_pull_newer_asks_the_registry_where_it_answers_and_pulls_before_the_repl
     assert runs(change)[:3] == [["podman", "pull", "docker.io/library/app:1"], ["podman", "stop", "web"],
                                 ["podman", "rm", "web"]]
     assert engine.reconcile(engine.open_target(str(d))).replan.empty
+
+
+def test_a_network_change_under_a_container_is_refused_at_plan_time(tmp_path):
+    from converge.errors import PlanError
+
+    d = nas(tmp_path, "container_networks: {lan: {subnet: 10.1.0.0/24}}\ncontainers:\n  web: {image: 'app:1', networks: [lan]}\n")
+    assert engine.reconcile(engine.open_target(str(d))).replan.empty
+    (d / "main.yaml").write_text((d / "main.yaml").read_text().replace("10.1.0.0", "10.2.0.0"))
+    with pytest.raises(PlanError, match=r"container_network lan: .* containers are on it \(web\)"):
+        plan(d)

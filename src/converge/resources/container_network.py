@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..errors import PlanError
 from ..model import FieldDiff, Observed, Step
 from .base import Context, Kind, Spec, record_managed
 
@@ -113,6 +114,15 @@ class ContainerNetworkKind(Kind[ContainerNetworkSpec]):
                ctx: Context) -> list[Step]:
         # only adoption reaches here (every field is create-only): ownership is kept in converge's state
         return [] if observed.managed else [record_managed(self.ref(name), True)]
+
+    def replace(self, name: str, spec: ContainerNetworkSpec, observed: Observed, ctx: Context) -> list[Step]:
+        """Refused while containers are on it: the runtime will not remove a network in use, and
+        converge does not take containers down for a network edit on its own."""
+        users = sorted(c for c, obs in ctx.facts.of("container").items() if name in (obs.spec.get("networks") or []))
+        if users:
+            raise PlanError(f"container_network {name}: changing it means remove + create, and containers are on "
+                            f"it ({', '.join(users)}); take it out of their networks first, apply, then change it")
+        return self.delete(name, observed, ctx) + self.create(name, spec, ctx)
 
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
         runtime = observed.spec.get("runtime", "podman")

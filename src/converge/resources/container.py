@@ -35,6 +35,12 @@ def normalize_port(spec: Any) -> str:
     return f"{ip + ':' if ip else ''}{host}:{ctr}/{m['proto'] or 'tcp'}"
 
 
+def short_digest(digest: str) -> str:
+    """`sha256:` and the first 12 hex digits, as `podman images` shows ids."""
+    algo, _, hexes = digest.partition(":")
+    return f"{algo}:{hexes[:12]}…" if len(hexes) > 12 else digest
+
+
 def host_port(mapping: str) -> tuple[str, int, str]:
     parts = mapping.split("/")[0].split(":")
     return (parts[0] if len(parts) == 3 else "", int(parts[-2]), mapping.split("/")[1])
@@ -355,7 +361,7 @@ class ContainerKind(Kind[ContainerSpec]):
             moved = newer.get(change.ref.name)
             for d in change.diffs if moved else []:
                 if d.path == "image" and "@" in str(d.before) and "@" not in str(d.after):
-                    d.path, d.before_text, d.after_text = "image digest", moved[0], moved[1]
+                    d.path, d.before_text, d.after_text = "image digest", short_digest(moved[0]), short_digest(moved[1])
         holders: dict[tuple[str, int, str], str] = {}
         for other, observed in ctx.facts.of(self.kind).items():
             if observed.spec.get("state") == "running":

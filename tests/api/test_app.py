@@ -146,3 +146,26 @@ def test_facts_mask_container_env_as_the_plan_does(client, homelab):
     (homelab / "apps.yaml").write_text((homelab / "apps.yaml").read_text().replace('PUID: "1000"', 'PUID: "1001"'))
     [change] = client.get("/api/v1/plan").json()["changes"]
     assert change["after"]["env"] == syncthing["env"]  # the same mask
+
+
+def test_stop_with_timeout_or_force_writes_a_stop_request(client, homelab):
+    """The body's parameters become a request stamp beside state: stopped; bad ones are refused."""
+    r = client.post("/api/v1/containers/jellyfin/stop", json={"force": True})
+    assert r.status_code == 200, r.text
+    declared = client.get("/api/v1/containers/jellyfin").json()["desired"]
+    assert declared["state"] == "stopped" and declared["stop_requested"]["force"] is True
+    assert "      force: true\n" in (homelab / "apps.yaml").read_text()
+    assert declared["stop_requested"]["at"].endswith("Z")
+    bad = client.post("/api/v1/containers/jellyfin/stop", json={"timeout": -1})
+    assert bad.status_code == 422 and "timeout" in bad.text
+    odd = client.post("/api/v1/containers/jellyfin/stop", json={"kill": True})
+    assert odd.status_code == 422
+
+
+def test_container_networks_collection(client, homelab):
+    r = client.post("/api/v1/container_networks", json={"name": "lan", "driver": "macvlan", "parent": "eth0",
+                                                        "subnet": "192.168.5.0/24"})
+    assert r.status_code == 201, r.text
+    assert client.get("/api/v1/container_networks/lan").json()["desired"]["driver"] == "macvlan"
+    bad = client.post("/api/v1/container_networks", json={"name": "flat", "parent": "eth0"})
+    assert bad.status_code == 422 and "parent is for macvlan and ipvlan" in bad.text

@@ -47,7 +47,8 @@ def openapi_document() -> dict[str, Any]:
             "delete": {"summary": f"remove a {kind} from the manifests",
                        "responses": _responses("200", None, 404, 409, 412, 503)}}
     for path, summary in [("/api/v1/containers/{name}/start", "state: running"),
-                          ("/api/v1/containers/{name}/stop", "state: stopped"),
+                          ("/api/v1/containers/{name}/stop", "state: stopped; an optional body {timeout: SECONDS, force: "
+                           "true} writes a stop_requested stamp: how this one stop is done"),
                           ("/api/v1/containers/{name}/restart", "restart_requested stamp"),
                           ("/api/v1/pools/{name}/scrub", "scrub_requested stamp"),
                           ("/api/v1/snapshots/{name}/rollback", "rollback_to + rollback_requested on the dataset"),

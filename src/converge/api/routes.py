@@ -186,6 +186,12 @@ async def action(request: Request) -> Response:
     if coll in ("containers", "services"):
         patch = {"state": "running"} if verb == "start" else {"state": "stopped"} if verb == "stop" \
             else {"restart_requested": stamp}
+        if verb == "stop":  # {"timeout": SECONDS, "force": true}: how this one stop is done (a request stamp)
+            body = await body_json(request)
+            if body is not None:
+                if not isinstance(body, dict) or set(body) - {"timeout", "force"}:
+                    raise ApiError(422, 'the body is {"timeout": SECONDS, "force": true|false}, both optional')
+                patch["stop_requested"] = {"at": stamp, **body}
     elif coll == "pools":
         patch = {"scrub_requested": stamp}
     elif coll == "snapshots":

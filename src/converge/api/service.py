@@ -34,7 +34,8 @@ MAX_PATH = 255
 
 COLLECTIONS = {"pools": "pool", "datasets": "dataset", "snapshots": "snapshot", "shares/smb": "smb",
                "shares/nfs": "nfs", "interfaces": "interface", "containers": "container",
-               "system": "system", "services": "service", "users": "user", "groups": "group"}
+               "system": "system", "services": "service", "users": "user", "groups": "group",
+               "container_networks": "container_network"}
 
 
 def etag_of(value: Any) -> str:

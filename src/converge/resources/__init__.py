@@ -5,6 +5,7 @@ from __future__ import annotations
 from .accounts import ACCOUNT_KINDS
 from .base import Context, Kind, Spec
 from .container import ContainerKind
+from .container_network import ContainerNetworkKind
 from .dataset import DatasetKind
 from .interface import InterfaceKind
 from .nfs import NfsKind
@@ -21,6 +22,7 @@ KINDS: list[Kind] = [
     SmbKind(),
     NfsKind(),
     InterfaceKind(),
+    ContainerNetworkKind(),
     ContainerKind(),
     SystemKind(),
     ServiceKind(),

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from ..model import Action, Change, FieldDiff, Observed, Ref, Step
 from ..types import OnOff, Size, Stamp
 from .base import Context, Kind, Spec, allow_destroy_field
+from .container_fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, normalize_cap, normalize_device
 from .shares_common import DATASET_NAME
 from .system.persist import container_observed_persist, container_persist_steps, container_unit_removal
 
@@ -33,6 +34,12 @@ def normalize_port(spec: Any) -> str:
         raise ValueError(f"{spec!r}: ports are 1-65535")
     ip = m["ip"] if m["ip"] and m["ip"] != "0.0.0.0" else ""
     return f"{ip + ':' if ip else ''}{host}:{ctr}/{m['proto'] or 'tcp'}"
+
+
+def short_digest(digest: str) -> str:
+    """`sha256:` and the first 12 hex digits, as `podman images` shows ids."""
+    algo, _, hexes = digest.partition(":")
+    return f"{algo}:{hexes[:12]}…" if len(hexes) > 12 else digest
 
 
 def host_port(mapping: str) -> tuple[str, int, str]:
@@ -93,6 +100,7 @@ class ContainerSpec(Spec):
     template: str | None = Field(None, pattern=r"^[a-z0-9_-]+(:[A-Za-z0-9._-]+){0,3}$",
                                  description="lxc: template, e.g. busybox, or download:DIST:RELEASE:ARCH")
     command: list[str] | None = None
+    entrypoint: list[str] | None = Field(None, description="podman/docker: replaces the image's entrypoint")
     env: dict[str, str] = Field(default_factory=dict, description="values are never shown in plans",
                                 json_schema_extra={"x-converge-sensitive": True})
     env_file: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]+$")
@@ -105,6 +113,18 @@ class ContainerSpec(Spec):
     memory: Size | None = None
     pids_limit: int | None = Field(None, ge=1)
     labels: dict[str, str] = Field(default_factory=dict)
+    devices: list[str] | None = Field(None, description="host devices, /dev/HOST[:/CONTAINER][:rwm], e.g. /dev/dri")
+    cap_add: list[str] | None = Field(None, description="capabilities added, e.g. NET_ADMIN")
+    cap_drop: list[str] | None = Field(None, description="capabilities dropped, e.g. MKNOD or ALL")
+    user: str | None = Field(None, description="USER[:GROUP] (names or ids) the process runs as")
+    healthcheck: Healthcheck | None = None
+    networks: list[str] | None = Field(None, description="podman/docker networks joined, by name")
+    pull: Literal["missing", "always", "newer"] = Field(
+        "missing", description="missing: pull when not local; always: pull at every create/replace; newer: "
+        "replace when the registry (or the local store) has another digest for the image",
+        json_schema_extra={"x-converge-meta": True})
+    stop_timeout: int | None = Field(None, ge=0, le=3600, description="seconds a stop waits before SIGKILL "
+                                     "(podman/docker stop -t); 0 kills at once", json_schema_extra={"x-converge-meta": True})
     onboot: OnOff | None = Field(None, description="lxc: start at boot")
     unprivileged: OnOff | None = Field(None, description="lxc")
     rootfs_size: Size | None = Field(None, description="lxc")
@@ -113,6 +133,8 @@ class ContainerSpec(Spec):
     persist: bool = Field(True, description="podman with a restart policy: a converge-container-NAME.service "
                                             "unit recreates it at boot (docker: its restart policy and the docker "
                                             "service)", json_schema_extra={"x-converge-always": True})
+    stop_requested: StopRequest | None = Field(None, description="podman/docker: how the stop that state: stopped "
+                                               "makes is done, once: {at: STAMP, timeout: SECONDS, force: true}")
     allow_destroy: bool = allow_destroy_field()  # lxc: its rootfs holds data
 
     @field_validator("image")
@@ -130,6 +152,36 @@ class ContainerSpec(Spec):
 
             return shlex.split(v)
         return v
+
+    @field_validator("entrypoint", mode="before")
+    @classmethod
+    def _entrypoint(cls, v: Any) -> Any:
+        return cls._command(v)
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, v: list[str] | None) -> list[str] | None:
+        return sorted({normalize_device(d) for d in v}) if v is not None else None
+
+    @field_validator("cap_add", "cap_drop")
+    @classmethod
+    def _caps(cls, v: list[str] | None) -> list[str] | None:
+        return sorted({normalize_cap(c) for c in v}) if v is not None else None
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, v: str | None) -> str | None:
+        if v is not None and not USER_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not USER[:GROUP] (names or numeric ids)")
+        return v
+
+    @field_validator("networks")
+    @classmethod
+    def _networks(cls, v: list[str] | None) -> list[str] | None:
+        for name in v or []:
+            if not NETWORK_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a network name (letters, digits, '_', '.', '-')")
+        return sorted(set(v)) if v is not None else None
 
     @field_validator("env")
     @classmethod
@@ -177,8 +229,15 @@ class ContainerSpec(Spec):
         if self.ports and self.network in ("none", "host"):
             # podman and docker drop the mappings with a warning: such a spec could never converge
             raise ValueError(f"ports with network {self.network}: the runtime discards port mappings there")
+        if self.networks and self.network not in (None, "bridge"):
+            raise ValueError(f"networks with network {self.network}: a container on named networks has no other mode")
+        if self.runtime == "docker" and self.entrypoint and len(self.entrypoint) > 1:
+            raise ValueError("docker's --entrypoint takes one program: put its arguments in command")
+        if self.runtime == "docker" and self.healthcheck and self.healthcheck.test[0] != "CMD-SHELL":
+            raise ValueError("docker healthcheck: the CLI sets a shell command only; give test as a string")
         if self.runtime == "lxc":
-            for what in ("ports", "restart", "env_file", "labels"):
+            for what in ("ports", "restart", "env_file", "labels", "entrypoint", "devices", "cap_add", "cap_drop",
+                         "user", "healthcheck", "networks", "stop_requested"):
                 if getattr(self, what):
                     raise ValueError(f"lxc containers have no {what} (podman and docker do)")
             if any(not arg or any(c.isspace() or c in "'\"" for c in arg) for arg in self.command or []):
@@ -201,6 +260,7 @@ class ContainerKind(Kind[ContainerSpec]):
     # is a replace). LXC: see replace_fields.
     create_only = frozenset({"runtime", "image", "template", "command", "env", "env_file", "ports", "volumes",
                              "network", "restart", "cpus", "memory", "pids_limit", "labels", "onboot",
+                             "entrypoint", "devices", "cap_add", "cap_drop", "user", "healthcheck", "networks",
                              "unprivileged", "rootfs_size", "features"})
 
     def replace_fields(self, spec: ContainerSpec, observed: Observed) -> frozenset[str]:
@@ -226,6 +286,7 @@ class ContainerKind(Kind[ContainerSpec]):
                 refs.append(Ref.of("dataset" if "/" in source else "pool", source))
         if spec.network and spec.network not in ("none", "bridge", "host"):
             refs.append(Ref(kind="interface", name=spec.network))
+        refs += [Ref(kind="container_network", name=n) for n in spec.networks or []]
         return refs
 
     def host_paths(self, name: str, observed: Observed) -> list[str]:
@@ -302,7 +363,14 @@ class ContainerKind(Kind[ContainerSpec]):
 
     def finalize(self, changes: list[Change], ctx: Context) -> None:
         """A container that takes a host port another container holds now starts after that one
-        is replaced or stopped (independent changes may run in parallel)."""
+        is replaced or stopped (independent changes may run in parallel). An image whose digest
+        moved on (`pull: newer`) is shown as such: `~ image digest: sha256:ab.. → sha256:cd..`."""
+        newer = ctx.reads.get(self.kind, {}).get("newer", {})
+        for change in changes:
+            moved = newer.get(change.ref.name)
+            for d in change.diffs if moved else []:
+                if d.path == "image" and "@" in str(d.before) and "@" not in str(d.after):
+                    d.path, d.before_text, d.after_text = "image digest", short_digest(moved[0]), short_digest(moved[1])
         holders: dict[tuple[str, int, str], str] = {}
         for other, observed in ctx.facts.of(self.kind).items():
             if observed.spec.get("state") == "running":

@@ -18,12 +18,19 @@ from ..logs import get_logger
 from ..model import Observed, Ref, Step
 from .base import Context, record_managed, record_stamp
 from .container_common import desired_specs, map_volumes_to_declared, resolve_volume, spec_form
+from .container_fields import health_argv, map_declared
+from .container_parse import (
+    ENV_FILE_LABEL,
+    ENV_LABEL,
+    MANAGED_LABEL,
+    honoured_stop,
+    inspect_name,
+    parse_images,
+    parse_ps,
+    spec_from_inspect,
+    spec_from_ps,
+)
 
-MANAGED_LABEL = "converge.managed"
-ENV_LABEL = "converge.env"
-ENV_FILE_LABEL = "converge.env-file"
-# Set by the runtime itself, never by a manifest: left out of an unmanaged container's env.
-RUNTIME_ENV = frozenset({"container", "HOSTNAME"})
 log = get_logger(__name__)
 
 
@@ -59,13 +66,17 @@ class CliDriver:
         if chosen:
             out = host.run([self.runtime, "inspect", *[c["id"] for c in chosen]]).stdout
             details = {inspect_name(d): d for d in json.loads(out or "[]")}
+        newer = self.newer_images(ctx, details)
         result = {}
         for c in listed:
             ref = Ref(kind="container", name=c["name"])
             raw = details.get(c["name"])
             spec = spec_from_inspect(self.runtime, raw) if raw else spec_from_ps(self.runtime, c)
-            spec = map_volumes_to_declared(spec, c["name"], ctx)
+            spec = map_declared(map_volumes_to_declared(spec, c["name"], ctx), desired_specs(ctx, "container").get(c["name"]))
             spec["restart_requested"] = ctx.stamp(ref, "restart_requested")
+            spec["stop_requested"] = honoured_stop(ctx, ref, desired_specs(ctx, "container").get(c["name"]))
+            if c["name"] in newer:  # the image moved on: read as the digest it runs, a replace follows
+                spec["image"] = f"{spec['image'].split('@')[0]}@{newer[c['name']][0]}"
             try:
                 spec = spec_form(spec)
             except ValidationError as e:  # an odd container made by hand must not hide the others
@@ -76,8 +87,49 @@ class CliDriver:
                 spec=spec,
                 managed=labels.get(MANAGED_LABEL) == "true" or ctx.managed_in_state(ref),
                 info={"id": c["id"], "runtime": self.runtime, "status": c["status"],
+                      "stop_timeout": (raw or {}).get("Config", {}).get("StopTimeout"),
+                      "image_id": (raw or {}).get("Image"), "image_digest": (raw or {}).get("ImageDigest"),
                       "converge_labels": {k: v for k, v in sorted(labels.items()) if k.startswith("converge.")}})
         return result
+
+    def newer_images(self, ctx: Context, details: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str, str]]:
+        """Containers declared `pull: newer` whose image has another digest now: name -> (digest it
+        runs, digest available, where from). The registry is asked with skopeo where the host has it
+        and it answers; else the local store (`image inspect`, one call for all) is the reference."""
+        from .container import normalize_image
+
+        specs = {n: s for n, s in desired_specs(ctx, "container").items()
+                 if s.runtime == self.runtime and s.pull == "newer" and n in details}
+        if not specs:
+            return {}
+        found: dict[str, tuple[str, str, str]] = {}
+        local: dict[str, dict[str, Any]] = {}
+        images = sorted({s.image for s in specs.values()})
+        listed = ctx.host.run([self.runtime, "image", "inspect", *images], check=False)
+        for row in json.loads(listed.stdout or "[]") if listed.returncode == 0 or listed.stdout.strip() else []:
+            for ref in row.get("RepoTags") or row.get("Names") or []:
+                local[normalize_image(ref)] = row
+        for name, spec in sorted(specs.items()):
+            raw = details[name]
+            remote = self.registry_digest(ctx, spec.image)
+            if remote and raw.get("ImageDigest"):
+                if remote != raw["ImageDigest"]:
+                    found[name] = (raw["ImageDigest"], remote, "registry")
+                continue
+            row = local.get(spec.image)
+            if row is not None and row.get("Id") and raw.get("Image") and row["Id"].removeprefix("sha256:") \
+                    != str(raw["Image"]).removeprefix("sha256:"):
+                old = raw.get("ImageDigest") or raw["Image"]
+                found[name] = (old if ":" in old else f"sha256:{old}",
+                               row.get("Digest") or row["Id"], "local")
+        ctx.reads.setdefault("container", {}).setdefault("newer", {}).update(found)
+        return found
+
+    def registry_digest(self, ctx: Context, image: str) -> str | None:
+        if not ctx.host.has("skopeo") or image.startswith("localhost/"):
+            return None
+        answer = ctx.host.run(["skopeo", "inspect", "--format", "{{.Digest}}", f"docker://{image}"], check=False)
+        return answer.stdout.strip() or None if answer.returncode == 0 else None
 
     def local_images(self, ctx: Context) -> set[str]:
         return parse_images(self.runtime, ctx.host.run(self.images_argv()).stdout)
@@ -85,8 +137,13 @@ class CliDriver:
     # -- steps -----------------------------------------------------------------------------
     def create(self, name: str, spec: Any, ctx: Context, images: set[str] | None) -> list[Step]:
         steps = []
-        if images is None or spec.image not in images:
-            steps.append(Step(argv=[self.runtime, "pull", spec.image], note=f"pull image {spec.image}"))
+        moved = ctx.reads.get("container", {}).get("newer", {}).get(name)
+        # pull: newer with a registry that answers: a new container starts from the registry's image,
+        # never from a stale local copy (the next read would find it behind and replace it)
+        fresh = spec.pull == "newer" and not moved and self.registry_digest(ctx, spec.image) is not None
+        if images is None or spec.image not in images or spec.pull == "always" or fresh or moved and moved[2] == "registry":
+            note = f"pull image {spec.image}" + (f" (digest {moved[1]})" if moved else "")
+            steps.append(Step(argv=[self.runtime, "pull", spec.image], note=note))
         steps += self.create_steps(name, spec, ctx)
         return steps
 
@@ -115,6 +172,7 @@ class CliDriver:
             argv += ["--memory", str(spec.memory)]
         if spec.pids_limit is not None:
             argv += ["--pids-limit", str(spec.pids_limit)]
+        argv += self.more_flags(spec)
         argv += [spec.image, *(spec.command or [])]
         # whole `NAME=value` arguments: a short value ("1") must not blank out the rest of the line
         secrets = [f"{k}={v}" for k, v in sorted(spec.env.items())]
@@ -124,7 +182,33 @@ class CliDriver:
         ref = Ref(kind="container", name=name)
         if spec.restart_requested:  # a new container has just (re)started: the stamp is honoured
             steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
+        if spec.stop_requested:  # nothing of the old container is left to stop
+            steps.append(record_stamp(ref, "stop_requested", spec.stop_requested.at))
         return steps
+
+    def more_flags(self, spec: Any) -> list[str]:
+        argv: list[str] = []
+        if spec.entrypoint:  # podman takes a JSON list; docker one program (its args go in command)
+            argv += ["--entrypoint", json.dumps(spec.entrypoint, separators=(",", ":"))
+                     if self.runtime == "podman" else spec.entrypoint[0]]
+        for device in spec.devices or []:
+            argv += ["--device", device]
+        for cap in spec.cap_add or []:
+            argv += ["--cap-add", cap]
+        for cap in spec.cap_drop or []:
+            argv += ["--cap-drop", cap]
+        if spec.user:
+            argv += ["--user", spec.user]
+        if spec.healthcheck:
+            argv += health_argv(spec.healthcheck, self.runtime)
+        for network in spec.networks or []:
+            argv += ["--network", network]
+        if spec.stop_timeout is not None:
+            argv += ["--stop-timeout", str(spec.stop_timeout)]
+        return argv
+
+    def stop_argv(self, name: str, timeout: int | None) -> list[str]:
+        return [self.runtime, "stop", *(["-t", str(timeout)] if timeout is not None else []), name]
 
     def update(self, name: str, spec: Any, observed: Observed, paths: set[str], ctx: Context) -> list[Step]:
         ref = Ref(kind="container", name=name)
@@ -133,19 +217,29 @@ class CliDriver:
             steps.append(record_managed(ref, True))
         running = observed.spec.get("state") == "running"
         if "state" in paths and spec.state != observed.spec.get("state"):
-            verb = "start" if spec.state == "running" else "stop"
-            steps.append(Step(argv=[self.runtime, verb, name], note=verb))
+            if spec.state == "running":
+                steps.append(Step(argv=[self.runtime, "start", name], note="start"))
+            else:
+                timeout, request = spec.stop_timeout, spec.stop_requested
+                if request and "stop_requested" in paths:  # a stop requested with parameters, honoured once
+                    timeout = 0 if request.force else request.timeout if request.timeout is not None else timeout
+                steps.append(Step(argv=self.stop_argv(name, timeout), note="stop"))
             running = spec.state == "running"
         elif "restart_requested" in paths and spec.restart_requested and running:
-            steps.append(Step(argv=[self.runtime, "restart", name], note="restart requested"))
+            timeout = ["-t", str(spec.stop_timeout)] if spec.stop_timeout is not None else []
+            steps.append(Step(argv=[self.runtime, "restart", *timeout, name], note="restart requested"))
         if "restart_requested" in paths:
             steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
+        if "stop_requested" in paths:
+            steps.append(record_stamp(ref, "stop_requested", spec.stop_requested.at if spec.stop_requested else None))
         return steps
 
-    def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
+    def delete(self, name: str, observed: Observed, ctx: Context, timeout: int | None = None) -> list[Step]:
+        """A stop waits the declared stop_timeout when the manifest has one (a replace), else what the
+        container was made with (the runtime's own default)."""
         steps = []
         if observed.spec.get("state") == "running":
-            steps.append(Step(argv=[self.runtime, "stop", name], note="stop"))
+            steps.append(Step(argv=self.stop_argv(name, timeout), note="stop"))
         # no `-v`: volumes hold data, containers do not
         steps.append(Step(argv=[self.runtime, "rm", name], note="remove the container (volumes stay)"))
         ref = Ref(kind="container", name=name)
@@ -157,105 +251,5 @@ class CliDriver:
         """Pull first, so a missing image fails before the old container is gone."""
         create = self.create(name, spec, ctx, images)
         pulls = [s for s in create if s.argv[1:2] == ["pull"]]
-        removal = [s for s in self.delete(name, observed, ctx) if s.op == "run"]
+        removal = [s for s in self.delete(name, observed, ctx, spec.stop_timeout) if s.op == "run"]
         return pulls + removal + [s for s in create if s not in pulls]
-
-
-# -- parsing (same code for podman and docker output, and for the simulated host's) ----------------
-def parse_ps(runtime: str, text: str) -> list[dict[str, Any]]:
-    """`ps -a` output -> [{id, name, labels, image, state, status, command}], infra containers left out."""
-    if runtime == "podman":
-        rows = json.loads(text or "[]") or []
-    else:
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    out = []
-    for row in rows:
-        if row.get("IsInfra"):
-            continue
-        names = row.get("Names")
-        name = (names[0] if isinstance(names, list) else str(names).split(",")[0]).lstrip("/")
-        labels = row.get("Labels") or {}
-        if isinstance(labels, str):  # docker: "a=b,c=d"
-            labels = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in labels.split(",") if kv)
-        status = str(row.get("Status", ""))
-        state = str(row.get("State") or ("running" if status.startswith("Up") else "exited"))
-        out.append({"id": row.get("Id") or row.get("ID"), "name": name, "labels": labels,
-                    "image": row.get("Image", ""), "state": state, "status": status,
-                    "command": row.get("Command") if isinstance(row.get("Command"), list) else None})
-    return out
-
-
-def parse_images(runtime: str, text: str) -> set[str]:
-    """Local images, as normalised references (what a spec's `image` holds)."""
-    from .container import normalize_image
-
-    names: set[str] = set()
-    if runtime == "podman":
-        for row in json.loads(text or "[]") or []:
-            names.update(row.get("Names") or [])
-            for digest in row.get("RepoDigests") or []:
-                names.add(digest)
-    else:
-        for line in text.splitlines():
-            row = json.loads(line) if line.strip() else {}
-            repo, tag = row.get("Repository", "<none>"), row.get("Tag", "<none>")
-            if repo != "<none>":
-                names.add(f"{repo}:{tag}" if tag != "<none>" else repo)
-                if row.get("Digest", "<none>") != "<none>":
-                    names.add(f"{repo}@{row['Digest']}")
-    return {normalize_image(n) for n in names}
-
-
-def inspect_name(raw: dict[str, Any]) -> str:
-    return str(raw.get("Name", "")).lstrip("/")  # docker says "/web", podman "web"
-
-
-def spec_from_ps(runtime: str, row: dict[str, Any]) -> dict[str, Any]:
-    """The little `ps` tells about a container converge neither owns nor is asked about."""
-    spec: dict[str, Any] = {"runtime": runtime, "image": row["image"], "state": _state(row["state"]),
-                            "labels": {k: v for k, v in row["labels"].items() if not k.startswith("converge.")}}
-    if row["command"]:
-        spec["command"] = row["command"]
-    return spec
-
-
-def spec_from_inspect(runtime: str, raw: dict[str, Any]) -> dict[str, Any]:
-    config, hostcfg = raw.get("Config") or {}, raw.get("HostConfig") or {}
-    labels = config.get("Labels") or {}
-    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in config.get("Env") or [])
-    if ENV_LABEL in labels:  # converge made it: compare just the names the manifest set
-        names = set(filter(None, labels[ENV_LABEL].split(",")))
-        env = {k: v for k, v in env.items() if k in names}
-    else:
-        env = {k: v for k, v in env.items() if k not in RUNTIME_ENV}
-    spec: dict[str, Any] = {
-        "runtime": runtime,
-        "image": raw.get("ImageName") or config.get("Image"),
-        "command": config.get("Cmd") or None,
-        "env": env,
-        "env_file": labels.get(ENV_FILE_LABEL),
-        "labels": {k: v for k, v in labels.items() if not k.startswith("converge.")},
-        "ports": sorted(_ports(hostcfg.get("PortBindings") or {})),
-        "volumes": list(hostcfg.get("Binds") or []),
-        "network": {"default": "bridge"}.get(hostcfg.get("NetworkMode") or "", hostcfg.get("NetworkMode")) or None,
-        "restart": (hostcfg.get("RestartPolicy") or {}).get("Name") or "no",
-        "state": _state((raw.get("State") or {}).get("Status", "")),
-        "cpus": (hostcfg.get("NanoCpus") or 0) / 1e9 or None,
-        "memory": hostcfg.get("Memory") or None,
-        "pids_limit": hostcfg.get("PidsLimit") or None,
-    }
-    return spec
-
-
-def _ports(bindings: dict[str, Any]) -> list[str]:
-    out = []
-    for ctr, hosts in bindings.items():
-        port, _, proto = ctr.partition("/")
-        for h in hosts or []:
-            ip = h.get("HostIp") or ""
-            out.append(f"{ip + ':' if ip and ip != '0.0.0.0' else ''}{h.get('HostPort') or port}:{port}/{proto or 'tcp'}")
-    return out
-
-
-def _state(status: str) -> str:
-    return "running" if status == "running" else "stopped"

@@ -37,8 +37,13 @@ def normalize_port(spec: str) -> str:
 VALUE_FLAGS = {"--pull": "pull", "--name": "name", "--label": "label", "-l": "label", "--env": "env", "-e": "env",
                "--env-file": "env_file", "--publish": "ports", "-p": "ports", "--volume": "volumes", "-v": "volumes",
                "--network": "network", "--restart": "restart", "--cpus": "cpus", "--memory": "memory", "-m": "memory",
-               "--pids-limit": "pids_limit"}
-LISTS = {"label", "env", "ports", "volumes"}
+               "--pids-limit": "pids_limit", "--entrypoint": "entrypoint", "--device": "devices", "--cap-add": "cap_add",
+               "--cap-drop": "cap_drop", "--user": "user", "-u": "user", "--health-cmd": "health_cmd",
+               "--health-interval": "health_interval", "--health-timeout": "health_timeout",
+               "--health-retries": "health_retries", "--health-start-period": "health_start_period",
+               "--stop-timeout": "stop_timeout"}
+LISTS = {"label", "env", "ports", "volumes", "devices", "cap_add", "cap_drop", "network"}
+MODES = ("none", "host", "bridge", "private", "slirp4netns")
 
 
 class Runtime:
@@ -78,6 +83,12 @@ def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
         return Result(0, ps_rows(host, rt.name))
     if verb == "images":
         return Result(0, images(host, rt.name))
+    if verb == "network":
+        from .containers_net import network_cli
+
+        return network_cli(host, rt.name, rt.rc, args)
+    if verb == "image" and args[:1] == ["inspect"]:
+        return _image_inspect(host, rt, args[1:])
     if verb == "inspect":
         return _inspect(host, rt, args)
     if verb == "pull":
@@ -85,8 +96,29 @@ def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
     if verb == "create":
         return _create(host, rt, args)
     if verb in ("start", "stop", "restart", "rm"):
-        return _lifecycle(host, rt, verb, [a for a in args if not a.startswith("-")])
+        refs = [a for i, a in enumerate(args) if not a.startswith("-") and args[i - 1:i] not in (["-t"], ["--time"])]
+        return _lifecycle(host, rt, verb, refs)
     return fail(f"Error: unrecognized command `{rt.name} {verb}`", rt.rc)
+
+
+@tool("skopeo")
+def skopeo(host: Any, argv: list[str], input: str | None) -> Result:
+    """`skopeo inspect --format {{.Digest}} docker://IMAGE`: the registry's manifest digest. The
+    registry answers only when the seed says it is reachable (`registry_reachable: true`); else
+    the lookup fails as it does on a host without network."""
+    ref = argv[-1]
+    if argv[1:2] != ["inspect"] or not ref.startswith("docker://"):
+        return fail("Error: unsupported in the simulation: " + " ".join(argv[1:]), 1)
+    image = normalize_image(ref.removeprefix("docker://"))
+    host_name = image.split("/")[0].replace("docker.io", "registry-1.docker.io")
+    if not host.facts.sim.get("registry_reachable"):
+        return fail(f"time=\"2026-11-28T10:00:00Z\" level=fatal msg=\"Error parsing image name \\\"{ref}\\\": "
+                    f"pinging container registry {host_name}: Get \\\"https://{host_name}/v2/\\\": dial tcp: "
+                    f"lookup {host_name}: no such host\"", 1)
+    if image not in {normalize_image(i) for i in host.facts.sim.get("registry", [])}:
+        return fail(f"time=\"2026-11-28T10:00:00Z\" level=fatal msg=\"Error parsing image name \\\"{ref}\\\": "
+                    "reading manifest: manifest unknown\"", 1)
+    return Result(0, image_digest(host, image, "registry_digests") + "\n")
 
 
 def _inspect(host: Any, rt: Runtime, refs: list[str]) -> Result:
@@ -115,7 +147,36 @@ def _pull(host: Any, rt: Runtime, args: list[str]) -> Result:
     if image not in local:
         local.append(image)
         host.changed()
+    remote = image_digest(host, image, "registry_digests")
+    if remote != image_digest(host, image):  # a newer image under the same tag replaces the local one
+        host.facts.sim.setdefault("image_digests", {})[image] = remote
+        host.changed()
     return Result(0, digest(image) + "\n")
+
+
+def image_digest(host: Any, image: str, where: str = "image_digests") -> str:
+    """The manifest digest of an image in the local store (or the registry): seeded, else derived."""
+    return str(host.facts.sim.get(where, {}).get(image) or host.facts.sim.get("image_digests", {}).get(image)
+               or "sha256:" + digest(image + "@"))
+
+
+def _image_inspect(host: Any, rt: Runtime, refs: list[str]) -> Result:
+    import json
+
+    local = {normalize_image(i) for i in host.facts.sim.get("images", [])}
+    out = []
+    for ref in refs:
+        image = normalize_image(ref)
+        if image not in local:
+            return Result(rt.rc, "[]\n", f"Error: {ref}: image not known\n" if rt.name == "podman"
+                          else f"Error: No such image: {ref}\n")
+        manifest = image_digest(host, image)
+        out.append({"Id": digest(manifest), "Digest": manifest, "RepoTags": [image],
+                    "RepoDigests": [f"{image.rsplit(':', 1)[0]}@{manifest}"], "Names": [image]}
+                   if rt.name == "podman" else
+                   {"Id": "sha256:" + digest(manifest), "RepoTags": [image],
+                    "RepoDigests": [f"{image.rsplit(':', 1)[0]}@{manifest}"]})
+    return Result(0, json.dumps(out, indent=4) + "\n")
 
 
 def _parse_create(args: list[str]) -> tuple[dict[str, Any], list[str]]:
@@ -161,6 +222,13 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
                 return fail(f"Error: statfs {source}: no such file or directory", rt.rc)
             host.facts.sim.setdefault("paths", []).append(source)  # dockerd creates a missing bind source
     labels = dict(kv.split("=", 1) for kv in opts["label"])
+    known = set(host.facts.sim.get("networks" if rt.name == "podman" else "docker_networks", {}))
+    mode = next((n for n in opts["network"] if n in MODES or n not in known), None)
+    joined = sorted(n for n in opts["network"] if n != mode) or None
+    if mode and joined or len(opts["network"]) > 1 and mode:
+        return fail("Error: cannot set multiple networks without bridge network mode, selected mode "
+                    f"{mode}: invalid argument", rt.rc)
+    opts["network"] = mode
     warning = ""
     if opts["ports"] and opts.get("network") in ("none", "host"):
         opts["ports"], warning = [], "Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use\n"
@@ -172,7 +240,10 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
         "network": opts.get("network"), "restart": opts.get("restart") or None,
         "cpus": float(opts["cpus"]) if "cpus" in opts else None, "state": "stopped",
         "pids_limit": int(opts["pids_limit"]) if "pids_limit" in opts else None,
-    }).model_dump(mode="json", exclude_none=True)
+        "entrypoint": _entrypoint(opts.get("entrypoint")), "devices": opts["devices"] or None,
+        "cap_add": opts["cap_add"] or None, "cap_drop": opts["cap_drop"] or None, "user": opts.get("user"),
+        "healthcheck": _healthcheck(opts), "networks": joined,
+    }).model_dump(mode="json", exclude_none=True, exclude={"pull", "stop_timeout", "allow_destroy"})
     if memory is not None:
         spec["memory"] = memory  # kept even under 6M: podman accepts it here and fails at start
     seq = host.facts.sim.get("container_seq", 0) + 1
@@ -180,7 +251,8 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
     cid = digest(f"{name}:{seq}")
     host.facts.of("container")[name] = Observed(
         spec=spec, managed=labels.get("converge.managed") == "true",
-        info={"id": cid, "runtime": rt.name, "state": "created",
+        info={"id": cid, "runtime": rt.name, "state": "created", "image_digest": image_digest(host, image),
+              "stop_timeout": int(opts["stop_timeout"]) if "stop_timeout" in opts else None,
               "converge_labels": {k: v for k, v in sorted(labels.items()) if k.startswith("converge.")}})
     host.changed()
     return Result(0, cid + "\n", warning)
@@ -190,6 +262,37 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
 def _host_port(mapping: str) -> tuple[str, str]:
     """'[ip:]host:container/proto' -> (host port, proto); cached: every start compares with all."""
     return mapping.split("/")[0].split(":")[-2], mapping.split("/")[1]
+
+
+def _entrypoint(value: str | None) -> list[str] | None:
+    """podman reads a JSON list, else one program; docker always one program."""
+    import json
+
+    if not value:
+        return None
+    if value.startswith("["):
+        return list(json.loads(value))
+    return [value]
+
+
+def _healthcheck(opts: dict[str, Any]) -> dict[str, Any] | None:
+    """As podman 4.3 records `--health-cmd`: a JSON list is the exec form (CMD prepended), else a shell command."""
+    import json
+
+    cmd = opts.get("health_cmd")
+    if not cmd:
+        return None
+    words = json.loads(cmd) if cmd.startswith("[") else None
+    if words is None:
+        test = ["CMD-SHELL", cmd]
+    elif words[:1] == ["CMD-SHELL"]:
+        test = words
+    elif words[:1] in (["CMD"], ["NONE"]):  # measured: podman 4.3 keeps such a list as blank-split text
+        test = cmd.split(" ")
+    else:
+        test = ["CMD", *words]
+    return {"test": test, "interval": opts.get("health_interval", "30s"), "timeout": opts.get("health_timeout", "30s"),
+            "retries": int(opts.get("health_retries", 3)), "start_period": opts.get("health_start_period", "0s")}
 
 
 def _ports_taken(host: Any, name: str, obs: Observed) -> str | None:

@@ -99,6 +99,7 @@ def inspect_one(host: Any, runtime: str, name: str, obs: Observed) -> dict[str, 
     if runtime == "podman":  # podman spells out the propagation it applies
         binds = [b + (",rprivate,rbind" if b.count(":") == 2 else ":rprivate,rbind") for b in binds]
     running = status(obs) == "running"
+    entrypoint = spec.get("entrypoint") or []
     data: dict[str, Any] = {
         "Id": cid, "Created": "2026-11-22T09:00:00.000000000Z", "Path": cmd[0] if cmd else "", "Args": cmd[1:],
         "State": {"Status": status(obs), "Running": running, "Paused": False, "Restarting": False,
@@ -107,19 +108,66 @@ def inspect_one(host: Any, runtime: str, name: str, obs: Observed) -> dict[str, 
         "Name": name if runtime == "podman" else "/" + name,
         "Mounts": [_mount(b) for b in binds],
         "Config": {"Hostname": cid[:12], "Env": env_list, "Cmd": cmd or None, "Image": spec.get("image", ""),
-                   "Labels": labels(obs) or None, "Entrypoint": None if runtime == "docker" else "",
-                   "WorkingDir": "/", "StopSignal": "SIGTERM" if runtime == "docker" else 15},
+                   "Labels": labels(obs) or None, "User": spec.get("user", ""),
+                   # podman 4.3 joins the entrypoint's words with blanks
+                   "Entrypoint": (entrypoint or None) if runtime == "docker" else " ".join(entrypoint),
+                   "WorkingDir": "/", "StopSignal": "SIGTERM" if runtime == "docker" else 15,
+                   **_stop_timeout(obs, runtime), **_healthcheck(spec.get("healthcheck"))},
         "HostConfig": {"Binds": binds or None if runtime == "docker" else binds,
                        "NetworkMode": spec.get("network") or "bridge",
                        "PortBindings": _port_bindings(obs),
                        "RestartPolicy": {"Name": spec.get("restart", "no" if runtime == "docker" else ""),
                                          "MaximumRetryCount": 0},
                        "NanoCpus": round(spec.get("cpus", 0) * 1e9), "Memory": spec.get("memory", 0),
-                       "PidsLimit": spec.get("pids_limit", 2048 if runtime == "podman" else None)},
+                       "PidsLimit": spec.get("pids_limit", 2048 if runtime == "podman" else None),
+                       "Devices": [_device(d, runtime) for d in spec.get("devices", [])],
+                       "CapAdd": spec.get("cap_add") or ([] if runtime == "podman" else None),
+                       "CapDrop": spec.get("cap_drop") or ([] if runtime == "podman" else None)},
+        "NetworkSettings": {"Networks": _networks(spec, runtime)},
     }
     if runtime == "podman":
         data["ImageName"] = spec.get("image", "")
+        data["ImageDigest"] = obs.info.get("image_digest") or "sha256:" + digest(spec.get("image", "") + "@")
+        data["Image"] = digest(data["ImageDigest"])
+    else:
+        data["Image"] = "sha256:" + digest(obs.info.get("image_digest") or "sha256:" + digest(spec.get("image", "") + "@"))
+        data["HostConfig"]["NetworkMode"] = (spec.get("networks") or [data["HostConfig"]["NetworkMode"]])[0]
     return data
+
+
+def _stop_timeout(obs: Observed, runtime: str) -> dict[str, Any]:
+    """podman always records one (10 s by default); docker only when it was given."""
+    value = obs.info.get("stop_timeout")
+    if value is None:
+        return {"StopTimeout": 10} if runtime == "podman" else {}
+    return {"StopTimeout": value}
+
+
+def _healthcheck(check: dict[str, Any] | None) -> dict[str, Any]:
+    if not check:
+        return {}
+    from ...resources.container_fields import parse_duration
+
+    out = {"Test": check["test"], "Interval": parse_duration(check["interval"]),
+           "Timeout": parse_duration(check["timeout"]), "Retries": check["retries"]}
+    if parse_duration(check["start_period"]):  # podman leaves out a zero start period
+        out["StartPeriod"] = parse_duration(check["start_period"])
+    return {"Healthcheck": out}
+
+
+def _device(device: str, runtime: str) -> dict[str, str]:
+    """podman 4.3 reports no cgroup permissions; docker spells them out (rwm by default)."""
+    parts = device.split(":")
+    return {"PathOnHost": parts[0], "PathInContainer": parts[1],
+            "CgroupPermissions": "" if runtime == "podman" else (parts[2] if len(parts) > 2 else "rwm")}
+
+
+def _networks(spec: dict[str, Any], runtime: str) -> dict[str, Any] | None:
+    names = spec.get("networks")
+    if not names:
+        return None
+    return {n: {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
+                "NetworkID": n, "Aliases": None} for n in names}
 
 
 def images(host: Any, runtime: str) -> str:

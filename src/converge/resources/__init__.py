@@ -7,6 +7,7 @@ from .container import ContainerKind
 from .dataset import DatasetKind
 from .interface import InterfaceKind
 from .nfs import NfsKind
+from .policies import SnapshotPolicyKind
 from .pool import PoolKind
 from .smb import SmbKind
 from .snapshot import SnapshotKind
@@ -19,6 +20,7 @@ KINDS: list[Kind] = [
     NfsKind(),
     InterfaceKind(),
     ContainerKind(),
+    SnapshotPolicyKind(),
 ]
 BY_KIND: dict[str, Kind] = {k.kind: k for k in KINDS}
 

@@ -24,7 +24,7 @@ Emulator = Callable[["SimHost", list[str], "str | None"], Result]
 TOOLS: dict[str, Emulator] = {}
 
 # Every emulator module; each registers its tools on import.
-_MODULES = ("zfs", "btrfs", "ip", "containers", "lxc", "samba", "nfs", "system")
+_MODULES = ("zfs", "btrfs", "ip", "containers", "lxc", "samba", "nfs", "system", "systemd")
 
 
 def tool(*names: str) -> Callable[[Emulator], Emulator]:

@@ -193,6 +193,8 @@ def zfs(host: Any, argv: list[str], input: str | None) -> Result:
         return _destroy(host, rest[0])
     if sub == "rollback":
         return _rollback(host, rest[0], "r" in opts)
+    if sub in ("hold", "release", "holds"):
+        return _holds(host, sub, rest)
     return fail(f"unrecognized command '{sub}'", 2)
 
 
@@ -207,6 +209,8 @@ def _apply_props(obs: Observed, values: dict[str, str], kind: str, name: str) ->
     for key in ("converge:managed", "converge:protect"):
         if key in values:
             setattr(obs, "managed" if key.endswith("managed") else "protected", values.pop(key) == "on")
+    for key in [k for k in values if k.startswith("converge:")]:  # other converge marks (converge:policy)
+        obs.info.setdefault("converge", {})[key] = values.pop(key)
     field = "filesystem_properties" if kind == "pool" else "properties"
     merged = {**obs.spec.get(field, {}), **values}
     try:
@@ -303,6 +307,31 @@ def _destroy(host: Any, name: str) -> Result:
     del host.facts.of("snapshot" if "@" in name else "dataset")[name]
     host.changed()
     return Result(0)
+
+
+def _holds(host: Any, sub: str, rest: list[str]) -> Result:
+    """`zfs hold TAG SNAP...`, `zfs release TAG SNAP...`, `zfs holds -H SNAP...` (tags in info["holds"])."""
+    tag, snaps = (rest[0], rest[1:]) if sub != "holds" else ("", rest)
+    for snap in snaps:
+        if snap not in host.facts.of("snapshot"):
+            return fail(f"cannot open '{snap}': dataset does not exist", 1)
+    lines = []
+    for snap in snaps:
+        info = host.facts.of("snapshot")[snap].info
+        tags = list(info.get("holds", []))
+        if sub == "hold":
+            if tag in tags:
+                return fail(f"cannot hold snapshot '{snap}': tag already exists on this dataset", 1)
+            info["holds"] = [*tags, tag]
+        elif sub == "release":
+            if tag not in tags:
+                return fail(f"cannot release hold from snapshot '{snap}': no such tag on this dataset", 1)
+            info["holds"] = [t for t in tags if t != tag]
+        else:
+            lines += [f"{snap}\t{t}\tSat Nov 28 09:00 2026\n" for t in tags]
+    if sub != "holds":
+        host.changed()
+    return Result(0, "".join(lines))
 
 
 def _rollback(host: Any, snap: str, recursive: bool) -> Result:

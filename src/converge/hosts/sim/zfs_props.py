@@ -105,6 +105,7 @@ def _lines(host: Any, pools: dict[str, Observed], name: str, obs: Observed, snap
         clones = sorted(clones_of.get(name, []) if clones_of is not None else
                         (n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name))
         rows.append((name, "clones", ",".join(clones), "-"))
+        rows.append((name, "userrefs", str(len(obs.info.get("holds", []))), "-"))
     else:
         local, _ = _local(host, pools, name)
         users = {k: v for k, v in local.items() if ":" in k}
@@ -119,6 +120,7 @@ def _lines(host: Any, pools: dict[str, Observed], name: str, obs: Observed, snap
     for key, flag in (("converge:managed", obs.managed), ("converge:protect", obs.protected)):
         if flag:
             rows.append((name, key, "on", "local"))
+    rows += [(name, k, str(v), "local") for k, v in sorted(obs.info.get("converge", {}).items())]
     return rows
 
 

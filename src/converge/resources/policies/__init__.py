@@ -1,0 +1,7 @@
+"""Snapshot policies: scheduled snapshots with retention, run by systemd timers (`converge run`)."""
+
+from __future__ import annotations
+
+from .kind import SnapshotPolicyKind
+
+__all__ = ["SnapshotPolicyKind"]

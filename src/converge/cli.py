@@ -120,8 +120,8 @@ def plan(directory: str, host: str | None, root: str | None, as_json: bool, deta
          out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...]) -> None:
     """Show what apply would change. Runs nothing on the host."""
     target = _target(directory, host, root, quiet=as_json)
-    result, _ = engine.plan(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
-                            targets=_refs(targets, "--target") or None)
+    result, ctx = engine.plan(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
+                              targets=_refs(targets, "--target") or None)
     if out:
         from .fsutil import atomic_write
 
@@ -130,6 +130,10 @@ def plan(directory: str, host: str | None, root: str | None, as_json: bool, deta
         click.echo(result.redacted().model_dump_json(indent=1))
     else:
         click.echo(render_plan(result, _style()))
+        from .resources.policies.info import info_lines
+
+        for line in info_lines(ctx):  # information, not changes
+            click.echo(f"info: {line}")
         if out:
             click.echo(f"saved to {out}; run `converge apply {out}` to apply exactly this plan")
     if detailed_exitcode and not result.empty:

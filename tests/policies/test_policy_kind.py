@@ -87,3 +87,21 @@ def test_bad_schedule_and_unknown_dataset_are_located_errors(tmp_path):
     assert "policies.yaml:6:" in out and "needs keep" in out
     assert "policies.yaml:7:" in out and "dataset 'tank/nope' is not declared nor present on the host" in out
     assert "Traceback" not in out
+
+
+def test_plan_shows_next_run_and_snapshot_count_as_info(tmp_path):
+    from datetime import UTC, datetime
+
+    from converge import engine
+    from converge.resources.policies.info import info_lines
+
+    d = make_dir(tmp_path, HOURLY)
+    assert "datasets not on the host yet" in cli("plan", d).output
+    cli("apply", d)
+    for hour in (1, 2):
+        cli("run", "snapshot_policy/hourly", "-C", d, "--at", f"2026-11-28T0{hour}:00:00Z")
+    _, ctx = engine.plan(target(d))
+    assert info_lines(ctx, datetime(2026, 11, 28, 9, 58, tzinfo=UTC)) == [
+        "snapshot_policy/hourly: next run 2026-11-28 10:00:00 UTC; holds 2 snapshots"]
+    out = cli("plan", d, "--detailed-exitcode")
+    assert out.exit_code == 0 and "info: snapshot_policy/hourly: next run" in out.output

@@ -1,0 +1,29 @@
+"""Info lines for `converge plan`: when each policy runs next and how many snapshots it holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ...errors import ConvergeError
+from ..base import Context
+from ..storage import pool_driver
+from . import calendar
+from .run import datasets_of, marked
+from .spec import SnapshotPolicySpec
+
+
+def info_lines(ctx: Context, now: datetime | None = None) -> list[str]:
+    now = now or datetime.now(UTC)
+    lines = []
+    for name, spec in sorted(ctx.specs("snapshot_policy").items()):
+        assert isinstance(spec, SnapshotPolicySpec)
+        nxt = calendar.parse(spec.schedule).next_run(now)
+        when = nxt.strftime("%Y-%m-%d %H:%M:%S UTC") if nxt else "never"
+        try:
+            held = sum(len(marked(name, spec.prefix_for(name), d, pool_driver(ctx, d), ctx))
+                       for d in datasets_of(name, spec, ctx))
+            count = f"holds {held} snapshot{'s' if held != 1 else ''}"
+        except ConvergeError:
+            count = "datasets not on the host yet"
+        lines.append(f"snapshot_policy/{name}: next run {when}; {count}")
+    return lines

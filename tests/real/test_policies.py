@@ -56,7 +56,7 @@ def test_btrfs_policy_keep3_over_five_runs_with_real_timer_units(loop, tmp_path)
     root, manifests = tmp_path / "root", tmp_path / "manifests"
     manifests.mkdir()
     (manifests / "storage.yaml").write_text(f"""pools:
-  {label}: {{driver: btrfs, disks: [{loop}], mountpoint: /srv/{label}}}
+  {label}: {{driver: btrfs, disks: [{loop}], mountpoint: /srv/{label}, scrub_schedule: monthly}}
 datasets:
   {label}/data: {{}}
 snapshot_policies:
@@ -95,6 +95,14 @@ snapshot_policies:
     snaps = sorted(re.findall(r"path (\S+)$", listed, re.M))
     assert snaps == ["data/.snapshots/auto-p-20200101-000000", "data/.snapshots/auto-p-20261203-061500",
                      "data/.snapshots/auto-p-20261204-061500", "data/.snapshots/auto-p-20261205-061500"]
+    # the scrub timer, and the run it calls
+    sh("systemd-analyze", "verify", str(units / f"converge-scrub-{label}.service"),
+       str(units / f"converge-scrub-{label}.timer"))
+    assert sh("readlink", str(units / "timers.target.wants" / f"converge-scrub-{label}.timer")).strip() == \
+        f"/etc/systemd/system/converge-scrub-{label}.timer"
+    scrub = cli("run", f"pool/{label}", "-C", str(manifests), *where)
+    assert scrub.exit_code == 0 and scrub.stdout.startswith(f"scrubbed {label} (btrfs scrub start -B ")
+    assert re.search(r"Status:\s+finished", sh("btrfs", "scrub", "status", str(mnt))), "btrfs recorded the scrub"
     again = cli("run", "snapshot_policy/p", "-C", str(manifests), *where, "--at", "2026-12-05T06:15:00Z")
     assert again.stdout.splitlines() == [f"exists {label}/data@auto-p-20261205-061500"]
     assert "No changes" in cli("plan", str(manifests), *where).output

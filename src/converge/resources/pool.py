@@ -73,9 +73,21 @@ class PoolSpec(Spec):
                                                                 description="zfs: root dataset properties")
     autotrim: OnOff | None = None
     scrub_requested: Stamp | None = None
+    scrub_schedule: str | None = Field(None, description="scrub on this systemd calendar event (monthly, "
+                                       "'Sun *-*-1..7 03:00'): a timer runs `converge run pool/NAME`",
+                                       json_schema_extra={"x-converge-always": True})
     force: bool = Field(False, description="use disks that hold a filesystem or pool label",
                         json_schema_extra={"x-converge-meta": True})
     allow_destroy: bool = allow_destroy_field()
+
+    @field_validator("scrub_schedule")
+    @classmethod
+    def _scrub_schedule(cls, v: str | None) -> str | None:
+        if v is None or "(" in v:  # "(...)": a drifted timer as read from the host, shown in plans
+            return v
+        from .policies.spec import check_schedule
+
+        return check_schedule(v)
 
     @field_validator("data_profile", "metadata_profile", mode="before")
     @classmethod
@@ -150,6 +162,7 @@ class PoolKind(Kind[PoolSpec]):
             out.update(btrfs_driver.read_pools(ctx))
         if ctx.host.has("zpool"):
             out.update(zfs_driver.read_pools(ctx))  # a name on both: ZFS wins, as `zfs` commands would
+        scrub_timers.read(ctx, out)
         return out
 
     def validate_set(self, specs: dict[str, PoolSpec], desired: Any) -> list[tuple[str, str, str]]:
@@ -172,7 +185,8 @@ class PoolKind(Kind[PoolSpec]):
                             ". Set force: true on the pool to overwrite (this destroys what is there)")
         steps = zfs_driver.create_pool(name, spec) if spec.driver == "zfs" else \
             btrfs_driver.create_pool(name, spec, ctx)
-        return steps + zfs_driver.stamps(self.ref(name), spec, ("scrub_requested",))
+        timer = scrub_timers.steps(name, spec.scrub_schedule, ctx) if spec.scrub_schedule else []
+        return steps + zfs_driver.stamps(self.ref(name), spec, ("scrub_requested",)) + timer
 
     def update(self, name: str, spec: PoolSpec, observed: Observed, diffs: list[FieldDiff],
                ctx: Context) -> list[Step]:
@@ -183,6 +197,8 @@ class PoolKind(Kind[PoolSpec]):
             steps = self._update_zfs(name, spec, observed, diffs, paths, ctx)
         if "scrub_requested" in paths:
             steps += zfs_driver.stamps(self.ref(name), spec, ("scrub_requested",))
+        if "scrub_schedule" in paths:
+            steps += scrub_timers.steps(name, spec.scrub_schedule, ctx)
         return steps
 
     def _update_zfs(self, name: str, spec: PoolSpec, observed: Observed, diffs: list[FieldDiff],
@@ -214,6 +230,8 @@ class PoolKind(Kind[PoolSpec]):
         else:
             blocking = [c for c in zfs_driver.dependents(name, ctx) if not _goes(c, ctx)]
             steps = [Step(argv=["zpool", "destroy", name], note="destroy the pool")]
+        if observed.spec.get("scrub_schedule"):
+            steps = scrub_timers.steps(name, None, ctx) + steps
         if blocking:
             raise PlanError(f"pool {name} still holds {', '.join(blocking)} (not managed by converge or still "
                             "declared); converge destroys a pool only once everything in it is its own to delete")
@@ -248,3 +266,4 @@ def disk_contents(ctx: Context, disks: list[str]) -> dict[str, str]:
 
 # The drivers build on PoolSpec and Vdev above, so they are imported once those exist.
 from . import btrfs_driver, zfs_driver  # noqa: E402
+from .policies import scrub_timers  # noqa: E402

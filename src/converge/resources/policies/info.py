@@ -26,4 +26,8 @@ def info_lines(ctx: Context, now: datetime | None = None) -> list[str]:
         except ConvergeError:
             count = "datasets not on the host yet"
         lines.append(f"snapshot_policy/{name}: next run {when}; {count}")
+    for name, pool in sorted(ctx.specs("pool").items()):
+        if getattr(pool, "scrub_schedule", None):
+            nxt = calendar.parse(pool.scrub_schedule).next_run(now)
+            lines.append(f"pool/{name}: next scrub {nxt.strftime('%Y-%m-%d %H:%M:%S UTC') if nxt else 'never'}")
     return lines

@@ -161,12 +161,14 @@ def run(target: Any, ref: Ref, at: datetime, lock_timeout: float = 0.0) -> list[
     from ... import engine
     from ...lock import apply_lock
 
-    if ref.kind != "snapshot_policy":
-        raise ConvergeError(f"converge run takes snapshot_policy/NAME, not {ref}")
+    if ref.kind not in ("snapshot_policy", "pool"):
+        raise ConvergeError(f"converge run takes snapshot_policy/NAME or pool/NAME (a scrub), not {ref}")
     with apply_lock(target.host.lock_path(), lock_timeout):
         target.host.reload()
         desired, ctx = engine.load_checked(target)
         spec = desired.spec(ref)
+        if ref.kind == "pool":
+            return _scrub(ref, spec, ctx, target)
         if not isinstance(spec, SnapshotPolicySpec):
             known = ", ".join(sorted(desired.specs(ref.kind))) or "none declared"
             raise ConvergeError(f"{ref} is not declared in {target.directory} (policies: {known})")
@@ -174,3 +176,18 @@ def run(target: Any, ref: Ref, at: datetime, lock_timeout: float = 0.0) -> list[
             return run_policy(ref.name, spec, ctx, at)
         finally:
             target.host.flush()
+
+
+def _scrub(ref: Ref, spec: Any, ctx: Context, target: Any) -> list[Action]:
+    from .scrub_timers import scrub
+
+    if spec is None:
+        raise ConvergeError(f"{ref} is not declared in {target.directory}")
+    if ref.name not in ctx.facts.of("pool"):
+        raise ConvergeError(f"{ref} does not exist on the host (apply the manifests first)")
+    try:
+        argv = scrub(ref.name, ctx)
+    finally:
+        target.host.flush()
+    log.info("scrub", pool=ref.name, argv=argv)
+    return [Action("scrubbed", ref.name, " ".join(argv))]

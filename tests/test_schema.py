@@ -20,7 +20,7 @@ def test_committed_schema_is_current():
 def test_schema_describes_every_section_and_forbids_unknown_ones():
     schema = manifest_schema()
     assert set(schema["properties"]) == {"vars", "pools", "datasets", "snapshots", "shares", "interfaces", "containers",
-                                      "snapshot_policies"}
+                                      "snapshot_policies", "replications"}
     assert set(schema["properties"]["shares"]["properties"]) == {"smb", "nfs"}
     assert schema["additionalProperties"] is False
     assert schema["$defs"]["DatasetSpec"]["additionalProperties"] is False

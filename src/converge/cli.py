@@ -320,7 +320,7 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
 @reports_errors
 def run_command(ref: str, directory: str, host: str | None, root: str | None, at: str | None,
                 lock_timeout: float) -> None:
-    """Run one snapshot policy now: snapshot, then prune (what its timer calls)."""
+    """Run a snapshot policy, replication or pool scrub now (what its timer calls)."""
     from .resources.policies.run import parse_at
     from .resources.policies.run import run as run_ref
 

@@ -7,7 +7,7 @@ from .container import ContainerKind
 from .dataset import DatasetKind
 from .interface import InterfaceKind
 from .nfs import NfsKind
-from .policies import SnapshotPolicyKind
+from .policies import ReplicationKind, SnapshotPolicyKind
 from .pool import PoolKind
 from .smb import SmbKind
 from .snapshot import SnapshotKind
@@ -21,6 +21,7 @@ KINDS: list[Kind] = [
     InterfaceKind(),
     ContainerKind(),
     SnapshotPolicyKind(),
+    ReplicationKind(),
 ]
 BY_KIND: dict[str, Kind] = {k.kind: k for k in KINDS}
 

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from .kind import SnapshotPolicyKind
+from .replication import ReplicationKind
 
-__all__ = ["SnapshotPolicyKind"]
+__all__ = ["ReplicationKind", "SnapshotPolicyKind"]

@@ -161,17 +161,25 @@ def run(target: Any, ref: Ref, at: datetime, lock_timeout: float = 0.0) -> list[
     from ... import engine
     from ...lock import apply_lock
 
-    if ref.kind not in ("snapshot_policy", "pool"):
-        raise ConvergeError(f"converge run takes snapshot_policy/NAME or pool/NAME (a scrub), not {ref}")
+    if ref.kind not in ("snapshot_policy", "pool", "replication"):
+        raise ConvergeError(f"converge run takes snapshot_policy/NAME, replication/NAME or pool/NAME (a scrub), "
+                            f"not {ref}")
     with apply_lock(target.host.lock_path(), lock_timeout):
         target.host.reload()
         desired, ctx = engine.load_checked(target)
         spec = desired.spec(ref)
         if ref.kind == "pool":
             return _scrub(ref, spec, ctx, target)
+        if ref.kind == "replication" and spec is not None:
+            from .replicate import replicate
+
+            try:
+                return replicate(ref.name, spec, ctx, at)  # type: ignore[arg-type]
+            finally:
+                target.host.flush()
         if not isinstance(spec, SnapshotPolicySpec):
             known = ", ".join(sorted(desired.specs(ref.kind))) or "none declared"
-            raise ConvergeError(f"{ref} is not declared in {target.directory} (policies: {known})")
+            raise ConvergeError(f"{ref} is not declared in {target.directory} (declared: {known})")
         try:
             return run_policy(ref.name, spec, ctx, at)
         finally:

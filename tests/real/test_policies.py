@@ -32,23 +32,31 @@ def cli(*args: str):
 
 
 @pytest.fixture
-def loop(tmp_path):
-    """One sparse 512 MiB file attached as a loop device; unmounted and detached by device afterwards."""
-    img = tmp_path / "p.img"
-    with open(img, "wb") as f:
-        f.truncate(512 << 20)
-    out = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True)
-    if out.returncode:
-        pytest.fail(f"cannot attach a loop device: {out.stderr}")
-    device = out.stdout.strip()
+def loops(tmp_path):
+    """Two sparse 512 MiB files attached as loop devices; unmounted and detached by device afterwards."""
+    devices: list[str] = []
     try:
-        yield device
+        for n in range(2):
+            img = tmp_path / f"p{n}.img"
+            with open(img, "wb") as f:
+                f.truncate(512 << 20)
+            out = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True)
+            if out.returncode:
+                pytest.fail(f"cannot attach a loop device: {out.stderr}")
+            devices.append(out.stdout.strip())
+        yield devices
     finally:
-        for line in open("/proc/mounts").read().splitlines():
+        for line in reversed(open("/proc/mounts").read().splitlines()):
             dev, target = line.split()[:2]
-            if dev == device or target.startswith(str(tmp_path)):
+            if dev in devices or target.startswith(str(tmp_path)):
                 subprocess.run(["umount", target], capture_output=True)
-        subprocess.run(["losetup", "-d", device], capture_output=True)
+        for device in devices:
+            subprocess.run(["losetup", "-d", device], capture_output=True)
+
+
+@pytest.fixture
+def loop(loops):
+    return loops[0]
 
 
 def test_btrfs_policy_keep3_over_five_runs_with_real_timer_units(loop, tmp_path):
@@ -105,4 +113,41 @@ snapshot_policies:
     assert re.search(r"Status:\s+finished", sh("btrfs", "scrub", "status", str(mnt))), "btrfs recorded the scrub"
     again = cli("run", "snapshot_policy/p", "-C", str(manifests), *where, "--at", "2026-12-05T06:15:00Z")
     assert again.stdout.splitlines() == [f"exists {label}/data@auto-p-20261205-061500"]
+    assert "No changes" in cli("plan", str(manifests), *where).output
+
+
+def test_btrfs_replication_between_two_loop_filesystems(loops, tmp_path):
+    src, dst = f"cvsrc{uuid.uuid4().hex[:8]}", f"cvdst{uuid.uuid4().hex[:8]}"
+    root, manifests = tmp_path / "root", tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "storage.yaml").write_text(f"""pools:
+  {src}: {{driver: btrfs, disks: [{loops[0]}], mountpoint: /srv/{src}}}
+  {dst}: {{driver: btrfs, disks: [{loops[1]}], mountpoint: /srv/{dst}}}
+datasets:
+  {src}/data: {{}}
+  {dst}/bk: {{}}
+replications:
+  r: {{source: {src}/data, target: {{pool_dataset: {dst}/bk}}, schedule: daily, keep: 2}}
+""")
+    where = ["--host", "local", "--root", str(root)]
+    result = cli("apply", str(manifests), *where)
+    assert result.exit_code == 0, result.output
+    sh("systemd-analyze", "verify", str(root / "etc/systemd/system/converge-replicate-r.service"),
+       str(root / "etc/systemd/system/converge-replicate-r.timer"))
+    source, backup = root / "srv" / src, root / "srv" / dst
+    outputs = []
+    for day in range(1, 4):
+        (source / "data" / f"day{day}.txt").write_text(f"day {day}\n")
+        result = cli("run", "replication/r", "-C", str(manifests), *where, "--at", f"2026-12-0{day}T03:00:00Z")
+        assert result.exit_code == 0, result.output
+        outputs.append(result.stdout)
+    assert "(incremental from repl-r-20261202-030000)" in outputs[2]
+    received = sorted(re.findall(r"path (\S+)$", sh("btrfs", "subvolume", "list", "-s", str(backup)), re.M))
+    assert received == ["bk/.snapshots/repl-r-20261202-030000", "bk/.snapshots/repl-r-20261203-030000"]
+    latest = backup / "bk" / ".snapshots" / "repl-r-20261203-030000"
+    assert (latest / "day1.txt").read_text() == "day 1\n" and (latest / "day3.txt").read_text() == "day 3\n"
+    show = sh("btrfs", "subvolume", "show", str(latest))
+    assert not re.search(r"Received UUID:\s+-\s*$", show, re.M), "btrfs receive made it (a received UUID)"
+    left = sorted(re.findall(r"path (\S+)$", sh("btrfs", "subvolume", "list", "-s", str(source)), re.M))
+    assert left == ["data/.snapshots/repl-r-20261203-030000"], "only the base stays on the source"
     assert "No changes" in cli("plan", str(manifests), *where).output

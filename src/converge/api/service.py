@@ -22,7 +22,8 @@ from ..resources import BY_KIND
 from .errors import ApiError
 
 COLLECTIONS = {"pools": "pool", "datasets": "dataset", "snapshots": "snapshot", "shares/smb": "smb",
-               "shares/nfs": "nfs", "interfaces": "interface", "containers": "container"}
+               "shares/nfs": "nfs", "interfaces": "interface", "containers": "container",
+               "snapshot_policies": "snapshot_policy", "replications": "replication"}
 
 
 def etag_of(value: Any) -> str:

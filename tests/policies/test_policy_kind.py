@@ -20,7 +20,7 @@ def test_apply_installs_and_enables_a_timer_then_plan_is_empty(tmp_path):
     timer = files["/etc/systemd/system/converge-run-hourly.timer"]
     service = files["/etc/systemd/system/converge-run-hourly.service"]
     assert "OnCalendar=hourly UTC" in timer and "WantedBy=timers.target" in timer
-    assert f"run snapshot_policy/hourly -C {d}" in service
+    assert f"run snapshot_policy/hourly -C {d} --host sim:{d}/.converge/sim-host.json\n" in service
     assert target(d).host.facts.sim["systemd_enabled"] == ["converge-run-hourly.timer"]
     assert not any(p.startswith("/var/lib/converge/units/") for p in files), "candidates are removed"
     assert "No changes" in cli("plan", d).output

@@ -81,7 +81,8 @@ snapshot_policies:
     link = units / "timers.target.wants" / "converge-run-p.timer"
     assert sh("readlink", str(link)).strip() == "/etc/systemd/system/converge-run-p.timer"
     service = (units / "converge-run-p.service").read_text()
-    assert re.search(rf"ExecStart=/\S+ run snapshot_policy/p -C {re.escape(str(manifests))}\n", service)
+    assert re.search(rf"ExecStart=/\S+ run snapshot_policy/p -C {re.escape(str(manifests))} --host local "
+                     rf"--root {re.escape(str(root))}\n", service)
     assert "OnCalendar=*-*-* 0/6:15 UTC" in (units / "converge-run-p.timer").read_text()
 
     # systemd-analyze calendar agrees with the next run converge shows

@@ -47,8 +47,16 @@ def directory_of(ctx: Context) -> str:
     return str(getattr(ctx.desired, "directory", "") or ".")
 
 
+def host_args(host: Host) -> list[str]:
+    """The host the timer's run must use: the one this apply targets (a directory's default is the
+    simulated host, which is not what a timer on this machine should change)."""
+    spec = host.name.split(" ", 1)[0]
+    root = host.path("/").rstrip("/")
+    return ["--host", spec] + (["--root", root] if root and not spec.startswith("sim:") else [])
+
+
 def render_units(ref: Ref, stem: str, schedule: str, spec: dict[str, Any], ctx: Context) -> tuple[str, str]:
-    argv = [*converge_command(ctx), "run", str(ref), "-C", directory_of(ctx)]
+    argv = [*converge_command(ctx), "run", str(ref), "-C", directory_of(ctx), *host_args(ctx.host)]
     values = {"ref": str(ref), "stem": stem, "schedule": " ".join(schedule.split()),
               "spec_json": json.dumps(spec, sort_keys=True, separators=(",", ":")),
               "exec_start": " ".join(_quote(a) for a in argv)}

@@ -24,6 +24,8 @@ def manifest_data(facts: Facts) -> dict[str, dict[str, Any]]:
         found = facts.resources.get(kind.kind, {})
         entries = {}
         for name, observed in sorted(found.items()):
+            if observed.info.get("made_by"):
+                continue  # a policy's or replication's snapshot: its run owns it, a declaration would not
             try:
                 kind.check_name(name)
                 spec = kind.spec.model_validate(observed.spec)

@@ -131,3 +131,23 @@ def _applied_template() -> str:
         assert cli("apply", d).exit_code == 0
         _TEMPLATE.append(os.path.join(d, ".converge"))
     return _TEMPLATE[0]
+
+
+def test_import_leaves_out_the_snapshots_runs_took(tmp_path):
+    d = make_dir(tmp_path / "zfs", KEEP3)
+    assert cli("apply", d).exit_code == 0
+    host = target(d).host
+    host.run(["zfs", "snapshot", "tank/data@by-hand"])
+    host.flush()
+    cli("run", "snapshot_policy/p", "-C", d, "--at", "2026-11-28T00:00:00Z")
+    b = make_dir(tmp_path / "btrfs", "snapshot_policies:\n  b: {datasets: [bt/vol], schedule: daily, keep: 2}\n",
+                 storage=BTRFS)
+    assert cli("apply", b).exit_code == 0
+    cli("run", "snapshot_policy/b", "-C", b, "--at", "2026-11-28T00:00:00Z")
+    for directory, hand in ((d, "tank/data@by-hand"), (b, None)):
+        out = tmp_path / "imported" / directory.rsplit("/", 1)[1]
+        assert cli("import", directory, "-o", str(out)).exit_code == 0
+        text = "".join(p.read_text() for p in out.glob("*.yaml"))
+        assert "auto-" not in text, text
+        if hand:
+            assert hand in text

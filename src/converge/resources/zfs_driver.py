@@ -107,8 +107,17 @@ def read_snapshots(ctx: Context) -> dict[str, Observed]:
         out[name] = Observed(spec=normal(SnapshotSpec, {"properties": user}), managed=_is_on(props, MANAGED),
                              protected=_protected(props),
                              info={"order": _order(props), "driver": "zfs",
-                                   "clones": clones_of(name, everything)})
+                                   "clones": clones_of(name, everything), **made_by(props)})
     return out
+
+
+def made_by(props: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """{"made_by": REF} for a snapshot a policy or replication run took (never imported as declared)."""
+    for prop, kind in (("converge:policy", "snapshot_policy"), ("converge:replication", "replication")):
+        value, source = props.get(prop, ("-", ""))
+        if source == "local" and value != "-":
+            return {"made_by": f"{kind}/{value}"}
+    return {}
 
 
 def _order(props: dict[str, tuple[str, str]]) -> int:

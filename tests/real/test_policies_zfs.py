@@ -56,14 +56,17 @@ def zfs_fuse(tmp_path):
     with open(image, "wb") as f:
         f.truncate(128 << 20)
     yield pool, str(image)
+    # zfs-fuse remembers pools in its cache across daemons: a pool left behind would come back
+    # (FAULTED once its image is gone) in every later test's `zpool list`. -f: it may still be busy.
     subprocess.run(["zfs", "unmount", "-a"], capture_output=True)
-    subprocess.run(["zpool", "destroy", pool], capture_output=True)
+    destroyed = subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True, text=True)
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    assert destroyed.returncode == 0, f"zpool destroy -f {pool}: {destroyed.stderr}"
 
 
 def test_zfs_graded_policy_holds_marks_and_replication(zfs_fuse, tmp_path):

@@ -28,6 +28,8 @@ def manifest_data(facts: Facts) -> dict[str, dict[str, Any]]:
         for name, observed in sorted(found.items()):
             if observed.info.get("system"):
                 continue  # the distribution's accounts (below UID_MIN) are the system's, not the manifest's
+            if observed.info.get("made_by"):
+                continue  # a policy's or replication's snapshot: its run owns it, a declaration would not
             try:
                 kind.check_name(name)
                 spec = kind.spec.model_validate(observed.spec)

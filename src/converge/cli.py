@@ -22,8 +22,12 @@ if TYPE_CHECKING:
 # Each command imports what it needs (the engine, pydantic models, the API stack) when it runs:
 # `--version` and `--help` start in a fraction of the time (bench/startup.py).
 
-LABELS = {"smb": "smb share", "nfs": "nfs export"}
+LABELS = {"smb": "smb share", "nfs": "nfs export", "snapshot_policy": "snapshot policy"}
 HOST_HELP = "local, or sim:PATH (default: converge.yaml's host, else sim:DIR/.converge/sim-host.json)"
+
+
+def _plural(label: str, n: int) -> str:
+    return label if n == 1 else label[:-1] + "ies" if label.endswith("y") else label + "s"
 
 
 def _fail(message: str) -> None:
@@ -101,7 +105,7 @@ def validate(directory: str, host: str | None, root: str | None) -> None:
 
     target = _target(directory, host, root)
     desired, _ = engine.load_checked(target)
-    counts = ", ".join(f"{n} {LABELS.get(k, k)}{'s' if n != 1 else ''}" for k, n in desired.count().items() if n)
+    counts = ", ".join(f"{n} {_plural(LABELS.get(k, k), n)}" for k, n in desired.count().items() if n)
     click.echo(f"valid: {len(desired.files)} files, {counts or 'no resources'}")
 
 
@@ -137,8 +141,8 @@ def plan(directory: str, host: str | None, root: str | None, as_json: bool, deta
         if out:
             raise ConvergeError("--after-reboot plans against a copy of the host: it cannot be saved with -o")
         target = rebooted_copy(target)
-    result, _ = engine.plan(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
-                            targets=_refs(targets, "--target") or None)
+    result, ctx = engine.plan(target, allow_destroy=set(_refs(allow_destroy, "--allow-destroy")),
+                              targets=_refs(targets, "--target") or None)
     if out:
         from .fsutil import atomic_write
 
@@ -147,6 +151,10 @@ def plan(directory: str, host: str | None, root: str | None, as_json: bool, deta
         click.echo(result.redacted().model_dump_json(indent=1))
     else:
         click.echo(render_plan(result, _style()))
+        from .resources.policies.info import info_lines
+
+        for line in info_lines(ctx):  # information, not changes
+            click.echo(f"info: {line}")
         if out:
             click.echo(f"saved to {out}; run `converge apply {out}` to apply exactly this plan")
     if detailed_exitcode and not result.empty:
@@ -331,6 +339,25 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
         click.echo("nothing is waiting for an approval")
     for ref in chosen:
         click.echo(f"approved {ref}: the next reconcile applies it")
+
+
+@main.command("run")
+@click.argument("ref", metavar="KIND/NAME")
+@click.option("-C", "--directory", default=".", type=click.Path(file_okay=False), help="manifest directory")
+@host_opt
+@root_opt
+@click.option("--at", metavar="ISO8601", help="the run's time (default now; snapshot names are UTC)")
+@click.option("--lock-timeout", default=60.0, show_default=True, type=float, help="seconds to wait for an apply")
+@reports_errors
+def run_command(ref: str, directory: str, host: str | None, root: str | None, at: str | None,
+                lock_timeout: float) -> None:
+    """Run a snapshot policy, replication or pool scrub now (what its timer calls)."""
+    from .resources.policies.run import parse_at
+    from .resources.policies.run import run as run_ref
+
+    target = _target(directory, host, root, quiet=True)
+    for action in run_ref(target, _refs((ref,), "REF")[0], parse_at(at), lock_timeout):
+        click.echo(action.line())
 
 
 @main.command()

@@ -54,7 +54,9 @@ def openapi_document() -> dict[str, Any]:
                           ("/api/v1/snapshots/{name}/rollback", "rollback_to + rollback_requested on the dataset"),
                           ("/api/v1/datasets/{name}/snapshots", "declare a snapshot of the dataset"),
                           ("/api/v1/users/{name}/password", 'admin: {"password": ...} into the user\'s secret file '
-                                                            "(0600), and a password_changed stamp committed")]:
+                                                            "(0600), and a password_changed stamp committed"),
+                          ("/api/v1/snapshot_policies/{name}/run", "run the policy now (not an edit); body {at}"),
+                          ("/api/v1/replications/{name}/run", "run the replication now (not an edit); body {at}")]:
         paths[path] = {"parameters": [name], "post": {"summary": summary, "responses": _responses("200", None, 404, 409, 422)}}
     paths["/api/v1/plan"] = {"get": {"summary": "the plan (see docs/plan-json.md)", "responses": _responses("200")}}
     paths["/api/v1/apply"] = {"post": {"summary": "apply as a job", "responses": _responses("202")}}

@@ -22,7 +22,8 @@ from .service import COLLECTIONS, Service, etag_of, read_manifest
 
 ACTIONS = {("containers", "start"), ("containers", "stop"), ("containers", "restart"), ("pools", "scrub"),
            ("snapshots", "rollback"), ("datasets", "snapshots"),
-           ("services", "start"), ("services", "stop"), ("services", "restart"), ("users", "password")}
+           ("services", "start"), ("services", "stop"), ("services", "restart"), ("users", "password"),
+           ("snapshot_policies", "run"), ("replications", "run")}
 
 
 def service(request: Request) -> Service:
@@ -181,6 +182,8 @@ async def action(request: Request) -> Response:
     svc = service(request)
     if coll == "users":  # POST /users/NAME/password: the secret file, then a stamp in the manifest
         return await accounts.set_password(request, svc, author, name)
+    if verb == "run":  # not an edit: run the policy/replication now, as its timer would
+        return await run_now(request, svc, Ref(kind=COLLECTIONS[coll], name=name))
     kind, target, message = COLLECTIONS[coll], name, f"api: {verb} {COLLECTIONS[coll]} {name}"
     stamp = now_stamp()
     if coll in ("containers", "services"):
@@ -222,6 +225,19 @@ async def action(request: Request) -> Response:
 
     result = await run_in_threadpool(svc.mutate, kind, target, change, author, message, None, wants_apply(request))
     return JSONResponse(result)
+
+
+async def run_now(request: Request, svc: Service, ref: Ref) -> Response:
+    """POST .../NAME/run [{"at": ISO8601}]: `converge run REF`; answers with what it did."""
+    from ..resources.policies.run import parse_at
+    from ..resources.policies.run import run as run_ref
+
+    body = await body_json(request) or {}
+    if not isinstance(body, dict) or not isinstance(body.get("at", ""), str):
+        raise ApiError(422, 'the body is empty or {"at": "2026-11-28T14:00:00Z"}')
+    actions = await run_in_threadpool(run_ref, svc.target(), ref, parse_at(body.get("at")), 60.0)
+    return JSONResponse({"ref": str(ref), "actions": [{"action": a.verb, "snapshot": a.snapshot, "detail": a.detail}
+                                                      for a in actions]})
 
 
 # -- manifests, plan, apply, jobs, facts, events -----------------------------------------------

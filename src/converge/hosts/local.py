@@ -40,6 +40,33 @@ class LocalHost(CommandLog):
             return checked(argv, Result(126, "", f"{argv[0]}: {e.strerror}"), check)
         return checked(argv, Result(proc.returncode, proc.stdout, proc.stderr), check)
 
+    def pipe(self, first: Sequence[str], second: Sequence[str], *, check: bool = True) -> Result:
+        """first's stdout into second's stdin (binary: a `zfs send` stream); the first failure wins."""
+        import subprocess
+
+        first, second = validate_argv(first), validate_argv(second)
+        self.record(first)
+        self.record(second)
+        try:
+            producer = subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self._env)
+        except FileNotFoundError:
+            return checked(first, Result(127, "", f"{first[0]}: command not found"), check)
+        assert producer.stdout is not None
+        try:
+            consumer = subprocess.run(second, stdin=producer.stdout, capture_output=True, env=self._env)
+        except FileNotFoundError:
+            producer.kill()
+            producer.wait()
+            return checked(second, Result(127, "", f"{second[0]}: command not found"), check)
+        finally:
+            producer.stdout.close()
+        err = producer.stderr.read().decode(errors="replace") if producer.stderr else ""
+        producer.wait()
+        if producer.returncode:
+            return checked(first, Result(producer.returncode, "", err), check)
+        return checked(second, Result(consumer.returncode, consumer.stdout.decode(errors="replace"),
+                                      consumer.stderr.decode(errors="replace")), check)
+
     def read_file(self, path: str) -> str | None:
         try:
             with open(self.path(path), encoding="utf-8") as f:

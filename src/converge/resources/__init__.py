@@ -9,6 +9,7 @@ from .container_network import ContainerNetworkKind
 from .dataset import DatasetKind
 from .interface import InterfaceKind
 from .nfs import NfsKind
+from .policies import ReplicationKind, SnapshotPolicyKind
 from .pool import PoolKind
 from .smb import SmbKind
 from .snapshot import SnapshotKind
@@ -26,6 +27,8 @@ KINDS: list[Kind] = [
     ContainerKind(),
     SystemKind(),
     ServiceKind(),
+    SnapshotPolicyKind(),
+    ReplicationKind(),
 ]
 BY_KIND: dict[str, Kind] = {k.kind: k for k in KINDS}
 

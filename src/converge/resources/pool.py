@@ -78,9 +78,21 @@ class PoolSpec(Spec):
     persist: bool = Field(True, description="btrfs: a systemd .mount unit (named after its escaped mountpoint) "
                                             "mounts it at boot; zfs pools are mounted by zfs-mount.service",
                           json_schema_extra={"x-converge-always": True})
+    scrub_schedule: str | None = Field(None, description="scrub on this systemd calendar event (monthly, "
+                                       "'Sun *-*-1..7 03:00'): a timer runs `converge run pool/NAME`",
+                                       json_schema_extra={"x-converge-always": True})
     force: bool = Field(False, description="use disks that hold a filesystem or pool label",
                         json_schema_extra={"x-converge-meta": True})
     allow_destroy: bool = allow_destroy_field()
+
+    @field_validator("scrub_schedule")
+    @classmethod
+    def _scrub_schedule(cls, v: str | None) -> str | None:
+        if v is None or "(" in v:  # "(...)": a drifted timer as read from the host, shown in plans
+            return v
+        from .policies.spec import check_schedule
+
+        return check_schedule(v)
 
     @field_validator("data_profile", "metadata_profile", mode="before")
     @classmethod
@@ -164,6 +176,7 @@ class PoolKind(Kind[PoolSpec]):
             spec = ctx.specs(self.kind).get(name)
             obs.spec["persist"] = pool_observed_persist(name, spec, obs, ctx) if obs.spec.get("driver") == "btrfs" \
                 else (spec.persist if spec is not None else True)
+        scrub_timers.read(ctx, out)
         return out
 
     def validate_set(self, specs: dict[str, PoolSpec], desired: Any) -> list[tuple[str, str, str]]:
@@ -191,7 +204,8 @@ class PoolKind(Kind[PoolSpec]):
             steps, uuid = btrfs_driver.create_pool(name, spec, ctx), str(uuid4())
             steps[0].argv[1:1] = ["-U", uuid]
             steps += pool_persist_steps(name, spec, uuid, None, ctx)
-        return steps + zfs_driver.stamps(self.ref(name), spec, ("scrub_requested",))
+        timer = scrub_timers.steps(name, spec.scrub_schedule, ctx) if spec.scrub_schedule else []
+        return steps + zfs_driver.stamps(self.ref(name), spec, ("scrub_requested",)) + timer
 
     def update(self, name: str, spec: PoolSpec, observed: Observed, diffs: list[FieldDiff],
                ctx: Context) -> list[Step]:
@@ -209,6 +223,8 @@ class PoolKind(Kind[PoolSpec]):
             steps = self._update_zfs(name, spec, observed, diffs, paths, ctx)
         if "scrub_requested" in paths:
             steps += zfs_driver.stamps(self.ref(name), spec, ("scrub_requested",))
+        if "scrub_schedule" in paths:
+            steps += scrub_timers.steps(name, spec.scrub_schedule, ctx)
         return steps
 
     def _update_zfs(self, name: str, spec: PoolSpec, observed: Observed, diffs: list[FieldDiff],
@@ -240,6 +256,8 @@ class PoolKind(Kind[PoolSpec]):
         else:
             blocking = [c for c in zfs_driver.dependents(name, ctx) if not _goes(c, ctx)]
             steps = [Step(argv=["zpool", "destroy", name], note="destroy the pool")]
+        if observed.spec.get("scrub_schedule"):
+            steps = scrub_timers.steps(name, None, ctx) + steps
         if blocking:
             raise PlanError(f"pool {name} still holds {', '.join(blocking)} (not managed by converge or still "
                             "declared); converge destroys a pool only once everything in it is its own to delete")
@@ -292,3 +310,4 @@ def disk_contents(ctx: Context, disks: list[str]) -> dict[str, str]:
 
 # The drivers build on PoolSpec and Vdev above, so they are imported once those exist.
 from . import btrfs_driver, zfs_driver  # noqa: E402
+from .policies import scrub_timers  # noqa: E402

@@ -27,7 +27,15 @@ POOL_NATIVE_SKIP = {"size", "capacity", "altroot", "health", "guid", "version", 
 
 
 def _is_on(props: dict[str, tuple[str, str]], name: str) -> bool:
-    return props.get(name, ("off", ""))[0] == "on"
+    """Set on this dataset itself: ZFS user properties inherit, so a hand-made snapshot or child of
+    a managed dataset reads `converge:managed on` with source `inherited from ...`; that is not ours."""
+    value, source = props.get(name, ("off", ""))
+    return value == "on" and source == "local"
+
+
+def _protected(props: dict[str, tuple[str, str]]) -> bool:
+    """Protection may be inherited (it only ever refuses destroys: the safe reading)."""
+    return props.get(PROTECT, ("off", ""))[0] == "on"
 
 
 def all_props(ctx: Context) -> dict[str, dict[str, tuple[str, str]]]:
@@ -64,7 +72,7 @@ def read_pools(ctx: Context) -> dict[str, Observed]:
         if odd:
             info["unparsed"] = odd
         out[name] = Observed(spec=normal(PoolSpec, data), managed=_is_on(root, MANAGED),
-                             protected=_is_on(root, PROTECT), info=info)
+                             protected=_protected(root), info=info)
     return out
 
 
@@ -91,7 +99,7 @@ def read_datasets(ctx: Context) -> dict[str, Observed]:
             if not info["unparsed"]:
                 del info["unparsed"]
         out[name] = Observed(spec=spec, managed=_is_on(props, MANAGED),
-                             protected=_is_on(props, PROTECT), info=info)
+                             protected=_protected(props), info=info)
     return out
 
 
@@ -104,10 +112,19 @@ def read_snapshots(ctx: Context) -> dict[str, Observed]:
         user = {k: v for k, (v, src) in props.items() if ":" in k and not k.startswith("converge:")
                 and src in ("local", "received")}
         out[name] = Observed(spec=normal(SnapshotSpec, {"properties": user}), managed=_is_on(props, MANAGED),
-                             protected=_is_on(props, PROTECT),
+                             protected=_protected(props),
                              info={"order": _order(props), "driver": "zfs",
-                                   "clones": clones_of(name, everything)})
+                                   "clones": clones_of(name, everything), **made_by(props)})
     return out
+
+
+def made_by(props: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """{"made_by": REF} for a snapshot a policy or replication run took (never imported as declared)."""
+    for prop, kind in (("converge:policy", "snapshot_policy"), ("converge:replication", "replication")):
+        value, source = props.get(prop, ("-", ""))
+        if source == "local" and value != "-":
+            return {"made_by": f"{kind}/{value}"}
+    return {}
 
 
 def _order(props: dict[str, tuple[str, str]]) -> int:

@@ -27,7 +27,7 @@ GET = ["zfs", "get", "-Hp", "-o", "name,property,value,source"]
 # used, snapshot order), the create-only properties (source `-`), and the protect mark, which
 # protects a parent's children too when inherited. converge:managed is NOT here: only a dataset
 # converge created (the mark set on it, not inherited from a parent) is converge's.
-NAMED = ("type", "origin", "mountpoint", "used", "creation", "createtxg", "converge:protect",
+NAMED = ("type", "origin", "clones", "userrefs", "mountpoint", "used", "creation", "createtxg", "converge:protect",
          "encryption", "keyformat", "casesensitivity", "normalization", "utf8only")
 NO_ENCRYPTION = ("encryption", "keyformat")  # zfs-fuse (pool version 23): "invalid property"
 _INVALID = re.compile(r"bad property list: invalid property '([^']+)'")

@@ -81,6 +81,13 @@ class SimHost(CommandLog):
             result = emulator(self, argv, input)
             return checked(argv, result, check)
 
+    def pipe(self, first: Sequence[str], second: Sequence[str], *, check: bool = True) -> Result:
+        """The first emulator's output is the second's input (a simulated send stream is JSON)."""
+        out = self.run(first, check=check)
+        if out.returncode:
+            return out
+        return self.run(second, input=out.stdout, check=check)
+
     def read_file(self, path: str) -> str | None:
         with self._lock:
             return self.facts.files.get(path)

@@ -18,6 +18,9 @@ def btrfs(host: Any, argv: list[str], input: str | None) -> Result:
     args = argv[3:]
     words = [a for a in args if not a.startswith("-")]
     flags = [a for a in args if a.startswith("-")]
+    if group in ("send", "receive"):  # top-level commands: `btrfs send [-p P] SNAP`, `btrfs receive DIR`
+        words = [a for a in argv[2:] if not a.startswith("-")]
+        return _send(host, words, []) if group == "send" else _receive(host, words, [], input or "")
     handler = HANDLERS.get((group, verb))
     if handler is None:
         return fail(f"btrfs: unknown command '{group} {verb}'", 1)
@@ -225,6 +228,40 @@ def _scrub(host: Any, words: list[str], flags: list[str]) -> Result:
     found[1].info["scrubs"] = int(found[1].info.get("scrubs", 0)) + 1
     host.changed()
     return Result(0, f"scrub done for {found[1].info['uuid']}\nError summary:    no errors found\n")
+
+
+def _send(host: Any, words: list[str], flags: list[str]) -> Result:
+    """`btrfs send [-p PARENT] SNAP`: the stream is JSON (the snapshot's name, its parent's)."""
+    import json
+
+    snap = words[-1]
+    parent = words[0] if len(words) == 2 else ""  # -p takes the word before SNAP
+    for path in filter(None, [snap, parent]):
+        if _subvol(host, path)[0] != "snapshot":
+            return fail(f"ERROR: cannot open {path}: No such file or directory", 1)
+    return Result(0, json.dumps({"btrfs_stream": True, "name": snap.rsplit("/", 1)[-1],
+                                 "parent": parent.rsplit("/", 1)[-1] if parent else None}))
+
+
+def _receive(host: Any, words: list[str], flags: list[str], stream: str) -> Result:
+    import json
+
+    target = words[-1]
+    try:
+        data = json.loads(stream)
+        assert data.get("btrfs_stream")
+    except (ValueError, AssertionError):
+        return fail("ERROR: unexpected header", 1)
+    if target not in host.facts.sim.get("paths", []):
+        return fail(f"ERROR: cannot open {target}: No such file or directory", 1)
+    if data["parent"] and _subvol(host, f"{target}/{data['parent']}")[0] != "snapshot":
+        return fail(f"ERROR: cannot find parent subvolume {data['parent']}", 1)
+    kind, name, _ = _subvol(host, f"{target}/{data['name']}")
+    if kind or not name:
+        return fail(f"ERROR: creating subvolume {data['name']} failed: File exists", 1)
+    host.facts.of("snapshot")[name] = Observed(spec={"properties": {}}, info={"driver": "btrfs", "id": _next_id(host)})
+    host.changed()
+    return Result(0, f"At subvol {data['name']}\n")
 
 
 HANDLERS = {

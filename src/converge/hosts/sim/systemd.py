@@ -1,6 +1,6 @@
 """systemd and its settings tools on the simulated host: `systemctl`, `systemd-analyze verify`,
 `systemd-escape --path`, `hostnamectl`, `timedatectl`, `sysctl -p`, and `ln -sfn` / `readlink`
-for the /etc/localtime link.
+for the /etc/localtime link; `systemd-analyze verify` also checks timers (OnCalendar=, the unit to trigger).
 
 State in `sim["systemd"]`: {"running": bool, "units": {UNIT: {"enabled": bool, "active": bool}}}.
 The host ships a few vendor services (VENDOR_UNITS); converge's own units are the unit files it
@@ -101,6 +101,22 @@ def systemctl(host: Any, argv: list[str], input: str | None) -> Result:
     return Result(0)
 
 
+def _sections(text: str) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    current = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            out.setdefault(current, {})
+        elif "=" in line and current:
+            key, _, value = line.partition("=")
+            out[current][key.strip()] = value.strip()
+    return out
+
+
 @tool("systemd-analyze")
 def systemd_analyze(host: Any, argv: list[str], input: str | None) -> Result:
     """`verify FILE...`: the checks systemd makes that converge's units could fail."""
@@ -119,8 +135,8 @@ def systemd_analyze(host: Any, argv: list[str], input: str | None) -> Result:
         for line in text.splitlines():
             key, _, value = line.partition("=")
             if key.strip() in ("ExecStart", "ExecStartPre", "ExecStop", "ExecStopPost") and value.strip():
-                binary = value.strip().lstrip("-@:+!").split()[0]
-                if binary.rsplit("/", 1)[-1] not in TOOLS:
+                binary = value.strip().lstrip("-@:+!").split()[0].strip('"')
+                if binary.rsplit("/", 1)[-1] not in TOOLS and not _ours(binary):
                     errors.append(f"{name}: Command {binary} is not executable: No such file or directory")
             if key.strip() == "Where" and name.endswith(".mount"):
                 from ...resources.system.units import mount_unit_name
@@ -129,9 +145,33 @@ def systemd_analyze(host: Any, argv: list[str], input: str | None) -> Result:
                     errors.append(f"{name}: Where= setting doesn't match unit name. Refusing.")
         if name.endswith(".mount") and "[Mount]" not in sections:
             errors.append(f"{name}: Unit has no [Mount] section")
+        if name.endswith(".timer"):
+            errors += _timer_problems(host, name, path, text, argv[2:])
         if name.endswith(".service") and "[Service]" not in sections:
             errors.append(f"{name}: Service has no ExecStart=, ExecStop=, or SuccessAction=. Refusing.")
     return Result(1, "", "".join(e + "\n" for e in errors)) if errors else Result(0)
+
+
+def _ours(binary: str) -> bool:
+    """converge itself (its console script, or the Python running it): what timers call."""
+    base = binary.rsplit("/", 1)[-1]
+    return binary.startswith("/") and (base == "converge" or base.startswith("python"))
+
+
+def _timer_problems(host: Any, name: str, path: str, text: str, given: list[str]) -> list[str]:
+    from ...resources.policies import calendar
+
+    timer = _sections(text).get("Timer", {})
+    spec, problems = timer.get("OnCalendar", ""), []
+    try:
+        calendar.parse(spec.removesuffix(" UTC"))
+    except calendar.CalendarError:
+        problems += [f"{path}:1: Failed to parse calendar specification, ignoring: {spec}",
+                     f"{name}: Timer unit lacks value setting. Refusing."]
+    target = timer.get("Unit", name.removesuffix(".timer") + ".service")
+    if target not in {g.rsplit("/", 1)[-1] for g in given} and UNIT_DIR + target not in host.facts.files:
+        problems.append(f"{name}: Refusing to start, unit {target} to trigger not loaded.")
+    return problems
 
 
 @tool("systemd-escape")

@@ -180,7 +180,7 @@ def _create_or_add(host: Any, sub: str, opts: dict[str, list[str]], rest: list[s
 @tool("zfs")
 def zfs(host: Any, argv: list[str], input: str | None) -> Result:
     sub = argv[1] if len(argv) > 1 else ""
-    opts, rest = _flags(argv[2:], {"o", "s", "t", "d"})
+    opts, rest = _flags(argv[2:], {"o", "s", "t", "d", "I", "i"})
     if sub == "get":
         return _get(host, opts, rest)
     if not rest:
@@ -193,6 +193,10 @@ def zfs(host: Any, argv: list[str], input: str | None) -> Result:
         return _destroy(host, rest[0])
     if sub == "rollback":
         return _rollback(host, rest[0], "r" in opts)
+    if sub in ("hold", "release", "holds"):
+        return _holds(host, sub, rest)
+    if sub in ("send", "receive", "recv"):
+        return _send(host, opts, rest) if sub == "send" else _receive(host, rest[-1], input or "")
     return fail(f"unrecognized command '{sub}'", 2)
 
 
@@ -218,6 +222,8 @@ def _apply_props(obs: Observed, values: dict[str, str], kind: str, name: str) ->
     for key in ("converge:managed", "converge:protect"):
         if key in values:
             setattr(obs, "managed" if key.endswith("managed") else "protected", values.pop(key) == "on")
+    for key in [k for k in values if k.startswith("converge:")]:  # other converge marks (converge:policy)
+        obs.info.setdefault("converge", {})[key] = values.pop(key)
     field = "filesystem_properties" if kind == "pool" else "properties"
     merged = {**obs.spec.get(field, {}), **values}
     try:
@@ -312,6 +318,89 @@ def _destroy(host: Any, name: str) -> Result:
         return fail(f"cannot destroy '{name}': filesystem has children\nuse '-r' to destroy the following "
                     "datasets:\n" + "\n".join(sorted(children)), 1)
     del host.facts.of("snapshot" if "@" in name else "dataset")[name]
+    host.changed()
+    return Result(0)
+
+
+def _holds(host: Any, sub: str, rest: list[str]) -> Result:
+    """`zfs hold TAG SNAP...`, `zfs release TAG SNAP...`, `zfs holds -H SNAP...` (tags in info["holds"])."""
+    tag, snaps = (rest[0], rest[1:]) if sub != "holds" else ("", rest)
+    for snap in snaps:
+        if snap not in host.facts.of("snapshot"):
+            return fail(f"cannot open '{snap}': dataset does not exist", 1)
+    lines = []
+    for snap in snaps:
+        info = host.facts.of("snapshot")[snap].info
+        tags = list(info.get("holds", []))
+        if sub == "hold":
+            if tag in tags:
+                return fail(f"cannot hold snapshot '{snap}': tag already exists on this dataset", 1)
+            info["holds"] = [*tags, tag]
+        elif sub == "release":
+            if tag not in tags:
+                return fail(f"cannot release hold from snapshot '{snap}': no such tag on this dataset", 1)
+            info["holds"] = [t for t in tags if t != tag]
+        else:
+            lines += [f"{snap}\t{t}\tSat Nov 28 09:00 2026\n" for t in tags]
+    if sub != "holds":
+        host.changed()
+    return Result(0, "".join(lines))
+
+
+def _snaps_of(host: Any, dataset: str) -> list[str]:
+    found = [(int(o.info.get("order", 0)), n) for n, o in host.facts.of("snapshot").items()
+             if n.split("@")[0] == dataset]
+    return [n for _, n in sorted(found)]
+
+
+def _send(host: Any, opts: dict[str, list[str]], rest: list[str]) -> Result:
+    """`zfs send [-I BASE] SNAP`: the stream is JSON naming the snapshots it carries."""
+    import json
+
+    snap = rest[-1]
+    if snap not in host.facts.of("snapshot"):
+        return fail(f"cannot open '{snap}': dataset does not exist", 1)
+    dataset, chain = snap.split("@")[0], _snaps_of(host, snap.split("@")[0])
+    base = (opts.get("I") or opts.get("i") or [""])[0]
+    if base:
+        base = base if "@" in base else f"{dataset}{base}"
+        if base not in chain or chain.index(base) >= chain.index(snap):
+            return fail(f"cannot send '{snap}': incremental source ({base}) is not earlier than it", 1)
+        carried = chain[chain.index(base) + 1:chain.index(snap) + 1] if "I" in opts else [snap]
+    else:
+        carried = [snap]
+    return Result(0, json.dumps({"zfs_stream": True, "base": base.split("@")[-1] if base else None,
+                                 "snapshots": [n.split("@")[1] for n in carried]}))
+
+
+def _receive(host: Any, target: str, stream: str) -> Result:
+    """`zfs receive -u TARGET`: a full stream creates TARGET; an incremental one needs TARGET's
+    latest snapshot to be the stream's base. Never -F: a modified target is refused, as zfs does."""
+    import json
+
+    try:
+        data = json.loads(stream)
+        assert data.get("zfs_stream")
+    except (ValueError, AssertionError):
+        return fail("cannot receive: invalid stream (bad magic number)", 1)
+    exists = _find(host, target) is not None
+    if data["base"] is None:
+        if exists:
+            return fail(f"cannot receive new filesystem stream: destination '{target}' exists\n"
+                        "must specify -F to overwrite it", 1)
+        if _find(host, target.rsplit("/", 1)[0]) is None:
+            return fail(f"cannot receive new filesystem stream: parent of '{target}' does not exist", 1)
+        host.facts.of("dataset")[target] = _new_dataset(host, {}, None)
+    else:
+        if not exists:
+            return fail(f"cannot receive incremental stream: destination '{target}' does not exist", 1)
+        have = _snaps_of(host, target)
+        if not have or have[-1] != f"{target}@{data['base']}":
+            return fail(f"cannot receive incremental stream: most recent snapshot of {target} does not\n"
+                        "match incremental source", 1)
+    for snap in data["snapshots"]:
+        host.facts.of("snapshot")[f"{target}@{snap}"] = Observed(spec={"properties": {}},
+                                                                info={"driver": "zfs", "order": _txg(host)})
     host.changed()
     return Result(0)
 

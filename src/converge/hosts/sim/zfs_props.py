@@ -21,7 +21,7 @@ INHERITABLE = {"compression", "recordsize", "atime", "relatime", "readonly", "ex
 CREATE_ONLY = {"encryption": "off", "keyformat": "none", "casesensitivity": "sensitive",
                "normalization": "none", "utf8only": "off"}
 ROLE_HEADERS = {"log": "logs", "cache": "cache", "spare": "spares", "special": "special"}
-FIXED = ("type", "creation", "createtxg", "used", "clones", "origin", *CREATE_ONLY)
+FIXED = ("type", "creation", "createtxg", "used", "clones", "userrefs", "origin", *CREATE_ONLY)
 SOURCES = frozenset({"local", "default", "inherited", "temporary", "received", "none"})
 
 
@@ -148,6 +148,8 @@ def _lines(host: Any, pools: dict[str, Observed], name: str, obs: Observed, snap
             clones = sorted(clones_of.get(name, []) if clones_of is not None else
                             (n for n, o in host.facts.of("dataset").items() if o.spec.get("origin") == name))
             rows.append((name, "clones", ",".join(clones), "-"))
+        if fixed("userrefs"):
+            rows.append((name, "userrefs", str(len(obs.info.get("holds", []))), "-"))
     else:
         local, _ = _local(host, pools, name)
         users = {k: v for k, v in local.items() if ":" in k}
@@ -175,6 +177,9 @@ def _lines(host: Any, pools: dict[str, Observed], name: str, obs: Observed, snap
     for key in sorted(select.props or ()):  # a user property asked for by name and not set: "-"
         if ":" in key and key not in users and key not in marks:
             add(key, "-", "-")
+    for key, value in sorted(obs.info.get("converge", {}).items()):  # a run's marks (converge:policy)
+        if wanted(key):
+            add(key, str(value), "local")
     return rows
 
 

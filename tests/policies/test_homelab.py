@@ -1,0 +1,34 @@
+"""The homelab example: hourly and daily policies and a monthly scrub, applied on the simulated
+host; runs at a series of --at times leave the expected snapshots; the plan stays empty."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .support import cli, host_snapshots
+
+HOMELAB = Path(__file__).resolve().parents[2] / "examples" / "homelab"
+
+
+def test_homelab_policies_over_two_days(tmp_path):
+    d = tmp_path / "homelab"
+    shutil.copytree(HOMELAB, d, ignore=shutil.ignore_patterns(".converge"))
+    assert cli("apply", str(d)).exit_code == 0
+    for day in (1, 2, 3):
+        for hour in range(0, 24, 2):
+            assert cli("run", "snapshot_policy/hourly", "-C", str(d), "--at", f"2026-12-0{day}T{hour:02d}:00:00").exit_code == 0
+        assert cli("run", "snapshot_policy/daily", "-C", str(d), "--at", f"2026-12-0{day}T02:00:00").exit_code == 0
+    assert cli("run", "pool/tank", "-C", str(d)).exit_code == 0
+    snaps = sorted(host_snapshots(str(d)))
+    hourly = [s for s in snaps if "@auto-hourly-" in s]
+    assert len(hourly) == 48  # keep: 24 on each of tank/media and tank/backups
+    assert min(s.split("@")[1] for s in hourly) == "auto-hourly-20261202-000000"  # the 24 latest: days 2 and 3
+    daily = [s for s in snaps if "@auto-daily-" in s]
+    datasets = {"tank", "tank/media", "tank/media/movies", "tank/media/music", "tank/backups", "tank/appdata"}
+    assert {s.split("@")[0] for s in daily} == datasets and len(daily) == 3 * len(datasets)  # daily: 7 keeps all 3
+    assert "tank/media@2026-11-01" in snaps, "the declared snapshots are untouched"
+    plan = cli("plan", str(d), "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    assert "info: snapshot_policy/hourly: next run" in plan.output and "holds 48 snapshots" in plan.output
+    assert "info: pool/tank: next scrub" in plan.output

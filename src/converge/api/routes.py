@@ -16,11 +16,15 @@ from starlette.types import Receive, Scope, Send
 
 from ..edit import merge_patch
 from ..model import Ref
+from . import listing
 from .errors import ApiError
 from .service import COLLECTIONS, Service, etag_of, read_manifest
 
-ACTIONS = {("containers", "start"), ("containers", "stop"), ("containers", "restart"), ("pools", "scrub"),
-           ("snapshots", "rollback"), ("datasets", "snapshots")}
+# (collection, action): what it writes into the manifests (its summary in the OpenAPI document)
+ACTIONS = {("containers", "start"): "state: running", ("containers", "stop"): "state: stopped",
+           ("containers", "restart"): "a restart_requested stamp", ("pools", "scrub"): "a scrub_requested stamp",
+           ("snapshots", "rollback"): "rollback_to + rollback_requested on the dataset",
+           ("datasets", "snapshots"): "declare a snapshot of the dataset (body: its name and fields)"}
 
 
 def service(request: Request) -> Service:
@@ -43,10 +47,25 @@ def collection_of(request: Request) -> tuple[str, str]:
 
 
 MAX_DEPTH = 32  # no manifest nests deeper; a deeper body would only reach recursion limits
+MAX_BODY = 1 << 20  # a manifest file, or one resource's fields, is far smaller
+
+
+async def body_bytes(request: Request) -> bytes:
+    """The body, refused (413) as soon as it is longer than MAX_BODY, without reading the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(413, f"the body is {declared} bytes; at most {MAX_BODY} are accepted")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError(413, f"the body is longer than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def body_json(request: Request) -> Any:
-    raw = await request.body()
+    raw = await body_bytes(request)
     if not raw:
         return None
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -88,18 +107,7 @@ async def list_resources(request: Request) -> Response:
     authorize(request, write=False)
     coll, kind = collection_of(request)
     items = await run_in_threadpool(service(request).resources, kind)
-    prefix = request.query_params.get("name", "")
-    items = [i for i in items if i["name"].startswith(prefix)]
-    if request.query_params.get("sort", "name") == "-name":
-        items.reverse()
-    try:
-        offset = int(request.query_params.get("offset", 0))
-        limit = int(request.query_params.get("limit", 100))
-    except ValueError:
-        raise ApiError(400, "offset and limit are integers") from None
-    if offset < 0 or not 1 <= limit <= 1000:
-        raise ApiError(400, "offset >= 0 and 1 <= limit <= 1000")
-    return JSONResponse({"items": items[offset:offset + limit], "total": len(items), "offset": offset, "limit": limit})
+    return JSONResponse(listing.select(kind, items, request.query_params))
 
 
 async def get_resource(request: Request) -> Response:
@@ -228,7 +236,7 @@ async def get_manifest(request: Request) -> Response:
 async def put_manifest(request: Request) -> Response:
     author = authorize(request, write=True)
     try:
-        text = (await request.body()).decode("utf-8")
+        text = (await body_bytes(request)).decode("utf-8")
     except UnicodeDecodeError as e:
         raise ApiError(400, f"the body is not UTF-8 (byte {e.start}); manifests are UTF-8 text") from None
     result = await run_in_threadpool(service(request).put_manifest, request.path_params["path"], text, author,
@@ -283,10 +291,6 @@ def engine_facts(target: Any) -> str:
         for name, obs in observed.items():
             observed[name] = obs.model_copy(update={"spec": redact_sensitive(BY_KIND[kind].spec, obs.spec)})
     return facts.model_dump_json()
-
-
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 class StreamSlots:

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from ..config import load_config
 from ..errors import ConvergeError
+from ..resources import BY_KIND
 from . import approvals, health, routes
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
@@ -45,10 +46,30 @@ def _resource_routes(base: str, collection: str) -> list[Route]:
     return [
         _methods(prefix, {"GET": routes.list_resources, "POST": routes.create_resource}, collection),
         _methods(f"{prefix}/{{name:path}}/{{action:str}}", {"POST": routes.action}, collection),
-        _methods(f"{prefix}/{{name:path}}", {"GET": routes.get_resource, "PUT": routes.put_resource,
-                                              "PATCH": routes.patch_resource, "DELETE": routes.delete_resource},
-                 collection),
+        _methods(f"{prefix}/{{name:path}}", {m: _not_an_action(h, collection) for m, h in [
+            ("GET", routes.get_resource), ("PUT", routes.put_resource), ("PATCH", routes.patch_resource),
+            ("DELETE", routes.delete_resource)]}, collection),
     ]
+
+
+def _not_an_action(handler: Any, collection: str) -> Any:
+    """`PUT /containers/web/start` reaches the resource route as the name `web/start`: when that is
+    no name of the kind and ends in one of the collection's actions, it is the action's path, which
+    only takes POST (405). A valid name (the dataset tank/snapshots) stays the resource's."""
+    kind = BY_KIND[COLLECTIONS[collection]]
+
+    async def endpoint(request: Request) -> Response:
+        name = request.path_params["name"]
+        head, _, verb = name.rpartition("/")
+        if head and (collection, verb) in routes.ACTIONS:
+            try:
+                kind.check_name(name)
+            except ValueError:
+                raise ApiError(405, f"{request.method} is not allowed on an action; allowed: POST",
+                               headers={"Allow": "POST"}) from None
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return endpoint
 
 
 def _whole_path(route: Route) -> Route:

@@ -4,7 +4,7 @@
   declared, else as found on the host; `drift=true|false` and `managed=true|false` on status;
 - `q=` finds a text in names and comments (case-insensitive), `name=` a name prefix;
 - `sort=FIELD` (name, kind, file, managed, drift or a spec field), `-FIELD` descending;
-- `offset`/`limit` or `page`/`per_page` (not both); the answer has `total` and `has_next`.
+- `offset`/`limit` or `page`/`per_page` (these win when both are sent); the answer has `total` and `has_next`.
 Any other parameter is a 400 that names it."""
 
 from __future__ import annotations
@@ -120,11 +120,7 @@ def _integer(query: Mapping[str, str], key: str, default: int, low: int, high: i
 
 
 def _window(query: Mapping[str, str]) -> tuple[int, int]:
-    by_page = "page" in query or "per_page" in query
-    if by_page and ("offset" in query or "limit" in query):
-        raise ApiError(400, "use offset/limit or page/per_page, not both",
-                       details=[{"parameter": k} for k in PAGING if k in query])
-    if by_page:
+    if "page" in query or "per_page" in query:  # they win over offset/limit; the answer shows both
         per_page = _integer(query, "per_page", DEFAULT_LIMIT, 1, MAX_LIMIT)
         page = _integer(query, "page", 1, 1, 1_000_000)
         return (page - 1) * per_page, per_page

@@ -99,7 +99,7 @@ def _list_params(kind: str) -> list[dict[str, Any]]:
         q("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}, "items to skip (with limit)"),
         q("limit", {"type": "integer", "minimum": 1, "maximum": listing.MAX_LIMIT}, "items in the answer (default 100)"),
         q("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}, "page number from 1 (with per_page)"),
-        q("per_page", {"type": "integer", "minimum": 1, "maximum": listing.MAX_LIMIT}, "items a page (default 100)"),
+        q("per_page", {"type": "integer", "minimum": 1, "maximum": listing.MAX_LIMIT}, "items a page (default 100); wins over limit"),
         *[q(s, {"type": "boolean"}, f"only items with (true) or without (false) {s}") for s in listing.STATUS],
     ]
     return params + [q(f, {"type": "string"}, f"only items whose {f} is this (desired, else actual)")
@@ -252,7 +252,8 @@ def _other_paths() -> dict[str, Any]:
         "/api/v1/manifests/{path}": {
             "parameters": [manifest],
             "get": {"summary": "a manifest file",
-                    "responses": _responses({"200": _json({"type": "string"}, headers={"ETag": {"schema": {"type": "string"}}},
+                    "responses": _responses({"200": _json({"description": "the file's YAML text, as it is"},
+                                                          headers={"ETag": {"schema": {"type": "string"}}},
                                                           media="application/yaml")}, (*READ, 403, 404, 409))},
             "put": {"summary": "write a whole manifest file (validated first)",
                     "requestBody": {"required": True, "content": {"application/yaml": {"schema": {"type": "string"}}}},

@@ -64,10 +64,23 @@ async def body_bytes(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def body_json(request: Request) -> Any:
+async def optional_object(request: Request, shape: str) -> dict[str, Any]:
+    """A body that may be left out ({}); when sent it is a JSON object (`null` is not one)."""
     raw = await body_bytes(request)
     if not raw:
-        return None
+        return {}
+    body = parse_json(request, raw)
+    if not isinstance(body, dict):
+        raise ApiError(422, f"the body is {shape}, or none at all")
+    return body
+
+
+async def body_json(request: Request) -> Any:
+    raw = await body_bytes(request)
+    return parse_json(request, raw) if raw else None
+
+
+def parse_json(request: Request, raw: bytes) -> Any:
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media != "application/json":  # a web page can send text/plain anywhere without asking first
         raise ApiError(415, f"the body is JSON: send it with Content-Type: application/json (not {media or 'none'!r})")
@@ -252,9 +265,12 @@ async def get_plan(request: Request) -> Response:
 
 async def post_apply(request: Request) -> Response:
     authorize(request, write=True)
-    body = await body_json(request) or {}
+    body = await optional_object(request, '{"allow_destroy": ["kind/name", ...]}')
+    raw = body.get("allow_destroy", [])
+    if set(body) - {"allow_destroy"} or not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise ApiError(422, 'the body is {"allow_destroy": ["kind/name", ...]}, or none at all')
     try:
-        allow = [Ref.parse(r) for r in (body.get("allow_destroy", []) if isinstance(body, dict) else [])]
+        allow = [Ref.parse(r) for r in raw]
     except ValueError as e:
         raise ApiError(422, str(e)) from None
     job = service(request).start_apply(allow)

@@ -28,12 +28,9 @@ from .service import COLLECTIONS, Service
 
 def _methods(path: str, handlers: dict[str, Any], collection: str | None = None) -> Route:
     """One route per path, whatever its methods: a method it lacks is a 405 with an Allow header
-    that lists them all (separate routes would each answer with their own method only)."""
+    that lists them all (separate routes would each answer with their own methods only)."""
     async def endpoint(request: Request) -> Response:
-        handler = handlers.get(request.method)
-        if handler is None:
-            allow = ", ".join(handlers)
-            raise ApiError(405, f"{request.method} is not allowed here; allowed: {allow}", headers={"Allow": allow})
+        handler = handlers["GET" if request.method == "HEAD" else request.method]  # Route answers 405 to others
         if collection is not None:
             request.path_params["collection"] = collection
         return await handler(request)  # type: ignore[no-any-return]
@@ -133,6 +130,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
     app = Starlette(routes=route_list, middleware=[guard],
                     exception_handlers={ApiError: handle, ConvergeError: handle, HTTPException: handle, Exception: handle})
     app.state.service = service
+    app.state.health = health.HealthCache()
     app.state.streams = routes.StreamSlots(streams_per_token)
     app.state.keepalive = keepalive
     return app

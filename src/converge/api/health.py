@@ -77,10 +77,7 @@ class HealthCache:
 
 
 def _cache(request: Request) -> HealthCache:
-    state = request.app.state
-    if not hasattr(state, "health"):
-        state.health = HealthCache()
-    return state.health  # type: ignore[no-any-return]
+    return request.app.state.health  # type: ignore[no-any-return]
 
 
 async def health(request: Request) -> Response:

@@ -120,8 +120,9 @@ def _integer(query: Mapping[str, str], key: str, default: int, low: int, high: i
 
 
 def _window(query: Mapping[str, str]) -> tuple[int, int]:
+    offset, limit = _integer(query, "offset", 0, 0, 1_000_000_000), _integer(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     if "page" in query or "per_page" in query:  # they win over offset/limit; the answer shows both
         per_page = _integer(query, "per_page", DEFAULT_LIMIT, 1, MAX_LIMIT)
         page = _integer(query, "page", 1, 1, 1_000_000)
         return (page - 1) * per_page, per_page
-    return _integer(query, "offset", 0, 0, 1_000_000_000), _integer(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    return offset, limit

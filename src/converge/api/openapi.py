@@ -185,7 +185,9 @@ def _collection_paths(coll: str, kind: str, spec: dict[str, Any], schemas: dict[
 
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
-    schemas = dict(manifest_schema()["$defs"])
+    manifest = manifest_schema()
+    schemas = dict(manifest.pop("$defs"))
+    schemas["Manifest"] = {k: v for k, v in manifest.items() if k not in ("$schema", "$id")}
     for schema in schemas.values():  # OpenAPI components are addressed under #/components/schemas
         _rewrite_refs(schema)
     schemas.update(_common_schemas())
@@ -256,7 +258,7 @@ def _other_paths() -> dict[str, Any]:
                                                           headers={"ETag": {"schema": {"type": "string"}}},
                                                           media="application/yaml")}, (*READ, 403, 404, 409))},
             "put": {"summary": "write a whole manifest file (validated first)",
-                    "requestBody": {"required": True, "content": {"application/yaml": {"schema": {"type": "string"}}}},
+                    "requestBody": {"required": True, "content": {"application/yaml": {"schema": _ref("Manifest")}}},
                     "responses": _responses({"200": _json(_ref("EditResult"))}, (*WRITE, 412))}},
         "/openapi.json": {"get": public | {"summary": "this document", "responses": _responses({"200": _json(obj)}, (421,), True)}},
         "/docs": {"get": public | {"summary": "a page listing the routes",

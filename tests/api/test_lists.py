@@ -27,6 +27,8 @@ def test_q_searches_names_and_comments(client):
     assert client.post("/api/v1/shares/smb", json={"name": "scans", "path": "/srv/scratch",
                                                    "comment": "Office Scanner drop"}).status_code == 201
     assert names(client.get("/api/v1/shares/smb?q=scanner")) == ["scans"]  # the comment, any case
+    assert names(client.get("/api/v1/datasets?q=never+destroyed")) == ["tank/backups"]  # its YAML comment
+    assert names(client.get("/api/v1/pools?q=mirrored")) == []  # the comment above `pools:` is not tank's
     assert names(client.get("/api/v1/datasets?q=MEDIA")) == [n for n in names(client.get("/api/v1/datasets"))
                                                              if "media" in n]
 

@@ -2,7 +2,7 @@
 
 - a top-level field of the kind's spec filters on its value (`?state=stopped`), desired when
   declared, else as found on the host; `drift=true|false` and `managed=true|false` on status;
-- `q=` finds a text in names and comments (case-insensitive), `name=` a name prefix;
+- `q=` finds a text in names, comment fields and the `#` comments of the entry (case-insensitive), `name=` a name prefix;
 - `sort=FIELD` (name, kind, file, managed, drift or a spec field), `-FIELD` descending;
 - `offset`/`limit` or `page`/`per_page` (these win when both are sent); the answer has `total` and `has_next`.
 Any other parameter is a 400 that names it."""
@@ -10,7 +10,9 @@ Any other parameter is a 400 that names it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..resources import BY_KIND
@@ -33,7 +35,40 @@ def parameters(kind: str) -> list[str]:
     return [*SEARCH, *PAGING, *STATUS, *(f for f in spec_fields(kind) if f not in (*SEARCH, *PAGING, *STATUS))]
 
 
-def select(kind: str, items: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, Any]:
+def yaml_comments(directory: str) -> Callable[[dict[str, Any]], str]:
+    """The `#` comments of an item's entry in its manifest: the lines just above its key, and its
+    block. Each file is read once a request."""
+    files: dict[str, list[str]] = {}
+
+    def comments(item: dict[str, Any]) -> str:
+        if not item.get("file") or not item.get("line"):
+            return ""
+        if item["file"] not in files:
+            try:
+                with open(os.path.join(directory, item["file"]), encoding="utf-8") as f:
+                    files[item["file"]] = f.read().splitlines()
+            except (OSError, UnicodeDecodeError):
+                files[item["file"]] = []
+        lines, start = files[item["file"]], item["line"] - 1
+        if start >= len(lines):
+            return ""
+        indent = len(lines[start]) - len(lines[start].lstrip())
+        above = start
+        while above > 0 and lines[above - 1].lstrip().startswith("#"):
+            above -= 1
+        end = start + 1
+        while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent):
+            end += 1
+        return " ".join(m.group(1) for line in lines[above:end] for m in [_COMMENT.search(line)] if m)
+
+    return comments
+
+
+_COMMENT = re.compile(r"(?:^|\s)#\s?(.*)$")  # YAML: a comment starts a line or follows a space
+
+
+def select(kind: str, items: list[dict[str, Any]], query: Mapping[str, str],
+           comments: Callable[[dict[str, Any]], str] | None = None) -> dict[str, Any]:
     known = set(parameters(kind))
     for key in query:
         if key not in known:
@@ -48,7 +83,8 @@ def select(kind: str, items: list[dict[str, Any]], query: Mapping[str, str]) -> 
             items = [i for i in items if _matches(_field(i, key), wanted)]
     if "q" in query:
         text = query["q"].lower()
-        items = [i for i in items if text in i["name"].lower() or text in _comments(i).lower()]
+        items = [i for i in items if text in i["name"].lower() or text in _comments(i).lower()
+                 or (comments is not None and text in comments(i).lower())]
     items = [i for i in items if i["name"].startswith(query.get("name", ""))]
     items = _sorted(items, query.get("sort", "name"), fields)
     offset, limit = _window(query)

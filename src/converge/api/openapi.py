@@ -93,7 +93,7 @@ def _list_params(kind: str) -> list[dict[str, Any]]:
     fields = listing.spec_fields(kind)
     sortable = [*listing.ITEM_FIELDS, *fields]
     params = [
-        q("q", {"type": "string"}, "text in the name or comment (case-insensitive)", "media"),
+        q("q", {"type": "string"}, "text in the name, a comment field or the entry's # comments (case-insensitive)", "media"),
         q("name", {"type": "string"}, "name prefix"),
         q("sort", {"type": "string", "enum": [p + f for f in sortable for p in ("", "-")]}, "field; '-' descending", "-name"),
         q("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}, "items to skip (with limit)"),
@@ -118,7 +118,8 @@ def _common_schemas() -> dict[str, Any]:
                      "properties": {"name": text, "kind": text, "desired": {"type": ["object", "null"]},
                                     "actual": {"type": ["object", "null"]}, "managed": {"type": "boolean"},
                                     "info": obj, "drift": {"type": "array", "items": obj},
-                                    "file": {"type": ["string", "null"]}, "etag": text}},
+                                    "file": {"type": ["string", "null"]},
+                                    "line": {"type": ["integer", "null"]}, "etag": text}},
         "ResourceList": {"type": "object", "required": ["items", "total", "offset", "limit", "page", "per_page", "has_next"],
                          "properties": {"items": {"type": "array", "items": _ref("Resource")},
                                         **{k: {"type": "integer"} for k in ("total", "offset", "limit", "page", "per_page")},

@@ -120,7 +120,8 @@ async def list_resources(request: Request) -> Response:
     authorize(request, write=False)
     coll, kind = collection_of(request)
     items = await run_in_threadpool(service(request).resources, kind)
-    return JSONResponse(listing.select(kind, items, request.query_params))
+    return JSONResponse(listing.select(kind, items, request.query_params,
+                                       listing.yaml_comments(service(request).directory)))
 
 
 async def get_resource(request: Request) -> Response:

@@ -23,8 +23,16 @@ class Limits(BaseModel):
                                 description="largest manifest file (and template output, and API edit), e.g. 4M")
 
 
+class RateLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reads_per_minute: int = Field(3600, ge=1, description="GETs per token (or per client without one)")
+    writes_per_minute: int = Field(1200, ge=1, description="writes per token")
+    logins_per_minute: int = Field(60, ge=1, description="token checks per client that find no valid token")
+
+
 class ApiConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    rate_limits: RateLimits = Field(default_factory=RateLimits, description="bursts of ten seconds' worth")
     allowed_hosts: list[str] = Field(default_factory=list, description="Host header names `converge serve` "
                                      "answers besides localhost and its listen address (LAN name, reverse proxy)")
 

@@ -17,7 +17,8 @@ from starlette.routing import Route
 
 from ..config import load_config
 from ..errors import ConvergeError
-from . import approvals, routes
+from ..resources import BY_KIND
+from . import approvals, hardware, health, routes
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
 from .guard import Guard, allowed_names, is_loopback
@@ -25,25 +26,47 @@ from .openapi import openapi_document
 from .service import COLLECTIONS, Service
 
 
-def _bind(handler: Any, collection: str) -> Any:
+def _methods(path: str, handlers: dict[str, Any], collection: str | None = None) -> Route:
+    """One route per path, whatever its methods: a method it lacks is a 405 with an Allow header
+    that lists them all (separate routes would each answer with their own methods only)."""
     async def endpoint(request: Request) -> Response:
-        request.path_params["collection"] = collection
+        handler = handlers["GET" if request.method == "HEAD" else request.method]  # Route answers 405 to others
+        if collection is not None:
+            request.path_params["collection"] = collection
         return await handler(request)  # type: ignore[no-any-return]
 
-    return endpoint
+    return Route(path, endpoint, methods=list(handlers))
 
 
 def _resource_routes(base: str, collection: str) -> list[Route]:
     prefix = f"{base}/{collection}"
     return [
-        Route(prefix, _bind(routes.list_resources, collection), methods=["GET"]),
-        Route(prefix, _bind(routes.create_resource, collection), methods=["POST"]),
-        Route(f"{prefix}/{{name:path}}/{{action:str}}", _bind(routes.action, collection), methods=["POST"]),
-        Route(f"{prefix}/{{name:path}}", _bind(routes.get_resource, collection), methods=["GET"]),
-        Route(f"{prefix}/{{name:path}}", _bind(routes.put_resource, collection), methods=["PUT"]),
-        Route(f"{prefix}/{{name:path}}", _bind(routes.patch_resource, collection), methods=["PATCH"]),
-        Route(f"{prefix}/{{name:path}}", _bind(routes.delete_resource, collection), methods=["DELETE"]),
+        _methods(prefix, {"GET": routes.list_resources, "POST": routes.create_resource}, collection),
+        _methods(f"{prefix}/{{name:path}}/{{action:str}}", {"POST": routes.action}, collection),
+        _methods(f"{prefix}/{{name:path}}", {m: _not_an_action(h, collection) for m, h in [
+            ("GET", routes.get_resource), ("PUT", routes.put_resource), ("PATCH", routes.patch_resource),
+            ("DELETE", routes.delete_resource)]}, collection),
     ]
+
+
+def _not_an_action(handler: Any, collection: str) -> Any:
+    """`PUT /containers/web/start` reaches the resource route as the name `web/start`: when that is
+    no name of the kind and ends in one of the collection's actions, it is the action's path, which
+    only takes POST (405). A valid name (the dataset tank/snapshots) stays the resource's."""
+    kind = BY_KIND[COLLECTIONS[collection]]
+
+    async def endpoint(request: Request) -> Response:
+        name = request.path_params["name"]
+        head, _, verb = name.rpartition("/")
+        if head and (collection, verb) in routes.ACTIONS:
+            try:
+                kind.check_name(name)
+            except ValueError:
+                raise ApiError(405, f"{request.method} is not allowed on an action; allowed: POST",
+                               headers={"Allow": "POST"}) from None
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return endpoint
 
 
 def _whole_path(route: Route) -> Route:
@@ -68,33 +91,39 @@ async def docs(request: Request) -> Response:
 
 
 def create_app(directory: str, host: str | None = None, root: str | None = None, auto_apply: bool = False,
-               write_rate: float = 20.0, write_burst: int = 60, listen: str = "127.0.0.1:8470",
+               write_rate: float | None = None, write_burst: int | None = None, listen: str = "127.0.0.1:8470",
                allowed_hosts: list[str] | None = None, streams_per_token: int = 8,
                keepalive: float = 15.0) -> Starlette:
     """The API over DIR. Requests are checked by guard.Guard (Host, Origin, token, rate limits)
     against the token store DIR/.converge/tokens.json; `listen` is the address it is served on."""
     base = "/api/v1"
     route_list = [
-        Route(f"{base}/health", routes.health, methods=["GET"]),
-        Route(f"{base}/plan", routes.get_plan, methods=["GET"]),
-        Route(f"{base}/apply", routes.post_apply, methods=["POST"]),
-        Route(f"{base}/jobs/{{id:str}}", routes.get_job, methods=["GET"]),
-        Route(f"{base}/facts", routes.get_facts, methods=["GET"]),
-        Route(f"{base}/events", routes.events, methods=["GET"]),
-        Route(f"{base}/approvals", approvals.get_approvals, methods=["GET"]),
-        Route(f"{base}/approvals", approvals.post_approvals, methods=["POST"]),
-        Route(f"{base}/manifests/{{path:path}}", routes.get_manifest, methods=["GET"]),
-        Route(f"{base}/manifests/{{path:path}}", routes.put_manifest, methods=["PUT"]),
+        _methods(f"{base}/health", {"GET": health.health}),
+        _methods(f"{base}/ready", {"GET": health.ready}),
+        _methods(f"{base}/plan", {"GET": routes.get_plan}),
+        _methods(f"{base}/apply", {"POST": routes.post_apply}),
+        _methods(f"{base}/jobs/{{id:str}}", {"GET": routes.get_job}),
+        _methods(f"{base}/facts", {"GET": routes.get_facts}),
+        _methods(f"{base}/events", {"GET": routes.events}),
+        _methods(f"{base}/approvals", {"GET": approvals.get_approvals, "POST": approvals.post_approvals}),
+        _methods(f"{base}/manifests/{{path:path}}", {"GET": routes.get_manifest, "PUT": routes.put_manifest}),
+        _methods(f"{base}/disks", {"GET": hardware.get_disks}),
+        _methods(f"{base}/pools/types", {"GET": hardware.get_pool_types}),  # before /pools/{name}
         *[r for collection in COLLECTIONS for r in _resource_routes(base, collection)],
-        Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/docs", docs, methods=["GET"]),
+        _methods("/openapi.json", {"GET": openapi}),
+        _methods("/docs", {"GET": docs}),
     ]
     service = Service(directory, host, root, auto_apply)
+    settings = load_config(service.directory).api
     if allowed_hosts is None:
-        allowed_hosts = load_config(service.directory).api.allowed_hosts
+        allowed_hosts = settings.allowed_hosts
     address = listen.rpartition(":")[0].strip("[]") if ":" in listen else listen
-    limits = {"write": RateLimit(write_rate, write_burst), "login": RateLimit(1.0, 10),
-              "anonymous": RateLimit(10.0, 60)}
+    configured = settings.rate_limits
+    write = RateLimit.per_minute(configured.writes_per_minute)
+    if write_rate is not None or write_burst is not None:  # tests and benchmarks set the bucket directly
+        write = RateLimit(write_rate or write.rate, write_burst or write.burst)
+    limits = {"write": write, "read": RateLimit.per_minute(configured.reads_per_minute),
+              "login": RateLimit.per_minute(configured.logins_per_minute), "anonymous": RateLimit(10.0, 60)}
     guard = Middleware(Guard, store=TokenStore(service.directory), allowed=allowed_names(listen, allowed_hosts),
                        loopback=is_loopback(address or "127.0.0.1"), limits=limits)
     # Our own errors are answered by the exception middleware; anything else (a bug) by the
@@ -103,6 +132,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
     app = Starlette(routes=route_list, middleware=[guard],
                     exception_handlers={ApiError: handle, ConvergeError: handle, HTTPException: handle, Exception: handle})
     app.state.service = service
+    app.state.health = health.HealthCache()
     app.state.streams = routes.StreamSlots(streams_per_token)
     app.state.keepalive = keepalive
     return app

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from .. import approvals, watch
 from ..model import Ref
 from .errors import ApiError
-from .routes import authorize, body_json, service
+from .routes import authorize, optional_object, service
 
 
 async def get_approvals(request: Request) -> Response:
@@ -27,9 +27,9 @@ async def get_approvals(request: Request) -> Response:
 async def post_approvals(request: Request) -> Response:
     who = authorize(request, write=True)
     svc = service(request)
-    body = await body_json(request) or {}
-    raw = body.get("refs", []) if isinstance(body, dict) else None
-    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+    body = await optional_object(request, '{"refs": ["kind/name", ...]}')
+    raw = body.get("refs", [])
+    if set(body) - {"refs"} or not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
         raise ApiError(422, 'the body is {"refs": ["kind/name", ...]} (no refs: all that are held)')
     try:
         refs = [Ref.parse(r) for r in raw]

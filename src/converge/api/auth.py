@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import threading
@@ -196,6 +197,20 @@ class RateLimit:
                 return 0.0
             self.buckets[client] = (level, now)
             return (1 - level) / self.rate
+
+    def headers(self, client: str) -> dict[str, str]:
+        """X-RateLimit-*: the bucket's size, what is left of it, and seconds until it is full again."""
+        now = time.monotonic()
+        with self.lock:
+            level, last = self.buckets.get(client, (float(self.burst), now))
+        level = min(float(self.burst), level + (now - last) * self.rate)
+        return {"X-RateLimit-Limit": str(self.burst), "X-RateLimit-Remaining": str(int(level)),
+                "X-RateLimit-Reset": str(math.ceil((self.burst - level) / self.rate))}
+
+    @classmethod
+    def per_minute(cls, count: int) -> RateLimit:
+        """COUNT a minute, in bursts of up to ten seconds' worth."""
+        return cls(count / 60.0, max(1, math.ceil(count / 6)))
 
     def give_back(self, client: str) -> None:
         """Return what `take` took (a token check that found a valid token costs nothing)."""

@@ -12,7 +12,7 @@ from ..edit import EditError
 from ..errors import ConvergeError, LockBusy, ManifestError, StalePlan
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 412: "precondition_failed", 415: "unsupported_media_type", 421: "misdirected", 422: "invalid",
+         409: "conflict", 412: "precondition_failed", 413: "too_large", 415: "unsupported_media_type", 421: "misdirected", 422: "invalid",
          429: "rate_limited", 500: "internal", 503: "unavailable"}
 
 
@@ -42,7 +42,8 @@ async def handle(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StalePlan):
         return error_response(409, "stale", str(exc))
     if isinstance(exc, HTTPException):
-        return error_response(exc.status_code, CODES.get(exc.status_code, "error"), str(exc.detail))
+        return error_response(exc.status_code, CODES.get(exc.status_code, "error"), str(exc.detail), None,
+                              dict(exc.headers) if exc.headers else None)
     if isinstance(exc, ConvergeError):
         return error_response(409, "conflict", str(exc))
     return error_response(500, "internal", f"{type(exc).__name__}: {exc}")

@@ -23,12 +23,12 @@ from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import RateLimit, TokenStore, TokenStoreError, check_token
 from .errors import ApiError, error_response
 
-PUBLIC = frozenset({"/api/v1/health", "/openapi.json", "/docs"})
+PUBLIC = frozenset({"/api/v1/health", "/api/v1/ready", "/openapi.json", "/docs"})
 READS = frozenset({"GET", "HEAD"})
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -82,15 +82,38 @@ class Guard:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        limited: dict[str, str] = {}
         try:
             write = request.method not in READS
             self.check_host(request, write)
             if scope["path"] not in PUBLIC:
-                scope.setdefault("state", {})["identity"] = await self.authenticate(request, write)
+                identity = await self.authenticate(request, write)
+                scope.setdefault("state", {})["identity"] = identity
+                limited = self.spend(identity, client_of(request), write)
         except ApiError as e:
             await error_response(e.status, e.code, str(e), e.details, e.headers)(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if not limited:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  *((k.lower().encode(), v.encode()) for k, v in limited.items())]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+    def spend(self, identity: Identity, client: str, write: bool) -> dict[str, str]:
+        """Take this request from its bucket (a write: the token's writes; a read: the token's
+        reads, or the client's anonymous budget, taken already); the X-RateLimit-* headers."""
+        if identity is ANONYMOUS:
+            return self.limits["anonymous"].headers(client)
+        bucket = "write" if write else "read"
+        if not write:  # writes were taken in authenticate, after the role check
+            self.take(bucket, identity.name, "too many reads; slow down")
+        return self.limits[bucket].headers(identity.name)
 
     def check_host(self, request: Request, write: bool) -> None:
         name = host_of(request.headers.get("host", ""))
@@ -104,7 +127,7 @@ class Guard:
     def take(self, bucket: str, who: str, message: str) -> None:
         wait = self.limits[bucket].take(who)
         if wait:
-            raise ApiError(429, message, headers=retry(wait))
+            raise ApiError(429, message, headers=retry(wait) | self.limits[bucket].headers(who))
 
     def tokens(self) -> dict[str, dict[str, Any]]:
         try:

@@ -16,14 +16,21 @@ from starlette.types import Receive, Scope, Send
 
 from ..edit import merge_patch
 from ..model import Ref
-from . import accounts
+from . import accounts, listing
 from .errors import ApiError
 from .service import COLLECTIONS, Service, etag_of, read_manifest
 
-ACTIONS = {("containers", "start"), ("containers", "stop"), ("containers", "restart"), ("pools", "scrub"),
-           ("snapshots", "rollback"), ("datasets", "snapshots"),
-           ("services", "start"), ("services", "stop"), ("services", "restart"), ("users", "password"),
-           ("snapshot_policies", "run"), ("replications", "run")}
+# (collection, action): what it writes into the manifests (its summary in the OpenAPI document)
+ACTIONS = {("containers", "start"): "state: running",
+           ("containers", "stop"): "state: stopped; optional body {timeout: SECONDS, force: true}: a stop_requested stamp",
+           ("containers", "restart"): "a restart_requested stamp", ("pools", "scrub"): "a scrub_requested stamp",
+           ("snapshots", "rollback"): "rollback_to + rollback_requested on the dataset",
+           ("datasets", "snapshots"): "declare a snapshot of the dataset (body: its name and fields)",
+           ("services", "start"): "state: running", ("services", "stop"): "state: stopped",
+           ("services", "restart"): "a restart_requested stamp",
+           ("users", "password"): 'admin: {"password": ...} into the user\'s secret file (0600); a password_changed stamp',
+           ("snapshot_policies", "run"): "run the policy now (not an edit); optional body {at: ISO8601}",
+           ("replications", "run"): "run the replication now (not an edit); optional body {at: ISO8601}"}
 
 
 def service(request: Request) -> Service:
@@ -46,12 +53,40 @@ def collection_of(request: Request) -> tuple[str, str]:
 
 
 MAX_DEPTH = 32  # no manifest nests deeper; a deeper body would only reach recursion limits
+MAX_BODY = 1 << 20  # a manifest file, or one resource's fields, is far smaller
+
+
+async def body_bytes(request: Request) -> bytes:
+    """The body, refused (413) as soon as it is longer than MAX_BODY, without reading the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(413, f"the body is {declared} bytes; at most {MAX_BODY} are accepted")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError(413, f"the body is longer than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def optional_object(request: Request, shape: str) -> dict[str, Any]:
+    """A body that may be left out ({}); when sent it is a JSON object (`null` is not one)."""
+    raw = await body_bytes(request)
+    if not raw:
+        return {}
+    body = parse_json(request, raw)
+    if not isinstance(body, dict):
+        raise ApiError(422, f"the body is {shape}, or none at all")
+    return body
 
 
 async def body_json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return None
+    raw = await body_bytes(request)
+    return parse_json(request, raw) if raw else None
+
+
+def parse_json(request: Request, raw: bytes) -> Any:
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media != "application/json":  # a web page can send text/plain anywhere without asking first
         raise ApiError(415, f"the body is JSON: send it with Content-Type: application/json (not {media or 'none'!r})")
@@ -91,18 +126,8 @@ async def list_resources(request: Request) -> Response:
     authorize(request, write=False)
     coll, kind = collection_of(request)
     items = await run_in_threadpool(service(request).resources, kind)
-    prefix = request.query_params.get("name", "")
-    items = [i for i in items if i["name"].startswith(prefix)]
-    if request.query_params.get("sort", "name") == "-name":
-        items.reverse()
-    try:
-        offset = int(request.query_params.get("offset", 0))
-        limit = int(request.query_params.get("limit", 100))
-    except ValueError:
-        raise ApiError(400, "offset and limit are integers") from None
-    if offset < 0 or not 1 <= limit <= 1000:
-        raise ApiError(400, "offset >= 0 and 1 <= limit <= 1000")
-    return JSONResponse({"items": items[offset:offset + limit], "total": len(items), "offset": offset, "limit": limit})
+    return JSONResponse(listing.select(kind, items, request.query_params,
+                                       listing.yaml_comments(service(request).directory)))
 
 
 async def get_resource(request: Request) -> Response:
@@ -254,7 +279,7 @@ async def get_manifest(request: Request) -> Response:
 async def put_manifest(request: Request) -> Response:
     author = authorize(request, write=True)
     try:
-        text = (await request.body()).decode("utf-8")
+        text = (await body_bytes(request)).decode("utf-8")
     except UnicodeDecodeError as e:
         raise ApiError(400, f"the body is not UTF-8 (byte {e.start}); manifests are UTF-8 text") from None
     result = await run_in_threadpool(service(request).put_manifest, request.path_params["path"], text, author,
@@ -270,9 +295,12 @@ async def get_plan(request: Request) -> Response:
 
 async def post_apply(request: Request) -> Response:
     authorize(request, write=True)
-    body = await body_json(request) or {}
+    body = await optional_object(request, '{"allow_destroy": ["kind/name", ...]}')
+    raw = body.get("allow_destroy", [])
+    if set(body) - {"allow_destroy"} or not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise ApiError(422, 'the body is {"allow_destroy": ["kind/name", ...]}, or none at all')
     try:
-        allow = [Ref.parse(r) for r in (body.get("allow_destroy", []) if isinstance(body, dict) else [])]
+        allow = [Ref.parse(r) for r in raw]
     except ValueError as e:
         raise ApiError(422, str(e)) from None
     job = service(request).start_apply(allow)
@@ -309,10 +337,6 @@ def engine_facts(target: Any) -> str:
         for name, obs in observed.items():
             observed[name] = obs.model_copy(update={"spec": redact_sensitive(BY_KIND[kind].spec, obs.spec)})
     return facts.model_dump_json()
-
-
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 class StreamSlots:

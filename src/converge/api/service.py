@@ -126,6 +126,7 @@ class Service:
                         "actual": _redact(kind, observed.spec) if observed else None,
                         "managed": bool(observed and observed.managed), "info": observed.info if observed else {},
                         "drift": _drift(change), "file": _rel(self.directory, entry.location.file) if entry else None,
+                        "line": entry.location.line if entry else None,
                         "etag": etag_of(declared)})
         return out
 

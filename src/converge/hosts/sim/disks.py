@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ...model import Observed
@@ -88,5 +89,16 @@ def blkid(host: Any, argv: list[str], input: str | None) -> Result:
 
 @tool("lsblk")
 def lsblk(host: Any, argv: list[str], input: str | None) -> Result:
-    """`lsblk -dn -o PATH`: the disks of the simulated host, one path a line."""
-    return Result(0, "".join(f"{d}\n" for d in sorted(disks(host))))
+    """`lsblk -dn -o PATH`: the disks of the simulated host, one path a line. `lsblk -J -b -O`:
+    the same disks as JSON, with the fields of util-linux's answer that converge reads."""
+    if "-J" not in argv:
+        return Result(0, "".join(f"{d}\n" for d in sorted(disks(host))))
+    devices = []
+    for d in sorted(disks(host)):
+        used = user_of(host, d)
+        fstype = ("zfs_member" if used[1] == "zfs" else "btrfs") if used else disks(host)[d].get("holds")
+        devices.append({"name": d.rsplit("/", 1)[-1], "path": d, "size": size_of(host, d) if "-b" in argv else
+                        f"{size_of(host, d) >> 30}G", "type": "disk", "fstype": fstype,
+                        "label": used[0] if used else None, "model": None, "serial": None, "tran": None,
+                        "rota": False, "ro": False, "rm": False, "mountpoints": [None]})
+    return Result(0, json.dumps({"blockdevices": devices}, indent=3) + "\n")

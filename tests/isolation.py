@@ -1,14 +1,13 @@
 """What lets two runs of the suite share one machine: names that carry the run (its PID) so no
-two runs pick the same pool, label, namespace or file; free loopback ports; a cross-process
-lock for the one thing a machine has only once (the zfs-fuse daemon); and clean-up by the exact
-device, mount or process group a test created, never by a name another run might also use.
+two runs pick the same pool, label, namespace or file; free loopback ports; private mount
+namespaces for daemons with fixed paths (zfs-fuse's socket); and clean-up by the exact device,
+mount or process group a test created, never by a name another run might also use.
 
 A resource named by a run that no longer exists is a leftover: tests note the ones of their own
 kind, and the terminal summary lists them (they are never touched)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import secrets
@@ -16,9 +15,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from converge.hosts import LocalHost
+from converge.hosts.base import Result
 
 TAG = "cvt"  # every name a test run gives a real resource starts with this
 NAME = re.compile(rf"{TAG}(\d+)x[0-9a-f]+")
@@ -64,35 +65,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def lock_dir() -> Path:
-    return Path("/run/lock") if os.access("/run/lock", os.W_OK) else Path("/tmp")
-
-
-@contextmanager
-def machine_lock(what: str, timeout: float = 900) -> Iterator[None]:
-    """An exclusive lock shared by every test run on this machine (flock on a file that is never
-    deleted: deleting it would let two holders lock two different files)."""
-    path = lock_dir() / f"converge-tests-{what}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    holder = Path(path).read_text().strip() or "unknown"
-                    raise TimeoutError(f"{path} is still held after {timeout:.0f} s by PID {holder}: another "
-                                       f"test run is using {what}") from None
-                time.sleep(0.2)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -220,3 +192,30 @@ def leftover_loop_devices() -> list[str]:
     dead = note_leftovers("loop device backed by", [n for n in names if NAME.search(Path(n.split()[0]).name)],
                           "umount its filesystem, then losetup -d DEVICE (see losetup -a)")
     return dead
+
+
+# -- private mount namespaces ------------------------------------------------------------------
+def private_mount_namespace(proc: subprocess.Popen, timeout: float = 30) -> bool:
+    """Wait until `proc` (started as `unshare -m ... CMD`) runs in a mount namespace of its own:
+    until unshare has exec'd, nsenter -t PID would enter the machine's namespace."""
+    mine = os.readlink("/proc/self/ns/mnt")
+
+    def ready() -> bool:
+        try:
+            return proc.poll() is not None or os.readlink(f"/proc/{proc.pid}/ns/mnt") != mine
+        except OSError:
+            return False
+
+    return wait_for(ready, timeout, 0.01) and proc.poll() is None
+
+
+class NamespaceHost(LocalHost):
+    """LocalHost whose commands run in the mount namespace of process `pid` (the files under
+    --root are shared with the machine; mounts made inside are not)."""
+
+    def __init__(self, root: str | None, pid: int) -> None:
+        super().__init__(root)
+        self.prefix = ["nsenter", "-t", str(pid), "-m", "--"]
+
+    def run(self, argv: Sequence[str], *, input: str | None = None, check: bool = True) -> Result:
+        return super().run([*self.prefix, *argv], input=input, check=check)

@@ -9,94 +9,69 @@ recorded fixtures in tests/resources/test_zfs_read.py."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
-from isolation import machine_lock, note_leftovers, stop_group, unique_name, unmount_under, wait_for
+from isolation import NamespaceHost, private_mount_namespace, stop_group, unique_name, wait_for
 from storage_loop import converge, read, specs
-
-from converge.hosts import LocalHost
 
 pytestmark = pytest.mark.real
 
-
-def zfs_fuse_pids() -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and Path(f"/proc/{entry}/comm").read_text().strip() == "zfs-fuse":
-                pids.append(int(entry))
-        except OSError:
-            pass
-    return pids
-
-
-def zpool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["zpool", *args], capture_output=True, text=True, timeout=120)
+# zfs-fuse's fixed paths: its socket, its single-instance lock and the pool cache it imports at start
+PRIVATE = ("/run/zfs", "/run/lock/zfs", "/var/lib/zfs")
+LAUNCH = ('for d in "$@"; do mount -t tmpfs -o mode=0700 converge-test "$d" || exit 1; done; '
+          "exec /sbin/zfs-fuse --no-daemon --no-kstat-mount")
 
 
 @pytest.fixture
-def zfs_fuse(tmp_path) -> Iterator[tuple[str, list[str]]]:
-    """A pool name of this run and four image files, with a zfs-fuse daemon to serve them.
+def zfs_fuse(tmp_path) -> Iterator[dict[str, Any]]:
+    """A zfs-fuse daemon of this test alone, with a pool name and four image files.
 
-    zfs-fuse is one daemon per machine on a fixed socket, so the test holds a machine-wide lock
-    for its whole length (two runs take turns). A daemon that is already running (the machine's,
-    or one an ended run left) is used and left running; one this test starts is stopped by PID.
-    Only this run's pool is destroyed, and only mounts under tmp_path are unmounted."""
-    with machine_lock("zfs-fuse"):
-        proc = None
-        running = zfs_fuse_pids()
-        if running:
-            if not wait_for(lambda: zpool("list").returncode == 0, 30, 0.5):
-                pytest.fail(f"a zfs-fuse daemon not started by this test (PID {running}) does not answer "
-                            f"`zpool list`: {zpool('list').stderr.strip()}; it is left alone (stop it if it is a "
-                            "leftover: kill PID)")
-        else:
-            log = tmp_path / "zfs-fuse.log"
-            with open(log, "w") as out:
-                proc = subprocess.Popen(["/sbin/zfs-fuse", "--no-daemon", "--no-kstat-mount"], stdout=out,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-            if not wait_for(lambda: proc.poll() is not None or zpool("list").returncode == 0, 30):
-                stop_group(proc)
-                pytest.fail("zfs-fuse did not answer `zpool list` within 30 s")
-            if proc.returncode is not None:
-                pytest.fail(f"zfs-fuse exited: {log.read_text()[-2000:]}")
-        note_leftovers("zfs pool", zpool("list", "-H", "-o", "name").stdout.split(), "zpool destroy -f NAME")
-        pool = unique_name()
+    zfs-fuse serves every pool of a machine through one fixed socket (and a lock file and a pool
+    cache at fixed paths). So the daemon runs in a private mount namespace (`unshare -m`) with a
+    tmpfs over each of those directories: two runs each have their own daemon, neither sees the
+    other's pools, and `zpool list` of the machine (every converge read) never meets a daemon
+    that a test is starting or stopping. Its FUSE mounts live in that namespace too: commands and
+    file checks go through `nsenter`. Stopped by its process group; the namespace and every mount
+    in it vanish with it."""
+    log = tmp_path / "zfs-fuse.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", LAUNCH, "sh", *PRIVATE],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        if not private_mount_namespace(proc):
+            pytest.fail(f"zfs-fuse did not start in a private mount namespace: {log.read_text()[-2000:]}")
+        host = NamespaceHost(None, proc.pid)
+
+        def inside(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*host.prefix, *argv], capture_output=True, text=True, timeout=120)
+
+        if not wait_for(lambda: proc.poll() is not None or inside("zpool", "list").returncode == 0, 30):
+            pytest.fail(f"zfs-fuse did not answer `zpool list` within 30 s: {inside('zpool', 'list').stderr}")
+        if proc.returncode is not None:
+            pytest.fail(f"zfs-fuse exited: {log.read_text()[-2000:]}")
         images = []
         for n in ("a", "b", "c", "d"):
             path = tmp_path / f"{n}.img"
             with open(path, "wb") as f:
                 f.truncate(128 << 20)
             images.append(str(path))
-        try:
-            yield pool, images
-        finally:
-            # zfs-fuse refuses to destroy a pool whose datasets are still mounted ("pool is busy"):
-            # unmount this pool's datasets (children first), never `zfs unmount -a`
-            listed = subprocess.run(["zfs", "list", "-H", "-o", "name", "-r", pool], capture_output=True, text=True)
-            for dataset in sorted(listed.stdout.split(), reverse=True):
-                subprocess.run(["zfs", "unmount", "-f", dataset], capture_output=True)
-            destroyed = zpool("destroy", "-f", pool) if listed.returncode == 0 else None
-            stuck = unmount_under(tmp_path)
-            if proc is not None:
-                stop_group(proc)
-            assert destroyed is None or destroyed.returncode == 0, f"zpool destroy {pool}: {destroyed.stderr}"
-            assert not stuck, f"still mounted under {tmp_path}: {stuck}"
+        yield {"pool": unique_name(), "images": images, "host": host, "inside": inside}
+    finally:
+        stop_group(proc)
 
 
-def zfs_value(prop: str, name: str) -> str:
-    return subprocess.run(["zfs", "get", "-H", "-o", "value", prop, name], capture_output=True, text=True,
-                          check=True).stdout.strip()
+def zfs_value(zfs_fuse: dict[str, Any], prop: str, name: str) -> str:
+    out = zfs_fuse["inside"]("zfs", "get", "-H", "-o", "value", prop, name)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
 
 
 def test_zfs_fuse_smoke(zfs_fuse, tmp_path):
-    name, (a, b, c, d) = zfs_fuse
+    name, (a, b, c, d), host, inside = zfs_fuse["pool"], zfs_fuse["images"], zfs_fuse["host"], zfs_fuse["inside"]
     mnt = str(tmp_path / "mnt")
-    host = LocalHost()
     state: dict = {}
     pool = {name: {"vdevs": [{"type": "mirror", "disks": [a, b]}], "mountpoint": mnt}}
     desired = {"pool": specs("pool", pool),
@@ -106,13 +81,11 @@ def test_zfs_fuse_smoke(zfs_fuse, tmp_path):
     steps = converge(host, desired, state, {name})
     assert [s.argv[:2] for s in steps] == [["zpool", "create"], ["zfs", "create"], ["zfs", "snapshot"]]
     # checked with zfs's own tools, not converge's reader
-    assert subprocess.run(["zpool", "list", "-H", "-o", "name", name], capture_output=True,
-                          text=True).stdout.strip() == name
-    assert zfs_value("compression", f"{name}/data") == "gzip"
-    assert zfs_value("quota", f"{name}/data") == "50M"
-    assert zfs_value("converge:managed", f"{name}/data") == "on"
-    assert f"{name}/data@s1" in subprocess.run(["zfs", "list", "-H", "-t", "snapshot", "-o", "name", "-r", name],
-                                              capture_output=True, text=True).stdout.split()
+    assert inside("zpool", "list", "-H", "-o", "name", name).stdout.strip() == name
+    assert zfs_value(zfs_fuse, "compression", f"{name}/data") == "gzip"
+    assert zfs_value(zfs_fuse, "quota", f"{name}/data") == "50M"
+    assert zfs_value(zfs_fuse, "converge:managed", f"{name}/data") == "on"
+    assert f"{name}/data@s1" in inside("zfs", "list", "-H", "-t", "snapshot", "-o", "name", "-r", name).stdout.split()
 
     # a second read shows the declared values; a second apply changes nothing
     ctx = read(host, desired, state, {name})
@@ -127,17 +100,17 @@ def test_zfs_fuse_smoke(zfs_fuse, tmp_path):
     steps = converge(host, desired, state, {name})
     assert [s.argv for s in steps] == [["zfs", "set", "compression=off", f"{name}/data"],
                                        ["zfs", "set", "quota=62914560", f"{name}/data"]]
-    assert zfs_value("quota", f"{name}/data") == "60M"
+    assert zfs_value(zfs_fuse, "quota", f"{name}/data") == "60M"
 
     # rollback request: a file written after the snapshot is gone afterwards
-    with open(os.path.join(mnt, "data", "after.txt"), "w") as f:
-        f.write("later\n")
+    after = f"{mnt}/data/after.txt"  # mounted in the daemon's namespace only
+    assert inside("sh", "-c", 'echo later > "$1"', "sh", after).returncode == 0
     desired["dataset"][f"{name}/data"] = desired["dataset"][f"{name}/data"].model_copy(
         update={"rollback_to": "s1", "rollback_requested": "2026-11-22T10:00:00Z"})
     desired["dataset"][f"{name}/data"].model_fields_set.update({"rollback_to", "rollback_requested"})
     steps = converge(host, desired, state, {name})
     assert [s.argv for s in steps if s.op == "run"] == [["zfs", "rollback", f"{name}/data@s1"]]
-    assert not os.path.exists(os.path.join(mnt, "data", "after.txt"))
+    assert inside("test", "-e", after).returncode == 1
     assert converge(host, desired, state, {name}) == []
 
     # add a vdev (an update; a plain disk next to a mirror is refused by ZFS itself without -f), then destroy: snapshot first, then the dataset, never -r
@@ -148,7 +121,7 @@ def test_zfs_fuse_smoke(zfs_fuse, tmp_path):
     assert [s.argv for s in steps] == [["zfs", "destroy", f"{name}/data@s1"], ["zfs", "unmount", f"{name}/data"],
                                        ["zfs", "destroy", f"{name}/data"],
                                        ["zpool", "add", name, "mirror", c, d]]
-    listed = subprocess.run(["zfs", "list", "-H", "-o", "name", "-r", name], capture_output=True, text=True).stdout.split()
+    listed = inside("zfs", "list", "-H", "-o", "name", "-r", name).stdout.split()
     assert listed == [name]
-    assert c in subprocess.run(["zpool", "status", name], capture_output=True, text=True).stdout
+    assert c in inside("zpool", "status", name).stdout
     assert converge(host, desired, state, {name}) == []

@@ -29,8 +29,12 @@ class LocalHost(CommandLog):
             cmd = sh.Command(argv[0])
         except sh.CommandNotFound:
             return checked(argv, Result(127, "", f"{argv[0]}: command not found"), check)
-        proc = cmd(*argv[1:], _env=self._env, _in=input, _ok_code=list(range(256)),
-                   _return_cmd=True, _tty_out=False, _decode_errors="replace")
+        try:
+            proc = cmd(*argv[1:], _env=self._env, _in=input, _ok_code=list(range(256)),
+                       _return_cmd=True, _tty_out=False, _decode_errors="replace")
+        except sh.SignalException as killed:  # e.g. zfs-fuse's zpool aborts when its daemon goes away
+            return checked(argv, Result(128 - killed.exit_code, killed.stdout.decode(errors="replace"),
+                                        killed.stderr.decode(errors="replace")), check)
         return checked(argv, Result(proc.exit_code, str(proc), proc.stderr.decode(errors="replace")), check)
 
     def read_file(self, path: str) -> str | None:

@@ -12,7 +12,7 @@ from storage_loop import converge, read, specs
 
 from converge.hosts import LocalHost
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 
 
 def sh(*argv: str, check: bool = True) -> str:

@@ -17,7 +17,7 @@ from isolation import note_leftovers, unique_name, wait_for
 from converge import engine, netguard
 from converge.hosts import NetnsHost
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ from isolation import unique_name
 
 from converge import engine
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 IMAGE = "localhost/busybox:converge-test"
 LOOP = "trap 'exit 0' TERM; while true; do sleep 1; done"  # a PID 1 that stops on SIGTERM
 

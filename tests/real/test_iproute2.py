@@ -138,7 +138,7 @@ def test_apply_bridge_veth_macvlan_vxlan_then_nothing_to_do(netns: Any, tmp_path
                           ("fd60::/48", "fd50::fe", "br0", 10)]
     assert os.path.isfile(tmp_path / "root/etc/systemd/network/converge-vx0.netdev")
 
-    host = NetnsHost(ns)
+    host = NetnsHost(ns, root=str(tmp_path / "root"))  # its apply lock under our root, not the machine's /run
     target = engine.open_target(path)
     target.host = host
     second = engine.reconcile(target)

@@ -6,31 +6,18 @@ tmpfs and /etc/exports.d a bind of ROOT/etc/exports.d: the machine's own files a
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 
 import pytest
+from isolation import NamespaceHost, private_mount_namespace, stop_group
 from shares_support import FakeDesired, apply, plan
 
-from converge.hosts import LocalHost
 from converge.resources import exports
 from converge.resources.base import Context
 from converge.resources.nfs import NfsExportSpec, NfsKind, active_exports
 
 pytestmark = pytest.mark.real
 KIND = NfsKind()
-
-
-class NamespaceHost(LocalHost):
-    """LocalHost whose commands run in the test's mount namespace (files are shared via the bind)."""
-
-    def __init__(self, root: str, pid: int) -> None:
-        super().__init__(root)
-        self.prefix = ["nsenter", "-t", str(pid), "-m", "--"]
-
-    def run(self, argv, *, input=None, check=True):  # type: ignore[override]
-        return super().run([*self.prefix, *argv], input=input, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +28,9 @@ def ns(tmp_path_factory):
     (base / "ovl").mkdir()
     etab_before = open("/var/lib/nfs/etab").read() if os.path.exists("/var/lib/nfs/etab") else None
     proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sleep", "infinity"], start_new_session=True)
-
-    # unshare execs sleep after unsharing: until then nsenter would enter the machine's namespace
-    deadline = time.monotonic() + 5
-    while os.readlink(f"/proc/{proc.pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail("unshare -m did not create a private mount namespace")
-        time.sleep(0.01)
+    if not private_mount_namespace(proc):
+        stop_group(proc)
+        pytest.fail("unshare -m did not create a private mount namespace")
     own = os.readlink(f"/proc/{proc.pid}/ns/mnt")
 
     def inside(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -67,11 +49,12 @@ def ns(tmp_path_factory):
     for argv in setup:
         result = inside(*argv)
         if result.returncode != 0:
-            os.killpg(proc.pid, signal.SIGKILL)
+            stop_group(proc)
             pytest.fail(f"cannot set up the mount namespace for exportfs: {' '.join(argv)}: {result.stderr}")
-    yield {"root": root, "pid": proc.pid, "inside": inside}
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        yield {"root": root, "pid": proc.pid, "inside": inside}
+    finally:
+        stop_group(proc)  # the namespace and its mounts vanish with its only process
     assert not os.path.exists("/etc/exports.d/converge.exports")  # the machine's own files were never touched
     if etab_before is not None:
         assert open("/var/lib/nfs/etab").read() == etab_before

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import time
@@ -13,11 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from isolation import note_leftovers, unique_name, wait_for
 
 from converge import engine, netguard
 from converge.hosts import NetnsHost
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -25,15 +25,31 @@ def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def new_netns() -> str:
-    name = f"converge-test-{secrets.token_hex(4)}"
+    name = unique_name()
     r = sh("ip", "netns", "add", name, check=False)
     if r.returncode != 0:
         pytest.fail(f"cannot create network namespace {name}: {r.stderr.strip()}")
     return name
 
 
+def netns_pids(name: str) -> list[int]:
+    return [int(p) for p in sh("ip", "netns", "pids", name, check=False).stdout.split()]
+
+
+def kill_all(name: str, sig: int) -> None:
+    for pid in netns_pids(name):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.fixture
 def netns() -> Iterator[str]:
+    """Network namespaces named for this run; deleted by name, after every process inside them
+    (a rollback watchdog a test left waiting) is stopped by PID."""
+    note_leftovers("network namespace", [line.split()[0] for line in sh("ip", "netns", "list").stdout.splitlines()
+                                         if line.strip()], "ip netns del NAME")
     made: list[str] = []
 
     def make() -> str:
@@ -42,12 +58,10 @@ def netns() -> Iterator[str]:
 
     yield make  # type: ignore[misc]
     for name in made:
-        # A rollback watchdog a test left waiting lives in the namespace: stop it by PID first.
-        for pid in sh("ip", "netns", "pids", name, check=False).stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except (ProcessLookupError, ValueError):
-                pass
+        kill_all(name, signal.SIGTERM)
+        if not wait_for(lambda name=name: not netns_pids(name), 10):
+            kill_all(name, signal.SIGKILL)
+            wait_for(lambda name=name: not netns_pids(name), 10)
         sh("ip", "netns", "del", name, check=False)
 
 
@@ -124,7 +138,7 @@ def test_apply_bridge_veth_macvlan_vxlan_then_nothing_to_do(netns: Any, tmp_path
                           ("fd60::/48", "fd50::fe", "br0", 10)]
     assert os.path.isfile(tmp_path / "root/etc/systemd/network/converge-vx0.netdev")
 
-    host = NetnsHost(ns)
+    host = NetnsHost(ns, root=str(tmp_path / "root"))  # its apply lock under our root, not the machine's /run
     target = engine.open_target(path)
     target.host = host
     second = engine.reconcile(target)
@@ -190,13 +204,7 @@ def snapshot(ns: str) -> tuple[Any, Any, Any]:
     return keep, addrs(ns), routes(ns)
 
 
-def wait_for(predicate: Any, seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
+ROLLBACK_AFTER = 6  # seconds: long enough for an apply on a busy machine to be looked at before it
 
 
 def test_unconfirmed_change_is_rolled_back_on_time(netns: Any, tmp_path: Any) -> None:
@@ -206,29 +214,36 @@ def test_unconfirmed_change_is_rolled_back_on_time(netns: Any, tmp_path: Any) ->
     before = snapshot(ns)
     path = directory(tmp_path, ns, MANIFEST.replace("mtu: 1400", "mtu: 1280").replace("ports: [v1, v2]", "ports: [v1]")
                      .replace("10.60.0.0/16", "10.61.0.0/16") + "  br9: {type: bridge, state: up}\n",
-                     confirm_timeout=2)
+                     confirm_timeout=ROLLBACK_AFTER)
     started = time.monotonic()
-    outcome = apply(path)
-    assert any("rolls back in 2s" in c.reason for c in outcome.plan.changes)
-    assert snapshot(ns) != before and "br9" in links(ns)
+    outcome = apply(path)  # its `ip -batch` succeeded: the change was made
+    assert any(f"rolls back in {ROLLBACK_AFTER}s" in c.reason for c in outcome.plan.changes)
     checkpoint = tmp_path / "root" / netguard.CHECKPOINT.lstrip("/")
-    assert checkpoint.is_file()
-    assert wait_for(lambda: not checkpoint.exists(), 15), "the watchdog did not roll back"
-    assert time.monotonic() - started >= 2
+    rolled_back = tmp_path / "root" / netguard.ROLLED_BACK.lstrip("/")
+    changed, has_br9, pending = snapshot(ns) != before, "br9" in links(ns), checkpoint.is_file()
+    if time.monotonic() - started < ROLLBACK_AFTER:  # the watchdog's clock started after `started`
+        assert changed and has_br9 and pending
+    # the watchdog writes rolled-back last, after restoring links and files and removing the checkpoint
+    assert wait_for(rolled_back.exists, 60), "the watchdog did not roll back within 60 s"
+    assert time.monotonic() - started >= ROLLBACK_AFTER
+    assert not checkpoint.exists()
     assert snapshot(ns) == before
     assert "br9" not in links(ns)
     # the persisted config is back too
     assert not (tmp_path / "root/etc/systemd/network/converge-br9.netdev").exists()
+    assert wait_for(lambda: not netns_pids(ns), 30), "the watchdog did not exit after rolling back"
 
 
 def test_confirmed_change_stays(netns: Any, tmp_path: Any) -> None:
     ns = netns()
     path = directory(tmp_path, ns, MANIFEST)
     apply(path)
-    path = directory(tmp_path, ns, MANIFEST.replace("mtu: 1400", "mtu: 1280"), confirm_timeout=2)
+    path = directory(tmp_path, ns, MANIFEST.replace("mtu: 1400", "mtu: 1280"), confirm_timeout=120)
     apply(path)
+    assert netns_pids(ns), "no rollback watchdog runs in the namespace"
     assert netguard.confirm(NetnsHost(ns, root=str(tmp_path / "root"))) is True
-    time.sleep(3)
+    # the watchdog finds no checkpoint and exits: nothing can roll back after that
+    assert wait_for(lambda: not netns_pids(ns), 30), "the watchdog did not exit after the confirmation"
     assert links(ns)["br0"]["mtu"] == 1280
     assert not (tmp_path / "root" / netguard.ROLLED_BACK.lstrip("/")).exists()
 

@@ -12,13 +12,12 @@ import subprocess
 from typing import Any
 
 import pytest
+from isolation import unique_name
 
 from converge import engine
 from converge.model import Ref
 
-from .test_btrfs import loops as btrfs_loops  # loop devices, unmounted and detached afterwards
-
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 IMAGE = "localhost/busybox:converge-test"
 LOOP = "trap 'exit 0' TERM; while true; do sleep 1; done"  # a PID 1 that stops on SIGTERM
 
@@ -32,12 +31,16 @@ def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def podman_env(tmp_path_factory, monkeypatch):
-    """Private podman storage and configuration; every container removed afterwards."""
+    """Private podman storage, configuration and run directory (tmp_dir: podman's own locks,
+    events and exit files, /run/libpod by default and shared by every podman on the machine),
+    file locks instead of the machine-wide shared-memory lock table; every container of this
+    private storage removed afterwards."""
     if not shutil.which("podman") or not shutil.which("runc"):
         pytest.fail("podman and runc are needed (apt-get install podman runc): .ci/apt-packages.txt lists them")
     base = tmp_path_factory.mktemp("podman")
     (base / "containers.conf").write_text(
-        '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+        f'[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+        f'tmp_dir = "{base}/tmp"\nlock_type = "file"\n'
         '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\nnetns = "none"\n')
     (base / "storage.conf").write_text(
         f'[storage]\ndriver = "vfs"\ngraphroot = "{base}/graph"\nrunroot = "{base}/run"\n')
@@ -144,24 +147,24 @@ def apply_only(directory, root, *refs: str):
     return engine.reconcile(engine.open_target(str(directory), "local", str(root)), targets=[Ref.parse(r) for r in refs])
 
 
-loops = btrfs_loops
 
-
-def test_dataset_volume_from_a_btrfs_subvolume(podman_env, loops, tmp_path):  # noqa: F811
-    """`cvpool/media:/media:ro` binds the subvolume converge mounted (under --root)."""
+def test_dataset_volume_from_a_btrfs_subvolume(loops, podman_env, tmp_path):
+    """`POOL/media:/media:ro` binds the subvolume converge mounted (under --root). The loop
+    devices come first so they are released last, after the containers that bind the pool."""
     l1, l2, _ = loops
+    pool = unique_name()  # the btrfs label: one per run
     d = tmp_path / "manifests"
     d.mkdir()
     write(d, f"""
 pools:
-  cvpool: {{driver: btrfs, disks: [{l1}, {l2}], data_profile: raid1, metadata_profile: raid1, mountpoint: /srv/cvpool}}
+  {pool}: {{driver: btrfs, disks: [{l1}, {l2}], data_profile: raid1, metadata_profile: raid1, mountpoint: /srv/{pool}}}
 datasets:
-  cvpool/media: {{}}
+  {pool}/media: {{}}
 containers:
   player:
     image: {IMAGE}
     command: [sh, -c, "{LOOP}"]
-    volumes: ["cvpool/media:/media:ro"]
+    volumes: ["{pool}/media:/media:ro"]
     network: none
   spare:
     image: {IMAGE}
@@ -172,7 +175,7 @@ containers:
     root = tmp_path / "root"
     first = apply(d, root)
     assert first.report.ok and first.replan.empty
-    (root / "srv" / "cvpool" / "media" / "song.txt").write_text("la la\n")
+    (root / "srv" / pool / "media" / "song.txt").write_text("la la\n")
     assert podman("exec", "player", "cat", "/media/song.txt").stdout == "la la\n"
     got = ps()
     assert got["player"]["State"] == "running" and got["spare"]["State"] in ("created", "exited")

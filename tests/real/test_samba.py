@@ -1,4 +1,4 @@
-"""Real Samba 4.17: smbd on 127.0.0.1:4450 (REAL-COMPONENTS.md), shares applied with the smb
+"""Real Samba 4.17: smbd on a free loopback port (REAL-COMPONENTS.md), shares applied with the smb
 kind through LocalHost(root=TMP), checked with smbclient; the reload is shown by smbd's own
 debug level, which only a reload-config makes the running parent pick up."""
 
@@ -8,13 +8,12 @@ import os
 import pathlib
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import time
 
 import pytest
+from isolation import free_port, stop_group, unique_name, wait_for
 from shares_support import FakeDesired, apply, plan
 
 from converge.hosts import LocalHost
@@ -23,9 +22,9 @@ from converge.resources.smb import SmbKind, SmbShareSpec
 
 pytestmark = pytest.mark.real
 KIND = SmbKind()
-PORT = 4450
 GLOBAL = """[global]
 \tsmb ports = {port}
+\tserver string = {tag}
 \tinterfaces = lo
 \tbind interfaces only = yes
 \tdisable netbios = yes
@@ -47,44 +46,60 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def start_smbd(base: pathlib.Path, config: pathlib.Path, port: int) -> subprocess.Popen | None:
+    """samba-dcerpcd + smbd in their own session; None when smbd never answered on `port` as
+    this run's server (its server string) - another process may have taken the port first."""
+    launcher = ('/usr/libexec/samba/samba-dcerpcd --foreground --libexec-rpcds --configfile="$1" & '
+                'exec smbd --foreground --no-process-group --configfile="$1"')
+    with open(base / "smbd.out", "w") as out:
+        proc = subprocess.Popen(["sh", "-c", launcher, "sh", str(config)], start_new_session=True,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+    def ours() -> bool:
+        return proc.poll() is not None or (_listening(port) and unique_tag(config) in server_comment(config, port))
+
+    if wait_for(ours, 60) and proc.poll() is None:
+        return proc
+    stop_group(proc)
+    return None
+
+
+def unique_tag(config: pathlib.Path) -> str:
+    return re.search(r"server string = (\S+)", config.read_text()).group(1)  # type: ignore[union-attr]
+
+
+def server_comment(config: pathlib.Path, port: int) -> str:
+    out = sh("smbclient", "-L", "//127.0.0.1", "-p", str(port), "-N", f"--configfile={config}")
+    return out.stdout
+
+
 @pytest.fixture(scope="module")
 def smbd():
-    """smbd + samba-dcerpcd in their own session, config under ROOT/etc/samba/smb.conf (without
-    the include line: converge adds it). Stopped by process group."""
+    """smbd + samba-dcerpcd in their own session on a free loopback port, every directory under
+    a temp dir of this run, config under ROOT/etc/samba/smb.conf (without the include line:
+    converge adds it). Stopped by process group."""
     # not under pytest's 0700 temp dir: the guest account (nobody) must reach the share directories
-    base = pathlib.Path(tempfile.mkdtemp(prefix="converge-samba-"))
+    base = pathlib.Path(tempfile.mkdtemp(prefix=f"{unique_name()}-samba-"))
     base.chmod(0o755)
     root, run = base / "root", base / "run"
     for d in ("private", "lock", "state", "cache", "pid", "ncalrpc", "log"):
         (run / d).mkdir(parents=True)
     (root / "etc/samba").mkdir(parents=True)
     config = root / "etc/samba/smb.conf"
-    config.write_text(GLOBAL.format(port=PORT, run=run))
-    if _listening(PORT):
-        pytest.fail(f"port {PORT} is already in use: cannot start a test smbd")
-    launcher = ('/usr/libexec/samba/samba-dcerpcd --foreground --libexec-rpcds --configfile="$1" & '
-                'exec smbd --foreground --no-process-group --configfile="$1"')
-    proc = subprocess.Popen(["sh", "-c", launcher, "sh", str(config)], start_new_session=True,
-                            stdout=open(base / "smbd.out", "w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while not _listening(PORT):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"smbd did not start: {(base / 'smbd.out').read_text()[-2000:]}")
-        time.sleep(0.05)
-    yield {"root": root, "config": config, "pgid": proc.pid, "base": base}
-    os.killpg(proc.pid, signal.SIGTERM)
+    for _ in range(3):  # the free port can be taken between our check and smbd's bind: pick another
+        port = free_port()
+        config.write_text(GLOBAL.format(port=port, run=run, tag=base.name.split("-")[0]))
+        proc = start_smbd(base, config, port)
+        if proc is not None:
+            break
+    else:
+        shutil.rmtree(base)
+        pytest.fail(f"smbd did not start: {(base / 'smbd.out').read_text()[-2000:]}")
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    time.sleep(0.2)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # anything of the group still around (dcerpcd)
-    except ProcessLookupError:
-        pass
-    shutil.rmtree(base)
+        yield {"root": root, "config": config, "pgid": proc.pid, "base": base, "port": port}
+    finally:
+        stop_group(proc)  # smbd, its children and samba-dcerpcd: the whole session, by its PGID
+        shutil.rmtree(base)
 
 
 def sh(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -92,7 +107,7 @@ def sh(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def listing(smbd) -> dict[str, str]:
-    out = sh("smbclient", "-L", "//127.0.0.1", "-p", str(PORT), "-N", f"--configfile={smbd['config']}")
+    out = sh("smbclient", "-L", "//127.0.0.1", "-p", str(smbd["port"]), "-N", f"--configfile={smbd['config']}")
     assert out.returncode == 0, out.stderr + out.stdout
     return {m.group(1): m.group(2).strip() for m in re.finditer(r"^\t(\S+)[ \t]+Disk[ \t]*([^\n]*)$", out.stdout, re.M)}
 
@@ -100,7 +115,7 @@ def listing(smbd) -> dict[str, str]:
 def guest_put(smbd, share: str, name: str) -> subprocess.CompletedProcess[str]:
     local = smbd["base"] / "upload.txt"
     local.write_text("hello\n")
-    return sh("smbclient", f"//127.0.0.1/{share}", "-p", str(PORT), "-N", f"--configfile={smbd['config']}",
+    return sh("smbclient", f"//127.0.0.1/{share}", "-p", str(smbd["port"]), "-N", f"--configfile={smbd['config']}",
               "-c", f"put {local} {name}")
 
 
@@ -141,7 +156,8 @@ def test_apply_change_remove_on_real_samba(smbd):
     changes = plan(KIND, context(smbd, **shares))
     assert [(str(c.ref), c.action.value) for c in changes] == [("smb/ro", "~"), ("smb/team", "-")]
     assert apply(KIND, context(smbd, **shares)) == []
-    assert "all:3" in debuglevel(smbd)  # reload-config was sent
+    # reload-config was sent (smbd handles the message on its own time: wait for it, bounded)
+    assert wait_for(lambda: "all:3" in debuglevel(smbd), 30), debuglevel(smbd)
     assert listing(smbd) == {"pub": "Public", "ro": "now writable"}
     assert guest_put(smbd, "ro", "b.txt").returncode == 0 and (root / "srv/ro/b.txt").exists()
 

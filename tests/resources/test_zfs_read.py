@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from recorded import RecordedHost, fixture, openzfs_host
-
 from converge.model import Facts
 from converge.resources import BY_KIND
 from converge.resources.base import Context
 from converge.resources.pool import PoolSpec
 from converge.resources.zfs_read import NAMED, parse_status
+
+from .recorded import RecordedHost, fixture, openzfs_host
 
 
 def test_status_topology_with_log_cache_spare():

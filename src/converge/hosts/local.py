@@ -38,7 +38,9 @@ class LocalHost(CommandLog):
                                   encoding="utf-8", errors="replace", check=False)
         except OSError as e:  # found but not executable (a directory, a bad interpreter line)
             return checked(argv, Result(126, "", f"{argv[0]}: {e.strerror}"), check)
-        return checked(argv, Result(proc.returncode, proc.stdout, proc.stderr), check)
+        # killed by a signal (zfs-fuse's zpool aborts when its daemon goes away): exit 128+N, as a shell says
+        code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        return checked(argv, Result(code, proc.stdout, proc.stderr), check)
 
     def pipe(self, first: Sequence[str], second: Sequence[str], *, check: bool = True) -> Result:
         """first's stdout into second's stdin (binary: a `zfs send` stream); the first failure wins."""

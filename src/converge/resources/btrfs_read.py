@@ -126,9 +126,14 @@ def read_filesystems(host: Host) -> list[Filesystem]:
     for fs in fss:
         if not fs.path:
             continue
-        fs.profiles = parse_df(host.run(["btrfs", "filesystem", "df", "-b", fs.path]).stdout)
-        fs.subvolumes = parse_subvolumes(host.run(["btrfs", "subvolume", "list", fs.path]).stdout)
-        fs.readonly = set(parse_subvolumes(host.run(["btrfs", "subvolume", "list", "-r", fs.path]).stdout))
+        texts = _read_mounted(host, [["btrfs", "filesystem", "df", "-b", fs.path], ["btrfs", "subvolume", "list", fs.path],
+                                     ["btrfs", "subvolume", "list", "-r", fs.path]])
+        if texts is None:
+            fs.path = ""  # unmounted since findmnt (someone else's filesystem going away): read as unmounted
+            continue
+        fs.profiles = parse_df(texts[0])
+        fs.subvolumes = parse_subvolumes(texts[1])
+        fs.readonly = set(parse_subvolumes(texts[2]))
         q = _qgroups(host, fs.path)
         fs.quota = q.returncode == 0
         fs.limits = parse_qgroups(q.stdout) if fs.quota else {}
@@ -161,6 +166,19 @@ def _compression(host: Host, paths: list[str]) -> dict[str, str]:
         if text.startswith("compression="):
             out[path] = text.split("=", 1)[1]
     return out
+
+
+def _read_mounted(host: Host, commands: list[list[str]]) -> list[str] | None:
+    """The outputs of commands on a mounted filesystem; None if it was unmounted meanwhile."""
+    texts = []
+    for argv in commands:
+        result = host.run(argv, check=False)
+        if result.returncode != 0 and "not a btrfs filesystem" in result.stderr:
+            return None
+        if result.returncode != 0:
+            host.run(argv)  # raises with the tool's message
+        texts.append(result.stdout)
+    return texts
 
 
 def strip_root(host: Host, path: str) -> str:

@@ -1,10 +1,15 @@
 """A minimal read -> create/update/delete -> run -> read loop over the storage kinds, for the
 kind tests while the engine is written in parallel. It follows the CONTRACT's rules (compare
 declared keys only, create-only paths force a replace, managed + undeclared is deleted) and is
-no substitute for the planner: the hypothesis test against the real engine lives elsewhere."""
+no substitute for the planner: the hypothesis test against the real engine lives elsewhere.
+
+`pools` limits what the loop sees to those pools (and their datasets and snapshots): a real test
+shares the machine (zfs-fuse is one daemon for every pool), and ZFS keeps "managed" in the
+datasets themselves, so without it one run would delete another run's managed datasets."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from converge.model import Facts, FieldDiff, Step
@@ -25,10 +30,16 @@ def diffs(declared: dict[str, Any], observed: dict[str, Any], prefix: str = "") 
     return out
 
 
-def read(host: Any, desired: dict[str, dict[str, Any]], state: dict[str, Any]) -> Context:
+def in_pools(name: str, pools: Collection[str] | None) -> bool:
+    return pools is None or name.split("/")[0].split("@")[0] in pools
+
+
+def read(host: Any, desired: dict[str, dict[str, Any]], state: dict[str, Any],
+         pools: Collection[str] | None = None) -> Context:
     ctx = Context(host=host, desired=desired, facts=Facts(), state=state)
     for kind in ORDER:
-        ctx.facts.resources[kind] = BY_KIND[kind].read(ctx)
+        found = BY_KIND[kind].read(ctx)
+        ctx.facts.resources[kind] = {n: o for n, o in found.items() if in_pools(n, pools)}
     return ctx
 
 
@@ -72,9 +83,10 @@ def run(host: Any, steps: list[Step], state: dict[str, Any]) -> None:
                     state.setdefault(section, {})[item] = value
 
 
-def converge(host: Any, desired: dict[str, dict[str, Any]], state: dict[str, Any]) -> list[Step]:
-    """Apply once; return the steps that ran."""
-    steps = plan(read(host, desired, state))
+def converge(host: Any, desired: dict[str, dict[str, Any]], state: dict[str, Any],
+             pools: Collection[str] | None = None) -> list[Step]:
+    """Apply once (seeing only `pools` when given); return the steps that ran."""
+    steps = plan(read(host, desired, state, pools))
     run(host, steps, state)
     return steps
 

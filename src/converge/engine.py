@@ -1,4 +1,4 @@
-"""The loop (DESIGN.md §1): load, read facts in bulk, plan, apply, re-read and re-plan.
+"""The loop (docs/design.md §1): load, read facts in bulk, plan, apply, re-read and re-plan.
 The CLI, the watcher and the API all go through `reconcile()`; nothing else touches a host."""
 
 from __future__ import annotations

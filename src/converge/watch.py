@@ -1,4 +1,4 @@
-"""`converge watch`: apply on save, safely (DESIGN.md §8).
+"""`converge watch`: apply on save, safely (docs/design.md §8).
 
 One reconcile per burst of saves (watchfiles debounces them; saves made during an apply are
 delivered as one batch afterwards), a periodic resync that repairs (or only reports) drift

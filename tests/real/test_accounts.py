@@ -27,7 +27,7 @@ from converge.formats import accounts as fmt
 from converge.formats.passwords import crypt_matches, nt_hash
 from converge.model import Action
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 HERE = pathlib.Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from accounts_ns import FOREIGN_TOOLS, isolated_target  # noqa: E402
@@ -218,23 +218,9 @@ def test_samba_logins_end_to_end(loop, machine_untouched):
 
 
 @pytest.fixture
-def loop(tmp_path):
-    """One sparse 1 GiB file on a loop device; unmounted and detached by device afterwards."""
-    img = tmp_path / "d.img"
-    with open(img, "wb") as f:
-        f.truncate(1 << 30)
-    out = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True)
-    if out.returncode:
-        pytest.fail(f"cannot attach a loop device: {out.stderr}")
-    device = out.stdout.strip()
-    try:
-        yield device
-    finally:
-        for line in open("/proc/mounts").read().splitlines():
-            dev, target = line.split()[:2]
-            if dev == device:
-                subprocess.run(["umount", target], capture_output=True)
-        subprocess.run(["losetup", "-d", device], capture_output=True)
+def loop(loops):
+    """One loop device of tests/real/conftest.py (detached only while its backing file is ours)."""
+    return loops[0]
 
 
 def test_dataset_owner_group_mode_on_real_btrfs(loop, tmp_path):

@@ -7,16 +7,16 @@ import os
 import subprocess
 
 import pytest
+from isolation import unique_name
 
 from converge.errors import PlanError
 from converge.hosts import LocalHost
 from converge.resources import BY_KIND
 from converge.resources.base import Context
 
-from .test_btrfs import loops  # noqa: F401  (loop devices, unmounted and detached afterwards)
 from .test_podman import podman_env  # noqa: F401  (private podman storage, emptied afterwards)
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 
 
 def test_pool_on_a_missing_disk_is_a_plan_error_naming_the_hosts_disks(tmp_path):
@@ -35,26 +35,17 @@ def test_pool_on_a_missing_disk_is_a_plan_error_naming_the_hosts_disks(tmp_path)
 
 
 @pytest.fixture
-def btrfs_mount(tmp_path):
-    """One btrfs on a loop device, mounted under tmp_path; unmounted and detached by device afterwards."""
-    image = tmp_path / "b.img"
-    with open(image, "wb") as f:
-        f.truncate(256 << 20)
-    out = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
-    if out.returncode:
-        pytest.fail(f"cannot attach a loop device: {out.stderr}")
-    device = out.stdout.strip()
+def btrfs_mount(loops, tmp_path):
+    """One btrfs (a label of this run) on a loop device of tests/real/conftest.py, mounted under
+    tmp_path; the conftest unmounts what is under tmp_path and detaches only its own devices."""
+    device = loops[0]
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    try:
-        for argv in (["mkfs.btrfs", "-q", "-f", "-L", "cvplanner", device], ["mount", "-t", "btrfs", device, str(mnt)]):
-            done = subprocess.run(argv, capture_output=True, text=True)
-            if done.returncode:
-                pytest.fail(f"{' '.join(argv)}: {done.stderr}")
-        yield device, str(mnt)
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
-        subprocess.run(["losetup", "-d", device], capture_output=True)
+    for argv in (["mkfs.btrfs", "-q", "-f", "-L", unique_name(), device], ["mount", "-t", "btrfs", device, str(mnt)]):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode:
+            pytest.fail(f"{' '.join(argv)}: {done.stderr}")
+    return device, str(mnt)
 
 
 def path_without(tmp_path, tool: str) -> str:

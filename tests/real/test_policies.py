@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from converge.cli import main
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 
 
 def sh(*argv: str, check: bool = True) -> str:
@@ -29,29 +29,6 @@ def sh(*argv: str, check: bool = True) -> str:
 def cli(*args: str):
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result
-
-
-@pytest.fixture
-def loops(tmp_path):
-    """Two sparse 512 MiB files attached as loop devices; unmounted and detached by device afterwards."""
-    devices: list[str] = []
-    try:
-        for n in range(2):
-            img = tmp_path / f"p{n}.img"
-            with open(img, "wb") as f:
-                f.truncate(512 << 20)
-            out = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True)
-            if out.returncode:
-                pytest.fail(f"cannot attach a loop device: {out.stderr}")
-            devices.append(out.stdout.strip())
-        yield devices
-    finally:
-        for line in reversed(open("/proc/mounts").read().splitlines()):
-            dev, target = line.split()[:2]
-            if dev in devices or target.startswith(str(tmp_path)):
-                subprocess.run(["umount", target], capture_output=True)
-        for device in devices:
-            subprocess.run(["losetup", "-d", device], capture_output=True)
 
 
 @pytest.fixture

@@ -6,71 +6,46 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import time
-import uuid
+import sys
+from dataclasses import dataclass
 
 import pytest
-from click.testing import CliRunner
 
-from converge.cli import main
+from .test_zfs import zfs_fuse  # noqa: F401  (a private zfs-fuse daemon, stopped by its process group)
 
 pytestmark = pytest.mark.real
 
 
+# zfs-fuse serves a whole machine through fixed paths: this test uses its own daemon in a private
+# mount namespace (the fixture of test_zfs.py), and runs converge and zfs's tools inside it.
+PREFIX: list[str] = []
+
+
 def sh(*argv: str, check: bool = True) -> str:
-    result = subprocess.run(list(argv), capture_output=True, text=True, env=dict(os.environ, LC_ALL="C"))
+    result = subprocess.run([*PREFIX, *argv], capture_output=True, text=True, env=dict(os.environ, LC_ALL="C"))
     if check and result.returncode:
         raise AssertionError(f"{' '.join(argv)}: {result.stderr}")
     return result.stdout
 
 
-def cli(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+@dataclass
+class Ran:
+    exit_code: int
+    stdout: str
+    output: str
 
 
-@pytest.fixture
-def zfs_fuse(tmp_path):
-    """Our own zfs-fuse daemon (one per machine: wait up to 3 minutes for another test's to end);
-    stopped by its PID after our pool is destroyed."""
-    for _ in range(180):
-        if subprocess.run(["pgrep", "-x", "zfs-fuse"], capture_output=True).returncode != 0:
-            break
-        time.sleep(1)
-    else:
-        pytest.fail("another zfs-fuse daemon kept running for 3 minutes; this test needs its own")
-    proc = subprocess.Popen(["/sbin/zfs-fuse", "--no-daemon", "--no-kstat-mount"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    for _ in range(50):
-        if subprocess.run(["zpool", "list"], capture_output=True).returncode == 0:
-            break
-        if proc.poll() is not None:
-            pytest.fail(f"zfs-fuse exited: {proc.stderr.read().decode()}")
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("zfs-fuse did not answer `zpool list` within 5 s")
-    pool = f"cvpol{uuid.uuid4().hex[:6]}"
-    image = tmp_path / "z.img"
-    with open(image, "wb") as f:
-        f.truncate(128 << 20)
-    yield pool, str(image)
-    # zfs-fuse remembers pools in its cache across daemons: a pool left behind would come back
-    # (FAULTED once its image is gone) in every later test's `zpool list`. -f: it may still be busy.
-    subprocess.run(["zfs", "unmount", "-a"], capture_output=True)
-    destroyed = subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True, text=True)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    assert destroyed.returncode == 0, f"zpool destroy -f {pool}: {destroyed.stderr}"
+def cli(*args: str) -> Ran:
+    """The converge CLI in the daemon's mount namespace (a separate process: nsenter)."""
+    result = subprocess.run([*PREFIX, sys.executable, "-m", "converge.cli", *args], capture_output=True, text=True,
+                            timeout=300)
+    return Ran(result.returncode, result.stdout, result.stdout + result.stderr)
 
 
-def test_zfs_graded_policy_holds_marks_and_replication(zfs_fuse, tmp_path):
-    pool, image = zfs_fuse
+def test_zfs_graded_policy_holds_marks_and_replication(zfs_fuse, tmp_path, monkeypatch):  # noqa: F811
+    pool, image = zfs_fuse["pool"], zfs_fuse["images"][0]
+    monkeypatch.setattr(sys.modules[__name__], "PREFIX", zfs_fuse["host"].prefix)
     manifests, root = tmp_path / "manifests", tmp_path / "root"
     manifests.mkdir()
     (manifests / "storage.yaml").write_text(f"""pools:
@@ -115,3 +90,4 @@ replications:
     assert re.search(r"\tconverge:replication\tr\t", sh("zfs", "get", "-H", "converge:replication", received[0]))
     plan = cli("plan", str(manifests), *where)
     assert "No changes" in plan.output, plan.output[-3000:]
+    sh("zpool", "destroy", "-f", pool)  # before the daemon stops: nothing left in its (private) cache

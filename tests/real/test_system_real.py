@@ -20,7 +20,7 @@ from converge.resources.system.units import parse_unit
 
 from .test_podman import IMAGE, LOOP, podman, podman_env, ps  # noqa: F401  (podman_env is a fixture)
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 
 
 def sh(*argv: str) -> str:
@@ -85,23 +85,9 @@ services:
 
 
 @pytest.fixture
-def loop(tmp_path: Any) -> Any:
-    """One sparse loop file as a device; only it is unmounted and detached afterwards."""
-    img = tmp_path / "pool.img"
-    with open(img, "wb") as f:
-        f.truncate(512 << 20)
-    out = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True)
-    if out.returncode:
-        pytest.fail(f"cannot attach a loop device: {out.stderr}")
-    device = out.stdout.strip()
-    try:
-        yield device
-    finally:
-        for line in reversed(open("/proc/mounts").read().splitlines()):
-            dev, target = line.split()[:2]
-            if dev == device or target.startswith(str(tmp_path)):
-                subprocess.run(["umount", target], capture_output=True)
-        subprocess.run(["losetup", "-d", device], capture_output=True)
+def loop(loops: Any) -> Any:
+    """One loop device of tests/real/conftest.py (detached only while its backing file is ours)."""
+    return loops[0]
 
 
 def test_a_btrfs_pool_is_mounted_again_from_its_unit_after_a_reboot(loop: str, tmp_path: Any) -> None:

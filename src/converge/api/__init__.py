@@ -1,4 +1,4 @@
-"""The REST API (Starlette): every mutating call is an edit of the manifests (DESIGN.md §7)."""
+"""The REST API (Starlette): every mutating call is an edit of the manifests (docs/design.md §7)."""
 
 from .app import create_app
 

@@ -100,7 +100,7 @@ class Context:
         return value if isinstance(value, dict) else {}
 
     def stamp(self, ref: Ref, field_name: str) -> str | None:
-        """The request stamp last honoured for ref.field (request stamps, DESIGN.md §5)."""
+        """The request stamp last honoured for ref.field (request stamps, docs/design.md §5)."""
         return self.state.get("stamps", {}).get(f"{ref}:{field_name}")
 
     def managed_in_state(self, ref: Ref) -> bool:

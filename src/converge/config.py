@@ -28,6 +28,7 @@ class RateLimits(BaseModel):
     reads_per_minute: int = Field(3600, ge=1, description="GETs per token (or per client without one)")
     writes_per_minute: int = Field(1200, ge=1, description="writes per token")
     logins_per_minute: int = Field(60, ge=1, description="token checks per client that find no valid token")
+    anonymous_per_minute: int = Field(600, ge=1, description="requests without a token, per client")
 
 
 class ApiConfig(BaseModel):

@@ -123,7 +123,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
     if write_rate is not None or write_burst is not None:  # tests and benchmarks set the bucket directly
         write = RateLimit(write_rate or write.rate, write_burst or write.burst)
     limits = {"write": write, "read": RateLimit.per_minute(configured.reads_per_minute),
-              "login": RateLimit.per_minute(configured.logins_per_minute), "anonymous": RateLimit(10.0, 60)}
+              "login": RateLimit.per_minute(configured.logins_per_minute), "anonymous": RateLimit.per_minute(configured.anonymous_per_minute)}
     guard = Middleware(Guard, store=TokenStore(service.directory), allowed=allowed_names(listen, allowed_hosts),
                        loopback=is_loopback(address or "127.0.0.1"), limits=limits)
     # Our own errors are answered by the exception middleware; anything else (a bug) by the

@@ -114,7 +114,10 @@ def _too_deep(value: Any) -> bool:
 
 
 def wants_apply(request: Request) -> bool:
-    return request.query_params.get("apply", "").lower() in ("1", "true", "yes")
+    value = request.query_params.get("apply", "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"apply={value!r}: allowed: true or false")
+    return value in ("true", "1")
 
 
 def now_stamp() -> str:

@@ -37,3 +37,14 @@ def test_readable_lines_on_a_terminal():
     line = out.getvalue()
     assert not line.startswith("{") and "[warning  ] invalid" in line and "trigger=save" in line
     assert "main.yaml:4:29: bad" in line and "\x1b[" not in line  # no colour codes in a captured terminal
+
+
+def test_every_module_logs_through_logs_get_logger():
+    """A module-level `structlog.get_logger` logs with structlog's defaults (to stdout) when it is
+    the first to log: a warning then broke `plan --json` (found by the real LXC test)."""
+    import pathlib
+
+    src = pathlib.Path(__file__).resolve().parents[1] / "src" / "converge"
+    offenders = [str(p.relative_to(src)) for p in src.rglob("*.py")
+                 if p.name != "logs.py" and "structlog.get_logger" in p.read_text()]
+    assert offenders == []

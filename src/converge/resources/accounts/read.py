@@ -6,18 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from ... import secrets
 from ...errors import PlanError
 from ...formats import accounts as fmt
 from ...formats.passwords import crypt_matches, nt_hash
+from ...logs import get_logger
 from ...model import Observed, Ref
 from ..base import Context
 from ..storage import shared_read
 from . import extras
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 DIFFERS = "(differs)"  # the observed password when the secret does not match the stored hash
 SMB_CONFIG = "/etc/samba/smb.conf"
 

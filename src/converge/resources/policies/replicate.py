@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import structlog
-
 from ...errors import ConvergeError
+from ...logs import get_logger
 from ...model import Step
 from ..base import Context
 from ..storage import pool_driver
 from .replication import ReplicationSpec
 from .run import STAMP, Action, protected_reasons, snapshot_time
 
-log = structlog.get_logger("converge.run")
+log = get_logger("converge.run")
 MARK = "converge:replication"
 
 

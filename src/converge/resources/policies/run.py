@@ -14,16 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
-
 from ...errors import ConvergeError
+from ...logs import get_logger
 from ...model import Ref, Step
 from ..base import Context
 from ..storage import pool_driver
 from . import retention
 from .spec import SnapshotPolicySpec
 
-log = structlog.get_logger("converge.run")
+log = get_logger("converge.run")
 POLICY_PROPERTY = "converge:policy"
 STAMP = "%Y%m%d-%H%M%S"
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-import structlog
 from pydantic import Field
 
+from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...types import Stamp
 from ..base import Context, Kind, Spec, record_stamp
 from .units import manages_boot, systemctl, systemd_running, unit_files
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 ENABLED = ("enabled", "enabled-runtime")
 ACTIVE = ("active", "activating", "reloading")
 

@@ -65,3 +65,17 @@ def test_disk_holding_a_filesystem_needs_force(host):
 def test_btrfs_raid5_refused_with_reason():
     with pytest.raises(ValueError, match="write hole"):
         specs("pool", {"b": {"driver": "btrfs", "disks": ["/dev/sdb", "/dev/sdc", "/dev/sdd"], "data_profile": "raid5"}})
+
+
+def test_btrfs_pool_disks_are_paths_like_vdev_disks():
+    """A NUL or a control character in a btrfs pool's disks reached `stat` at plan time (a 500 from
+    the API, found by schemathesis): they are checked like a zfs vdev's disks."""
+    import pytest
+    from pydantic import ValidationError
+
+    from converge.resources.pool import PoolSpec
+
+    for bad in ["\x00x", "", "/dev/sdb\n", "relative", "/dev/../etc/passwd"]:
+        with pytest.raises(ValidationError, match="is not an absolute device or file path"):
+            PoolSpec.model_validate({"driver": "btrfs", "disks": [bad]})
+    assert PoolSpec.model_validate({"driver": "btrfs", "disks": ["/dev/disk/by-id/ata-X"]}).disks == ["/dev/disk/by-id/ata-X"]

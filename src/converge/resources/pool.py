@@ -19,6 +19,13 @@ from .system.persist import pool_observed_persist, pool_persist_steps, pool_unit
 DISK_RE = re.compile(r"^/[A-Za-z0-9_./:+@-]+$")
 
 
+
+def check_disks(disks: list[str]) -> list[str]:
+    for d in disks:
+        if not DISK_RE.fullmatch(d) or ".." in d:
+            raise ValueError(f"disk {d!r} is not an absolute device or file path (e.g. /dev/disk/by-id/ata-X)")
+    return disks
+
 class Vdev(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["stripe", "mirror", "raidz1", "raidz2", "raidz3"] = "stripe"
@@ -33,10 +40,7 @@ class Vdev(BaseModel):
     @field_validator("disks")
     @classmethod
     def _disk_paths(cls, disks: list[str]) -> list[str]:
-        for d in disks:
-            if not DISK_RE.fullmatch(d) or ".." in d:
-                raise ValueError(f"disk {d!r} is not an absolute device or file path (e.g. /dev/disk/by-id/ata-X)")
-        return disks
+        return check_disks(disks)
 
     @model_validator(mode="after")
     def _width(self) -> "Vdev":
@@ -93,6 +97,11 @@ class PoolSpec(Spec):
         from .policies.spec import check_schedule
 
         return check_schedule(v)
+
+    @field_validator("disks")
+    @classmethod
+    def _btrfs_disk_paths(cls, disks: list[str]) -> list[str]:
+        return check_disks(disks)  # a NUL or a newline here reached `stat` (found by schemathesis)
 
     @field_validator("data_profile", "metadata_profile", mode="before")
     @classmethod

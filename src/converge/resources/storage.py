@@ -90,20 +90,18 @@ def observed_spec(model: type[BaseModel], data: dict[str, Any]) -> Any:
 
 def holder_of_path(path: str, ctx: Context) -> Ref | None:
     """The dataset or pool whose mountpoint holds a host path (the deepest one), from the facts."""
-    path = path.rstrip("/") or "/"
-    for mount, ref in shared_read(ctx, "mountpoints", lambda: _mountpoints(ctx)):
-        if path == mount or path.startswith(mount + "/"):
-            return ref
-    return None
+    return _deepest(path, shared_read(ctx, "mountpoints", lambda: _mountpoints(ctx)))
 
 
 def declared_holder_of_path(path: str, ctx: Context) -> Ref | None:
     """The declared dataset or pool whose mountpoint (as the manifests make it) holds a host path."""
+    return _deepest(path, shared_read(ctx, "declared-mountpoints", lambda: _declared_mountpoints(ctx)))
+
+
+def _deepest(path: str, mounts: list[tuple[str, Ref]]) -> Ref | None:
+    """The first (deepest) of `mounts` that holds `path`."""
     path = path.rstrip("/") or "/"
-    for mount, ref in shared_read(ctx, "declared-mountpoints", lambda: _declared_mountpoints(ctx)):
-        if path == mount or path.startswith(mount + "/"):
-            return ref
-    return None
+    return next((ref for mount, ref in mounts if path == mount or path.startswith(mount + "/")), None)
 
 
 def _declared_mountpoints(ctx: Context) -> list[tuple[str, Ref]]:

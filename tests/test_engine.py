@@ -436,3 +436,15 @@ def test_a_share_on_an_absolute_path_waits_for_the_dataset_that_will_hold_it(tmp
     deps = {str(c.ref): sorted(str(r) for r in c.depends_on) for c in plan.changes}
     assert deps["nfs/media"] == ["dataset/tank/media/movies"]
     assert engine.reconcile(target(d)).report.ok
+
+
+def test_an_apply_limited_to_a_target_it_deletes_converges(tmp_path):
+    """`apply --target dataset/tank/backup` after the dataset left the manifests: the delete runs,
+    and the proof no longer asks for a target that is gone by design ('neither declared nor present')."""
+    d = setup(tmp_path, BASE)
+    assert engine.reconcile(target(d)).report.ok
+    (d / "main.yaml").write_text(BASE.replace('  tank/backup: {properties: {atime: "off"}}\n', ""))
+    ref = Ref.parse("dataset/tank/backup")
+    outcome = engine.reconcile(target(d), targets=[ref], allow_destroy={ref})
+    assert outcome.report.ok and [str(c.ref) for c in outcome.plan.changes] == ["dataset/tank/backup"]
+    assert "tank/backup" not in dataset_names(target(d).host)

@@ -167,6 +167,12 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
         # Re-plan against the same manifests that were applied (a save during the apply is the
         # next reconcile's business, not a convergence failure).
         ctx = read_facts(target.host, ctx.desired, target.config.settings, tolerate=True)
+        if targets:  # a target this apply deleted is gone by design: the proof covers the others
+            gone = {c.ref for c in to_run.changes if c.action is Action.DELETE}
+            targets = [t for t in targets if t not in gone]
+            if not targets:
+                outcome.replan = Plan(host=current.host, directory=current.directory)
+                return outcome
         after = build_plan(ctx, allow_destroy=allow_destroy, targets=targets, record_manifests=saved is not None)
         outcome.replan = after
         held = set(report.held)

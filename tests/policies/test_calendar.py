@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from converge.resources.policies import calendar
+from converge.formats import calendar
 
 EXPRESSIONS = [
     "minutely", "hourly", "daily", "weekly", "monthly", "quarterly", "semiannually", "yearly", "annually",

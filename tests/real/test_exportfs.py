@@ -12,7 +12,7 @@ import pytest
 from isolation import NamespaceHost, private_mount_namespace, stop_group
 from shares_support import FakeDesired, apply, plan
 
-from converge.resources import exports
+from converge.formats import exports
 from converge.resources.base import Context
 from converge.resources.nfs import NfsExportSpec, NfsKind, active_exports
 

@@ -16,12 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..formats.durations import format_duration, parse_duration
 from ..types import Stamp
 
 DEVICE_PERMS = re.compile(r"[rwm]{1,3}")
 CAP_RE = re.compile(r"(CAP_)?[A-Z][A-Z0-9_]*")
-DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-UNITS_NS = {"h": 3600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?")
 NETWORK_MODES = frozenset({"none", "host", "bridge", "default", "private", "slirp4netns", ""})
@@ -55,39 +54,6 @@ def normalize_cap(cap: str) -> str:
     if not CAP_RE.fullmatch(name):
         raise ValueError(f"{cap!r} is not a capability name (e.g. NET_ADMIN, SYS_PTRACE or ALL)")
     return name if name.startswith("CAP_") else "CAP_" + name
-
-
-def parse_duration(value: Any) -> int:
-    """`30s`, `1m30s`, `500ms`, `2h` or a number of seconds -> nanoseconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"{value!r}: a duration is not negative")
-        return round(value * 10**9)
-    text = str(value).strip()
-    if text == "0":
-        return 0
-    pos, total = 0, 0.0
-    for m in DURATION_PART.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m[1]) * UNITS_NS[m[2]]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"{value!r} is not a duration: e.g. 30s, 1m30s, 500ms, 2h")
-    return round(total)
-
-
-def format_duration(ns: int) -> str:
-    """Nanoseconds -> `1h2m3s`, `1m30s`, `500ms`, `0s` (the way Go prints durations, without fractions of s)."""
-    if ns % 10**9:
-        return f"{ns // 10**6}ms"
-    seconds = ns // 10**9
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
-    return out or "0s"
 
 
 class Healthcheck(BaseModel):

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
+from ..formats import exports
 from ..logs import get_logger
 from ..model import Change, FieldDiff, Observed, Ref, Step
 from ..types import Network, OnOff
-from . import exports
 from .base import Context, Kind, Spec
 from .shares_common import (
     attach_steps,

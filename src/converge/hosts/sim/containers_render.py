@@ -146,7 +146,7 @@ def _stop_timeout(obs: Observed, runtime: str) -> dict[str, Any]:
 def _healthcheck(check: dict[str, Any] | None) -> dict[str, Any]:
     if not check:
         return {}
-    from ...resources.container_fields import parse_duration
+    from ...formats.durations import parse_duration
 
     out = {"Test": check["test"], "Interval": parse_duration(check["interval"]),
            "Timeout": parse_duration(check["timeout"]), "Retries": check["retries"]}

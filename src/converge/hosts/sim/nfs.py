@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...resources import exports
+from ...formats import exports
 from ..base import Result
 from . import tool
 from .system import directories

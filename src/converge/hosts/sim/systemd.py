@@ -159,7 +159,7 @@ def _ours(binary: str) -> bool:
 
 
 def _timer_problems(host: Any, name: str, path: str, text: str, given: list[str]) -> list[str]:
-    from ...resources.policies import calendar
+    from ...formats import calendar
 
     timer = _sections(text).get("Timer", {})
     spec, problems = timer.get("OnCalendar", ""), []

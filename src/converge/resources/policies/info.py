@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ...errors import ConvergeError
+from ...formats import calendar
 from ..base import Context
 from ..storage import pool_driver
-from . import calendar
 from .run import datasets_of, marked
 from .spec import SnapshotPolicySpec
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ...formats import calendar
 from ..base import Spec
-from . import calendar
 from .retention import GRADES, Rules, parse_duration
 
 DATASET_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from converge.planner.diff import diff_fields
-from converge.resources.container import ContainerSpec
-from converge.resources.dataset import DatasetSpec
+from converge.resources.containers.container import ContainerSpec
+from converge.resources.storage.dataset import DatasetSpec
 
 
 def diffs(spec, actual, create_only=frozenset()):

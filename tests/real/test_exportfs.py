@@ -14,7 +14,7 @@ from shares_support import FakeDesired, apply, plan
 
 from converge.formats import exports
 from converge.resources.base import Context
-from converge.resources.nfs import NfsExportSpec, NfsKind, active_exports
+from converge.resources.shares.nfs import NfsExportSpec, NfsKind, active_exports
 
 pytestmark = pytest.mark.real
 KIND = NfsKind()

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from isolation import note_leftovers, unique_name, wait_for
 
-from converge import engine, netguard
+from converge import engine
 from converge.hosts import NetnsHost
+from converge.resources.network import netguard
 
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 

@@ -18,7 +18,7 @@ from shares_support import FakeDesired, apply, plan
 
 from converge.hosts import LocalHost
 from converge.resources.base import Context
-from converge.resources.smb import SmbKind, SmbShareSpec
+from converge.resources.shares.smb import SmbKind, SmbShareSpec
 
 pytestmark = pytest.mark.real
 KIND = SmbKind()

@@ -4,7 +4,7 @@ run's, or someone else's pool going away): read as unmounted, not a failed read.
 from __future__ import annotations
 
 from converge.hosts.base import CommandLog, Result
-from converge.resources.btrfs_read import read_filesystems
+from converge.resources.storage.btrfs_read import read_filesystems
 
 SHOW = """Label: 'theirs'  uuid: 11111111-2222-3333-4444-555555555555
 \tTotal devices 1 FS bytes used 144

@@ -126,7 +126,7 @@ def test_ports_with_network_none_or_host_are_refused() -> None:
     import pytest
     from pydantic import ValidationError
 
-    from converge.resources.container import ContainerSpec
+    from converge.resources.containers.container import ContainerSpec
 
     for network in ("none", "host"):
         with pytest.raises(ValidationError, match="discards port mappings"):
@@ -142,10 +142,10 @@ def recorded_inspect():
 
 
 def test_recorded_podman_inspect_reads_back_as_the_manifest_declares():
-    from converge.resources.container import ContainerSpec
-    from converge.resources.container_common import spec_form
-    from converge.resources.container_fields import map_declared
-    from converge.resources.container_parse import spec_from_inspect
+    from converge.resources.containers.common import spec_form
+    from converge.resources.containers.container import ContainerSpec
+    from converge.resources.containers.fields import map_declared
+    from converge.resources.containers.parse import spec_from_inspect
 
     raw = recorded_inspect()
     declared = ContainerSpec.model_validate({
@@ -167,8 +167,8 @@ def test_recorded_podman_inspect_reads_back_as_the_manifest_declares():
 
 
 def test_device_permissions_podman_does_not_report_are_read_as_declared():
-    from converge.resources.container import ContainerSpec
-    from converge.resources.container_fields import map_declared
+    from converge.resources.containers.container import ContainerSpec
+    from converge.resources.containers.fields import map_declared
 
     declared = ContainerSpec.model_validate({"image": "busybox", "devices": ["/dev/null:/dev/n:r"]})
     assert map_declared({"devices": ["/dev/null:/dev/n"]}, declared)["devices"] == ["/dev/null:/dev/n:r"]
@@ -190,7 +190,7 @@ def test_device_permissions_podman_does_not_report_are_read_as_declared():
 def test_bad_new_fields_are_refused(spec, message):
     from pydantic import ValidationError
 
-    from converge.resources.container import ContainerSpec
+    from converge.resources.containers.container import ContainerSpec
 
     with pytest.raises(ValidationError, match=message):
         ContainerSpec.model_validate({"image": "busybox", **spec})
@@ -200,7 +200,7 @@ def test_durations_round_trip():
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from converge.resources.container_fields import format_duration, parse_duration
+    from converge.resources.containers.fields import format_duration, parse_duration
 
     assert format_duration(parse_duration("90s")) == "1m30s" and parse_duration("1h2m3s") == 3723 * 10**9
     assert format_duration(parse_duration("500ms")) == "500ms" and format_duration(0) == "0s"
@@ -247,7 +247,7 @@ def test_pull_missing_ignores_a_newer_local_image(tmp_path):
 
 # -- container_network ------------------------------------------------------------------------------
 def test_recorded_podman_network_ls_parses_to_the_spec_form():
-    from converge.resources.container_network import parse_network
+    from converge.resources.containers.network import parse_network
     from tests.resources.recorded import fixture
 
     rows = json.loads(fixture("podman/network-ls.json"))
@@ -269,7 +269,7 @@ def test_recorded_podman_network_ls_parses_to_the_spec_form():
 def test_bad_networks_are_refused(spec, message):
     from pydantic import ValidationError
 
-    from converge.resources.container_network import ContainerNetworkSpec
+    from converge.resources.containers.network import ContainerNetworkSpec
 
     with pytest.raises(ValidationError, match=message):
         ContainerNetworkSpec.model_validate(spec)

@@ -18,8 +18,8 @@ from converge.errors import ManifestError
 from converge.hosts import SimHost
 from converge.model import Action, Ref
 from converge.resources import Context
-from converge.resources import container_lxc_config as conf
-from converge.resources.container_lxc import LxcDriver, parse_ls
+from converge.resources.containers import lxc_config as conf
+from converge.resources.containers.lxc import LxcDriver, parse_ls
 
 from .recorded import FIXTURES, RecordedHost, fixture
 

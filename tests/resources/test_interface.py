@@ -14,7 +14,7 @@ from converge.errors import ManifestError, PlanError
 from converge.hosts.base import Result
 from converge.model import Action, Facts, FieldDiff, Observed
 from converge.resources.base import Context
-from converge.resources.interface import InterfaceKind, InterfaceSpec
+from converge.resources.network.interface import InterfaceKind, InterfaceSpec
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "ip")
 KIND = InterfaceKind()

@@ -11,7 +11,7 @@ from converge.errors import PlanError
 from converge.hosts import SimHost
 from converge.model import Action, Observed
 from converge.resources.base import Context
-from converge.resources.nfs import NfsExportSpec, NfsKind, active_exports
+from converge.resources.shares.nfs import NfsExportSpec, NfsKind, active_exports
 
 KIND = NfsKind()
 FILE = "/etc/exports.d/converge.exports"

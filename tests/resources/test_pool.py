@@ -73,7 +73,7 @@ def test_btrfs_pool_disks_are_paths_like_vdev_disks():
     import pytest
     from pydantic import ValidationError
 
-    from converge.resources.pool import PoolSpec
+    from converge.resources.storage.pool import PoolSpec
 
     for bad in ["\x00x", "", "/dev/sdb\n", "relative", "/dev/../etc/passwd"]:
         with pytest.raises(ValidationError, match="is not an absolute device or file path"):

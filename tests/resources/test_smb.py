@@ -8,11 +8,11 @@ from pydantic import ValidationError
 from shares_support import FakeDesired, apply, plan, run_steps
 
 from converge.errors import CommandFailed, PlanError
+from converge.formats.smbconf import with_include
 from converge.hosts import SimHost
 from converge.model import Action, Observed
 from converge.resources.base import Context
-from converge.resources.smb import SmbKind, SmbShareSpec
-from converge.resources.smbconf import with_include
+from converge.resources.shares.smb import SmbKind, SmbShareSpec
 
 KIND = SmbKind()
 SMB_CONF = "[global]\n\tserver role = standalone server\n\n[legacy]\n\tpath = /srv/legacy\n\tread only = no\n"
@@ -158,7 +158,7 @@ def test_missing_path_or_dataset_fails_before_anything_runs(host):
 
 
 def test_declared_dataset_not_yet_created_resolves_to_its_mountpoint(host):
-    from converge.resources.dataset import DatasetSpec
+    from converge.resources.storage.dataset import DatasetSpec
 
     ctx = ctx_for(host, docs={"path": "tank/docs"})
     ctx.desired.resources["dataset"] = {"tank/docs": DatasetSpec.model_validate({"properties": {"mountpoint": "/data/docs"}})}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from converge.model import Facts
 from converge.resources import BY_KIND
 from converge.resources.base import Context
-from converge.resources.pool import PoolSpec
-from converge.resources.zfs_read import NAMED, parse_status
+from converge.resources.storage.pool import PoolSpec
+from converge.resources.storage.zfs_read import NAMED, parse_status
 
 from .recorded import RecordedHost, fixture, openzfs_host
 

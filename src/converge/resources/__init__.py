@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from .accounts import ACCOUNT_KINDS
 from .base import Context, Kind, Spec
-from .container import ContainerKind
-from .container_network import ContainerNetworkKind
-from .dataset import DatasetKind
-from .interface import InterfaceKind
-from .nfs import NfsKind
+from .containers.container import ContainerKind
+from .containers.network import ContainerNetworkKind
+from .network.interface import InterfaceKind
 from .policies import ReplicationKind, SnapshotPolicyKind
-from .pool import PoolKind
-from .smb import SmbKind
-from .snapshot import SnapshotKind
+from .shares.nfs import NfsKind
+from .shares.smb import SmbKind
+from .storage.dataset import DatasetKind
+from .storage.pool import PoolKind
+from .storage.snapshot import SnapshotKind
 from .system import ServiceKind, SystemKind
 
 KINDS: list[Kind] = [

@@ -144,7 +144,7 @@ class Kind(Generic[S]):
         """What this resource, as it is on the host, needs: deletes run in the reverse order. Its
         depends() read from the host's spec (a clone's origin), plus the pool or dataset holding
         each host path it uses (a container's bind volume, a share's directory)."""
-        from .storage import holder_of_path, observed_spec
+        from .storage.common import holder_of_path, observed_spec
 
         spec = observed_spec(self.spec, observed.spec)
         refs = self.depends(name, spec) if spec is not None else []  # type: ignore[arg-type]
@@ -157,7 +157,7 @@ class Kind(Generic[S]):
     def depends_desired(self, name: str, spec: S, ctx: Context) -> list[Ref]:
         """What this resource, as declared, needs before it is created: depends(), plus the
         declared pool or dataset whose mountpoint holds each absolute host path it names."""
-        from .storage import declared_holder_of_path
+        from .storage.common import declared_holder_of_path
 
         refs = self.depends(name, spec)
         for path in self.host_paths(name, Observed(spec=spec.model_dump(mode="json"))):

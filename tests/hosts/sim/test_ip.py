@@ -131,5 +131,5 @@ def test_state_persists_in_the_facts_file(host: SimHost, tmp_path: Any) -> None:
 
 
 def test_setsid_records_the_watchdog_without_running_it(host: SimHost) -> None:
-    host.run(["setsid", "-f", "python3", "-m", "converge.netguard", "watch", "/run/x", "5", "/"])
-    assert host.facts.sim["net_guard"] == [["-f", "python3", "-m", "converge.netguard", "watch", "/run/x", "5", "/"]]
+    host.run(["setsid", "-f", "python3", "-m", "converge.resources.network.netguard", "watch", "/run/x", "5", "/"])
+    assert host.facts.sim["net_guard"] == [["-f", "python3", "-m", "converge.resources.network.netguard", "watch", "/run/x", "5", "/"]]

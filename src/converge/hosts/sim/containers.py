@@ -22,7 +22,7 @@ from .system import is_directory
 
 def _kind() -> Any:
     """The container kind's module, imported on first use (it imports the hosts package)."""
-    from ...resources import container
+    from ...resources.containers import container
 
     return container
 

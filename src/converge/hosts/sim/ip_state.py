@@ -89,8 +89,8 @@ def _from_observed(name: str, obs: Observed, ifindex: int) -> Link:
 def save(facts: Any, links: dict[str, Link]) -> None:
     """Back into facts, through the interface kind's own parser: the state file always holds
     exactly what read() would return from the rendered `ip -j` output."""
-    from ...resources.iface_read import normal_form, parse
-    from ...resources.interface import InterfaceSpec
+    from ...resources.network.interface import InterfaceSpec
+    from ...resources.network.read import normal_form, parse
 
     old = facts.resources.get("interface", {})
     out: dict[str, Observed] = {}

@@ -112,9 +112,9 @@ def _from_snapshot(host: Any) -> None:
     under the default lxc path, so the snapshot plans as the real host would."""
     observed = host.facts.resources.get("container", {})
     for name in [n for n, o in observed.items() if o.spec.get("runtime") == "lxc"]:
-        from ...resources.container import ContainerSpec
-        from ...resources.container_common import parse_volume
-        from ...resources.container_lxc_config import render
+        from ...resources.containers.common import parse_volume
+        from ...resources.containers.container import ContainerSpec
+        from ...resources.containers.lxc_config import render
         from .containers_render import resolve
 
         obs = observed.pop(name)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...resources import smbconf
-from ...resources.samba_params import PARAMETERS
+from ...formats import smbconf
+from ...formats.samba_params import PARAMETERS
 from ...types import parse_bool
 from ..base import Result
 from . import fail, tool

@@ -18,7 +18,7 @@ from .zfs_props import SOURCES, Select, dataset_lines, pool_lines, render_status
 
 def _models() -> Any:
     """The kinds' models, imported late: resources import hosts, so hosts cannot import them first."""
-    from ...resources import dataset, pool, snapshot
+    from ...resources.storage import dataset, pool, snapshot
     return pool.PoolSpec, dataset.DatasetProperties, dataset.DatasetSpec, snapshot.SnapshotSpec
 
 

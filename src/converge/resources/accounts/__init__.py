@@ -12,7 +12,7 @@ from typing import Any
 from ...errors import PlanError
 from ...model import FieldDiff, Observed, Ref, Step
 from ..base import Context, Kind, record_managed
-from ..storage import specs_of
+from ..storage.common import specs_of
 from . import extras, steps
 from .read import read_groups, read_users
 from .spec import ACCOUNT_NAME, NAME_ALLOWED, GroupSpec, UserSpec

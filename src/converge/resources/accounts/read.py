@@ -13,7 +13,7 @@ from ...formats.passwords import crypt_matches, nt_hash
 from ...logs import get_logger
 from ...model import Observed, Ref
 from ..base import Context
-from ..storage import shared_read
+from ..storage.common import shared_read
 from . import extras
 
 log = get_logger(__name__)
@@ -87,7 +87,7 @@ def read_groups(ctx: Context) -> dict[str, Observed]:
 
 
 def read_users(ctx: Context) -> dict[str, Observed]:
-    from ..dataset import dataset_mountpoint
+    from ..storage.dataset import dataset_mountpoint
 
     db = accounts(ctx)
     declared_users = ctx.specs("user")

@@ -76,7 +76,7 @@ def groupdel(name: str, ctx: Context) -> list[Step]:
 def home_args(spec: UserSpec, ctx: Context, create: bool) -> list[str]:
     """An absolute home is made by useradd; a dataset home is the dataset's mountpoint (the
     dataset kind makes it); no home is Debian's /nonexistent."""
-    from ..dataset import dataset_mountpoint
+    from ..storage.dataset import dataset_mountpoint
 
     if spec.home is None:
         return ["-d", NO_HOME, "-M"] if create else []

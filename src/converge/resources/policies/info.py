@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from ...errors import ConvergeError
 from ...formats import calendar
 from ..base import Context
-from ..storage import pool_driver
+from ..storage.common import pool_driver
 from .run import datasets_of, marked
 from .spec import SnapshotPolicySpec
 

@@ -18,7 +18,7 @@ from ...errors import ConvergeError
 from ...logs import get_logger
 from ...model import Ref, Step
 from ..base import Context
-from ..storage import pool_driver
+from ..storage.common import pool_driver
 from . import retention
 from .spec import SnapshotPolicySpec
 
@@ -68,7 +68,7 @@ def marked(name: str, prefix: str, dataset: str, driver: str, ctx: Context) -> l
     if driver == "btrfs":
         names = ctx.state.get("policy_snapshots", {}).get(name, [])
     else:
-        from ..zfs_driver import all_props
+        from ..storage.zfs_driver import all_props
 
         props = all_props(ctx)
         names = [n for n, p in props.items() if p.get(POLICY_PROPERTY, ("",))[0] == name]
@@ -83,7 +83,7 @@ def protected_reasons(snapshot: str, driver: str, ctx: Context) -> str:
     if observed is not None and observed.protected:
         return "protected"
     if driver == "zfs":
-        from ..zfs_driver import all_props
+        from ..storage.zfs_driver import all_props
 
         props = all_props(ctx).get(snapshot, {})
         if props.get("userrefs", ("0",))[0] not in ("0", "-", ""):
@@ -100,7 +100,7 @@ def _state_step(name: str, names: list[str]) -> Step:
 def run_policy(name: str, spec: SnapshotPolicySpec, ctx: Context, at: datetime) -> list[Action]:
     """Snapshot and prune on the host; returns what was done (raises on the first failure)."""
     from ...executor import HostState
-    from .. import btrfs_driver
+    from ..storage import btrfs_driver
 
     host = ctx.host
     state = HostState(host)

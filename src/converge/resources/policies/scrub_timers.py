@@ -40,8 +40,8 @@ def steps(pool: str, schedule: str | None, ctx: Context) -> list[Step]:
 
 def scrub(pool: str, ctx: Context) -> list[str]:
     """Run the scrub now (the run a scrub timer calls); returns the argv run."""
-    from ..btrfs_driver import pool_path
-    from ..storage import pool_driver
+    from ..storage.btrfs_driver import pool_path
+    from ..storage.common import pool_driver
 
     if pool_driver(ctx, pool) == "btrfs":
         argv = ["btrfs", "scrub", "start", "-B", pool_path(ctx, pool)]

@@ -14,8 +14,8 @@ from typing import Any
 
 from ...hosts.base import Host
 from ...model import Observed, Ref, Step
+from ...rendering import render
 from ..base import Context
-from ..shares_common import render
 
 UNIT_DIR = "/etc/systemd/system"
 CANDIDATE_DIR = "/var/lib/converge/units"  # candidates checked by systemd-analyze before install

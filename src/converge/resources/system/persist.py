@@ -7,29 +7,17 @@ one converge would write now (and enabled), so a missing, edited or disabled uni
 
 from __future__ import annotations
 
-import functools
 import shlex
 from typing import Any
 
 from ...hosts.base import Host
 from ...model import Step
+from ...rendering import render
 from .units import install_unit_steps, manages_boot, mount_unit_name, remove_unit_steps, unit_files, unit_path
 
 MOUNT_OPTIONS = "defaults,nofail"  # nofail: a missing data disk must not stop the boot
 
 
-@functools.cache
-def _templates() -> Any:
-    """One Jinja2 environment for every unit (a unit is rendered per container on each read)."""
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.PackageLoader("converge", "templates"), trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
-                              autoescape=False)
-
-
-def render(template: str, **values: Any) -> str:
-    return str(_templates().get_template(template).render(**values))
 
 
 def mount_unit(description: str, what: str, where: str, fstype: str, options: str = MOUNT_OPTIONS) -> str:
@@ -91,7 +79,7 @@ def container_expected(name: str, spec: Any, ctx: Any) -> tuple[str | None, list
     if spec is None or not spec.persist or spec.runtime != "podman" or spec.restart not in BOOT_RESTARTS \
             or not manages_boot(ctx.host, ctx.reads):  # a host not booted by systemd gets no unit
         return None, []
-    from ..container_cli import CliDriver
+    from ..containers.cli import CliDriver
 
     create = CliDriver("podman").create_steps(name, spec, ctx)[0]
     env_path = f"{CONTAINER_ENV_DIR}/{name}.env" if spec.env else None

@@ -9,19 +9,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
-from ..formats import exports
-from ..logs import get_logger
-from ..model import Change, FieldDiff, Observed, Ref, Step
-from ..types import Network, OnOff
-from .base import Context, Kind, Spec
-from .shares_common import (
+from ...formats import exports
+from ...logs import get_logger
+from ...model import Change, FieldDiff, Observed, Ref, Step
+from ...rendering import render
+from ...types import Network, OnOff
+from ..base import Context, Kind, Spec
+from .common import (
     attach_steps,
     check_paths,
     check_share_path,
     final_specs,
     path_dependency,
     phases,
-    render,
     resolve_share_path,
     unroot,
 )

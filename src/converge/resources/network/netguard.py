@@ -7,8 +7,8 @@ of every link as it is now, and starts a watchdog on the host, detached (`setsid
 addresses, routes and persisted files of the checkpoint exactly, so an admin whose change cut
 them off gets their host back.
 
-    python3 -m converge.netguard watch CHECKPOINT SECONDS ROOT   (started by the plan's step)
-    python3 -m converge.netguard rollback CHECKPOINT ROOT         (what the watchdog does)
+    python3 -m converge.resources.network.netguard watch CHECKPOINT SECONDS ROOT   (started by the plan's step)
+    python3 -m converge.resources.network.netguard rollback CHECKPOINT ROOT         (what the watchdog does)
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .hosts.base import Host
-from .model import Action, Change, Facts, Observed, Step
+from ...hosts.base import Host
+from ...model import Action, Change, Facts, Observed, Step
 
 CHECKPOINT = "/run/converge/net-checkpoint.json"
 ROLLED_BACK = "/run/converge/net-rolled-back.json"
@@ -74,8 +74,8 @@ def guard_steps(changes: list[Change], ctx: Any) -> list[Step]:
     seconds, why = timeout_for(changes, ctx)
     if seconds is None:
         return []
-    from .resources import iface_persist as persist
-    from .resources.iface_steps import desired_specs
+    from . import persist as persist
+    from .steps import desired_specs
 
     names = set(ctx.facts.of("interface")) | {c.ref.name for c in changes} | set(desired_specs(ctx))
     files: dict[str, str | None] = {}
@@ -88,7 +88,7 @@ def guard_steps(changes: list[Change], ctx: Any) -> list[Step]:
                   "files": files, "settings": ctx.kind_settings("interface")}
     note = (f"test-then-commit ({why}): rolls back in {seconds}s unless `converge confirm`")
     return [Step(op="write", path=CHECKPOINT, content=json.dumps(checkpoint, sort_keys=True), mode=0o600, note=note),
-            Step(op="run", argv=["setsid", "-f", sys.executable, "-m", "converge.netguard", "watch",
+            Step(op="run", argv=["setsid", "-f", sys.executable, "-m", "converge.resources.network.netguard", "watch",
                                  ctx.host.path(CHECKPOINT), str(seconds), ctx.host.path("/")],
                  note="start the rollback watchdog")]
 
@@ -103,9 +103,9 @@ def confirm(host: Host) -> bool:
 def rollback_steps(host: Host, checkpoint: dict[str, Any]) -> list[Step]:
     """Steps that bring the host's links back to the checkpoint: links created since are
     deleted, deleted ones re-created, every field of the others restored."""
-    from .resources.base import Context
-    from .resources.iface_steps import add_line, batch_step, configure_lines
-    from .resources.interface import InterfaceKind, InterfaceSpec
+    from ..base import Context
+    from .interface import InterfaceKind, InterfaceSpec
+    from .steps import add_line, batch_step, configure_lines
 
     kind = InterfaceKind()
     saved = {n: Observed.model_validate(o) for n, o in checkpoint["links"].items()}
@@ -177,7 +177,7 @@ def rollback(host: Host, checkpoint_path: str = CHECKPOINT) -> bool:
 
 
 def main(argv: Sequence[str]) -> int:
-    from .hosts.local import LocalHost
+    from ...hosts.local import LocalHost
 
     cmd, path = argv[0], argv[1]
     if cmd == "watch":

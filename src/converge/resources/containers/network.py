@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import PlanError
-from ..model import FieldDiff, Observed, Step
-from .base import Context, Kind, Spec, record_managed
-from .container_parse import MANAGED_LABEL
+from ...errors import PlanError
+from ...model import FieldDiff, Observed, Step
+from ..base import Context, Kind, Spec, record_managed
+from .parse import MANAGED_LABEL
 
 IFACE = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
 

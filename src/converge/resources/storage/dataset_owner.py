@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Observed, Step
-from .base import Context
+from ...model import Observed, Step
+from ..base import Context
 
 FIELDS = ("owner", "group", "mode")
 
@@ -25,8 +25,8 @@ def normal_mode(value: Any) -> str:
 def directory(name: str, ctx: Context) -> str:
     """The dataset's directory as a path on this host (--root applied): btrfs paths come so."""
     from . import btrfs_driver
+    from .common import pool_driver
     from .dataset import dataset_mountpoint
-    from .storage import pool_driver
 
     observed = ctx.facts.of("dataset").get(name)
     if observed is not None and observed.info.get("driver") == "btrfs" and observed.info.get("path"):

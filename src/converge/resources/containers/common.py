@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .base import Context
+from ..base import Context
 
 
 def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
@@ -16,8 +16,8 @@ def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
 def resolve_volume(volume: str, ctx: Context) -> str:
     """`tank/media:/media:ro` -> `/tank/media:/media:ro`: a dataset becomes its mountpoint (the host's
     answer when it exists, else what the manifests make it)."""
+    from ..shares.common import resolve_share_path
     from .container import parse_volume
-    from .shares_common import resolve_share_path
 
     source, target, opts = parse_volume(volume)
     # A dataset lives where converge mounted it (under --root when one is given); a path the

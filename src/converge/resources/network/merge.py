@@ -12,12 +12,12 @@ from __future__ import annotations
 import graphlib
 from typing import TYPE_CHECKING
 
-from ..model import Action, Change, Ref, Step
-from .iface_persist import persist_steps
-from .iface_steps import BATCH_ARGV, desired_specs, is_batch
+from ...model import Action, Change, Ref, Step
+from .persist import persist_steps
+from .steps import BATCH_ARGV, desired_specs, is_batch
 
 if TYPE_CHECKING:
-    from .base import Context
+    from ..base import Context
 
 
 def _graph(changes: list[Change], ctx: "Context") -> dict[str, set[str]]:
@@ -90,7 +90,7 @@ def _without_cascaded(lines: list[str], ctx: "Context") -> list[str]:
 
 
 def merge_changes(changes: list[Change], ctx: "Context") -> None:
-    from .. import netguard
+    from . import netguard
 
     if not changes:
         return

@@ -7,26 +7,26 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ..errors import PlanError
-from ..hosts.base import Result
-from ..logs import get_logger
-from ..model import Change, FieldDiff, Observed, Ref, Step
-from ..types import OnOff, Size, SortedStrs, parse_bool
-from . import smbconf
-from .base import Context, Kind, Spec
-from .samba_params import PARAMETERS
-from .shares_common import (
+from ...errors import PlanError
+from ...formats import smbconf
+from ...formats.samba_params import PARAMETERS
+from ...formats.smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter, runs_command
+from ...hosts.base import Result
+from ...logs import get_logger
+from ...model import Change, FieldDiff, Observed, Ref, Step
+from ...rendering import render
+from ...types import OnOff, Size, SortedStrs, parse_bool
+from ..base import Context, Kind, Spec
+from .common import (
     attach_steps,
     check_paths,
     check_share_path,
     final_specs,
     path_dependency,
     phases,
-    render,
     resolve_share_path,
     unroot,
 )
-from .smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter, runs_command
 
 log = get_logger(__name__)
 DEFAULT_CONFIG = "/etc/samba/smb.conf"
@@ -157,7 +157,7 @@ class SmbKind(Kind[SmbShareSpec]):
         return name
 
     def depends(self, name: str, spec: SmbShareSpec) -> list[Ref]:
-        from .accounts import share_account_refs  # the accounts a share names: checked, and made first
+        from ..accounts import share_account_refs  # the accounts a share names: checked, and made first
 
         return path_dependency(spec.path) + share_account_refs(
             [*(spec.valid_users or []), *(spec.write_list or []), *(spec.admin_users or [])])

@@ -15,8 +15,8 @@ import re
 import weakref
 from typing import Any
 
-from ..hosts.base import Host
-from ..types import parse_size
+from ...hosts.base import Host
+from ...types import parse_size
 
 Props = dict[str, dict[str, tuple[str, str]]]  # name -> property -> (value, source)
 LIST_FIELDS = ("name", "size", "allocated", "free", "health", "altroot")

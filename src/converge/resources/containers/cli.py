@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..logs import get_logger
-from ..model import Observed, Ref, Step
-from .base import Context, record_managed, record_stamp
-from .container_common import desired_specs, map_volumes_to_declared, resolve_volume, spec_form
-from .container_fields import health_argv, map_declared
-from .container_parse import (
+from ...logs import get_logger
+from ...model import Observed, Ref, Step
+from ..base import Context, record_managed, record_stamp
+from .common import desired_specs, map_volumes_to_declared, resolve_volume, spec_form
+from .fields import health_argv, map_declared
+from .parse import (
     ENV_FILE_LABEL,
     ENV_LABEL,
     MANAGED_LABEL,

@@ -7,12 +7,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..model import Action, Change, FieldDiff, Observed, Ref, Step
-from ..types import OnOff, Size, Stamp
-from .base import Context, Kind, Spec, allow_destroy_field
-from .container_fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, normalize_cap, normalize_device
-from .shares_common import DATASET_NAME
-from .system.persist import container_observed_persist, container_persist_steps, container_unit_removal
+from ...model import Action, Change, FieldDiff, Observed, Ref, Step
+from ...types import OnOff, Size, Stamp
+from ..base import Context, Kind, Spec, allow_destroy_field
+from ..shares.common import DATASET_NAME
+from ..system.persist import container_observed_persist, container_persist_steps, container_unit_removal
+from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, normalize_cap, normalize_device
 
 # [registry[:port]/]path[:tag][@sha256:digest]
 IMAGE_RE = re.compile(r"([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
@@ -264,7 +264,7 @@ class ContainerKind(Kind[ContainerSpec]):
                              "unprivileged", "rootfs_size", "features"})
 
     def replace_fields(self, spec: ContainerSpec, observed: Observed) -> frozenset[str]:
-        from .container_lxc import CREATE_ONLY
+        from .lxc import CREATE_ONLY
 
         return CREATE_ONLY if spec.runtime == "lxc" == observed.spec.get("runtime") else self.create_only
 
@@ -313,8 +313,8 @@ class ContainerKind(Kind[ContainerSpec]):
 
     # -- host ----------------------------------------------------------------------------------
     def driver(self, runtime: str) -> Any:
-        from .container_cli import CliDriver
-        from .container_lxc import LxcDriver
+        from .cli import CliDriver
+        from .lxc import LxcDriver
 
         return LxcDriver() if runtime == "lxc" else CliDriver(runtime)
 
@@ -334,7 +334,7 @@ class ContainerKind(Kind[ContainerSpec]):
         return found
 
     def _declared_runtimes(self, ctx: Context) -> set[str]:
-        from .container_common import desired_specs
+        from .common import desired_specs
 
         return {s.runtime for s in desired_specs(ctx, self.kind).values()}
 

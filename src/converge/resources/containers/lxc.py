@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Observed, Ref, Step
-from . import container_lxc_config as conf
-from .base import Context, record_managed, record_stamp
-from .container_common import map_volumes_to_declared, parse_volume, resolve_volume, spec_form
+from ...model import Observed, Ref, Step
+from ..base import Context, record_managed, record_stamp
+from . import lxc_config as conf
+from .common import map_volumes_to_declared, parse_volume, resolve_volume, spec_form
 
 LXC_PATH = "/var/lib/lxc"
 CONF_DIR = "/var/lib/converge/lxc"

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CommandFailed
-from ..hosts.base import Host, Result
+from ...errors import CommandFailed
+from ...hosts.base import Host, Result
 
 
 @dataclass

@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import PlanError
-from ..model import Ref
-from .base import Context
+from ...errors import PlanError
+from ...model import Ref
+from ..base import Context
 
 T = TypeVar("T")
 

@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..errors import PlanError
-from ..model import Change, FieldDiff, Observed, Ref, Step
-from ..types import OnOff, Size, Stamp
-from .base import Context, Kind, Spec, allow_destroy_field, record_managed
-from .storage import pool_driver, specs_of
+from ...errors import PlanError
+from ...model import Change, FieldDiff, Observed, Ref, Step
+from ...types import OnOff, Size, Stamp
+from ..base import Context, Kind, Spec, allow_destroy_field, record_managed
+from .common import pool_driver, specs_of
 
 USER_PROPERTY = re.compile(r"[a-z0-9_.+-]+:[a-z0-9_.:+-]+")
 ZFS_COMPRESSION = ["off", "on", "lzjb", "zle", "lz4", "gzip", *[f"gzip-{i}" for i in range(1, 10)],

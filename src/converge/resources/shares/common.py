@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import PlanError
-from ..model import Action, Change, Ref, Step
+from ...errors import PlanError
+from ...model import Action, Change, Ref, Step
 
 ABS_PATH = re.compile(r"/[A-Za-z0-9_./:+@ -]*")
 DATASET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*")
@@ -37,7 +37,7 @@ def resolve_share_path(path: str, ctx: Any) -> str:
     """A dataset name becomes its mountpoint; an absolute path stays."""
     if path.startswith("/"):
         return path
-    from .dataset import dataset_mountpoint
+    from ..storage.dataset import dataset_mountpoint
 
     return dataset_mountpoint(path, ctx)
 
@@ -63,7 +63,7 @@ def source_known(path: str, ctx: Any) -> bool:
 
 def known_mountpoints(ctx: Any) -> set[str]:
     """Mountpoints of every dataset and pool on the host or declared: they exist after the apply."""
-    from .dataset import dataset_mountpoint
+    from ..storage.dataset import dataset_mountpoint
 
     names = set(ctx.facts.of("dataset")) | set(desired_specs(ctx, "dataset"))
     names |= set(ctx.facts.of("pool")) | set(desired_specs(ctx, "pool"))
@@ -149,11 +149,3 @@ def attach_steps(changes: list[Change], steps: list[Step], note: str) -> None:
         carrier.reason = (carrier.reason + "; " if carrier.reason else "") + note
 
 
-def render(template: str, **values: Any) -> str:
-    """Render one of converge's Jinja2 templates (src/converge/templates/)."""
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.PackageLoader("converge", "templates"), trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
-                             autoescape=False)
-    return env.get_template(template).render(**values)

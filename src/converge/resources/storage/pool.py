@@ -8,13 +8,13 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..errors import CommandFailed, PlanError
-from ..model import FieldDiff, Observed, Step
-from ..types import OnOff, SortedStrs, Stamp
-from .base import Context, Kind, Spec, allow_destroy_field
+from ...errors import CommandFailed, PlanError
+from ...model import FieldDiff, Observed, Step
+from ...types import OnOff, SortedStrs, Stamp
+from ..base import Context, Kind, Spec, allow_destroy_field
+from ..system.persist import pool_observed_persist, pool_persist_steps, pool_unit_removal
+from .common import desired_specs, onoff
 from .dataset import RESERVED_PREFIX, DatasetProperties, reserved_property
-from .storage import desired_specs, onoff
-from .system.persist import pool_observed_persist, pool_persist_steps, pool_unit_removal
 
 DISK_RE = re.compile(r"^/[A-Za-z0-9_./:+@-]+$")
 
@@ -94,7 +94,7 @@ class PoolSpec(Spec):
     def _scrub_schedule(cls, v: str | None) -> str | None:
         if v is None or "(" in v:  # "(...)": a drifted timer as read from the host, shown in plans
             return v
-        from .policies.spec import check_schedule
+        from ..policies.spec import check_schedule
 
         return check_schedule(v)
 
@@ -318,5 +318,5 @@ def disk_contents(ctx: Context, disks: list[str]) -> dict[str, str]:
 
 
 # The drivers build on PoolSpec and Vdev above, so they are imported once those exist.
+from ..policies import scrub_timers  # noqa: E402
 from . import btrfs_driver, zfs_driver  # noqa: E402
-from .policies import scrub_timers  # noqa: E402

@@ -7,15 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
-from ..errors import PlanError
-from ..model import Change, FieldDiff, Observed, Ref, Step
-from ..types import IPAddress, Network, OnOff, SortedStrs
-from . import iface_persist as persist
-from .base import Context, Kind, Spec, record_managed
-from .iface_check import check_set
-from .iface_merge import merge_changes
-from .iface_read import normal_form, parse, run_reads
-from .iface_steps import add_line, batch_step, check_links, configure_lines, delete_lines, desired_specs
+from ...errors import PlanError
+from ...model import Change, FieldDiff, Observed, Ref, Step
+from ...types import IPAddress, Network, OnOff, SortedStrs
+from ..base import Context, Kind, Spec, record_managed
+from . import persist as persist
+from .check import check_set
+from .merge import merge_changes
+from .read import normal_form, parse, run_reads
+from .steps import add_line, batch_step, check_links, configure_lines, delete_lines, desired_specs
 
 IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}")
 
@@ -79,7 +79,7 @@ class InterfaceSpec(Spec):
     @field_validator("addresses", mode="before")
     @classmethod
     def _addresses(cls, v: object) -> object:
-        from ..types import parse_interface_address
+        from ...types import parse_interface_address
 
         if isinstance(v, list):
             return [parse_interface_address(a) for a in v]
@@ -101,7 +101,7 @@ class InterfaceSpec(Spec):
 
     @model_validator(mode="after")
     def _type_fields(self) -> "InterfaceSpec":
-        # what a kind needs (a vlan's parent...) is checked on manifests by iface_check: a host
+        # what a kind needs (a vlan's parent...) is checked on manifests by network/check.py: a host
         # may hold a veth whose peer, or a macvlan whose parent, sits in another namespace
         if self.ports and self.type != "bridge":
             raise ValueError("only a bridge has ports")

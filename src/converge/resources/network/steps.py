@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PlanError
-from ..model import Observed, Step
+from ...errors import PlanError
+from ...model import Observed, Step
 
 if TYPE_CHECKING:
-    from .base import Context
+    from ..base import Context
     from .interface import InterfaceSpec
 
 BATCH_ARGV = ["ip", "-batch", "-"]
@@ -137,7 +137,7 @@ def configure_lines(name: str, spec: "InterfaceSpec", before: dict[str, Any], fi
     # Going up (or just created): routes and IPv6 addresses vanished while the link was down,
     # so every declared one is (re-)applied with `replace`, which is idempotent. Routes go before
     # the addresses they use: the kernel drops a route with its address, and a later `route del`
-    # of it would fail the whole batch (iface_merge also puts every removal first across links).
+    # of it would fail the whole batch (network/merge.py also puts every removal first across links).
     removals: list[str] = []
     additions: list[str] = []
     if spec.routes is not None and ("routes" in fields or going_up):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..model import Ref
-from .base import Context
-from .container_fields import (
+from ...model import Ref
+from ..base import Context
+from .fields import (
     devices_from_inspect,
     entrypoint_from_inspect,
     health_from_inspect,

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import PlanError
-from ..model import Change, Observed, Ref, Step
-from .base import Context, record_managed
+from ...errors import PlanError
+from ...model import Change, Observed, Ref, Step
+from ..base import Context, record_managed
 from .btrfs_read import Filesystem, read_filesystems, strip_root, subvolume_name
+from .common import desired_specs, normal, pool_of, shared_read
 from .dataset import BTRFS_COMPRESSION, DatasetKind, DatasetSpec
 from .pool import PoolSpec
 from .snapshot import SnapshotKind, SnapshotSpec
-from .storage import desired_specs, normal, pool_of, shared_read
 
 SUPPORTED = ("compression", "quota", "readonly")
 

@@ -6,11 +6,11 @@ import re
 
 from pydantic import Field, field_validator
 
-from ..errors import PlanError
-from ..model import FieldDiff, Observed, Ref, Step
-from .base import Context, Kind, Spec, allow_destroy_field, record_managed
+from ...errors import PlanError
+from ...model import FieldDiff, Observed, Ref, Step
+from ..base import Context, Kind, Spec, allow_destroy_field, record_managed
+from .common import pool_driver
 from .dataset import USER_PROPERTY
-from .storage import pool_driver
 
 
 class SnapshotSpec(Spec):

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import HostError
-from ..hosts.base import Host
-from ..logs import get_logger
+from ...errors import HostError
+from ...hosts.base import Host
+from ...logs import get_logger
 
 log = get_logger(__name__)
 

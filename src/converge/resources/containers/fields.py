@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..formats.durations import format_duration, parse_duration
-from ..types import Stamp
+from ...formats.durations import format_duration, parse_duration
+from ...types import Stamp
 
 DEVICE_PERMS = re.compile(r"[rwm]{1,3}")
 CAP_RE = re.compile(r"(CAP_)?[A-Z][A-Z0-9_]*")

@@ -8,16 +8,16 @@ Settings (`settings: interface:` in converge.yaml): `persist: networkd | none`,
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import PlanError
-from ..model import Step
+from ...errors import PlanError
+from ...model import Step
+from ...rendering import render as render_template
 
 if TYPE_CHECKING:
-    from .base import Context
+    from ..base import Context
     from .interface import InterfaceSpec
 
 PREFIX = "converge-"
@@ -25,15 +25,6 @@ DEFAULT_DIR = "/etc/systemd/network"
 BACKENDS = ("networkd", "none")
 _CHILD_KEY = {"macvlan": "MACVLAN", "vlan": "VLAN", "vxlan": "VXLAN"}
 _DHCP = re.compile(r"^\s*DHCP\s*=\s*(yes|true|on|ipv4|ipv6|1)\s*$", re.IGNORECASE | re.MULTILINE)
-
-
-@functools.cache
-def _env() -> Any:
-    """Jinja2 is imported when a networkd file is first rendered, not by every command."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    return Environment(loader=FileSystemLoader(os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")),
-                       undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
 def backend(ctx: "Context") -> str:
@@ -81,8 +72,8 @@ def render(specs: dict[str, "InterfaceSpec"]) -> dict[str, str]:
         peer = specs.get(spec.peer or "")
         made_by_peer = spec.type == "veth" and peer is not None and peer.peer == name and spec.peer < name
         if spec.type != "physical" and not made_by_peer:  # one .netdev per veth pair
-            out[f"{name}.netdev"] = _env().get_template("networkd.netdev.j2").render(name=name, spec=spec)
-        out[f"{name}.network"] = _env().get_template("networkd.network.j2").render(
+            out[f"{name}.netdev"] = render_template("networkd.netdev.j2", name=name, spec=spec)
+        out[f"{name}.network"] = render_template("networkd.network.j2",
             name=name, spec=spec, master=master, master_kind=master_kind, children=sorted(children.get(name, [])))
     return out
 
@@ -91,7 +82,7 @@ def persist_steps(ctx: "Context", deleted: list[str]) -> list[Step]:
     """Write the files that differ from the host's, remove those of deleted links."""
     if backend(ctx) == "none":
         return []
-    from .iface_steps import desired_specs
+    from .steps import desired_specs
 
     base = directory(ctx)
     steps: list[Step] = []

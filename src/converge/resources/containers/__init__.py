@@ -1,0 +1,1 @@
+"""Container kinds: podman/docker containers, LXC, and container networks."""

@@ -1,0 +1,1 @@
+"""The interface kind: ip -j reads, batched ip steps, persistence and the connectivity guard."""

@@ -1,0 +1,1 @@
+"""Storage kinds: pools, datasets and snapshots, with their ZFS and btrfs drivers and readers."""

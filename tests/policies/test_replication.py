@@ -3,6 +3,8 @@ protected, keep on the target, never -F into a target with no common snapshot.""
 
 from __future__ import annotations
 
+import os
+
 from .support import BTRFS, ZFS, cli, enabled_units, host_snapshots, make_dir, target
 
 ZFS_REPL = ZFS + "  tank/bk: {}\n"
@@ -72,3 +74,53 @@ def test_recursive_is_refused_with_a_located_error(tmp_path):
     d = make_dir(tmp_path, REPL.replace("keep: 2}", "keep: 2, recursive: true}"), storage=ZFS_REPL)
     result = cli("validate", d)
     assert result.exit_code == 1 and "policies.yaml:2:" in result.output and "not supported yet" in result.output
+
+
+def _interrupt_next_receive(d):
+    host = target(d).host
+    host.facts.sim["interrupt_receive"] = 1
+    host.changed()
+    host.flush()
+
+
+def test_an_interrupted_zfs_receive_is_resumed_by_the_next_run(tmp_path):
+    d = make_dir(tmp_path, REPL, storage=ZFS_REPL)
+    assert cli("apply", d).exit_code == 0
+    _interrupt_next_receive(d)
+    broken = cli("run", "replication/r", "-C", d, "--at", "2026-12-01T03:00:00Z")
+    assert broken.exit_code == 1 and "Partially received snapshot is saved" in broken.output
+    assert "tank/bk/data@repl-r-20261201-030000" not in host_snapshots(d)
+    # the same slot again: the saved state is finished with `zfs send -t`, nothing is sent twice
+    assert _run(d, 1) == ["resumed tank/bk/data (finished the interrupted receive of tank/data@repl-r-20261201-030000)",
+                          "exists tank/bk/data@repl-r-20261201-030000"]
+    assert _run(d, 2)[1] == "sent tank/bk/data@repl-r-20261202-030000 (incremental from repl-r-20261201-030000)"
+    _interrupt_next_receive(d)
+    assert cli("run", "replication/r", "-C", d, "--at", "2026-12-03T03:00:00Z").exit_code == 1
+    # a later slot: resume the incremental first, then send the new snapshot from it
+    assert _run(d, 4) == ["resumed tank/bk/data (finished the interrupted receive of tank/data@repl-r-20261203-030000)",
+                          "created tank/data@repl-r-20261204-030000",
+                          "sent tank/bk/data@repl-r-20261204-030000 (incremental from repl-r-20261203-030000)",
+                          "pruned tank/data@repl-r-20261202-030000", "pruned tank/data@repl-r-20261203-030000",
+                          "pruned tank/bk/data@repl-r-20261201-030000", "pruned tank/bk/data@repl-r-20261202-030000"]
+    assert sorted(n for n in host_snapshots(d) if n.startswith("tank/bk/")) == [
+        "tank/bk/data@repl-r-20261203-030000", "tank/bk/data@repl-r-20261204-030000"]
+    assert "No changes" in cli("plan", d).output
+
+
+
+def test_policies_leave_replication_targets_alone(tmp_path):
+    """A snapshot taken on the target would make the next incremental receive fail."""
+    d = make_dir(tmp_path, REPL + """snapshot_policies:
+  all: {datasets: [tank], recursive: true, schedule: hourly, keep: 5}
+""", storage=ZFS_REPL)
+    assert cli("apply", d).exit_code == 0
+    _run(d, 1)
+    ran = cli("run", "snapshot_policy/all", "-C", d, "--at", "2026-12-01T04:00:00Z")
+    assert ran.exit_code == 0 and "tank/bk@auto-all-20261201-040000" in ran.stdout
+    assert "tank/bk/data@" not in ran.stdout
+    assert _run(d, 2)[1] == "sent tank/bk/data@repl-r-20261202-030000 (incremental from repl-r-20261201-030000)"
+    with open(os.path.join(d, "policies.yaml"), "a") as f:
+        f.write("  bad: {datasets: [tank/bk/data/x, tank/data], schedule: hourly, keep: 5}\n")
+    bad = cli("plan", d)
+    assert bad.exit_code == 1 and "policies.yaml:5:" in bad.output
+    assert "snapshot_policies.bad.datasets.0: tank/bk/data/x is the target of replication 'r'" in bad.output

@@ -1,6 +1,6 @@
 """Real snapshot policy and replication on zfs-fuse 0.7 (a userspace ZFS): graded retention over
 many runs, a held snapshot survives pruning (`zfs hold`; zfs-fuse counts holds in userrefs), `zfs get converge:policy` marks only
-the policy's snapshots, and `zfs send -I | zfs receive -u` between two datasets of the pool."""
+the policy's snapshots, and `zfs send -i | zfs receive -u` between two datasets of the pool."""
 
 from __future__ import annotations
 

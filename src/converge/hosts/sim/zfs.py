@@ -183,6 +183,8 @@ def zfs(host: Any, argv: list[str], input: str | None) -> Result:
     opts, rest = _flags(argv[2:], {"o", "s", "t", "d", "I", "i"})
     if sub == "get":
         return _get(host, opts, rest)
+    if sub == "send" and "t" in opts:
+        return _resume_stream(host, opts["t"][0])
     if not rest:
         return fail(f"missing dataset argument\nusage: zfs {sub} ...", 2)
     if sub in ("create", "clone", "snapshot"):
@@ -196,7 +198,7 @@ def zfs(host: Any, argv: list[str], input: str | None) -> Result:
     if sub in ("hold", "release", "holds"):
         return _holds(host, sub, rest)
     if sub in ("send", "receive", "recv"):
-        return _send(host, opts, rest) if sub == "send" else _receive(host, rest[-1], input or "")
+        return _send(host, opts, rest) if sub == "send" else _receive(host, rest[-1], input or "", "-s" in argv)
     return fail(f"unrecognized command '{sub}'", 2)
 
 
@@ -207,6 +209,11 @@ def _get(host: Any, opts: dict[str, list[str]], rest: list[str]) -> Result:
         return fail(f"invalid source '{sorted(sources - SOURCES)[0]}'", 2)
     if not rest:
         return fail("missing property argument\nusage: zfs get ...", 2)
+    if rest[0] == "receive_resume_token" and len(rest) == 2:  # `zfs get -H -o value receive_resume_token DS`
+        found = _find(host, rest[1])
+        if found is None:
+            return fail(f"cannot open '{rest[1]}': dataset does not exist", 1)
+        return Result(0, found.info.get("receive_resume_token", "-") + "\n")
     props = None if rest[0] == "all" else frozenset(rest[0].split(","))
     return Result(0, dataset_lines(host, _zfs_pools(host), Select(props, sources)))
 
@@ -354,7 +361,7 @@ def _snaps_of(host: Any, dataset: str) -> list[str]:
 
 
 def _send(host: Any, opts: dict[str, list[str]], rest: list[str]) -> Result:
-    """`zfs send [-I BASE] SNAP`: the stream is JSON naming the snapshots it carries."""
+    """`zfs send [-i|-I BASE] SNAP`: the stream is JSON naming the snapshots it carries."""
     import json
 
     snap = rest[-1]
@@ -373,9 +380,21 @@ def _send(host: Any, opts: dict[str, list[str]], rest: list[str]) -> Result:
                                  "snapshots": [n.split("@")[1] for n in carried]}))
 
 
-def _receive(host: Any, target: str, stream: str) -> Result:
-    """`zfs receive -u TARGET`: a full stream creates TARGET; an incremental one needs TARGET's
-    latest snapshot to be the stream's base. Never -F: a modified target is refused, as zfs does."""
+def _resume_stream(host: Any, token: str) -> Result:
+    """`zfs send -t TOKEN`: the rest of the stream an interrupted `zfs receive -s` saved."""
+    import base64
+
+    try:
+        return Result(0, base64.b64decode(token.removeprefix("1-sim-"), validate=True).decode())
+    except ValueError:
+        return fail("cannot resume send: 'token' is not a valid resume token", 1)
+
+
+def _receive(host: Any, target: str, stream: str, resumable: bool = False) -> Result:
+    """`zfs receive [-s] -u TARGET`: a full stream creates TARGET; an incremental one needs TARGET's
+    latest snapshot to be the stream's base. Never -F: a modified target is refused, as zfs does.
+    `sim.interrupt_receive: N` breaks the next N streams; with -s the target keeps a resume token."""
+    import base64
     import json
 
     try:
@@ -383,14 +402,35 @@ def _receive(host: Any, target: str, stream: str) -> Result:
         assert data.get("zfs_stream")
     except (ValueError, AssertionError):
         return fail("cannot receive: invalid stream (bad magic number)", 1)
-    exists = _find(host, target) is not None
+    found = _find(host, target)
+    exists = found is not None
+    token = found.info.get("receive_resume_token") if found is not None else None
+    if token and not data.get("resumed"):
+        return fail(f"cannot receive new filesystem stream: destination {target} contains partially-complete "
+                    "state from \"zfs receive -s\".", 1)
+    if host.facts.sim.get("interrupt_receive", 0) > 0:
+        host.facts.sim["interrupt_receive"] -= 1
+        if not resumable:
+            return fail("cannot receive: failed to read from stream", 1)
+        if not exists:
+            host.facts.of("dataset")[target] = found = _new_dataset(host, {}, None)
+        saved = base64.b64encode(json.dumps({**data, "resumed": True}).encode()).decode()
+        found.info["receive_resume_token"] = "1-sim-" + saved
+        host.changed()
+        return fail("cannot receive new filesystem stream: checksum mismatch or incomplete stream.\n"
+                    "Partially received snapshot is saved.\nA resuming stream can be generated on the sending "
+                    f"system by running:\n    zfs send -t 1-sim-{saved}", 1)
+    resumed = bool(data.get("resumed"))
+    if resumed and found is not None:
+        found.info.pop("receive_resume_token", None)
     if data["base"] is None:
-        if exists:
+        if exists and not resumed:
             return fail(f"cannot receive new filesystem stream: destination '{target}' exists\n"
                         "must specify -F to overwrite it", 1)
         if _find(host, target.rsplit("/", 1)[0]) is None:
             return fail(f"cannot receive new filesystem stream: parent of '{target}' does not exist", 1)
-        host.facts.of("dataset")[target] = _new_dataset(host, {}, None)
+        if found is None:
+            host.facts.of("dataset")[target] = _new_dataset(host, {}, None)
     else:
         if not exists:
             return fail(f"cannot receive incremental stream: destination '{target}' does not exist", 1)

@@ -61,3 +61,16 @@ class SnapshotPolicyKind(TimerKind[SnapshotPolicySpec]):
 
     def depends(self, name: str, spec: SnapshotPolicySpec) -> list[Ref]:
         return [Ref(kind="dataset" if "/" in d else "pool", name=d) for d in spec.datasets]
+
+    def validate_set(self, specs: dict[str, SnapshotPolicySpec], desired: Any) -> list[tuple[str, str, str]]:
+        """A replication target changes only by receiving: a policy's snapshot there would make the
+        next incremental receive fail. Recursive policies skip targets; naming one is an error."""
+        targets = {r.target.pool_dataset: n for n, r in desired.specs("replication").items()} if desired else {}
+        problems = []
+        for name, spec in sorted(specs.items()):
+            for i, dataset in enumerate(spec.datasets):
+                owner = next((n for t, n in targets.items() if dataset == t or dataset.startswith(t + "/")), None)
+                if owner:
+                    problems.append((name, f"datasets.{i}", f"{dataset} is the target of replication {owner!r}, "
+                                     "which keeps its own snapshots there; leave it out of the policy"))
+        return problems

@@ -2,13 +2,18 @@
 the last common snapshot when there is one), record that snapshot as the replication's base (no
 policy prunes it), then prune older replication snapshots on both sides.
 
-ZFS: `zfs send [-I BASE] NEW | zfs receive -u TARGET`, never -F: a target that exists without the
-recorded base is an error to resolve by hand. btrfs: `btrfs send [-p PARENT] NEW | btrfs receive
-TARGET/.snapshots`. The two commands are joined by converge (Host.pipe), not by a shell."""
+ZFS: `zfs send [-i BASE] NEW | zfs receive -s -u TARGET`, never -F: a target that exists without the
+recorded base is an error to resolve by hand. `-i`, not `-I`: the snapshots policies took between
+two runs stay on the source (unmarked on the target, nothing would ever prune them there). An interrupted receive leaves a resume token on the
+target (OpenZFS; zfs-fuse 0.7 has no `receive -s` and simply starts again): the next run first
+finishes it with `zfs send -t TOKEN`, and the snapshot it carried becomes the base.
+btrfs: `btrfs send [-p PARENT] NEW | btrfs receive TARGET/.snapshots`.
+The two commands are joined by converge (Host.pipe), not by a shell."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from ...errors import ConvergeError
 from ...logs import get_logger
@@ -50,8 +55,13 @@ def replicate(name: str, spec: ReplicationSpec, ctx: Context, at: datetime) -> l
     new, received = f"{src}@{label}", f"{dst}@{label}"
     base = state.data.get("replication_bases", {}).get(name)
     actions: list[Action] = []
+    resumable = driver == "zfs" and not _legacy_zfs(ctx, dst)
+    finished: list[str] = []  # a receive an earlier run left half done, finished now
+    if resumable and dst in ctx.facts.of("dataset"):
+        finished = _resume(name, dst, state, ctx, actions)
+        snaps, base = {*snaps, *finished}, (state.data.get("replication_bases", {}).get(name) if finished else base)
     if received in snaps:
-        return [Action("exists", received)]
+        return [*actions, Action("exists", received)]
     if new not in snaps:
         if driver == "btrfs":
             for step in btrfs_driver.create_snapshot(new, {}, ctx)[:2]:
@@ -72,13 +82,16 @@ def replicate(name: str, spec: ReplicationSpec, ctx: Context, at: datetime) -> l
             raise ConvergeError(f"replication {name}: {dst} exists but holds no snapshot in common with {src} "
                                 "(the last replicated one is gone or was never recorded); converge never receives "
                                 "with -F: rename or destroy the target yourself, then run again")
-        host.pipe(["zfs", "send", *(["-I", common] if common else []), new], ["zfs", "receive", "-u", dst])
+        state.apply(Step(op="state", state={f"replication_pending.{name}": new}))
+        host.pipe(["zfs", "send", *(["-i", common] if common else []), new],
+                  ["zfs", "receive", *(["-s"] if resumable else []), "-u", dst])
         host.run(["zfs", "set", f"{MARK}={name}", received])
+        state.apply(Step(op="state", state={f"replication_pending.{name}": None}))
     actions.append(Action("sent", received, f"incremental from {common.split('@', 1)[1]}" if common else "full"))
     state.apply(Step(op="state", state={f"replication_bases.{name}": new}))
     ctx.state = state.data  # the new base is protected from here on
     log.info("replicated", replication=name, snapshot=new, base=common)
-    for dataset, keep, extra in ((src, 1, [new]), (dst, spec.keep, [received])):
+    for dataset, keep, extra in ((src, 1, [new]), (dst, spec.keep, [received, *finished])):
         own = _own(name, prefix, dataset, driver, ctx, extra)
         newest = sorted(own, key=lambda n: snapshot_time(n, prefix) or at)[-keep:]
         for victim in sorted(set(own) - set(newest) - {new, received}):
@@ -94,6 +107,28 @@ def replicate(name: str, spec: ReplicationSpec, ctx: Context, at: datetime) -> l
             actions.append(Action("pruned", victim))
             log.info("snapshot pruned", replication=name, snapshot=victim)
     return actions
+
+
+def _legacy_zfs(ctx: Context, dataset: str) -> bool:
+    pool = ctx.facts.of("pool").get(dataset.split("/")[0])
+    return bool(pool and pool.info.get("zfs_legacy"))
+
+
+def _resume(name: str, dst: str, state: Any, ctx: Context, actions: list[Action]) -> list[str]:
+    """Finish a receive a previous run left half done; its snapshot becomes the new base."""
+    token = ctx.host.run(["zfs", "get", "-H", "-o", "value", "receive_resume_token", dst]).stdout.strip()
+    if token in ("", "-"):
+        return []
+    ctx.host.pipe(["zfs", "send", "-t", token], ["zfs", "receive", "-s", "-u", dst])
+    pending = state.data.get("replication_pending", {}).get(name)
+    actions.append(Action("resumed", dst, f"finished the interrupted receive of {pending or 'an earlier run'}"))
+    log.info("receive resumed", replication=name, target=dst, snapshot=pending)
+    if not pending:
+        return []
+    received = f"{dst}@{pending.split('@', 1)[1]}"
+    ctx.host.run(["zfs", "set", f"{MARK}={name}", received])
+    state.apply(Step(op="state", state={f"replication_bases.{name}": pending, f"replication_pending.{name}": None}))
+    return [received]
 
 
 def _record(state: object, section: str, name: str, add: list[str] = [], remove: list[str] = []) -> None:  # noqa: B006

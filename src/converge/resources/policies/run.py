@@ -53,13 +53,23 @@ def datasets_of(name: str, spec: SnapshotPolicySpec, ctx: Context) -> list[str]:
     """The datasets the policy snapshots now: those listed (they must exist) and, with recursive,
     every dataset below them on the host."""
     present = set(ctx.facts.of("dataset")) | set(ctx.facts.of("pool"))
+    # a replication target only changes by receiving: a snapshot taken there would make the next
+    # incremental receive fail (zfs refuses a target with newer snapshots unless forced)
+    targets = {r.target.pool_dataset: ref for ref, r in ctx.specs("replication").items()}
+
+    def target_of(dataset: str) -> str | None:
+        return next((r for t, r in targets.items() if dataset == t or dataset.startswith(t + "/")), None)
+
     out: list[str] = []
     for d in spec.datasets:
         if d not in present:
             raise ConvergeError(f"snapshot_policy {name}: {d} does not exist on the host (apply the manifests first)")
+        if target_of(d):
+            raise ConvergeError(f"snapshot_policy {name}: {d} is the target of replication {target_of(d)}, which "
+                                "keeps its own snapshots there; leave it out of the policy")
         out.append(d)
         if spec.recursive:
-            out += sorted(n for n in ctx.facts.of("dataset") if n.startswith(d + "/"))
+            out += sorted(n for n in ctx.facts.of("dataset") if n.startswith(d + "/") and not target_of(n))
     return list(dict.fromkeys(out))
 
 

@@ -84,13 +84,19 @@ def write_manifests(facts: Facts, directory: str) -> dict[str, int]:
         buf = io.StringIO()
         yaml.dump(doc, buf)
         atomic_write(path, HEADER + "# written by `converge import`: what this host had\n" + buf.getvalue())
-        written[path] = sum(len(v) if not _nested(v) else sum(len(x) for x in v.values()) for v in doc.values())
+        written[path] = _count(doc)
     return written
 
 
-def _nested(v: dict[str, Any]) -> bool:
-    return all(isinstance(x, dict) and all(isinstance(y, dict) for y in x.values()) for x in v.values()) and \
-        any(isinstance(x, dict) for x in v.values()) and v.keys() <= {"smb", "nfs"}
+def _count(doc: dict[str, Any]) -> int:
+    """Resources in one written document: each kind's section (a singleton's is one resource)."""
+    total = 0
+    for kind in KINDS:
+        found: Any = doc
+        for key in kind.section:
+            found = found.get(key) if isinstance(found, dict) else None
+        total += (1 if kind.singleton else len(found)) if found else 0
+    return total
 
 
 def docs_sorted(docs: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 # Each command imports what it needs (the engine, pydantic models, the API stack) when it runs:
 # `--version` and `--help` start in a fraction of the time (bench/startup.py).
 
-LABELS = {"smb": "smb share", "nfs": "nfs export", "snapshot_policy": "snapshot policy"}
 HOST_HELP = "local, or sim:PATH (default: converge.yaml's host, else sim:DIR/.converge/sim-host.json)"
 
 
@@ -105,8 +104,10 @@ def validate(directory: str, host: str | None, root: str | None) -> None:
 
     target = _target(directory, host, root)
     desired, _ = engine.load_checked(target)
-    counts = ", ".join(f"{n} {_plural(LABELS.get(k, k), n)}" for k, n in desired.count().items() if n)
-    click.echo(f"valid: {len(desired.files)} files, {counts or 'no resources'}")
+    from .resources import BY_KIND
+
+    counts = ", ".join(f"{n} {_plural(BY_KIND[k].human(), n)}" for k, n in desired.count().items() if n)
+    click.echo(f"valid: {len(desired.files)} {_plural('file', len(desired.files))}, {counts or 'no resources'}")
 
 
 @main.command()

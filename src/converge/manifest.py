@@ -32,8 +32,13 @@ from .yamlsource import (
 )
 
 PATTERNS = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
-SECTIONS: dict[tuple[str, ...], Kind] = {k.section: k for k in KINDS}
-TOP_LEVEL = sorted({s[0] for s in SECTIONS} | {"vars"})
+def sections() -> dict[tuple[str, ...], Kind]:
+    """Manifest section -> kind, from the registry as it is now."""
+    return {k.section: k for k in KINDS}
+
+
+def top_level() -> list[str]:
+    return sorted({s[0] for s in sections()} | {"vars"})
 
 
 @dataclass
@@ -154,21 +159,22 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
 def _load_document(desired: Desired, shown: str, doc: Any, issues: list[Issue]) -> None:
     if doc is UNPARSED:
         return
+    known, allowed = sections(), top_level()
     if doc is None:
         issues.append(Issue(shown, 1, 1, "", "the file is empty: expected a mapping of sections ("
-                            + ", ".join(TOP_LEVEL) + ")"))
+                            + ", ".join(allowed) + ")"))
         return
     if not isinstance(doc, dict):
-        issues.append(Issue(shown, 1, 1, "", f"expected a mapping of sections ({', '.join(TOP_LEVEL)}), "
+        issues.append(Issue(shown, 1, 1, "", f"expected a mapping of sections ({', '.join(allowed)}), "
                             f"got a {_type_name(doc)}"))
         return
     for key, value in doc.items():
         where = node_location(shown, doc, key)
         if key == "vars":
             continue
-        subsections = sorted(s[1] for s in SECTIONS if len(s) == 2 and s[0] == key)
-        if (str(key),) in SECTIONS:
-            _load_section(desired, SECTIONS[(str(key),)], shown, value, where, str(key), issues)
+        subsections = sorted(s[1] for s in known if len(s) == 2 and s[0] == key)
+        if (str(key),) in known:
+            _load_section(desired, known[(str(key),)], shown, value, where, str(key), issues)
         elif subsections:
             if value is None:
                 continue
@@ -178,15 +184,15 @@ def _load_document(desired: Desired, shown: str, doc: Any, issues: list[Issue]) 
                 continue
             for sub, subvalue in value.items():
                 subwhere = node_location(shown, value, sub)
-                if (key, sub) not in SECTIONS:
+                if (key, sub) not in known:
                     issues.append(Issue(subwhere.file, subwhere.line, subwhere.column, f"{key}.{sub}",
                                         f"unknown section {sub!r}{suggest(sub, subsections)}; allowed: "
                                         + ", ".join(subsections)))
                     continue
-                _load_section(desired, SECTIONS[(key, sub)], shown, subvalue, subwhere, f"{key}.{sub}", issues)
+                _load_section(desired, known[(key, sub)], shown, subvalue, subwhere, f"{key}.{sub}", issues)
         else:
             issues.append(Issue(where.file, where.line, where.column, str(key),
-                                f"unknown section {key!r}{suggest(key, TOP_LEVEL)}; allowed: " + ", ".join(TOP_LEVEL)))
+                                f"unknown section {key!r}{suggest(key, allowed)}; allowed: " + ", ".join(allowed)))
 
 
 def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: Location, path: str,

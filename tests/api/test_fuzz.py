@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from converge.api import create_app
-from converge.api.service import COLLECTIONS
+from converge.api.service import collections
 
 from .conftest import api_client
 
@@ -22,7 +22,7 @@ FIELDS = st.dictionaries(st.sampled_from(["properties", "path", "image", "ports"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(collection=st.sampled_from(sorted(COLLECTIONS)), method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+@given(collection=st.sampled_from(sorted(collections())), method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
        name=NAMES, body=FIELDS | JSON, action=st.sampled_from(["", "start", "stop", "restart", "scrub", "rollback",
                                                               "snapshots", "nope"]))
 @example(collection="containers", method="POST", name="x", body={"[": None}, action="")  # a key like a pydantic tag

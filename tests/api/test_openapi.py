@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 
 from converge.api.openapi import openapi_document
-from converge.api.service import COLLECTIONS
+from converge.api.service import collections
 from converge.resources import BY_KIND
 
 
@@ -27,10 +27,10 @@ def test_a_create_body_validates_and_the_server_takes_it(client):
     assert not validator(doc, put).is_valid(body)  # the path names it: no name in a PUT body
 
 
-@pytest.mark.parametrize("coll", list(COLLECTIONS))
+@pytest.mark.parametrize("coll", list(collections()))
 def test_every_collection_is_described_from_its_kind(coll):
     doc = openapi_document()
-    kind = BY_KIND[COLLECTIONS[coll]]
+    kind = BY_KIND[collections()[coll]]
     one = doc["paths"][f"/api/v1/{coll}/{{name}}"]
     [param] = one["parameters"]
     assert param["schema"]["pattern"] == f"^(?:{kind.name_pattern.pattern})$"

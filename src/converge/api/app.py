@@ -23,7 +23,7 @@ from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
 from .guard import Guard, allowed_names, is_loopback
 from .openapi import openapi_document
-from .service import COLLECTIONS, Service
+from .service import Service, collections
 
 
 def _methods(path: str, handlers: dict[str, Any], collection: str | None = None) -> Route:
@@ -53,12 +53,12 @@ def _not_an_action(handler: Any, collection: str) -> Any:
     """`PUT /containers/web/start` reaches the resource route as the name `web/start`: when that is
     no name of the kind and ends in one of the collection's actions, it is the action's path, which
     only takes POST (405). A valid name (the dataset tank/snapshots) stays the resource's."""
-    kind = BY_KIND[COLLECTIONS[collection]]
+    kind = BY_KIND[collections()[collection]]
 
     async def endpoint(request: Request) -> Response:
         name = request.path_params["name"]
         head, _, verb = name.rpartition("/")
-        if head and (collection, verb) in routes.ACTIONS:
+        if head and verb in kind.actions:
             try:
                 kind.check_name(name)
             except ValueError:
@@ -109,7 +109,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/manifests/{{path:path}}", {"GET": routes.get_manifest, "PUT": routes.put_manifest}),
         _methods(f"{base}/disks", {"GET": hardware.get_disks}),
         _methods(f"{base}/pools/types", {"GET": hardware.get_pool_types}),  # before /pools/{name}
-        *[r for collection in COLLECTIONS for r in _resource_routes(base, collection)],
+        *[r for collection in collections() for r in _resource_routes(base, collection)],
         _methods("/openapi.json", {"GET": openapi}),
         _methods("/docs", {"GET": docs}),
     ]

@@ -1,6 +1,6 @@
 """OpenAPI 3.1 document, from the same pydantic models as the manifests' JSON Schema.
 
-Everything per kind comes from the registry (COLLECTIONS, BY_KIND, routes.ACTIONS): bodies are
+Everything per kind comes from the registry (each kind's collection, spec and actions): bodies are
 the kind's spec schema (a POST to a collection adds the required `name`), path parameters carry
 the kind's name rule, list parameters its spec fields. Every status a route can answer is listed
 with the one error shape; schemathesis checks the document against the real server
@@ -13,12 +13,12 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from ..resources import BY_KIND
+from ..resources import BY_KIND, KINDS
 from ..schema import manifest_schema
 from ..types import MAX_NAME
 from . import listing
-from .routes import ACTIONS, MAX_BODY
-from .service import COLLECTIONS
+from .routes import MAX_BODY
+from .service import collections
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 WHY = {400: "bad request: a query parameter, a body that is not JSON, nests too deeply, or a bad path",
@@ -170,22 +170,23 @@ def _collection_paths(coll: str, kind: str, spec: dict[str, Any], schemas: dict[
                         "responses": _responses(edit, (*WRITE, 404, 412))},
               "delete": {"operationId": _op_id("delete", one), "summary": f"remove a {kind} from the manifests",
                          "parameters": [apply, if_match], "responses": _responses(edit, (*WRITE, 404, 412))}}}
-    for (action_coll, verb), summary in ACTIONS.items():
-        if action_coll != coll:
-            continue
+    for verb, declared in BY_KIND[kind].actions.items():
         path = f"{one}/{verb}"
-        op: dict[str, Any] = {"operationId": _op_id("post", path), "summary": summary, "parameters": [apply],
+        op: dict[str, Any] = {"operationId": _op_id("post", path), "summary": declared.summary, "parameters": [apply],
                               "responses": _responses(edit, (*WRITE, 404))}
-        if (coll, verb) == ("datasets", "snapshots"):  # the body names the snapshot; the rest is its spec
+        if declared.handler == "snapshot":  # the body names the snapshot; the rest is its spec
             snapshot = BY_KIND["snapshot"].spec.__name__.removesuffix("Spec")
             op["requestBody"] = _body(_ref(f"{snapshot}Create"))
             op["responses"] = _responses({"201": _json(_ref("EditResult"))}, (*WRITE, 404))
-        elif verb == "run":  # not an edit: what the run did
+        elif declared.options:
+            op["requestBody"] = {**_body({"type": "object", "additionalProperties": False,
+                                          "properties": {o: {} for o in declared.options}}), "required": False}
+        elif declared.handler == "run":  # not an edit: what the run did
             op["requestBody"] = {**_body({"type": "object", "additionalProperties": False,
                                           "properties": {"at": {"type": "string", "format": "date-time"}}}),
                                  "required": False}
             op["responses"] = _responses({"200": _json({"type": "object"})}, (*WRITE, 404, 503))
-        elif verb == "password":
+        elif declared.handler == "password":
             op["requestBody"] = _body({"type": "object", "additionalProperties": False, "required": ["password"],
                                        "properties": {"password": {"type": "string", "minLength": 1}}})
             op["responses"] = _responses({"200": _json({"type": "object"})}, (*WRITE, 404, 503))
@@ -193,8 +194,13 @@ def _collection_paths(coll: str, kind: str, spec: dict[str, Any], schemas: dict[
     return paths
 
 
-@lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
+    """Built once per set of registered kinds."""
+    return _document(tuple(k.kind for k in KINDS))
+
+
+@lru_cache(maxsize=2)
+def _document(kinds: tuple[str, ...]) -> dict[str, Any]:
     manifest = manifest_schema()
     schemas = dict(manifest.pop("$defs"))
     schemas["Manifest"] = {k: v for k, v in manifest.items() if k not in ("$schema", "$id")}
@@ -202,7 +208,7 @@ def openapi_document() -> dict[str, Any]:
         _rewrite_refs(schema)
     schemas.update(_common_schemas())
     paths: dict[str, Any] = {}
-    for coll, kind in COLLECTIONS.items():
+    for coll, kind in collections().items():
         paths.update(_collection_paths(coll, kind, schemas[BY_KIND[kind].spec.__name__], schemas))
     paths.update(_other_paths())
     for path, ops in paths.items():

@@ -16,21 +16,18 @@ from starlette.types import Receive, Scope, Send
 
 from ..edit import merge_patch
 from ..model import Ref
+from ..resources import BY_KIND
+from ..resources.base import KindAction
 from . import accounts, listing
 from .errors import ApiError
-from .service import COLLECTIONS, Service, etag_of, read_manifest
+from .service import Service, collections, etag_of, read_manifest
+
 
 # (collection, action): what it writes into the manifests (its summary in the OpenAPI document)
-ACTIONS = {("containers", "start"): "state: running",
-           ("containers", "stop"): "state: stopped; optional body {timeout: SECONDS, force: true}: a stop_requested stamp",
-           ("containers", "restart"): "a restart_requested stamp", ("pools", "scrub"): "a scrub_requested stamp",
-           ("snapshots", "rollback"): "rollback_to + rollback_requested on the dataset",
-           ("datasets", "snapshots"): "declare a snapshot of the dataset (body: its name and fields)",
-           ("services", "start"): "state: running", ("services", "stop"): "state: stopped",
-           ("services", "restart"): "a restart_requested stamp",
-           ("users", "password"): 'admin: {"password": ...} into the user\'s secret file (0600); a password_changed stamp',
-           ("snapshot_policies", "run"): "run the policy now (not an edit); optional body {at: ISO8601}",
-           ("replications", "run"): "run the replication now (not an edit); optional body {at: ISO8601}"}
+def kind_action(collection: str, verb: str) -> KindAction | None:
+    """The action a kind declares for this collection and verb (the registry is the only list)."""
+    kind = collections().get(collection)
+    return BY_KIND[kind].actions.get(verb) if kind else None
 
 
 def service(request: Request) -> Service:
@@ -46,10 +43,10 @@ def authorize(request: Request, write: bool) -> str:
 
 
 def collection_of(request: Request) -> tuple[str, str]:
-    coll = request.path_params["collection"]
-    if coll not in COLLECTIONS:
-        raise ApiError(404, f"no collection {coll!r}; collections: {', '.join(COLLECTIONS)}")
-    return coll, COLLECTIONS[coll]
+    coll, known = request.path_params["collection"], collections()
+    if coll not in known:
+        raise ApiError(404, f"no collection {coll!r}; collections: {', '.join(known)}")
+    return coll, known[coll]
 
 
 MAX_DEPTH = 32  # no manifest nests deeper; a deeper body would only reach recursion limits
@@ -205,27 +202,25 @@ async def _edit(request: Request, combine: Any, verb: str) -> Response:
 async def action(request: Request) -> Response:
     author = authorize(request, write=True)
     coll, verb, name = request.path_params["collection"], request.path_params["action"], request.path_params["name"]
-    if (coll, verb) not in ACTIONS:
+    declared = kind_action(coll, verb)
+    if declared is None:
         raise ApiError(404, f"no action {verb!r} on {coll}")
     svc = service(request)
-    if coll == "users":  # POST /users/NAME/password: the secret file, then a stamp in the manifest
+    if declared.handler == "password":  # the secret file, then a stamp in the manifest
         return await accounts.set_password(request, svc, author, name)
-    if verb == "run":  # not an edit: run the policy/replication now, as its timer would
-        return await run_now(request, svc, Ref(kind=COLLECTIONS[coll], name=name))
-    kind, target, message = COLLECTIONS[coll], name, f"api: {verb} {COLLECTIONS[coll]} {name}"
+    if declared.handler == "run":  # not an edit: run the policy/replication now, as its timer would
+        return await run_now(request, svc, Ref(kind=collections()[coll], name=name))
+    kind, target, message = collections()[coll], name, f"api: {verb} {collections()[coll]} {name}"
     stamp = now_stamp()
-    if coll in ("containers", "services"):
-        patch = {"state": "running"} if verb == "start" else {"state": "stopped"} if verb == "stop" \
-            else {"restart_requested": stamp}
-        if verb == "stop":  # {"timeout": SECONDS, "force": true}: how this one stop is done (a request stamp)
+    if not declared.handler:
+        patch: dict[str, Any] = {**declared.patch, **({declared.stamp: stamp} if declared.stamp else {})}
+        if declared.options:  # e.g. stop {"timeout": SECONDS, "force": true}: how this one is done
             body = await body_json(request)
             if body is not None:
-                if not isinstance(body, dict) or set(body) - {"timeout", "force"}:
-                    raise ApiError(422, 'the body is {"timeout": SECONDS, "force": true|false}, both optional')
-                patch["stop_requested"] = {"at": stamp, **body}
-    elif coll == "pools":
-        patch = {"scrub_requested": stamp}
-    elif coll == "snapshots":
+                if not isinstance(body, dict) or set(body) - set(declared.options):
+                    raise ApiError(422, f"the body is an object of {', '.join(declared.options)}, all optional")
+                patch[declared.options_stamp] = {"at": stamp, **body}
+    elif declared.handler == "rollback":
         dataset, _, snap = name.partition("@")
         if not snap:
             raise ApiError(400, "a snapshot id is DATASET@NAME")

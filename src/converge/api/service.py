@@ -23,7 +23,7 @@ from ..manifest import check_references, load_unchecked
 from ..model import Change, Plan, Ref
 from ..planner import build_plan
 from ..planner.build import redact_sensitive
-from ..resources import BY_KIND
+from ..resources import BY_KIND, KINDS
 from .errors import ApiError
 
 # A manifest path the API reads or writes: plain names only (never a git pathspec, a dot file, a
@@ -32,11 +32,9 @@ _PART = r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*"
 MANIFEST_PATH = re.compile(rf"(?:{_PART}/){{0,7}}{_PART}\.ya?ml(?:\.j2)?")
 MAX_PATH = 255
 
-COLLECTIONS = {"pools": "pool", "datasets": "dataset", "snapshots": "snapshot", "shares/smb": "smb",
-               "shares/nfs": "nfs", "interfaces": "interface", "containers": "container",
-               "system": "system", "services": "service", "users": "user", "groups": "group",
-               "container_networks": "container_network",
-               "snapshot_policies": "snapshot_policy", "replications": "replication"}
+def collections() -> dict[str, str]:
+    """REST collection -> kind, from the registry (read on each call: a kind registered later counts)."""
+    return {k.collection(): k.kind for k in KINDS}
 
 
 def etag_of(value: Any) -> str:

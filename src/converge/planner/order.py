@@ -6,16 +6,17 @@ creates. Changes carry only the dependencies on other changes."""
 from __future__ import annotations
 
 import graphlib
+from collections.abc import Callable
 
 from ..errors import PlanError
 from ..model import Action, Change, Ref
 from ..resources import BY_KIND, KINDS, Context
 
-_KIND_INDEX = {k.kind: i for i, k in enumerate(KINDS)}
 
-
-def _key(ref: Ref) -> tuple[int, str]:
-    return _KIND_INDEX.get(ref.kind, len(KINDS)), ref.name
+def _registry_order() -> Callable[[Ref], tuple[int, str]]:
+    """Refs sort by their kind's registry line, then name."""
+    index = {k.kind: i for i, k in enumerate(KINDS)}
+    return lambda ref: (index.get(ref.kind, len(index)), ref.name)
 
 
 def order_changes(changes: list[Change], ctx: Context) -> list[Change]:
@@ -83,8 +84,9 @@ def _toposort(graph: dict[Ref, set[Ref]]) -> list[Ref]:
         raise PlanError("these changes wait on each other, so no order can apply them: "
                         + " → ".join(str(r) for r in e.args[1]) + "; apply them in two steps") from None
     out: list[Ref] = []
+    by_registry = _registry_order()
     while sorter.is_active():
-        ready = sorted(sorter.get_ready(), key=_key)
+        ready = sorted(sorter.get_ready(), key=by_registry)
         out += ready
         sorter.done(*ready)
     return out

@@ -32,4 +32,19 @@ KINDS: list[Kind] = [
 ]
 BY_KIND: dict[str, Kind] = {k.kind: k for k in KINDS}
 
-__all__ = ["KINDS", "BY_KIND", "Context", "Kind", "Spec"]
+
+def register(kind: Kind) -> None:
+    """Add a kind at run time (a plug-in, or a test's throwaway kind): everything that lists kinds
+    (manifest sections, JSON Schema, CLI counts, REST collections and actions, OpenAPI, import)
+    reads KINDS when it runs."""
+    if kind.kind in BY_KIND or any(k.section == kind.section for k in KINDS):
+        raise ValueError(f"kind {kind.kind!r} or its section {'.'.join(kind.section)} is already registered")
+    KINDS.append(kind)
+    BY_KIND[kind.kind] = kind
+
+
+def unregister(kind: Kind) -> None:
+    KINDS.remove(kind)
+    del BY_KIND[kind.kind]
+
+__all__ = ["KINDS", "BY_KIND", "Context", "Kind", "Spec", "register", "unregister"]

@@ -119,6 +119,31 @@ def record_managed(ref: Ref, managed: bool) -> Step:
 S = TypeVar("S", bound=Spec)
 
 
+@dataclass(frozen=True)
+class KindAction:
+    """A REST action on one resource, `POST /api/v1/COLLECTION/NAME/VERB`. Most are an edit of the
+    resource in the manifests: `patch` sets fields, `stamp` sets a request stamp to the time of the
+    call, and `options` are body keys recorded as `{"at": TIME, **body}` under `options_stamp`.
+    `handler` names the few the API carries out itself: "run" (a policy or replication runs now),
+    "password" (a secret file), "snapshot" (declares a snapshot of this dataset), "rollback" (edits
+    the snapshot's dataset)."""
+
+    summary: str
+    patch: dict[str, Any] = field(default_factory=dict)
+    stamp: str = ""
+    options: tuple[str, ...] = ()
+    options_stamp: str = ""
+    handler: str = ""
+    admin_only: bool = False  # an operator may run every other action
+
+
+START_STOP_RESTART = {
+    "start": KindAction("state: running", patch={"state": "running"}),
+    "stop": KindAction("state: stopped", patch={"state": "stopped"}),
+    "restart": KindAction("a restart_requested stamp", stamp="restart_requested"),
+}
+
+
 class Kind(Generic[S]):
     kind: ClassVar[str]  # "dataset": the KIND of Ref and of --target KIND/NAME
     section: ClassVar[tuple[str, ...]]  # where it lives in a manifest: ("datasets",), ("shares", "smb")
@@ -131,6 +156,17 @@ class Kind(Generic[S]):
     tools: ClassVar[tuple[str, ...]] = ()  # host commands the kind needs (read is skipped without them)
     importable: ClassVar[bool] = True  # `converge import` writes manifests for what the host has
     singleton: ClassVar[str] = ""  # non-empty: the section holds one resource's fields, named this (system)
+    label: ClassVar[str] = ""  # for people, in counts and messages ("smb share"); default: the kind, spaced
+    actions: ClassVar[dict[str, KindAction]] = {}  # REST actions on one resource, by verb
+
+    @classmethod
+    def collection(cls) -> str:
+        """Its REST collection: the manifest section as a path (`datasets`, `shares/smb`)."""
+        return "/".join(cls.section)
+
+    @classmethod
+    def human(cls) -> str:
+        return cls.label or cls.kind.replace("_", " ")
 
     # -- model -------------------------------------------------------------------------------
     def check_name(self, name: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import shlex
 import threading
 from collections.abc import Callable, Sequence
@@ -22,8 +23,6 @@ from ..base import CommandLog, Result, checked, validate_argv
 Emulator = Callable[["SimHost", list[str], "str | None"], Result]
 TOOLS: dict[str, Emulator] = {}
 
-# Every emulator module; each registers its tools on import.
-_MODULES = ("zfs", "btrfs", "ip", "containers", "lxc", "samba", "nfs", "system", "systemd", "accounts", "passdb")
 
 
 def tool(*names: str) -> Callable[[Emulator], Emulator]:
@@ -129,5 +128,7 @@ class SimHost(CommandLog):
         return f"SimHost({shlex.quote(self.state_path)})"
 
 
-for _m in _MODULES:
-    importlib.import_module(f"{__name__}.{_m}")
+# Every module of this package: the emulators register their tools (@tool) on import, so adding
+# one is adding its module.
+for _m in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_m.name}")

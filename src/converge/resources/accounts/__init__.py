@@ -11,7 +11,7 @@ from typing import Any
 
 from ...errors import PlanError
 from ...model import FieldDiff, Observed, Ref, Step
-from ..base import Context, Kind, record_managed
+from ..base import Context, Kind, KindAction, record_managed
 from ..storage.common import specs_of
 from . import extras, steps
 from .read import read_groups, read_users
@@ -101,6 +101,8 @@ class UserKind(Kind[UserSpec]):
     kind = "user"
     section = ("users",)
     spec = UserSpec
+    actions = {"password": KindAction('admin: {"password": ...} into the user\'s secret file (0600); a password_changed stamp',
+                                      handler="password", admin_only=True)}
     name_pattern = re.compile(ACCOUNT_NAME.pattern)
     name_allowed = NAME_ALLOWED
     tools = ("getent", "useradd")

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ...model import Action, Change, FieldDiff, Observed, Ref, Step
 from ...types import OnOff, Size, Stamp
-from ..base import Context, Kind, Spec, allow_destroy_field
+from ..base import START_STOP_RESTART, Context, Kind, KindAction, Spec, allow_destroy_field
 from ..shares.common import DATASET_NAME
 from ..system.persist import container_observed_persist, container_persist_steps, container_unit_removal
 from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, normalize_cap, normalize_device
@@ -254,6 +254,9 @@ class ContainerKind(Kind[ContainerSpec]):
     kind = "container"
     section = ("containers",)
     spec = ContainerSpec
+    actions = {**START_STOP_RESTART, "stop": KindAction(
+        "state: stopped; optional body {timeout: SECONDS, force: true}: a stop_requested stamp",
+        patch={"state": "stopped"}, options=("timeout", "force"), options_stamp="stop_requested")}
     name_pattern = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
     name_allowed = "a letter or digit, then up to 62 letters, digits, '_', '.', '-'"
     # podman/docker: everything but state and the restart stamp (containers are immutable, a change

@@ -9,7 +9,7 @@ import re
 from typing import Any, ClassVar, TypeVar
 
 from ...model import FieldDiff, Observed, Ref, Step
-from ..base import Context, Kind, Spec, record_managed
+from ..base import Context, Kind, KindAction, Spec, record_managed
 from . import units
 from .spec import SnapshotPolicySpec
 
@@ -58,6 +58,8 @@ class SnapshotPolicyKind(TimerKind[SnapshotPolicySpec]):
     kind = "snapshot_policy"
     section = ("snapshot_policies",)
     spec = SnapshotPolicySpec
+    label = "snapshot policy"
+    actions = {"run": KindAction("run the policy now (not an edit); optional body {at: ISO8601}", handler="run")}
 
     def depends(self, name: str, spec: SnapshotPolicySpec) -> list[Ref]:
         return [Ref(kind="dataset" if "/" in d else "pool", name=d) for d in spec.datasets]

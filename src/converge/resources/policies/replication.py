@@ -9,7 +9,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...model import Ref
-from ..base import Spec
+from ..base import KindAction, Spec
 from .kind import TimerKind
 from .spec import DATASET_RE, PREFIX_RE, check_schedule
 
@@ -68,6 +68,7 @@ class ReplicationKind(TimerKind[ReplicationSpec]):
     kind = "replication"
     section = ("replications",)
     spec = ReplicationSpec
+    actions = {"run": KindAction("run the replication now (not an edit); optional body {at: ISO8601}", handler="run")}
     unit_prefix: ClassVar[str] = "converge-replicate-"
 
     def depends(self, name: str, spec: ReplicationSpec) -> list[Ref]:

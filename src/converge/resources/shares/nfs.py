@@ -104,6 +104,7 @@ class NfsKind(Kind[NfsExportSpec]):
     kind = "nfs"
     section = ("shares", "nfs")
     spec = NfsExportSpec
+    label = "nfs export"
     name_pattern = re.compile(r"[A-Za-z0-9_.-]{1,64}")
     name_allowed = "up to 64 letters, digits, '_', '.', '-'"
     tools = ("exportfs",)

@@ -145,6 +145,7 @@ class SmbKind(Kind[SmbShareSpec]):
     kind = "smb"
     section = ("shares", "smb")
     spec = SmbShareSpec
+    label = "smb share"
     name_pattern = re.compile(r"[A-Za-z0-9_.$-]([A-Za-z0-9_.$ -]{0,78}[A-Za-z0-9_.$-])?")
     name_allowed = "up to 80 letters, digits, '_', '.', '$', '-', inner spaces"
     name_max_length = 80

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ...errors import PlanError
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...types import OnOff, Size, Stamp
-from ..base import Context, Kind, Spec, allow_destroy_field, record_managed
+from ..base import Context, Kind, KindAction, Spec, allow_destroy_field, record_managed
 from .common import pool_driver, specs_of
 
 USER_PROPERTY = re.compile(r"[a-z0-9_.+-]+:[a-z0-9_.:+-]+")
@@ -132,6 +132,7 @@ class DatasetKind(Kind[DatasetSpec]):
     kind = "dataset"
     section = ("datasets",)
     spec = DatasetSpec
+    actions = {"snapshots": KindAction("declare a snapshot of the dataset (body: its name and fields)", handler="snapshot")}
     name_pattern = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)+")
     name_allowed = "pool/path: components of letters, digits, '_', '.', ':', '-' separated by '/'"
     create_only = frozenset({f"properties.{p}" for p in CREATE_ONLY_PROPERTIES} | {"origin"})

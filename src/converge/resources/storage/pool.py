@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ...errors import CommandFailed, PlanError
 from ...model import FieldDiff, Observed, Step
 from ...types import OnOff, SortedStrs, Stamp
-from ..base import Context, Kind, Spec, allow_destroy_field
+from ..base import Context, Kind, KindAction, Spec, allow_destroy_field
 from ..system.persist import pool_observed_persist, pool_persist_steps, pool_unit_removal
 from .common import desired_specs, onoff
 from .dataset import RESERVED_PREFIX, DatasetProperties, reserved_property
@@ -161,6 +161,7 @@ class PoolKind(Kind[PoolSpec]):
     kind = "pool"
     section = ("pools",)
     spec = PoolSpec
+    actions = {"scrub": KindAction("a scrub_requested stamp", stamp="scrub_requested")}
     name_pattern = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,254}")
     name_allowed = "a letter, then letters, digits, '_', '.', ':', '-'"
     holds_data = True

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from ...errors import PlanError
 from ...model import FieldDiff, Observed, Ref, Step
-from ..base import Context, Kind, Spec, allow_destroy_field, record_managed
+from ..base import Context, Kind, KindAction, Spec, allow_destroy_field, record_managed
 from .common import pool_driver
 from .dataset import USER_PROPERTY
 
@@ -31,6 +31,7 @@ class SnapshotKind(Kind[SnapshotSpec]):
     kind = "snapshot"
     section = ("snapshots",)
     spec = SnapshotSpec
+    actions = {"rollback": KindAction("rollback_to + rollback_requested on the dataset", handler="rollback")}
     name_pattern = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*@[A-Za-z0-9_.:-]+")
     name_allowed = "pool/dataset@name (letters, digits, '_', '.', ':', '-')"
     holds_data = True

@@ -18,7 +18,7 @@ from pydantic import Field
 from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...types import Stamp
-from ..base import Context, Kind, Spec, record_stamp
+from ..base import START_STOP_RESTART, Context, Kind, Spec, record_stamp
 from .units import manages_boot, systemctl, systemd_running, unit_files
 
 log = get_logger(__name__)
@@ -65,6 +65,7 @@ class ServiceKind(Kind[ServiceSpec]):
     kind = "service"
     section = ("services",)
     spec = ServiceSpec
+    actions = START_STOP_RESTART
     name_pattern = re.compile(r"(?!.*\.service$)[A-Za-z0-9][A-Za-z0-9:_.@\\-]{0,200}")
     name_allowed = "a systemd service name without `.service` (smbd, nfs-server, getty@tty1)"
     tools = ("systemctl",)

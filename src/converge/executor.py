@@ -16,6 +16,7 @@ from .errors import CommandFailed, ConvergeError
 from .hosts.base import Host
 from .logs import debugging, get_logger
 from .model import Action, Change, Plan, Ref, Step
+from .redaction import mask
 from .resources.base import STATE_BACKUP, STATE_FILE, parse_state
 
 log = get_logger("converge.apply")
@@ -210,9 +211,7 @@ def _run_change(change: Change, host: Host, state: HostState, report: Report, lo
             detail = str(e)
             if isinstance(e, CommandFailed):
                 detail = (e.stderr or e.stdout).strip() or f"exit {e.returncode}"
-            for secret in [*step.redact, value]:
-                if secret:
-                    detail = detail.replace(secret, "(sensitive)")
+            detail = mask(detail, [*step.redact, value])
             with lock:
                 report.failed.append(Failure(change.ref, step.display(), detail))
             return detail

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .redaction import MASK, mask
+
 
 class Ref(BaseModel):
     """Identity of one resource: its kind and its name (`dataset/tank/media`)."""
@@ -112,10 +114,14 @@ class Step(BaseModel):
             text = f"remove {self.path}"
         else:
             text = "record " + ", ".join(f"{k}={v}" for k, v in sorted(self.state.items()))
-        for secret in self.redact:
-            if secret:
-                text = text.replace(secret, "(sensitive)")
-        return text
+        return mask(text, self.redact)
+
+    def masked(self) -> "Step":
+        """The step as shown: its secrets masked in argv, stdin and file content."""
+        return self.model_copy(update={"argv": [mask(a, self.redact) for a in self.argv],
+                                       "input": None if self.input is None else mask(self.input, self.redact),
+                                       "content": mask(self.content, self.redact),
+                                       "redact": [MASK] * len(self.redact)})
 
 
 def _quote(arg: str) -> str:
@@ -167,13 +173,7 @@ class Plan(BaseModel):
         (A saved plan keeps them, in a file only its owner can read, so it can be applied.)"""
         copy = self.model_copy(deep=True)
         for change in copy.changes:
-            for step in change.steps:
-                for secret in filter(None, step.redact):
-                    step.argv = [a.replace(secret, "(sensitive)") for a in step.argv]
-                    if step.input:
-                        step.input = step.input.replace(secret, "(sensitive)")
-                    step.content = step.content.replace(secret, "(sensitive)")  # an env file's values
-                step.redact = ["(sensitive)"] * len(step.redact)
+            change.steps = [step.masked() for step in change.steps]
         return copy
 
     def summary(self) -> dict[str, int]:

@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import PlanError
+from .redaction import MASK
 
 DEFAULT_DIR = "/etc/converge/secrets"
-MARK = "(sensitive)"  # stands for the value in a step's stdin (and reads so in a plan)
+MARK = MASK  # stands for the value in a step's stdin (and reads so in a plan)
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import PlanError
 from ..model import Action, Change, Observed, Plan, Ref
+from ..redaction import mask_fields
 from ..resources import BY_KIND, KINDS, Context, Kind, Spec
 from .diff import SENSITIVE, diff_fields
 from .order import order_changes
@@ -157,9 +158,7 @@ def _delete(kind: Kind, name: str, obs: Observed, ctx: Context, allow_destroy: s
 
 def redact_sensitive(spec: Spec | type[Spec], data: dict[str, Any]) -> dict[str, Any]:
     """Values of sensitive fields (container env) never appear in a plan."""
-    secret = (spec if isinstance(spec, type) else type(spec)).flagged(SENSITIVE)
-    return {k: ({kk: "(sensitive)" for kk in v} if isinstance(v, dict) else "(sensitive)") if k in secret and v else v
-            for k, v in data.items()}
+    return mask_fields((spec if isinstance(spec, type) else type(spec)).flagged(SENSITIVE), data)
 
 
 def _guard(change: Change, obs: Observed, allowed: bool) -> None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pydantic.functional_validators import BeforeValidator
 
 from ..model import FieldDiff
+from ..redaction import MASK
 from ..resources.base import Spec
 from ..types import format_size, parse_bool, parse_size
 
@@ -43,7 +44,7 @@ def _walk(model: Any, want: dict[str, Any], have: dict[str, Any], prefix: str, o
 def _compare(path: str, want: Any, have: Any, field_type: Any, sensitive: bool, out: list[FieldDiff]) -> None:
     if _same(want, have):
         return
-    hidden = "(sensitive)"
+    hidden = MASK
     out.append(FieldDiff(path=path, before=hidden if sensitive and have is not None else have,
                          after=hidden if sensitive and want is not None else want,
                          before_text=show(have, field_type, sensitive), after_text=show(want, field_type, sensitive),
@@ -125,7 +126,7 @@ def show(value: Any, field_type: Any = None, sensitive: bool = False) -> str:
     if value is None:
         return "(unset)"
     if sensitive:
-        return "(sensitive)"
+        return MASK
     if isinstance(value, bool) and validated_by(field_type, parse_bool):
         return "on" if value else "off"
     if isinstance(value, int) and not isinstance(value, bool) and validated_by(field_type, parse_size):

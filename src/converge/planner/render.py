@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Action, Change, Plan
+from ..redaction import mask
 
 WORDS = {Action.CREATE: "create", Action.UPDATE: "update", Action.REPLACE: "REPLACE", Action.DELETE: "DESTROY"}
 COLORS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "red", Action.DELETE: "red"}
@@ -45,10 +46,7 @@ def _change(c: Change, paint: Any, show_steps: bool) -> list[str]:
             if s.op != "state":
                 out.append(paint(f"    $ {s.display()}", dim=True))
             if s.op == "run" and s.input:  # a batch on stdin (`ip -batch -`): show what it runs
-                shown = s.input
-                for secret in filter(None, s.redact):
-                    shown = shown.replace(secret, "(sensitive)")
-                out += [paint(f"      < {line}", dim=True) for line in shown.splitlines()]
+                out += [paint(f"      < {line}", dim=True) for line in mask(s.input, s.redact).splitlines()]
     return out
 
 

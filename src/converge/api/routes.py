@@ -18,6 +18,7 @@ from ..edit import merge_patch
 from ..model import Ref
 from . import accounts, listing
 from .errors import ApiError
+from .permissions import needs
 from .service import COLLECTIONS, Service, etag_of, read_manifest
 
 # (collection, action): what it writes into the manifests (its summary in the OpenAPI document)
@@ -31,6 +32,18 @@ ACTIONS = {("containers", "start"): "state: running",
            ("users", "password"): 'admin: {"password": ...} into the user\'s secret file (0600); a password_changed stamp',
            ("snapshot_policies", "run"): "run the policy now (not an edit); optional body {at: ISO8601}",
            ("replications", "run"): "run the replication now (not an edit); optional body {at: ISO8601}"}
+# What an operator may run besides reading, plan and apply; every other action (a rollback that
+# discards newer data, a password) needs admin, as do creating, changing and deleting resources.
+OPERATOR_ACTIONS = frozenset({("containers", "start"), ("containers", "stop"), ("containers", "restart"),
+                              ("services", "start"), ("services", "stop"), ("services", "restart"),
+                              ("pools", "scrub"), ("datasets", "snapshots"),
+                              ("snapshot_policies", "run"), ("replications", "run")})
+
+
+def action_role(request: Request) -> str:
+    """The least role POST /COLLECTION/NAME/ACTION needs (see permissions.py)."""
+    pair = (request.path_params.get("collection"), request.path_params.get("action"))
+    return "operator" if pair in OPERATOR_ACTIONS else "admin"
 
 
 def service(request: Request) -> Service:
@@ -38,10 +51,11 @@ def service(request: Request) -> Service:
 
 
 def authorize(request: Request, write: bool) -> str:
-    """The caller's name. guard.Guard has already checked the token, and the admin role of a write."""
+    """The caller's name. guard.Guard has checked the token, and app._methods the role the handler
+    needs (permissions.py); a handler reached some other way still needs admin to write."""
     identity = request.state.identity
-    if write and identity.role != "admin":
-        raise ApiError(403, f"{identity.name} may not write: writes need an admin token")
+    if write and not getattr(request.state, "permitted", False) and identity.role != "admin":
+        raise ApiError(403, f"{identity.name} may not write here: it needs an admin token")
     return str(identity.name)
 
 
@@ -202,6 +216,7 @@ async def _edit(request: Request, combine: Any, verb: str) -> Response:
 
 
 # -- actions: each is a manifest edit (a state field or a request stamp) ------------------------
+@needs(action_role)
 async def action(request: Request) -> Response:
     author = authorize(request, write=True)
     coll, verb, name = request.path_params["collection"], request.path_params["action"], request.path_params["name"]
@@ -296,6 +311,7 @@ async def get_plan(request: Request) -> Response:
     return JSONResponse(json.loads(plan.redacted().model_dump_json()))
 
 
+@needs("operator")
 async def post_apply(request: Request) -> Response:
     authorize(request, write=True)
     body = await optional_object(request, '{"allow_destroy": ["kind/name", ...]}')

@@ -81,6 +81,17 @@ def read_tokens(directory: str) -> dict[str, dict[str, Any]]:
     return data
 
 
+LIFETIME_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_lifetime(text: str) -> float:
+    """`90m`, `12h`, `30d`, `2w`: seconds. Raises ValueError saying what is allowed."""
+    number, unit = text.strip()[:-1], text.strip()[-1:]
+    if unit not in LIFETIME_UNITS or not number.isdigit() or not 0 < int(number) <= 100_000:
+        raise ValueError(f"--expires {text!r}: a whole number and a unit, m, h, d or w (90m, 12h, 30d, 2w)")
+    return float(int(number) * LIFETIME_UNITS[unit])
+
+
 def iso(when: float) -> str:
     return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

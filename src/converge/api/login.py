@@ -98,8 +98,9 @@ async def refresh(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     identity = request.state.identity
     if identity.session is None:
-        raise ApiError(400, f"{identity.name} is a long-lived token, not a login: revoke it with "
-                            f"DELETE /api/v1/tokens/{identity.name} or `converge token revoke {identity.name}`")
+        raise ApiError(409, f"{identity.name} is a long-lived token, not a login: revoke it with "
+                            f"DELETE /api/v1/tokens/{identity.name} or `converge token revoke {identity.name}`",
+                       code="not_a_login")
     await run_in_threadpool(request.app.state.sessions.end, identity.session)
     return Response(status_code=204)
 
@@ -119,6 +120,10 @@ async def list_tokens(request: Request) -> Response:
 @needs("admin")
 async def revoke_token(request: Request) -> Response:
     name = request.path_params["name"]
+    identity = request.state.identity
+    if identity.session is None and identity.name == name:  # no admin locks themselves out by accident
+        raise ApiError(409, f"{name!r} is the token of this request: revoke it with another admin token or "
+                            f"`converge token revoke {name}`", code="own_token")
     if not await run_in_threadpool(auth.revoke_token, request.app.state.service.directory, name):
         raise ApiError(404, f"no token named {name!r}")
     return Response(status_code=204)

@@ -9,7 +9,8 @@ rate limits, and who the caller is.
   Which role a route needs is checked after routing (permissions.py). Reads without a token
   are allowed only as before tokens became mandatory: a loopback listener, a loopback peer, no
   token but the one `converge serve` created itself, and no API account.
-- A token store that is missing, unreadable or corrupt refuses everything but /health (503).
+- A token store that is missing, unreadable or corrupt refuses every token and anonymous read
+  (503); an unreadable accounts or sessions file refuses logins and their tokens (503).
 - Rate limits: requests without a token, and token checks not answered from the cache, each
   have their own bucket per client, taken before any hashing (a check that finds a valid token
   gives its share back); writes have a bucket per token, so nobody else's traffic spends the
@@ -155,7 +156,8 @@ class Guard:
                     and not self.stored(self.accounts):
                 return ANONYMOUS
             raise ApiError(401, "a valid bearer token is needed" + (" to write" if write else "") +
-                           " (printed by the first `converge serve`, or `converge token create NAME --role admin`)",
+                           " (POST /api/v1/auth/login with an API account, the token printed by the first "
+                           "`converge serve`, or `converge token create NAME --role admin`)",
                            headers={"WWW-Authenticate": "Bearer"})
         scheme, _, token = header.partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""  # another scheme is no token: checked as ""

@@ -373,8 +373,9 @@ def serve(directory: str, host: str | None, root: str | None, listen: str, auto_
           watching: dict[str, Any]) -> None:
     """The REST API: imperative calls become manifest edits (see /docs).
 
-    Writes need an admin token: the first serve of a directory creates one (named admin) and
-    prints it once on stderr."""
+    Calls need a token whose role (viewer, operator, admin) reaches the route's: the first serve
+    of a directory creates an admin token and prints it once on stderr; API accounts log in
+    with POST /api/v1/auth/login (`converge api-user add`)."""
     import signal
 
     from .api.app import create_app, run

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from converge.api.jsonfile import StoreError
 from converge.api.sessions import ACCESS, REFRESH, Sessions, split
@@ -63,3 +65,18 @@ def test_a_corrupt_store_is_an_error_not_an_empty_one(tmp_path):
     (tmp_path / ".converge" / "sessions.json").write_text('{"x": {"user": 1}}')
     with pytest.raises(StoreError, match="entry 'x' is corrupt"):
         Sessions(str(tmp_path), 900, 86400).check_access(f"{ACCESS}x.y", 0.0)
+
+
+def test_no_other_string_is_a_valid_access_token(tmp_path):
+    s = Sessions(str(tmp_path), 900, 86400)
+    issued = s.start("alice", 0.0)
+
+    @given(st.text(max_size=120))
+    @settings(max_examples=200, deadline=None)
+    def check(attempt: str) -> None:
+        for wrong in (attempt, issued.access_token[:-1] + attempt[:1], issued.access_token + attempt):
+            if wrong != issued.access_token:
+                assert s.check_access(wrong, 1.0) is None
+
+    check()
+    assert s.check_access(issued.access_token, 1.0) is not None

@@ -254,3 +254,19 @@ def test_login_against_a_live_server_and_no_secret_in_its_log_or_store(homelab, 
         for secret in secrets:
             assert secret not in text, f"a secret is in {where}"
     assert "olga" in texts["git"]  # the account is the author of the stop
+
+
+def test_revoking_every_token_does_not_open_anonymous_reads(homelab):
+    """Anonymous loopback reads are for a store holding only the first serve's token; an empty
+    store (all revoked) is not that: reads need a token again."""
+    from converge.api.auth import ensure_store, revoke_token
+
+    ensure_store(str(homelab))
+    c = api_client(create_app(str(homelab)), client=("127.0.0.1", 40000))
+    assert c.get("/api/v1/plan").status_code == 200
+    apiusers.add(str(homelab), "alice", "viewer", PASSWORD)  # an account exists: reads need a login
+    assert c.get("/api/v1/plan").status_code == 401
+    apiusers.remove(str(homelab), "alice")
+    assert c.get("/api/v1/plan").status_code == 200
+    revoke_token(str(homelab), "admin")
+    assert c.get("/api/v1/plan").status_code == 401

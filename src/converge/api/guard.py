@@ -152,7 +152,7 @@ class Guard:
         if header is None:
             self.take("anonymous", client, "too many requests without a token")
             tokens = self.tokens()
-            if not write and self.loopback and is_loopback(client) and all(e.get("bootstrap") for e in tokens.values()) \
+            if not write and self.loopback and is_loopback(client) and tokens and all(e.get("bootstrap") for e in tokens.values()) \
                     and not self.stored(self.accounts):
                 return ANONYMOUS
             raise ApiError(401, "a valid bearer token is needed" + (" to write" if write else "") +

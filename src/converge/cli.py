@@ -374,8 +374,9 @@ def serve(directory: str, host: str | None, root: str | None, listen: str, auto_
           watching: dict[str, Any]) -> None:
     """The REST API: imperative calls become manifest edits (see /docs).
 
-    Writes need an admin token: the first serve of a directory creates one (named admin) and
-    prints it once on stderr."""
+    Calls need a token whose role (viewer, operator, admin) reaches the route's: the first serve
+    of a directory creates an admin token and prints it once on stderr; API accounts log in
+    with POST /api/v1/auth/login (`converge api-user add`)."""
     import signal
 
     from .api.app import create_app, run
@@ -424,21 +425,121 @@ def serve(directory: str, host: str | None, root: str | None, listen: str, auto_
 
 @main.group()
 def token() -> None:
-    """API tokens."""
+    """Long-lived API tokens (for scripts; people log in with an API account)."""
+
+
+ROLE_CHOICE = click.Choice(["admin", "operator", "viewer"])
+directory_opt = click.option("-C", "--directory", default=".", type=click.Path(file_okay=False))
+
+
+def _account_name(name: str) -> None:
+    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum() or len(name) > 64:
+        raise ConvergeError("a name is up to 64 letters, digits, '-', '_', '.'")
 
 
 @token.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer", show_default=True)
-@click.option("-C", "--directory", default=".", type=click.Path(file_okay=False))
+@click.option("--role", type=ROLE_CHOICE, default="viewer", show_default=True)
+@click.option("--expires", help="lifetime: 90m, 12h, 30d, 2w (default: until revoked)")
+@directory_opt
 @reports_errors
-def token_create(name: str, role: str, directory: str) -> None:
-    """Create a token for NAME; it is printed once (only its hash is kept)."""
-    from .api.auth import create_token
+def token_create(name: str, role: str, expires: str | None, directory: str) -> None:
+    """Create a token for NAME (replacing one of that name); it is printed once (only its hash is kept)."""
+    from .api.auth import create_token, parse_lifetime
 
-    if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise ConvergeError("a token name is letters, digits, '-', '_', '.'")
-    click.echo(create_token(os.path.abspath(directory), name, role))
+    _account_name(name)
+    try:
+        lifetime = parse_lifetime(expires) if expires is not None else None
+    except ValueError as e:
+        raise ConvergeError(str(e)) from None
+    click.echo(create_token(os.path.abspath(directory), name, role, lifetime=lifetime))
+
+
+@token.command("list")
+@directory_opt
+@reports_errors
+def token_list(directory: str) -> None:
+    """Name, role, created, expires and last use of each token (never the token)."""
+    from .api.auth import TokenStoreError, list_tokens
+
+    try:
+        rows = list_tokens(os.path.abspath(directory))
+    except TokenStoreError as e:
+        raise ConvergeError(str(e)) from None
+    click.echo(f"{'NAME':20} {'ROLE':9} {'CREATED':21} {'EXPIRES':21} LAST USED")
+    for r in rows:
+        click.echo(f"{r['name']:20} {r['role']:9} {r['created'] or '-':21} {r['expires'] or 'never':21} "
+                   f"{r['last_used'] or '-'}")
+
+
+@token.command("revoke")
+@click.argument("name")
+@directory_opt
+@reports_errors
+def token_revoke(name: str, directory: str) -> None:
+    """Remove NAME's token: the server refuses it from its next request."""
+    from .api.auth import revoke_token
+
+    if not revoke_token(os.path.abspath(directory), name):
+        raise ConvergeError(f"no token named {name!r} (see `converge token list`)")
+    click.echo(f"revoked token {name}")
+
+
+@main.group("api-user")
+def api_user() -> None:
+    """API accounts: people log in (POST /api/v1/auth/login) with a name and a password."""
+
+
+def _read_password() -> str:
+    """From a prompt (twice) on a terminal, else the first line of stdin: never from argv."""
+    if sys.stdin.isatty():
+        return str(click.prompt("password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@api_user.command("add")
+@click.argument("name")
+@click.option("--role", type=ROLE_CHOICE, required=True)
+@directory_opt
+@reports_errors
+def api_user_add(name: str, role: str, directory: str) -> None:
+    """Create NAME (or set its role and password); the password comes from a prompt or stdin."""
+    from .api import apiusers
+
+    password = _read_password()
+    try:
+        new = apiusers.add(os.path.abspath(directory), name, role, password)
+    except ValueError as e:
+        raise ConvergeError(str(e)) from None
+    click.echo(f"{'added' if new else 'updated'} API account {name} ({role})")
+
+
+@api_user.command("list")
+@directory_opt
+@reports_errors
+def api_user_list(directory: str) -> None:
+    """Name, role and creation time of each API account."""
+    from .api import apiusers
+
+    click.echo(f"{'NAME':20} {'ROLE':9} CREATED")
+    for r in apiusers.listing(os.path.abspath(directory)):
+        click.echo(f"{r['name']:20} {r['role']:9} {r['created'] or '-'}")
+
+
+@api_user.command("remove")
+@click.argument("name")
+@directory_opt
+@reports_errors
+def api_user_remove(name: str, directory: str) -> None:
+    """Remove NAME and end its login sessions."""
+    from .api import apiusers
+    from .api.sessions import Sessions
+
+    directory = os.path.abspath(directory)
+    if not apiusers.remove(directory, name):
+        raise ConvergeError(f"no API account named {name!r} (see `converge api-user list`)")
+    ended = Sessions(directory, 0, 0).end_user(name)
+    click.echo(f"removed API account {name}" + (f" and ended {ended} session(s)" if ended else ""))
 
 
 @main.group()

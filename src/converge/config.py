@@ -27,7 +27,8 @@ class RateLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reads_per_minute: int = Field(3600, ge=1, description="GETs per token (or per client without one)")
     writes_per_minute: int = Field(1200, ge=1, description="writes per token")
-    logins_per_minute: int = Field(60, ge=1, description="token checks per client that find no valid token")
+    logins_per_minute: int = Field(60, ge=1, description="failed logins and token checks per client address")
+    account_logins_per_minute: int = Field(5, ge=1, description="failed logins per API account (bursts of as many)")
     anonymous_per_minute: int = Field(600, ge=1, description="requests without a token, per client")
 
 
@@ -36,6 +37,8 @@ class ApiConfig(BaseModel):
     rate_limits: RateLimits = Field(default_factory=RateLimits, description="bursts of ten seconds' worth")
     allowed_hosts: list[str] = Field(default_factory=list, description="Host header names `converge serve` "
                                      "answers besides localhost and its listen address (LAN name, reverse proxy)")
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60, description="lifetime of a login's access token")
+    refresh_token_days: int = Field(7, ge=1, le=365, description="lifetime of a login's refresh token (renewed by each refresh)")
 
 
 class Config(BaseModel):

@@ -138,3 +138,45 @@ def test_a_burst_of_first_requests_with_one_token_shares_one_check(homelab, monk
     for t in threads:
         t.join()
     assert codes == [404] * 30 and len(hashes) < 10
+
+
+def test_lifetimes_expiry_and_last_use(homelab):
+    assert [auth.parse_lifetime(t) for t in ("90m", "12h", "30d", "2w")] == [5400, 43200, 2592000, 1209600]
+    for bad in ("3y", "d", "-1d", "0h", "1.5h", ""):
+        try:
+            auth.parse_lifetime(bad)
+        except ValueError as e:
+            assert "m, h, d or w" in str(e)
+        else:
+            raise AssertionError(bad)
+    now = [1_800_000_000.0]
+    token = create_token(str(homelab), "ci", "viewer", lifetime=3600, now=now[0])
+    entry = read_tokens(str(homelab))["ci"]
+    assert (entry["created"], entry["expires"]) == ("2027-01-15T08:00:00Z", "2027-01-15T09:00:00Z")
+    assert not auth.expired(entry, now[0] + 3599) and auth.expired(entry, now[0] + 3600)
+    c = api_client(create_app(str(homelab), clock=lambda: now[0]), token)
+    for step in (0, 10, 40):  # "last used" is written at most once a minute
+        now[0] += step
+        assert c.get("/api/v1/auth/me").status_code == 200
+    [listed] = auth.list_tokens(str(homelab))
+    assert listed == {"name": "ci", "role": "viewer", "created": "2027-01-15T08:00:00Z",
+                      "expires": "2027-01-15T09:00:00Z", "last_used": "2027-01-15T08:00:00Z"}
+    now[0] += 20
+    assert c.get("/api/v1/auth/me").status_code == 200
+    assert auth.list_tokens(str(homelab))[0]["last_used"] == "2027-01-15T08:01:10Z"
+    assert token not in (homelab / ".converge" / "tokens-used.json").read_text()
+    assert auth.revoke_token(str(homelab), "ci") and not auth.revoke_token(str(homelab), "ci")
+
+
+def test_a_token_with_a_broken_expiry_makes_the_store_untrusted(homelab):
+    create_token(str(homelab), "ci", "viewer")
+    data = json.loads(open(tokens_path(str(homelab))).read())
+    data["ci"]["expires"] = "next week"
+    open(tokens_path(str(homelab)), "w").write(json.dumps(data))
+    try:
+        read_tokens(str(homelab))
+    except auth.TokenStoreError as e:
+        assert "has an `expires` that is no ISO 8601 time" in str(e)
+    else:
+        raise AssertionError("accepted")
+    assert api_client(create_app(str(homelab)), "cvg_x").get("/api/v1/plan").status_code == 503

@@ -71,3 +71,23 @@ def test_a_body_over_the_limit_is_413(client):
     big = b'{"name": "tank/x", "pad": "' + b"x" * (1 << 20) + b'"}'
     r = client.post("/api/v1/datasets", content=big, headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+def test_login_routes_are_public_and_list_their_errors():
+    doc = openapi_document()
+    paths = doc["paths"]
+    for path in ("/api/v1/auth/login", "/api/v1/auth/refresh"):
+        op = paths[path]["post"]
+        assert op["security"] == []
+        assert {"200", "401", "422", "429"} <= set(op["responses"])
+        assert op["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TokenPair"}
+    assert "security" not in paths["/api/v1/auth/logout"]["post"] and "204" in paths["/api/v1/auth/logout"]["post"]["responses"]
+    assert doc["components"]["schemas"]["TokenPair"]["required"] == ["access_token", "refresh_token", "token_type",
+                                                                     "expires_in", "role", "username"]
+    assert doc["components"]["schemas"]["Me"]["required"] == ["name", "role", "expires"]
+    for path in ("/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/auth/me",
+                 "/api/v1/tokens", "/api/v1/tokens/{name}"):
+        for method, op in paths[path].items():
+            if method != "parameters":
+                assert all(r["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+                           for code, r in op["responses"].items() if code >= "400"), (method, path)

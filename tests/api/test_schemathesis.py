@@ -36,7 +36,7 @@ def test_schemathesis_finds_nothing(homelab, tmp_path):
         pytest.fail("schemathesis (`st`) is not installed: pip install -e '.[test]'")
     with open(homelab / "converge.yaml", "a") as f:
         f.write("api:\n  rate_limits: {reads_per_minute: 1000000, writes_per_minute: 1000000, logins_per_minute: 1000000, "
-                "anonymous_per_minute: 1000000}\n")
+                "anonymous_per_minute: 1000000, account_logins_per_minute: 1000000}\n")
     token = create_token(str(homelab), "fuzzer", "admin")  # a named token: no anonymous reads
     (tmp_path / "schemathesis.toml").write_text(CONFIG)
     port = free_port()

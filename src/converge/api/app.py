@@ -6,6 +6,8 @@ are: `/api/v1/datasets/tank/media`, `/api/v1/snapshots/tank/media@daily/rollback
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,12 +20,14 @@ from starlette.routing import Route
 from ..config import load_config
 from ..errors import ConvergeError
 from ..resources import BY_KIND
-from . import approvals, hardware, health, routes
+from . import approvals, hardware, health, login, permissions, routes
+from .apiusers import store as account_store
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
 from .guard import Guard, allowed_names, is_loopback
 from .openapi import openapi_document
 from .service import Service, collections
+from .sessions import Sessions
 
 
 def _methods(path: str, handlers: dict[str, Any], collection: str | None = None) -> Route:
@@ -33,6 +37,7 @@ def _methods(path: str, handlers: dict[str, Any], collection: str | None = None)
         handler = handlers["GET" if request.method == "HEAD" else request.method]  # Route answers 405 to others
         if collection is not None:
             request.path_params["collection"] = collection
+        permissions.check(request, handler)  # the role the handler declares (permissions.py)
         return await handler(request)  # type: ignore[no-any-return]
 
     return Route(path, endpoint, methods=list(handlers))
@@ -93,12 +98,19 @@ async def docs(request: Request) -> Response:
 def create_app(directory: str, host: str | None = None, root: str | None = None, auto_apply: bool = False,
                write_rate: float | None = None, write_burst: int | None = None, listen: str = "127.0.0.1:8470",
                allowed_hosts: list[str] | None = None, streams_per_token: int = 8,
-               keepalive: float = 15.0) -> Starlette:
+               keepalive: float = 15.0, clock: Callable[[], float] = time.time) -> Starlette:
     """The API over DIR. Requests are checked by guard.Guard (Host, Origin, token, rate limits)
-    against the token store DIR/.converge/tokens.json; `listen` is the address it is served on."""
+    against the token store DIR/.converge/tokens.json and the logins' sessions; `listen` is the
+    address it is served on; `clock` tells the time tokens expire by (tests move it)."""
     base = "/api/v1"
     route_list = [
         _methods(f"{base}/health", {"GET": health.health}),
+        _methods(f"{base}/auth/login", {"POST": login.login}),
+        _methods(f"{base}/auth/refresh", {"POST": login.refresh}),
+        _methods(f"{base}/auth/logout", {"POST": login.logout}),
+        _methods(f"{base}/auth/me", {"GET": login.me}),
+        _methods(f"{base}/tokens", {"GET": login.list_tokens}),
+        _methods(f"{base}/tokens/{{name:str}}", {"DELETE": login.revoke_token}),
         _methods(f"{base}/ready", {"GET": health.ready}),
         _methods(f"{base}/plan", {"GET": routes.get_plan}),
         _methods(f"{base}/apply", {"POST": routes.post_apply}),
@@ -123,9 +135,13 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
     if write_rate is not None or write_burst is not None:  # tests and benchmarks set the bucket directly
         write = RateLimit(write_rate or write.rate, write_burst or write.burst)
     limits = {"write": write, "read": RateLimit.per_minute(configured.reads_per_minute),
-              "login": RateLimit.per_minute(configured.logins_per_minute), "anonymous": RateLimit.per_minute(configured.anonymous_per_minute)}
+              "login": RateLimit.per_minute(configured.logins_per_minute), "anonymous": RateLimit.per_minute(configured.anonymous_per_minute),
+              "account": RateLimit(configured.account_logins_per_minute / 60.0, configured.account_logins_per_minute)}
+    sessions = Sessions(service.directory, settings.access_token_minutes * 60.0, settings.refresh_token_days * 86400.0)
+    accounts = account_store(service.directory)
     guard = Middleware(Guard, store=TokenStore(service.directory), allowed=allowed_names(listen, allowed_hosts),
-                       loopback=is_loopback(address or "127.0.0.1"), limits=limits)
+                       loopback=is_loopback(address or "127.0.0.1"), limits=limits, sessions=sessions,
+                       accounts=accounts, clock=clock)
     # Our own errors are answered by the exception middleware; anything else (a bug) by the
     # server-error handler, still in the one error shape.
     route_list = [_whole_path(r) for r in route_list]
@@ -135,6 +151,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
     app.state.health = health.HealthCache()
     app.state.streams = routes.StreamSlots(streams_per_token)
     app.state.keepalive = keepalive
+    app.state.limits, app.state.sessions, app.state.accounts, app.state.clock = limits, sessions, accounts, clock
     return app
 
 

@@ -1,4 +1,5 @@
-"""Bearer tokens with roles (admin writes, viewer reads), stored hashed; per-client rate limits.
+"""Long-lived bearer tokens with roles (permissions.py), stored hashed, optionally expiring;
+per-client rate limits. (Short-lived tokens from a login are sessions.py.)
 
 The store is DIR/.converge/tokens.json. A missing, unreadable or corrupt store never means
 "no authentication": the server refuses (503) until it is fixed. Checking a token costs the
@@ -16,13 +17,19 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ConvergeError
 from ..fsutil import STATE_DIR, atomic_write, state_dir
+from ..lock import file_lock
+from .jsonfile import JsonFile
 
-ROLES = ("admin", "viewer")
+ROLES = ("admin", "operator", "viewer")
+USED_EVERY = 60.0  # seconds: "last used" is written at most this often per token
 PREFIX = 8  # characters of a token kept in clear to find its entry ("cvg_" and 4 random ones)
 BOOTSTRAP = "admin"  # the token `converge serve` creates on a directory without a token store
 
@@ -67,28 +74,102 @@ def read_tokens(directory: str) -> dict[str, dict[str, Any]]:
             ok = False
         if not ok:
             raise TokenStoreError(f"{path}: token {name!r} is corrupt (role, salt, hash and prefix are needed)")
+        try:
+            expires_at(entry)
+        except (TypeError, ValueError):
+            raise TokenStoreError(f"{path}: token {name!r} has an `expires` that is no ISO 8601 time") from None
     return data
+
+
+LIFETIME_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_lifetime(text: str) -> float:
+    """`90m`, `12h`, `30d`, `2w`: seconds. Raises ValueError saying what is allowed."""
+    number, unit = text.strip()[:-1], text.strip()[-1:]
+    if unit not in LIFETIME_UNITS or not number.isdigit() or not 0 < int(number) <= 100_000:
+        raise ValueError(f"--expires {text!r}: a whole number and a unit, m, h, d or w (90m, 12h, 30d, 2w)")
+    return float(int(number) * LIFETIME_UNITS[unit])
+
+
+def iso(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def expires_at(entry: dict[str, Any]) -> float | None:
+    """When a token stops working (seconds since the epoch), or None: it does not expire."""
+    value = entry.get("expires")
+    return None if value is None else parse_iso(str(value))
+
+
+def expired(entry: dict[str, Any], now: float) -> bool:
+    end = expires_at(entry)
+    return end is not None and now >= end
+
+
+@contextmanager
+def _changing(directory: str) -> Iterator[dict[str, dict[str, Any]]]:
+    """The token store under its file lock, written back when the block ends without an error."""
+    state_dir(directory)
+    with file_lock(tokens_path(directory) + ".lock", 10.0, "the token store is being changed"):
+        data = read_tokens(directory) if has_store(directory) else {}
+        yield data
+        atomic_write(tokens_path(directory), json.dumps(data, indent=1, sort_keys=True) + "\n", 0o600)
+
+
+def usage(directory: str) -> JsonFile:
+    """DIR/.converge/tokens-used.json: when each token was last used (kept apart from the tokens,
+    so the server's updates never race a `converge token` command's)."""
+    return JsonFile(directory, "tokens-used.json", lambda name, when: parse_iso(str(when)))
+
+
+def revoke_token(directory: str, name: str) -> bool:
+    """Remove NAME's token; False when there is none."""
+    if not has_store(directory):
+        return False
+    with _changing(directory) as data:
+        found = data.pop(name, None) is not None
+    return found
+
+
+def list_tokens(directory: str) -> list[dict[str, Any]]:
+    """Name, role, created, expires and last use of every token (never the token or its hash)."""
+    tokens = read_tokens(directory)
+    try:
+        used = usage(directory).read()
+    except ConvergeError:
+        used = {}  # a broken usage file loses "last used", nothing else
+    return [{"name": name, "role": entry["role"], "created": entry.get("created"), "expires": entry.get("expires"),
+             "last_used": used.get(name)} for name, entry in sorted(tokens.items())]
 
 
 def has_store(directory: str) -> bool:
     return os.path.lexists(tokens_path(directory))
 
 
-def create_token(directory: str, name: str, role: str, bootstrap: bool = False) -> str:
-    """A new token for NAME (printed once; only its salted hash is stored)."""
+def create_token(directory: str, name: str, role: str, bootstrap: bool = False, lifetime: float | None = None,
+                 now: float | None = None) -> str:
+    """A new token for NAME (printed once; only its salted hash is stored), valid for `lifetime`
+    seconds from now, or until revoked."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    data = read_tokens(directory) if has_store(directory) else {}
-    taken = {str(e["prefix"]) for n, e in data.items() if n != name}
-    token = "cvg_" + secrets.token_urlsafe(32)
-    while token[:PREFIX] in taken:  # prefixes stay unique: each finds exactly one entry
+    now = time.time() if now is None else now
+    with _changing(directory) as data:
+        taken = {str(e["prefix"]) for n, e in data.items() if n != name}
         token = "cvg_" + secrets.token_urlsafe(32)
-    salt = os.urandom(16)
-    data[name] = {"role": role, "salt": salt.hex(), "hash": _hash(token, salt), "prefix": token[:PREFIX]}
-    if bootstrap:
-        data[name]["bootstrap"] = True
-    state_dir(directory)
-    atomic_write(tokens_path(directory), json.dumps(data, indent=1, sort_keys=True) + "\n", 0o600)
+        while token[:PREFIX] in taken:  # prefixes stay unique: each finds exactly one entry
+            token = "cvg_" + secrets.token_urlsafe(32)
+        salt = os.urandom(16)
+        data[name] = {"role": role, "salt": salt.hex(), "hash": _hash(token, salt), "prefix": token[:PREFIX],
+                      "created": iso(now)}
+        if lifetime is not None:
+            data[name]["expires"] = iso(now + lifetime)
+        if bootstrap:
+            data[name]["bootstrap"] = True
     return token
 
 
@@ -127,6 +208,22 @@ class TokenStore:
         self._tokens: dict[str, dict[str, Any]] = {}
         self._verified: OrderedDict[bytes, tuple[str, str]] = OrderedDict()  # key -> (name, stored hash)
         self._checks: dict[bytes, Future[tuple[str, str]]] = {}  # token checks running now, by key
+        self.used = usage(directory)
+        self._touched: dict[str, float] = {}
+
+    def due(self, name: str, now: float) -> bool:
+        """Whether NAME's "last used" is to be written now (at most every USED_EVERY seconds)."""
+        with self._lock:
+            if now - self._touched.get(name, -USED_EVERY) < USED_EVERY:
+                return False
+            self._touched[name] = now
+            return True
+
+    def touch(self, name: str, now: float) -> None:
+        try:
+            self.used.update(lambda data: data.__setitem__(name, iso(now)))
+        except (ConvergeError, OSError):
+            pass  # "last used" is a convenience: never refuse a request for it
 
     def tokens(self) -> dict[str, dict[str, Any]]:
         """Raises TokenStoreError when the store is missing, unreadable or corrupt."""

@@ -4,10 +4,13 @@ rate limits, and who the caller is.
 - Host must name this server (localhost, the listen address, converge.yaml `api.allowed_hosts`):
   a page on another site reached through DNS rebinding sends its own name, and gets 421.
 - A write that carries an Origin must come from an allowed host (403 otherwise).
-- Writes always need an admin token. Reads without a token are allowed only as before tokens
-  became mandatory: a loopback listener, a loopback peer, and no token but the one
-  `converge serve` created itself.
-- A token store that is missing, unreadable or corrupt refuses everything but /health (503).
+- Who the caller is: a long-lived token (`cvg_...`, auth.py; refused once it expired) or the
+  access token of a login (`cva_...`, sessions.py; its role is the account's, read each time).
+  Which role a route needs is checked after routing (permissions.py). Reads without a token
+  are allowed only as before tokens became mandatory: a loopback listener, a loopback peer, no
+  token but the one `converge serve` created itself, and no API account.
+- A token store that is missing, unreadable or corrupt refuses every token and anonymous read
+  (503); an unreadable accounts or sessions file refuses logins and their tokens (503).
 - Rate limits: requests without a token, and token checks not answered from the cache, each
   have their own bucket per client, taken before any hashing (a check that finds a valid token
   gives its share back); writes have a bucket per token, so nobody else's traffic spends the
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,10 +29,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import RateLimit, TokenStore, TokenStoreError, check_token
+from .auth import RateLimit, TokenStore, TokenStoreError, check_token, expired, expires_at
 from .errors import ApiError, error_response
+from .jsonfile import JsonFile, StoreError
+from .sessions import ACCESS, Sessions
 
-PUBLIC = frozenset({"/api/v1/health", "/api/v1/ready", "/openapi.json", "/docs"})
+PUBLIC = frozenset({"/api/v1/health", "/api/v1/ready", "/openapi.json", "/docs", "/api/v1/auth/login",
+                    "/api/v1/auth/refresh"})
 READS = frozenset({"GET", "HEAD"})
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -36,7 +43,9 @@ LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 @dataclass(frozen=True)
 class Identity:
     name: str
-    role: str  # admin, viewer, or anonymous
+    role: str  # admin, operator, viewer, or anonymous
+    session: str | None = None  # the login session of an access token
+    expires: float | None = None  # when the token stops working (seconds since the epoch)
 
 
 ANONYMOUS = Identity("anonymous", "anonymous")
@@ -74,8 +83,10 @@ def retry(wait: float) -> dict[str, str]:
 
 class Guard:
     def __init__(self, app: ASGIApp, store: TokenStore, allowed: frozenset[str], loopback: bool,
-                 limits: dict[str, RateLimit]) -> None:
+                 limits: dict[str, RateLimit], sessions: Sessions, accounts: JsonFile,
+                 clock: Callable[[], float]) -> None:
         self.app, self.store, self.allowed, self.loopback, self.limits = app, store, allowed, loopback, limits
+        self.sessions, self.accounts, self.clock = sessions, accounts, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -141,24 +152,61 @@ class Guard:
         if header is None:
             self.take("anonymous", client, "too many requests without a token")
             tokens = self.tokens()
-            if not write and self.loopback and is_loopback(client) and all(e.get("bootstrap") for e in tokens.values()):
+            if not write and self.loopback and is_loopback(client) and tokens and all(e.get("bootstrap") for e in tokens.values()) \
+                    and not self.stored(self.accounts):
                 return ANONYMOUS
             raise ApiError(401, "a valid bearer token is needed" + (" to write" if write else "") +
-                           " (printed by the first `converge serve`, or `converge token create NAME --role admin`)",
+                           " (POST /api/v1/auth/login with an API account, the token printed by the first "
+                           "`converge serve`, or `converge token create NAME --role admin`)",
                            headers={"WWW-Authenticate": "Bearer"})
         scheme, _, token = header.partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""  # another scheme is no token: checked as ""
+        if token.startswith(ACCESS):
+            identity = self.session_identity(token, client)
+        else:
+            identity = await self.token_identity(token, client)
+        if write:
+            self.take("write", identity.name, "too many writes; slow down")
+        return identity
+
+    @staticmethod
+    def stored(file: JsonFile) -> dict[str, Any]:
+        try:
+            return file.read()
+        except StoreError as e:
+            raise ApiError(503, f"authentication is unavailable: {e}", code="auth_unavailable") from None
+
+    async def token_identity(self, token: str, client: str) -> Identity:
         tokens = self.tokens()
         key = self.store.key(token)
         found = self.store.cached(tokens, key)
         if found is None:
             found = await self.verify(tokens, token, key, client)
         name, role = found
-        if write:
-            if role != "admin":
-                raise ApiError(403, f"token {name!r} has role {role}: writes need admin")
-            self.take("write", name, "too many writes; slow down")
-        return Identity(name, role)
+        now = self.clock()
+        if expired(tokens[name], now):
+            raise ApiError(401, f"the token {name!r} expired at {tokens[name]['expires']}; an admin can create a "
+                                f"new one (`converge token create {name} --role {role} --expires 30d`)",
+                           code="token_expired", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if self.store.due(name, now):
+            await run_in_threadpool(self.store.touch, name, now)
+        return Identity(name, role, expires=expires_at(tokens[name]))
+
+    def session_identity(self, token: str, client: str) -> Identity:
+        """The account behind a login's access token (a hash and a compare: no worker thread)."""
+        try:
+            found = self.sessions.check_access(token, self.clock())
+        except StoreError as e:
+            raise ApiError(503, f"authentication is unavailable: {e}", code="auth_unavailable") from None
+        if found == "expired":
+            raise ApiError(401, "the access token expired; get a new one with POST /api/v1/auth/refresh",
+                           code="token_expired", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        account = self.stored(self.accounts).get(found[1]) if isinstance(found, tuple) else None
+        if not isinstance(found, tuple) or account is None:
+            self.take("login", client, "too many token checks; slow down")
+            raise ApiError(401, "the bearer token is not valid", headers={"WWW-Authenticate": "Bearer"})
+        sid, user, until = found
+        return Identity(user, str(account["role"]), session=sid, expires=until)
 
     async def verify(self, tokens: dict[str, dict[str, Any]], token: str, key: bytes, client: str) -> tuple[str, str]:
         """Hash a token not in the cache, in a worker thread. Requests that bring the same token at

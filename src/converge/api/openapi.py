@@ -17,12 +17,16 @@ from ..resources import BY_KIND, KINDS
 from ..schema import manifest_schema
 from ..types import MAX_NAME
 from . import listing
+from .apiusers import MAX_PASSWORD
+from .apiusers import NAME as ACCOUNT_NAME
+from .permissions import ROLES
 from .routes import MAX_BODY
 from .service import collections
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 WHY = {400: "bad request: a query parameter, a body that is not JSON, nests too deeply, or a bad path",
-       401: "no valid bearer token", 403: "not allowed: a viewer's write, a foreign Origin, or converge.yaml",
+       401: "no valid bearer token (missing, wrong, expired or revoked), or a wrong username or password",
+       403: "not allowed: the token's role does not reach the route's, a foreign Origin, or converge.yaml",
        404: "not declared and not on the host", 405: "method not allowed", 409: "conflict: exists already, a template, "
        "busy, or the edit would not plan", 412: "If-Match does not match the current ETag",
        413: f"the body is longer than {MAX_BODY} bytes", 415: "the body is not sent as application/json",
@@ -130,6 +134,18 @@ def _common_schemas() -> dict[str, Any]:
         "Job": {"type": "object", "required": ["id", "status"], "properties": {
             "id": text, "status": {"enum": ["queued", "running", "done", "failed"]},
             "changes": {"type": "array", "items": obj}, "report": obj, "error": text}},
+        "TokenPair": {"type": "object", "required": ["access_token", "refresh_token", "token_type", "expires_in", "role",
+                                                      "username"],
+                      "properties": {"access_token": text, "refresh_token": text, "token_type": {"const": "bearer"},
+                                     "expires_in": {"type": "integer", "minimum": 0, "description": "seconds"},
+                                     "role": {"enum": list(ROLES)}, "username": text}},
+        "Me": {"type": "object", "required": ["name", "role", "expires"],
+               "properties": {"name": text, "role": {"enum": [*ROLES, "anonymous"]},
+                              "expires": {"type": ["string", "null"], "format": "date-time"}}},
+        "TokenInfo": {"type": "object", "required": ["name", "role", "created", "expires", "last_used"],
+                      "properties": {"name": text, "role": {"enum": list(ROLES)},
+                                     **{k: {"type": ["string", "null"], "format": "date-time"}
+                                        for k in ("created", "expires", "last_used")}}},
         "Health": {"type": "object", "required": ["status", "reasons"], "properties": {
             "status": {"enum": ["ok", "degraded", "down"]}, "reasons": {"type": "array", "items": text},
             "host": obj, "last_apply": {"type": ["object", "null"]},
@@ -172,7 +188,9 @@ def _collection_paths(coll: str, kind: str, spec: dict[str, Any], schemas: dict[
                          "parameters": [apply, if_match], "responses": _responses(edit, (*WRITE, 404, 412))}}}
     for verb, declared in BY_KIND[kind].actions.items():
         path = f"{one}/{verb}"
+        role = "admin" if declared.admin_only else "operator or admin"
         op: dict[str, Any] = {"operationId": _op_id("post", path), "summary": declared.summary, "parameters": [apply],
+                              "description": f"role: {role}",
                               "responses": _responses(edit, (*WRITE, 404))}
         if declared.handler == "snapshot":  # the body names the snapshot; the rest is its spec
             snapshot = BY_KIND["snapshot"].spec.__name__.removesuffix("Spec")
@@ -218,7 +236,11 @@ def _document(kinds: tuple[str, ...]) -> dict[str, Any]:
     return {"openapi": "3.1.0",
             "info": {"title": "converge", "version": "1",
                      "description": "Every write is an edit of the manifests in git. Lists take filters, q, sort and pages."},
-            "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "components": {"schemas": schemas, "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "a long-lived token (`converge token create`) or the access_token of POST /api/v1/auth/login. "
+                               "Roles: viewer reads; operator also runs actions (start/stop/restart, scrub, snapshots, "
+                               "run) and plan/apply; admin does everything (resources, manifests, tokens, approvals)"}}},
             "security": [{"bearer": []}], "paths": paths}
 
 
@@ -276,6 +298,7 @@ def _other_paths() -> dict[str, Any]:
             "put": {"summary": "write a whole manifest file (validated first)",
                     "requestBody": {"required": True, "content": {"application/yaml": {"schema": _ref("Manifest")}}},
                     "responses": _responses({"200": _json(_ref("EditResult"))}, (*WRITE, 412))}},
+        **_auth_paths(),
         "/api/v1/disks": {"get": {"summary": "the host's block devices (lsblk -J -b -O), read-only",
                                   "responses": _responses({"200": _json({"type": "object", "required": ["disks"],
                                                                          "properties": {"disks": {"type": "array",
@@ -287,6 +310,43 @@ def _other_paths() -> dict[str, Any]:
         "/docs": {"get": public | {"summary": "a page listing the routes",
                                    "responses": _responses({"200": _json({"type": "string"}, media="text/html")}, (421,),
                                                            True)}},
+    }
+
+
+def _auth_paths() -> dict[str, Any]:
+    public = {"security": []}
+    text = {"type": "string"}
+    login = {"type": "object", "additionalProperties": False, "required": ["username", "password"], "properties": {
+        "username": {"type": "string", "pattern": ACCOUNT_NAME.pattern, "maxLength": 64},
+        "password": {"type": "string", "minLength": 1, "maxLength": MAX_PASSWORD}},
+        "example": {"username": "alice", "password": "correct horse battery"}}
+    refresh = {"type": "object", "additionalProperties": False, "required": ["refresh_token"],
+               "properties": {"refresh_token": text}}
+    pair = {"200": _json(_ref("TokenPair"), headers={"Cache-Control": {"schema": text}})}
+    login_codes = (400, 401, 403, 413, 415, 421, 422, 429, 503)  # 403: a foreign Origin
+    token_name = {"name": "name", "in": "path", "required": True, "description": "the token's name",
+                  "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}}
+    no_content = {"204": {"description": "done"}}
+    return {
+        "/api/v1/auth/login": {"post": public | {
+            "summary": "log in with an API account: a short-lived access token and a refresh token (public)",
+            "requestBody": _body(login), "responses": _responses(pair, login_codes, True)}},
+        "/api/v1/auth/refresh": {"post": public | {
+            "summary": "a new token pair for a refresh token (the old pair stops working; public)",
+            "requestBody": _body(refresh), "responses": _responses(pair, login_codes, True)}},
+        "/api/v1/auth/logout": {"post": {"summary": "end this login: its access and refresh tokens are refused from now on",
+                                         "responses": _responses(no_content, (*READ, 403, 409))}},
+        "/api/v1/auth/me": {"get": {"summary": "who this token is: name, role, when it expires",
+                                    "responses": _responses({"200": _json(_ref("Me"))}, READ)}},
+        "/api/v1/tokens": {"get": {"summary": "the long-lived tokens: name, role, created, expires, last used (admin)",
+                                   "responses": _responses({"200": _json({"type": "object", "required": ["items"],
+                                                                          "properties": {"items": {
+                                                                              "type": "array",
+                                                                              "items": _ref("TokenInfo")}}})},
+                                                           (*READ, 403))}},
+        "/api/v1/tokens/{name}": {"parameters": [token_name],
+                                  "delete": {"summary": "revoke a long-lived token (admin)",
+                                             "responses": _responses(no_content, (*WRITE, 404))}},
     }
 
 

@@ -20,14 +20,21 @@ from ..resources import BY_KIND
 from ..resources.base import KindAction
 from . import accounts, listing
 from .errors import ApiError
+from .permissions import needs
 from .service import Service, collections, etag_of, read_manifest
 
 
-# (collection, action): what it writes into the manifests (its summary in the OpenAPI document)
 def kind_action(collection: str, verb: str) -> KindAction | None:
     """The action a kind declares for this collection and verb (the registry is the only list)."""
     kind = collections().get(collection)
     return BY_KIND[kind].actions.get(verb) if kind else None
+
+
+def action_role(request: Request) -> str:
+    """The least role POST /COLLECTION/NAME/ACTION needs (see permissions.py): an operator runs every
+    action a kind does not mark admin_only (a rollback discards newer data, a password is a secret)."""
+    declared = kind_action(request.path_params.get("collection", ""), request.path_params.get("action", ""))
+    return "admin" if declared is None or declared.admin_only else "operator"
 
 
 def service(request: Request) -> Service:
@@ -35,10 +42,11 @@ def service(request: Request) -> Service:
 
 
 def authorize(request: Request, write: bool) -> str:
-    """The caller's name. guard.Guard has already checked the token, and the admin role of a write."""
+    """The caller's name. guard.Guard has checked the token, and app._methods the role the handler
+    needs (permissions.py); a handler reached some other way still needs admin to write."""
     identity = request.state.identity
-    if write and identity.role != "admin":
-        raise ApiError(403, f"{identity.name} may not write: writes need an admin token")
+    if write and not getattr(request.state, "permitted", False) and identity.role != "admin":
+        raise ApiError(403, f"{identity.name} may not write here: it needs an admin token")
     return str(identity.name)
 
 
@@ -199,6 +207,7 @@ async def _edit(request: Request, combine: Any, verb: str) -> Response:
 
 
 # -- actions: each is a manifest edit (a state field or a request stamp) ------------------------
+@needs(action_role)
 async def action(request: Request) -> Response:
     author = authorize(request, write=True)
     coll, verb, name = request.path_params["collection"], request.path_params["action"], request.path_params["name"]
@@ -291,6 +300,7 @@ async def get_plan(request: Request) -> Response:
     return JSONResponse(json.loads(plan.redacted().model_dump_json()))
 
 
+@needs("operator")
 async def post_apply(request: Request) -> Response:
     authorize(request, write=True)
     body = await optional_object(request, '{"allow_destroy": ["kind/name", ...]}')

@@ -31,7 +31,8 @@ class SnapshotKind(Kind[SnapshotSpec]):
     kind = "snapshot"
     section = ("snapshots",)
     spec = SnapshotSpec
-    actions = {"rollback": KindAction("rollback_to + rollback_requested on the dataset", handler="rollback")}
+    actions = {"rollback": KindAction("rollback_to + rollback_requested on the dataset (admin: newer data is lost)",
+                                     handler="rollback", admin_only=True)}
     name_pattern = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*@[A-Za-z0-9_.:-]+")
     name_allowed = "pool/dataset@name (letters, digits, '_', '.', ':', '-')"
     holds_data = True

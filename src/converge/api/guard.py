@@ -78,6 +78,8 @@ class Guard:
         self.app, self.store, self.allowed, self.loopback, self.limits = app, store, allowed, loopback, limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # websocket.py checks Host, Origin and the token (header or first message) with this guard
+            scope.setdefault("state", {})["guard"] = self
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

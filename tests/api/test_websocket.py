@@ -111,3 +111,18 @@ def test_refs_of_every_event_shape():
     assert not Subscription(names=["tank"]).matches({"event": "job", "refs": []})
     assert Subscription(events=["job"]).matches({"event": "job", "refs": []})
     assert not Subscription(kinds=["pool"], names=["media"]).matches({"event": "x", "applied": ["pool/tank", "smb/media"]})
+
+
+def test_the_openapi_document_describes_the_route_and_its_messages(client):
+    import jsonschema
+
+    doc = client.get("/openapi.json").json()
+    op = doc["paths"]["/api/v1/ws"]["get"]
+    assert {"101", "401", "403", "426", "429"} <= set(op["responses"])
+    schema = {**op["x-websocket-messages"]["client"], "components": doc["components"]}
+    check = jsonschema.Draft202012Validator(schema)
+    check.validate({"token": "cvg_x", "subscribe": {"kinds": ["dataset"], "names": ["tank/*"], "since": 0}})
+    for bad in ({"subscribe": {"colour": "red"}}, {"subscribe": {"kinds": ["planet"]}}, {"hello": 1}):
+        assert not check.is_valid(bad), bad  # the server refuses these too (test above)
+    r = client.get("/api/v1/ws")
+    assert r.status_code == 426 and r.json()["error"]["code"] == "upgrade_required"

@@ -16,7 +16,7 @@ from typing import Any
 from ..resources import BY_KIND
 from ..schema import manifest_schema
 from ..types import MAX_NAME
-from . import listing
+from . import listing, websocket
 from .routes import ACTIONS, MAX_BODY
 from .service import COLLECTIONS
 
@@ -27,7 +27,7 @@ WHY = {400: "bad request: a query parameter, a body that is not JSON, nests too 
        "busy, or the edit would not plan", 412: "If-Match does not match the current ETag",
        413: f"the body is longer than {MAX_BODY} bytes", 415: "the body is not sent as application/json",
        421: "the Host header does not name this server", 422: "the result would not validate (details: file, line, field)",
-       429: "rate limited (Retry-After)", 503: "the token store or a manifest cannot be read"}
+       426: "a plain request to a WebSocket route: open it with a WebSocket client", 429: "rate limited (Retry-After)", 503: "the token store or a manifest cannot be read"}
 GUARDED = (401, 421, 429, 503)  # what guard.Guard may answer before any handler
 READ = (*GUARDED, 400)
 WRITE = (*GUARDED, 400, 403, 409, 413, 415, 422)
@@ -205,6 +205,9 @@ def openapi_document() -> dict[str, Any]:
     for coll, kind in COLLECTIONS.items():
         paths.update(_collection_paths(coll, kind, schemas[BY_KIND[kind].spec.__name__], schemas))
     paths.update(_other_paths())
+    ws_paths, ws_schemas = websocket.openapi_paths(_responses({}, (*READ, 403, 426)))
+    paths.update(ws_paths)
+    schemas.update(ws_schemas)
     for path, ops in paths.items():
         for method, op in ops.items():
             if method != "parameters":

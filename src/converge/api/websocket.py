@@ -222,3 +222,36 @@ async def upgrade_required(request: Request) -> Response:
     """A plain GET of the WebSocket route: the answer says how to open it."""
     raise ApiError(426, "this is a WebSocket: open it with a WebSocket client (Upgrade: websocket)",
                    headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+
+
+def openapi_paths(error_responses: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The route and its message schemas, as far as OpenAPI 3.1 can say it (it has no WebSocket
+    operations): the handshake is a GET answered 101, the messages are components described in
+    `x-websocket-messages`. `error_responses` are the statuses a refused handshake can have."""
+    strings = {"type": "array", "items": {"type": "string"}}
+    subscribe = {"type": "object", "additionalProperties": False, "properties": {
+        "events": strings | {"description": "event types: apply, edit, job, reconcile, drift, change, approval, ..."},
+        "kinds": strings | {"description": "resource kinds", "items": {"enum": sorted(BY_KIND)}},
+        "names": strings | {"description": "resource names or shell patterns (tank/*)"},
+        "since": {"type": "integer", "minimum": 0, "description": "replay from this event number"}}}
+    schemas = {
+        "WsClientMessage": {"type": "object", "additionalProperties": False, "description": "a message to /api/v1/ws",
+                            "properties": {"token": {"type": "string", "description": "first message only, when the "
+                                                     "handshake had no Authorization header"}, "subscribe": subscribe},
+                            "example": {"token": "cvg_...", "subscribe": {"kinds": ["dataset"], "names": ["tank/*"]}}},
+        "Event": {"type": "object", "required": ["seq", "time", "event"], "description": "an event, as /api/v1/events "
+                  "and /api/v1/ws send it; `subscribed` and `error` come from /api/v1/ws only",
+                  "properties": {"seq": {"type": "integer"}, "time": {"type": "number"}, "event": {"type": "string"},
+                                 "ref": {"type": "string"}, "refs": strings, "job": {"type": "string"},
+                                 "status": {"type": "string"}, "action": {"type": "string"}},
+                  "example": {"seq": 7, "time": 1795000000.0, "event": "apply", "job": "3f2a9c1b0d4e",
+                              "ref": "dataset/tank/media", "action": "+", "status": "done", "detail": ""}},
+    }
+    doc = __doc__ or ""
+    op = {"operationId": "getWs", "summary": "the event stream over a WebSocket: open it with a WebSocket client",
+          "description": doc[doc.index("Authentication"):],
+          "responses": {"101": {"description": "switching protocols: then messages, JSON objects in text frames"},
+                        **error_responses},
+          "x-websocket-messages": {"client": {"$ref": "#/components/schemas/WsClientMessage"},
+                                   "server": {"$ref": "#/components/schemas/Event"}}}
+    return {PATH: {"get": op}}, schemas

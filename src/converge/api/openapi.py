@@ -27,7 +27,8 @@ WHY = {400: "bad request: a query parameter, a body that is not JSON, nests too 
        "busy, or the edit would not plan", 412: "If-Match does not match the current ETag",
        413: f"the body is longer than {MAX_BODY} bytes", 415: "the body is not sent as application/json",
        421: "the Host header does not name this server", 422: "the result would not validate (details: file, line, field)",
-       426: "a plain request to a WebSocket route: open it with a WebSocket client", 429: "rate limited (Retry-After)", 503: "the token store or a manifest cannot be read"}
+       426: "a plain request to a WebSocket route: open it with a WebSocket client",
+       429: "rate limited (Retry-After)", 503: "the token store or a manifest cannot be read"}
 GUARDED = (401, 421, 429, 503)  # what guard.Guard may answer before any handler
 READ = (*GUARDED, 400)
 WRITE = (*GUARDED, 400, 403, 409, 413, 415, 422)
@@ -73,7 +74,8 @@ def _create_schema(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     """The spec's schema plus a required `name`: one object, so `additionalProperties: false`
     still holds and a body that validates against it is one the server takes apart."""
     out = copy.deepcopy(spec)
-    out["title"] = f"{spec.get('title', kind)} with its name"
+    out["title"] = f"{spec.get('title', kind).removesuffix('Spec')}Create"  # generated clients name classes by title
+    out.setdefault("description", f"a {kind}'s name and fields")
     out["properties"] = {"name": _name_param(kind)["schema"], **out.get("properties", {})}
     out["required"] = ["name", *out.get("required", [])]
     return out
@@ -81,7 +83,8 @@ def _create_schema(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 def _patch_schema(spec: dict[str, Any]) -> dict[str, Any]:
     """A JSON merge patch (RFC 7396) of the spec: any of its fields, null removes one."""
-    return {"type": "object", "additionalProperties": False, "title": f"merge patch of {spec.get('title', 'a spec')}",
+    return {"type": "object", "additionalProperties": False, "title": f"{spec.get('title', 'Spec').removesuffix('Spec')}Patch",
+            "description": f"a JSON merge patch (RFC 7396) of {spec.get('title', 'a spec')}: any of its fields, null removes one",
             "properties": {k: {"anyOf": [v, {"type": "null"}]} for k, v in spec.get("properties", {}).items()}}
 
 
@@ -111,7 +114,7 @@ def _common_schemas() -> dict[str, Any]:
     return {
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {
             "type": "object", "required": ["code", "message", "details"],
-            "properties": {"code": text, "message": text, "details": {"type": "array"}}}},
+            "properties": {"code": text, "message": text, "details": {"type": "array", "items": obj}}}},
             "example": {"error": {"code": "not_found", "message": "dataset 'tank/x' is neither declared nor on the host",
                                   "details": []}}},
         "Resource": {"type": "object", "required": ["name", "kind", "desired", "actual", "managed", "drift", "etag"],

@@ -41,7 +41,7 @@ def test_a_generated_client_creates_a_dataset_starts_a_container_and_reads_the_p
         gen = importlib.import_module("converge_client")
         default = importlib.import_module("converge_client.api.default")
         from converge_client.api.default import get_datasets_name, get_plan, post_containers_name_start, post_datasets
-        from converge_client.models import DatasetCreate, DatasetProperties, EditResult, Error, Resource
+        from converge_client.models import DatasetCreate, DatasetProperties, EditResult, Error, Plan, PlanChange, Resource
 
         assert hasattr(default, "__path__")
         client = gen.AuthenticatedClient(base_url=base, token=token, raise_on_unexpected_status=True)
@@ -56,9 +56,11 @@ def test_a_generated_client_creates_a_dataset_starts_a_container_and_reads_the_p
         one = get_datasets_name.sync(name="tank/generated", client=client)
         assert isinstance(one, Resource) and one.desired.additional_properties["properties"]["quota"] == 2 << 30  # as the kind reads it
         plan = get_plan.sync(client=client)
-        changes = {(c["ref"]["kind"], c["ref"]["name"]): c for c in plan.to_dict()["changes"]}
-        assert changes[("dataset", "tank/generated")]["action"] == "+"
+        assert isinstance(plan, Plan) and all(isinstance(c, PlanChange) for c in plan.changes)
+        changes = {(c.ref.kind, c.ref.name): c for c in plan.changes}
+        assert changes[("dataset", "tank/generated")].action.value == "+"
         assert ("container", "jellyfin") in changes
+        assert isinstance(created.parsed.plan, Plan)  # an edit answers with the same typed plan
         assert "tank/generated" in (homelab / "storage.yaml").read_text()
     finally:
         sys.path.remove(str(tmp_path))

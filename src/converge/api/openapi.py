@@ -17,6 +17,7 @@ from ..resources import BY_KIND
 from ..schema import manifest_schema
 from ..types import MAX_NAME
 from . import listing, websocket
+from .plan_schema import plan_schemas
 from .routes import ACTIONS, MAX_BODY
 from .service import COLLECTIONS
 
@@ -129,7 +130,7 @@ def _common_schemas() -> dict[str, Any]:
                                         "has_next": {"type": "boolean"}}},
         "EditResult": {"type": "object", "required": ["file", "commit", "held", "plan"],
                        "properties": {"file": text, "commit": {"type": ["string", "null"]},
-                                      "held": {"type": "array", "items": obj}, "plan": obj, "job": text}},
+                                      "held": {"type": "array", "items": obj}, "plan": _ref("Plan"), "job": text}},
         "Job": {"type": "object", "required": ["id", "status"], "properties": {
             "id": text, "status": {"enum": ["queued", "running", "done", "failed"]},
             "changes": {"type": "array", "items": obj}, "report": obj, "error": text}},
@@ -204,6 +205,7 @@ def openapi_document() -> dict[str, Any]:
     for schema in schemas.values():  # OpenAPI components are addressed under #/components/schemas
         _rewrite_refs(schema)
     schemas.update(_common_schemas())
+    schemas.update(plan_schemas())
     paths: dict[str, Any] = {}
     for coll, kind in COLLECTIONS.items():
         paths.update(_collection_paths(coll, kind, schemas[BY_KIND[kind].spec.__name__], schemas))
@@ -235,7 +237,7 @@ def _other_paths() -> dict[str, Any]:
     public = {"security": []}
     return {
         "/api/v1/plan": {"get": {"summary": "the plan (see docs/plan-json.md)",
-                                 "responses": _responses({"200": _json(obj)}, (*READ, 409, 422))}},
+                                 "responses": _responses({"200": _json(_ref("Plan"))}, (*READ, 409, 422))}},
         "/api/v1/apply": {"post": {"summary": "apply as a job",
                                    "requestBody": {"required": False, "content": {"application/json": {"schema": {
                                        "type": "object", "additionalProperties": False,

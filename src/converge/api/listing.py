@@ -13,6 +13,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from ..resources import BY_KIND
@@ -74,12 +75,15 @@ def select(kind: str, items: list[dict[str, Any]], query: Mapping[str, str],
         if key not in known:
             raise ApiError(400, f"unknown query parameter {key!r}; a list of {kind}s takes: {', '.join(parameters(kind))}",
                            details=[{"parameter": key}])
+        if len(getattr(query, "getlist", lambda k: [k])(key)) > 1:  # else the last would win, unsaid
+            raise ApiError(400, f"{key} is given more than once; give it once", details=[{"parameter": key}])
     fields = set(spec_fields(kind))
     for key, wanted in query.items():
         if key in STATUS:
             flag = _boolean(key, wanted)
             items = [i for i in items if bool(i[key]) == flag]
         elif key in fields:
+            _check_value(kind, key, wanted)
             items = [i for i in items if _matches(_field(i, key), wanted)]
     if "q" in query:
         text = query["q"].lower()
@@ -112,6 +116,34 @@ def _matches(value: Any, wanted: str) -> bool:
     if isinstance(value, bool):
         return BOOLEANS.get(wanted.lower()) is value
     return _text(value) == wanted
+
+
+@lru_cache(maxsize=64)
+def _closed_values(kind: str, key: str) -> tuple[str, ...]:
+    """The values a field can take, when it is an enum or a boolean (or null); () when it is open."""
+    prop = BY_KIND[kind].spec.model_json_schema()["properties"].get(key, {})
+    options = prop.get("anyOf", [prop])
+    allowed: list[str] = []
+    for option in options:
+        if "enum" in option:
+            allowed += [_text(v) for v in option["enum"]]
+        elif option.get("type") in ("boolean", "null"):
+            allowed += ["true", "false"] if option["type"] == "boolean" else ["null"]
+        else:
+            return ()
+    return tuple(dict.fromkeys(allowed))
+
+
+def filter_values(kind: str, key: str) -> list[str]:
+    """Every value `?KEY=` takes for this field (a boolean: any of BOOLEANS); [] when any text is."""
+    allowed = _closed_values(kind, key)
+    return list(dict.fromkeys([*allowed, *(BOOLEANS if "true" in allowed else ())]))
+
+
+def _check_value(kind: str, key: str, wanted: str) -> None:
+    allowed = filter_values(kind, key)
+    if allowed and wanted not in allowed:
+        raise ApiError(400, f"{key} is one of {', '.join(allowed)}; not {wanted!r}", details=[{"parameter": key}])
 
 
 def _comments(item: dict[str, Any]) -> str:

@@ -106,7 +106,8 @@ def _list_params(kind: str) -> list[dict[str, Any]]:
         q("per_page", {"type": "integer", "minimum": 1, "maximum": listing.MAX_LIMIT}, "items a page (default 100); wins over limit"),
         *[q(s, {"type": "boolean"}, f"only items with (true) or without (false) {s}") for s in listing.STATUS],
     ]
-    return params + [q(f, {"type": "string"}, f"only items whose {f} is this (desired, else actual)")
+    return params + [q(f, {"type": "string", **({"enum": values} if (values := listing.filter_values(kind, f)) else {})},
+                       f"only items whose {f} is this (desired, else actual)")
                      for f in fields if f not in (*listing.SEARCH, *listing.PAGING, *listing.STATUS)]
 
 

@@ -5,7 +5,8 @@
 - `q=` finds a text in names, comment fields and the `#` comments of the entry (case-insensitive), `name=` a name prefix;
 - `sort=FIELD` (name, kind, file, managed, drift or a spec field), `-FIELD` descending;
 - `offset`/`limit` or `page`/`per_page` (these win when both are sent); the answer has `total` and `has_next`.
-Any other parameter is a 400 that names it."""
+Any other parameter, one given twice, or a value an enum or boolean field can never have is a 400
+that names it."""
 
 from __future__ import annotations
 

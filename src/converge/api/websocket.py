@@ -1,7 +1,7 @@
 """/api/v1/ws: the events of /api/v1/events (edits, apply progress per change, jobs, the watcher's
 reconciles, drift and held destroys) over a WebSocket, with a subscription filter.
 
-Authentication is the SSE route's check (guard.Guard.authenticate), given the token either in
+Authentication is the SSE route's token check (the same guard), given the token either in
 the handshake's `Authorization: Bearer` header or, from clients that cannot set headers (a
 browser), as the first message `{"token": "cvg_..."}`. Never in the URL: URLs end up in logs.
 

@@ -83,3 +83,10 @@ def test_a_filter_value_a_field_can_never_have_is_a_400_with_the_allowed_ones(cl
     doc = client.get("/openapi.json").json()
     [state] = [p for p in doc["paths"]["/api/v1/containers"]["get"]["parameters"] if p["name"] == "state"]
     assert state["schema"]["enum"] == ["running", "stopped"]  # the document says which values are taken
+
+
+def test_filter_by_the_file_that_declares_an_item(client):
+    every = client.get("/api/v1/datasets").json()["items"]
+    in_storage = [i["name"] for i in every if i["file"] == "storage.yaml"]
+    assert in_storage and names(client.get("/api/v1/datasets?file=storage.yaml")) == in_storage
+    assert names(client.get("/api/v1/datasets?file=nowhere.yaml")) == []

@@ -2,7 +2,8 @@
 
 - a top-level field of the kind's spec filters on its value (`?state=stopped`), desired when
   declared, else as found on the host; `drift=true|false` and `managed=true|false` on status;
-- `q=` finds a text in names, comment fields and the `#` comments of the entry (case-insensitive), `name=` a name prefix;
+- `q=` finds a text in names, comment fields and the `#` comments of the entry (case-insensitive), `name=` a name prefix,
+  `file=` the manifest that declares it;
 - `sort=FIELD` (name, kind, file, managed, drift or a spec field), `-FIELD` descending;
 - `offset`/`limit` or `page`/`per_page` (these win when both are sent); the answer has `total` and `has_next`.
 Any other parameter, one given twice, or a value an enum or boolean field can never have is a 400
@@ -21,7 +22,7 @@ from ..resources import BY_KIND
 from .errors import ApiError
 
 STATUS = ("drift", "managed")
-SEARCH = ("q", "name", "sort")
+SEARCH = ("q", "name", "sort", "file")
 PAGING = ("offset", "limit", "page", "per_page")
 ITEM_FIELDS = ("name", "kind", "file", "managed", "drift")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -91,6 +92,8 @@ def select(kind: str, items: list[dict[str, Any]], query: Mapping[str, str],
         items = [i for i in items if text in i["name"].lower() or text in _comments(i).lower()
                  or (comments is not None and text in comments(i).lower())]
     items = [i for i in items if i["name"].startswith(query.get("name", ""))]
+    if "file" in query:
+        items = [i for i in items if i["file"] == query["file"]]
     items = _sorted(items, query.get("sort", "name"), fields)
     offset, limit = _window(query)
     page = items[offset:offset + limit]

@@ -99,6 +99,7 @@ def _list_params(kind: str) -> list[dict[str, Any]]:
     params = [
         q("q", {"type": "string"}, "text in the name, a comment field or the entry's # comments (case-insensitive)", "media"),
         q("name", {"type": "string"}, "name prefix"),
+        q("file", {"type": "string"}, "only items declared in this manifest file", "storage.yaml"),
         q("sort", {"type": "string", "enum": [p + f for f in sortable for p in ("", "-")]}, "field; '-' descending", "-name"),
         q("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}, "items to skip (with limit)"),
         q("limit", {"type": "integer", "minimum": 1, "maximum": listing.MAX_LIMIT}, "items in the answer (default 100)"),

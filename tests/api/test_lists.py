@@ -62,3 +62,31 @@ def test_unknown_query_parameters_are_named(client):
     r = client.get("/api/v1/containers?stat=stopped")
     assert r.status_code == 400 and "'stat'" in r.json()["error"]["message"]
     assert "state" in r.json()["error"]["message"]  # what it does take
+
+
+def test_a_parameter_given_twice_is_named_not_silently_the_last(client):
+    for query in ("state=running&state=stopped", "sort=name&sort=-name", "page=1&page=2"):
+        r = client.get(f"/api/v1/containers?{query}")
+        key = query.partition("=")[0]
+        assert r.status_code == 400 and r.json()["error"]["details"] == [{"parameter": key}], query
+        assert "more than once" in r.json()["error"]["message"]
+
+
+def test_a_filter_value_a_field_can_never_have_is_a_400_with_the_allowed_ones(client):
+    r = client.get("/api/v1/containers?state=paused")
+    assert r.status_code == 400 and r.json()["error"]["details"] == [{"parameter": "state"}]
+    assert "running" in r.json()["error"]["message"] and "stopped" in r.json()["error"]["message"]
+    r = client.get("/api/v1/datasets?protect=maybe")
+    assert r.status_code == 400 and r.json()["error"]["details"] == [{"parameter": "protect"}]
+    assert names(client.get("/api/v1/containers?state=running"))  # what it can have still filters
+    assert names(client.get("/api/v1/containers?image=nothing-like-it")) == []  # free text: no match, no error
+    doc = client.get("/openapi.json").json()
+    [state] = [p for p in doc["paths"]["/api/v1/containers"]["get"]["parameters"] if p["name"] == "state"]
+    assert state["schema"]["enum"] == ["running", "stopped"]  # the document says which values are taken
+
+
+def test_filter_by_the_file_that_declares_an_item(client):
+    every = client.get("/api/v1/datasets").json()["items"]
+    in_storage = [i["name"] for i in every if i["file"] == "storage.yaml"]
+    assert in_storage and names(client.get("/api/v1/datasets?file=storage.yaml")) == in_storage
+    assert names(client.get("/api/v1/datasets?file=nowhere.yaml")) == []

@@ -15,12 +15,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from ..config import load_config
 from ..errors import ConvergeError
 from ..resources import BY_KIND
-from . import approvals, hardware, health, login, permissions, routes
+from . import approvals, hardware, health, login, permissions, routes, websocket
 from .apiusers import store as account_store
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
@@ -117,6 +117,8 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/jobs/{{id:str}}", {"GET": routes.get_job}),
         _methods(f"{base}/facts", {"GET": routes.get_facts}),
         _methods(f"{base}/events", {"GET": routes.events}),
+        WebSocketRoute(websocket.PATH, websocket.endpoint),  # the same events; a plain GET of it is a 426
+        _methods(websocket.PATH, {"GET": websocket.upgrade_required}),
         _methods(f"{base}/approvals", {"GET": approvals.get_approvals, "POST": approvals.post_approvals}),
         _methods(f"{base}/manifests/{{path:path}}", {"GET": routes.get_manifest, "PUT": routes.put_manifest}),
         _methods(f"{base}/disks", {"GET": hardware.get_disks}),
@@ -144,7 +146,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
                        accounts=accounts, clock=clock)
     # Our own errors are answered by the exception middleware; anything else (a bug) by the
     # server-error handler, still in the one error shape.
-    route_list = [_whole_path(r) for r in route_list]
+    route_list = [_whole_path(r) if isinstance(r, Route) else r for r in route_list]
     app = Starlette(routes=route_list, middleware=[guard],
                     exception_handlers={ApiError: handle, ConvergeError: handle, HTTPException: handle, Exception: handle})
     app.state.service = service
@@ -162,4 +164,4 @@ def run(app: Any, listen: str) -> None:  # pragma: no cover - exercised by the r
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback peer as
     # the client address, and every request could pose as a new client to the rate limits.
     uvicorn.run(app, host=host.strip("[]") or "127.0.0.1", port=int(port), log_level="warning",
-                proxy_headers=False)
+                proxy_headers=False, ws_max_size=websocket.MAX_MESSAGE)

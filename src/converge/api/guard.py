@@ -89,6 +89,8 @@ class Guard:
         self.sessions, self.accounts, self.clock = sessions, accounts, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # websocket.py checks Host, Origin and the token (header or first message) with this guard
+            scope.setdefault("state", {})["guard"] = self
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -2,10 +2,12 @@
 
 - a top-level field of the kind's spec filters on its value (`?state=stopped`), desired when
   declared, else as found on the host; `drift=true|false` and `managed=true|false` on status;
-- `q=` finds a text in names, comment fields and the `#` comments of the entry (case-insensitive), `name=` a name prefix;
+- `q=` finds a text in names, comment fields and the `#` comments of the entry (case-insensitive), `name=` a name prefix,
+  `file=` the manifest that declares it;
 - `sort=FIELD` (name, kind, file, managed, drift or a spec field), `-FIELD` descending;
 - `offset`/`limit` or `page`/`per_page` (these win when both are sent); the answer has `total` and `has_next`.
-Any other parameter is a 400 that names it."""
+Any other parameter, one given twice, or a value an enum or boolean field can never have is a 400
+that names it."""
 
 from __future__ import annotations
 
@@ -13,13 +15,14 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from ..resources import BY_KIND
 from .errors import ApiError
 
 STATUS = ("drift", "managed")
-SEARCH = ("q", "name", "sort")
+SEARCH = ("q", "name", "sort", "file")
 PAGING = ("offset", "limit", "page", "per_page")
 ITEM_FIELDS = ("name", "kind", "file", "managed", "drift")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -74,18 +77,23 @@ def select(kind: str, items: list[dict[str, Any]], query: Mapping[str, str],
         if key not in known:
             raise ApiError(400, f"unknown query parameter {key!r}; a list of {kind}s takes: {', '.join(parameters(kind))}",
                            details=[{"parameter": key}])
+        if len(getattr(query, "getlist", lambda k: [k])(key)) > 1:  # else the last would win, unsaid
+            raise ApiError(400, f"{key} is given more than once; give it once", details=[{"parameter": key}])
     fields = set(spec_fields(kind))
     for key, wanted in query.items():
         if key in STATUS:
             flag = _boolean(key, wanted)
             items = [i for i in items if bool(i[key]) == flag]
         elif key in fields:
+            _check_value(kind, key, wanted)
             items = [i for i in items if _matches(_field(i, key), wanted)]
     if "q" in query:
         text = query["q"].lower()
         items = [i for i in items if text in i["name"].lower() or text in _comments(i).lower()
                  or (comments is not None and text in comments(i).lower())]
     items = [i for i in items if i["name"].startswith(query.get("name", ""))]
+    if "file" in query:
+        items = [i for i in items if i["file"] == query["file"]]
     items = _sorted(items, query.get("sort", "name"), fields)
     offset, limit = _window(query)
     page = items[offset:offset + limit]
@@ -112,6 +120,34 @@ def _matches(value: Any, wanted: str) -> bool:
     if isinstance(value, bool):
         return BOOLEANS.get(wanted.lower()) is value
     return _text(value) == wanted
+
+
+@lru_cache(maxsize=64)
+def _closed_values(kind: str, key: str) -> tuple[str, ...]:
+    """The values a field can take, when it is an enum or a boolean (or null); () when it is open."""
+    prop = BY_KIND[kind].spec.model_json_schema()["properties"].get(key, {})
+    options = prop.get("anyOf", [prop])
+    allowed: list[str] = []
+    for option in options:
+        if "enum" in option:
+            allowed += [_text(v) for v in option["enum"]]
+        elif option.get("type") in ("boolean", "null"):
+            allowed += ["true", "false"] if option["type"] == "boolean" else ["null"]
+        else:
+            return ()
+    return tuple(dict.fromkeys(allowed))
+
+
+def filter_values(kind: str, key: str) -> list[str]:
+    """Every value `?KEY=` takes for this field (a boolean: any of BOOLEANS); [] when any text is."""
+    allowed = _closed_values(kind, key)
+    return list(dict.fromkeys([*allowed, *(BOOLEANS if "true" in allowed else ())]))
+
+
+def _check_value(kind: str, key: str, wanted: str) -> None:
+    allowed = filter_values(kind, key)
+    if allowed and wanted not in allowed:
+        raise ApiError(400, f"{key} is one of {', '.join(allowed)}; not {wanted!r}", details=[{"parameter": key}])
 
 
 def _comments(item: dict[str, Any]) -> str:

@@ -16,10 +16,11 @@ from typing import Any
 from ..resources import BY_KIND, KINDS
 from ..schema import manifest_schema
 from ..types import MAX_NAME
-from . import listing
+from . import listing, websocket
 from .apiusers import MAX_PASSWORD
 from .apiusers import NAME as ACCOUNT_NAME
 from .permissions import ROLES
+from .plan_schema import plan_schemas
 from .routes import MAX_BODY
 from .service import collections
 
@@ -31,6 +32,7 @@ WHY = {400: "bad request: a query parameter, a body that is not JSON, nests too 
        "busy, or the edit would not plan", 412: "If-Match does not match the current ETag",
        413: f"the body is longer than {MAX_BODY} bytes", 415: "the body is not sent as application/json",
        421: "the Host header does not name this server", 422: "the result would not validate (details: file, line, field)",
+       426: "a plain request to a WebSocket route: open it with a WebSocket client",
        429: "rate limited (Retry-After)", 503: "the token store or a manifest cannot be read"}
 GUARDED = (401, 421, 429, 503)  # what guard.Guard may answer before any handler
 READ = (*GUARDED, 400)
@@ -77,7 +79,8 @@ def _create_schema(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     """The spec's schema plus a required `name`: one object, so `additionalProperties: false`
     still holds and a body that validates against it is one the server takes apart."""
     out = copy.deepcopy(spec)
-    out["title"] = f"{spec.get('title', kind)} with its name"
+    out["title"] = f"{spec.get('title', kind).removesuffix('Spec')}Create"  # generated clients name classes by title
+    out.setdefault("description", f"a {kind}'s name and fields")
     out["properties"] = {"name": _name_param(kind)["schema"], **out.get("properties", {})}
     out["required"] = ["name", *out.get("required", [])]
     return out
@@ -85,7 +88,8 @@ def _create_schema(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 def _patch_schema(spec: dict[str, Any]) -> dict[str, Any]:
     """A JSON merge patch (RFC 7396) of the spec: any of its fields, null removes one."""
-    return {"type": "object", "additionalProperties": False, "title": f"merge patch of {spec.get('title', 'a spec')}",
+    return {"type": "object", "additionalProperties": False, "title": f"{spec.get('title', 'Spec').removesuffix('Spec')}Patch",
+            "description": f"a JSON merge patch (RFC 7396) of {spec.get('title', 'a spec')}: any of its fields, null removes one",
             "properties": {k: {"anyOf": [v, {"type": "null"}]} for k, v in spec.get("properties", {}).items()}}
 
 
@@ -99,6 +103,7 @@ def _list_params(kind: str) -> list[dict[str, Any]]:
     params = [
         q("q", {"type": "string"}, "text in the name, a comment field or the entry's # comments (case-insensitive)", "media"),
         q("name", {"type": "string"}, "name prefix"),
+        q("file", {"type": "string"}, "only items declared in this manifest file", "storage.yaml"),
         q("sort", {"type": "string", "enum": [p + f for f in sortable for p in ("", "-")]}, "field; '-' descending", "-name"),
         q("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000}, "items to skip (with limit)"),
         q("limit", {"type": "integer", "minimum": 1, "maximum": listing.MAX_LIMIT}, "items in the answer (default 100)"),
@@ -106,7 +111,8 @@ def _list_params(kind: str) -> list[dict[str, Any]]:
         q("per_page", {"type": "integer", "minimum": 1, "maximum": listing.MAX_LIMIT}, "items a page (default 100); wins over limit"),
         *[q(s, {"type": "boolean"}, f"only items with (true) or without (false) {s}") for s in listing.STATUS],
     ]
-    return params + [q(f, {"type": "string"}, f"only items whose {f} is this (desired, else actual)")
+    return params + [q(f, {"type": "string", **({"enum": values} if (values := listing.filter_values(kind, f)) else {})},
+                       f"only items whose {f} is this (desired, else actual)")
                      for f in fields if f not in (*listing.SEARCH, *listing.PAGING, *listing.STATUS)]
 
 
@@ -115,7 +121,7 @@ def _common_schemas() -> dict[str, Any]:
     return {
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {
             "type": "object", "required": ["code", "message", "details"],
-            "properties": {"code": text, "message": text, "details": {"type": "array"}}}},
+            "properties": {"code": text, "message": text, "details": {"type": "array", "items": obj}}}},
             "example": {"error": {"code": "not_found", "message": "dataset 'tank/x' is neither declared nor on the host",
                                   "details": []}}},
         "Resource": {"type": "object", "required": ["name", "kind", "desired", "actual", "managed", "drift", "etag"],
@@ -130,7 +136,7 @@ def _common_schemas() -> dict[str, Any]:
                                         "has_next": {"type": "boolean"}}},
         "EditResult": {"type": "object", "required": ["file", "commit", "held", "plan"],
                        "properties": {"file": text, "commit": {"type": ["string", "null"]},
-                                      "held": {"type": "array", "items": obj}, "plan": obj, "job": text}},
+                                      "held": {"type": "array", "items": obj}, "plan": _ref("Plan"), "job": text}},
         "Job": {"type": "object", "required": ["id", "status"], "properties": {
             "id": text, "status": {"enum": ["queued", "running", "done", "failed"]},
             "changes": {"type": "array", "items": obj}, "report": obj, "error": text}},
@@ -225,10 +231,14 @@ def _document(kinds: tuple[str, ...]) -> dict[str, Any]:
     for schema in schemas.values():  # OpenAPI components are addressed under #/components/schemas
         _rewrite_refs(schema)
     schemas.update(_common_schemas())
+    schemas.update(plan_schemas())
     paths: dict[str, Any] = {}
     for coll, kind in collections().items():
         paths.update(_collection_paths(coll, kind, schemas[BY_KIND[kind].spec.__name__], schemas))
     paths.update(_other_paths())
+    ws_paths, ws_schemas = websocket.openapi_paths(_responses({}, (*READ, 403, 426)))
+    paths.update(ws_paths)
+    schemas.update(ws_schemas)
     for path, ops in paths.items():
         for method, op in ops.items():
             if method != "parameters":
@@ -257,7 +267,7 @@ def _other_paths() -> dict[str, Any]:
     public = {"security": []}
     return {
         "/api/v1/plan": {"get": {"summary": "the plan (see docs/plan-json.md)",
-                                 "responses": _responses({"200": _json(obj)}, (*READ, 409, 422))}},
+                                 "responses": _responses({"200": _json(_ref("Plan"))}, (*READ, 409, 422))}},
         "/api/v1/apply": {"post": {"summary": "apply as a job",
                                    "requestBody": {"required": False, "content": {"application/json": {"schema": {
                                        "type": "object", "additionalProperties": False,

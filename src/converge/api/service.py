@@ -158,7 +158,7 @@ class Service:
             raw = current_fields(_abs(entry.location.file), BY_KIND[kind], name) if entry else None
             fields = change(raw)
             edit = edit_resource(self.directory, desired, kind, name, fields)
-            result = self._validate_write(edit, author, message)
+            result = self._validate_write(edit, author, message, [str(Ref(kind=kind, name=name))])
         if apply or self.auto_apply:
             result["job"] = self.start_apply()["id"]
         return result
@@ -173,7 +173,7 @@ class Service:
                 raise ApiError(412, f"{rel} changed since you read it (ETag mismatch)")
             return self._validate_write(Edit(path, before, text), author, f"api: write {rel}")
 
-    def _validate_write(self, edit: Edit, author: str, message: str) -> dict[str, Any]:
+    def _validate_write(self, edit: Edit, author: str, message: str, refs: list[str] | None = None) -> dict[str, Any]:
         """Validate and plan the edit against the host first; only an edit that plans (its only
         problems: destroys held for an explicit allow) is written and committed."""
         target = self.target()
@@ -190,7 +190,7 @@ class Service:
         plan.host, plan.directory = target.host.name, target.directory
         commit = write_edit(self.directory, edit, author, message)
         self.events.publish({"event": "edit", "file": _rel(self.directory, edit.path), "author": author,
-                             "message": message, "commit": commit})
+                             "message": message, "commit": commit, **({"refs": refs} if refs else {})})
         return {"file": _rel(self.directory, edit.path), "commit": commit,
                 "held": [{"ref": str(c.ref), "reason": c.blocked} for c in plan.changes if c.blocked],
                 "plan": json.loads(plan.redacted().model_dump_json())}
@@ -229,7 +229,8 @@ class Service:
                 job.status = "done" if outcome.report.ok else "failed"
             except Exception as e:  # reported on the job, never lost in a thread
                 job.status, job.error = "failed", str(e)
-            self.events.publish({"event": "job", "job": job.id, "status": job.status})
+            self.events.publish({"event": "job", "job": job.id, "status": job.status,
+                                 "refs": sorted({c["ref"] for c in job.changes})})
 
         threading.Thread(target=run, daemon=True, name=f"apply-{job.id}").start()
         return job.as_dict()

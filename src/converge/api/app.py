@@ -17,8 +17,9 @@ from starlette.routing import Route
 
 from ..config import load_config
 from ..errors import ConvergeError
+from .. import web
 from ..resources import BY_KIND
-from . import approvals, hardware, health, routes
+from . import approvals, hardware, health, history, routes
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
 from .guard import Guard, allowed_names, is_loopback
@@ -107,11 +108,14 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/events", {"GET": routes.events}),
         _methods(f"{base}/approvals", {"GET": approvals.get_approvals, "POST": approvals.post_approvals}),
         _methods(f"{base}/manifests/{{path:path}}", {"GET": routes.get_manifest, "PUT": routes.put_manifest}),
+        _methods(f"{base}/history", {"GET": history.get_history}),
+        _methods(f"{base}/history/{{commit:str}}/revert", {"POST": history.post_revert}),
         _methods(f"{base}/disks", {"GET": hardware.get_disks}),
         _methods(f"{base}/pools/types", {"GET": hardware.get_pool_types}),  # before /pools/{name}
         *[r for collection in COLLECTIONS for r in _resource_routes(base, collection)],
         _methods("/openapi.json", {"GET": openapi}),
         _methods("/docs", {"GET": docs}),
+        *web.routes(),  # the web page: a static shell and its assets, all data through the API above
     ]
     service = Service(directory, host, root, auto_apply)
     settings = load_config(service.directory).api

@@ -99,7 +99,7 @@ export async function whoami(token) {
     method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ role_probe: true }),
   });
   const body = await probe.json().catch(() => ({}));
-  if (probe.status === 422) return { name: "admin token", role: "admin" };
+  if (probe.status === 422) return { name: "token", role: "admin" };  // the name needs /auth/me
   const m = /token '([^']+)' has role (\w+)/.exec((body.error || {}).message || "");
   return m ? { name: m[1], role: m[2] } : { name: "token", role: "viewer" };
 }

@@ -16,7 +16,7 @@ export function h(tag, attrs = {}, ...children) {
 
 export function show(...nodes) {
   const view = document.getElementById("view");
-  view.replaceChildren(...nodes);
+  view.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
 }
 
 export function loading(what) {

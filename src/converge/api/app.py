@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from .. import web
 from ..config import load_config
 from ..errors import ConvergeError
-from .. import web
 from ..resources import BY_KIND
 from . import approvals, hardware, health, history, routes
 from .auth import RateLimit, TokenStore

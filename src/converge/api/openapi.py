@@ -16,7 +16,7 @@ from typing import Any
 from ..resources import BY_KIND
 from ..schema import manifest_schema
 from ..types import MAX_NAME
-from . import history, listing
+from . import history, listing, schedules
 from .routes import ACTIONS, MAX_BODY
 from .service import COLLECTIONS
 
@@ -206,6 +206,7 @@ def openapi_document() -> dict[str, Any]:
         paths.update(_collection_paths(coll, kind, schemas[BY_KIND[kind].spec.__name__], schemas))
     paths.update(_other_paths())
     paths.update(history.openapi_paths(_responses, _json, READ, WRITE))
+    paths.update(schedules.openapi_paths(_responses, _json, READ))
     for path, ops in paths.items():
         for method, op in ops.items():
             if method != "parameters":

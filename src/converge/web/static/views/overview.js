@@ -5,9 +5,10 @@ import { badge, fmtBytes, h, show } from "../ui.js";
 
 export async function overview() {
   const { collections } = await meta();
-  const [health, plan, lists] = await Promise.all([
+  const [health, plan, schedules, lists] = await Promise.all([
     get("/api/v1/health"),
     get("/api/v1/plan"),
+    get("/api/v1/schedules").catch(() => ({ lines: [] })),
     Promise.all(collections.map((c) => get(`/api/v1/${c.name}?limit=1000`).then((l) => [c.name, l.items]))),
   ]);
   const held = {};
@@ -55,7 +56,9 @@ export async function overview() {
     h("section", { class: "grid" }, ...poolCards,
       h("div", { class: "card" }, h("h3", {}, "Last apply"),
         last ? h("p", {}, `${last.result} at ${last.time}${last.job ? ` (job ${last.job})` : ""}`) : h("p", { class: "muted" }, "none since the server started"),
-        h("p", { class: "muted" }, `status: ${health.status}`))),
+        h("p", { class: "muted" }, `status: ${health.status}`)),
+      schedules.lines.length ? h("div", { class: "card", id: "schedules" }, h("h3", {}, "Next runs"),
+        h("ul", { class: "plain" }, schedules.lines.map((l) => h("li", {}, l)))) : null),
     h("h2", {}, "Resources"),
     h("section", { class: "grid", id: "kinds" }, ...cards),
   );

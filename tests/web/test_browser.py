@@ -153,3 +153,65 @@ def test_the_page_without_a_token_shows_only_the_sign_in_and_a_strict_policy(ser
     page.fill("#token-form input[name=token]", "cvg_not-a-token")
     page.click("#token-form button")
     assert "not valid" in page.wait_for_selector("#signin-error:not(:empty)").inner_text()
+
+
+def test_create_from_a_form_an_action_behind_a_confirmation_and_the_yaml_editor(server, browser):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, server, "alice")
+    page.goto(server.url + "/#/list?c=datasets")
+    page.click("details.create summary")
+    page.fill('#create-form [name="name"]', "tank/photos")
+    page.fill('#create-form [name="properties.quota"]', "500G")
+    page.select_option('#create-form [name="properties.compression"]', "zstd")
+    page.click("#create-form button[type=submit]")
+    page.wait_for_selector("#create-form #saved")
+    declared = (server.directory / "storage.yaml").read_text().partition("tank/photos:")[2].partition("\n\n")[0]
+    assert declared.split() == ["properties:", "compression:", "zstd", "quota:", "500G"]
+
+    page.goto(server.url + "/#/resource?c=containers&n=jellyfin")
+    page.click(".actions button:text-is('restart')")
+    assert "restart_requested" in page.inner_text("#confirm-text")  # the dialog names the YAML change
+    page.click("#confirm button[value=cancel]")
+    assert "restart_requested" not in (server.directory / "apps.yaml").read_text()
+    page.click(".actions button:text-is('restart')")
+    confirm(page)
+    page.wait_for_selector("#action-result .ok")
+    assert "restart_requested" in (server.directory / "apps.yaml").read_text()
+
+    page.goto(server.url + "/#/yaml?f=storage.yaml&line=14")
+    page.wait_for_selector("#yaml")
+    text = page.input_value("#yaml")
+    page.fill("#yaml", text.replace("quota: 2T", "quota: lots"))
+    page.click("text=Validate and save")
+    assert "'lots' is not a size" in page.wait_for_selector("#save-result .error").inner_text()
+    assert "quota: 2T" in (server.directory / "storage.yaml").read_text()  # nothing saved
+    # someone else edits the file meanwhile: the save is refused (ETag), the text stays in the editor
+    assert api(server, "PATCH", "/api/v1/datasets/tank/appdata", server.tokens["alice"], {"properties": {"recordsize": "32K"}})[0] == 200
+    page.fill("#yaml", text.replace("quota: 2T", "quota: 3T"))
+    page.click("text=Validate and save")
+    assert "changed since you opened it" in page.wait_for_selector("#save-result .error").inner_text()
+    assert "quota: 2T" in (server.directory / "storage.yaml").read_text()
+    page.reload()
+    page.wait_for_selector("#yaml")
+    page.fill("#yaml", page.input_value("#yaml").replace("quota: 2T", "quota: 3T"))
+    page.click("text=Validate and save")
+    page.wait_for_selector("#save-result .ok")
+    assert "quota: 3T" in (server.directory / "storage.yaml").read_text()
+    assert not errors, errors
+
+
+def test_account_sign_in_posts_to_the_login_route(server, browser):
+    """An unknown account is not signed in (a server without /api/v1/auth/login says to use a token)."""
+    page = browser.new_page()
+    page.goto(server.url + "/")
+    page.fill("#login-form input[name=username]", "alice")
+    page.fill("#login-form input[name=password]", "secret")
+    with page.expect_request("**/api/v1/auth/login") as sent:
+        page.click("#login-form button")
+    assert sent.value.method == "POST" and json.loads(sent.value.post_data) == {"username": "alice", "password": "secret"}
+    message = page.wait_for_selector("#signin-error:not(:empty)").inner_text()
+    assert page.is_hidden("#nav") and message
+    if "/api/v1/auth/login" not in json.loads(urllib.request.urlopen(server.url + "/openapi.json", timeout=30).read())["paths"]:
+        assert "use an API token" in message

@@ -1,5 +1,6 @@
 // The page: sign-in, a hash router, and the views. Everything goes through /api/v1.
 import { ApiError, saveSession, session, whoami } from "./api.js";
+import { meta } from "./meta.js";
 import { loading, show, errorBox } from "./ui.js";
 import { overview } from "./views/overview.js";
 import { resourceList, resourcePage } from "./views/resources.js";
@@ -55,7 +56,8 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
   });
   const body = await r.json().catch(() => ({}));
   if (!r.ok) {
-    const msg = r.status === 404 ? "This server has no account sign-in; use an API token." : (body.error || {}).message;
+    const { doc } = await meta();  // an older server answers for the route it lacks with 401/404
+    const msg = !doc.paths["/api/v1/auth/login"] ? "This server has no account sign-in; use an API token." : (body.error || {}).message;
     document.getElementById("signin-error").textContent = msg || `sign-in failed (HTTP ${r.status})`;
     return;
   }

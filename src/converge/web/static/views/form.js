@@ -22,7 +22,8 @@ function fieldsOf(schemas, schema, prefix = "", depth = 0) {
     if (object && depth === 0) { out.push(...fieldsOf(schemas, object, `${prefix}${key}.`, 1)); continue; }
     const scalar = alts.every((a) => ["string", "integer", "number", "boolean"].includes(a.type) || a.enum);
     if (!scalar || !alts.length) continue;
-    out.push({ path: prefix + key, alts, help: resolve(schemas, raw).description || alts.map((a) => a.description).find(Boolean) || "" });
+    const size = (resolve(schemas, raw).anyOf || []).some((a) => a["x-converge-size"]);
+    out.push({ path: prefix + key, alts, size, help: resolve(schemas, raw).description || alts.map((a) => a.description).find(Boolean) || "" });
   }
   return out;
 }
@@ -31,7 +32,15 @@ function valueAt(obj, path) {
   return path.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), obj);
 }
 
+// 2199023255552 -> "2T": a size shown in the largest unit that divides it exactly
+function sizeText(n) {
+  let v = Number(n), i = 0;
+  while (v && v % 1024 === 0 && i < 6) { v /= 1024; i++; }
+  return i ? `${v}${"BKMGTPE"[i]}` : String(n);
+}
+
 function input(field, current) {
+  if (field.size && typeof current === "number") current = sizeText(current);
   const enums = field.alts.flatMap((a) => a.enum || []);
   const bool = field.alts.some((a) => a.type === "boolean");
   const text = current === undefined || current === null ? "" : String(current);
@@ -59,35 +68,45 @@ function setPath(obj, path, value) {
 }
 
 export async function editForm(coll, item, etag, path) {
+  return schemaForm(coll, `Edit ${item.name}`, item.desired, false, (patch) =>
+    request("PATCH", path, { json: patch, headers: etag ? { "If-Match": etag } : {} }));
+}
+
+export async function createForm(coll, kind) {
+  return schemaForm(coll, `New ${kind}`, {}, true, (fields) => request("POST", `/api/v1/${coll}`, { json: fields }));
+}
+
+async function schemaForm(coll, title, initial, withName, send) {
   const { collections, schemas } = await meta();
   const entry = collections.find((c) => c.name === coll);
   const fields = fieldsOf(schemas, schemas[entry.schema]);
-  if (!fields.length) return null;
+  const all = withName ? [{ path: "name", alts: [{ type: "string" }], help: "the new resource's name" }, ...fields] : fields;
+  if (!fields.length && !withName) return null;
   const result = h("div", { class: "form-result" });
-  const rows = fields.map((f) => h("label", { class: "field", "data-field": f.path },
-    h("span", {}, f.path), input(f, valueAt(item.desired, f.path)),
+  const rows = all.map((f) => h("label", { class: "field", "data-field": f.path },
+    h("span", {}, f.path), input(f, valueAt(initial, f.path)),
     f.help ? h("small", { class: "muted" }, f.help) : null, h("small", { class: "field-error" })));
-  const form = h("form", { class: "card edit", id: "edit-form" }, h("h2", {}, `Edit ${item.name}`), ...rows,
-    h("button", { type: "submit", class: "write" }, "Save to git"), result);
+  const form = h("form", { class: "card edit", id: withName ? "create-form" : "edit-form" }, h("h2", {}, title), ...rows,
+    h("button", { type: "submit", class: "write" }, withName ? "Create in git" : "Save to git"), result);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     form.querySelectorAll(".field-error").forEach((e) => (e.textContent = ""));
-    const patch = {};
-    for (const f of fields) {
+    const body = {};
+    for (const f of all) {
       const el = form.elements[f.path];
-      if (el.value !== el.dataset.initial) setPath(patch, f.path, convert(f, el.value.trim()));
+      if (el.value !== el.dataset.initial) setPath(body, f.path, convert(f, el.value.trim()));
     }
-    if (!Object.keys(patch).length) { result.replaceChildren(h("p", { class: "muted" }, "Nothing changed.")); return; }
+    if (!Object.keys(body).length) { result.replaceChildren(h("p", { class: "muted" }, "Nothing changed.")); return; }
     try {
-      const r = await request("PATCH", path, { json: patch, headers: etag ? { "If-Match": etag } : {} });
+      const r = await send(body);
       result.replaceChildren(h("p", { class: "ok", id: "saved" }, `Committed ${(r.data.commit || "").slice(0, 12)} to ${r.data.file}. `,
         h("a", { href: "#/plan" }, "See the plan →"), " ", h("a", { href: "#/history" }, "History →")));
     } catch (e) {
       let placed = false;
       for (const d of e.details || []) {
-        const label = fields.find((f) => d.path && (d.path === f.path || d.path.endsWith("." + f.path)));
-        if (label) {
-          form.querySelector(`[data-field="${CSS.escape(label.path)}"] .field-error`).textContent =
+        const field = all.find((f) => d.path && (d.path === f.path || d.path.endsWith("." + f.path)));
+        if (field) {
+          form.querySelector(`[data-field="${CSS.escape(field.path)}"] .field-error`).textContent =
             `${d.file ? d.file.split("/").pop() : ""}:${d.line || ""}: ${d.message}`;
           placed = true;
         }

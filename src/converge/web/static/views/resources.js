@@ -1,8 +1,8 @@
 // Resource lists and one resource's page: desired vs actual, drift per field, actions, edit form.
 import { get, isAdmin, request } from "../api.js";
-import { meta } from "../meta.js";
+import { kindOf, meta } from "../meta.js";
 import { badge, confirmDialog, errorBox, h, pretty, show } from "../ui.js";
-import { editForm } from "./form.js";
+import { createForm, editForm } from "./form.js";
 
 const enc = encodeURIComponent;
 export const resourceHref = (coll, name) => `#/resource?c=${enc(coll)}&n=${enc(name)}`;
@@ -27,7 +27,8 @@ export async function resourceList(params) {
     h("td", {}, h("a", { href: resourceHref(coll, i.name) }, i.name)),
     h("td", {}, status(i)),
     h("td", {}, i.file ? h("a", { href: `#/yaml?f=${enc(i.file)}&line=${i.line}` }, `${i.file}:${i.line}`) : "—")));
-  show(h("h1", {}, coll), search,
+  const create = isAdmin() ? h("details", { class: "create" }, h("summary", { class: "write" }, `New ${kindOf(coll)}…`), await createForm(coll, kindOf(coll))) : null;
+  show(h("h1", {}, coll), search, create,
     h("table", { class: "list" }, h("thead", {}, h("tr", {}, h("th", {}, "name"), h("th", {}, "status"), h("th", {}, "manifest"))), h("tbody", {}, rows)),
     h("p", { class: "muted" }, `${list.total} item(s)`));
 }

@@ -18,7 +18,7 @@ export async function historyView() {
       h("h3", {}, c.message),
       h("p", { class: "muted" }, `${c.author} · ${c.time} · `, h("code", {}, c.commit.slice(0, 12)), ` · ${c.files.join(", ")}`),
       h("details", { open: commits.indexOf(c) === 0 }, h("summary", {}, "diff"), diffView(c.diff)),
-      isAdmin() ? h("button", { class: "write", onclick: () => revert(c, out) }, "Revert this change") : null))
+      isAdmin() && c.files.length === 1 ? h("button", { class: "write", onclick: () => revert(c, out) }, "Revert this change") : null))
       : h("p", { class: "muted" }, "The manifest directory is not a git repository, or has no commits."));
 }
 

@@ -180,6 +180,14 @@ def test_create_from_a_form_an_action_behind_a_confirmation_and_the_yaml_editor(
     page.wait_for_selector("#action-result .ok")
     assert "restart_requested" in (server.directory / "apps.yaml").read_text()
 
+    page.goto(server.url + "/#/resource?c=datasets&n=tank/media")
+    page.fill('.actions input[name="snapshot"]', "before-upgrade")
+    page.click(".actions button:text-is('snapshot')")
+    assert "tank/media@before-upgrade" in page.inner_text("#confirm-text")
+    confirm(page)
+    page.wait_for_selector("#action-result .ok")
+    assert any("tank/media@before-upgrade" in f.read_text() for f in server.directory.glob("*.yaml"))
+
     page.goto(server.url + "/#/yaml?f=storage.yaml&line=14")
     page.wait_for_selector("#yaml")
     text = page.input_value("#yaml")

@@ -45,9 +45,12 @@ export async function resourcePage(params) {
   if (isAdmin() && item.desired !== null) {
     for (const a of actions[coll] || []) {
       if (a.verb === "password" || a.verb === "snapshots") continue;  // need a body: not a one-click action
-      buttons.push(h("button", { class: "write", onclick: () => act(`${a.verb} ${coll.replace(/s$/, "")} ${name}`,
-        `This commits to ${item.file}: ${a.summary}`, "POST", `${apiPath(coll, name)}/${a.verb}`, out) }, a.verb));
+      const edit = !a.summary.includes("not an edit");
+      buttons.push(h("button", { class: "write", onclick: () => act(`${a.verb} ${item.kind} ${name}`,
+        edit ? `This commits to ${item.file}: ${a.summary}` : `${a.summary}; nothing in git changes.`,
+        "POST", `${apiPath(coll, name)}/${a.verb}`, out) }, a.verb));
     }
+    if ((actions[coll] || []).some((a) => a.verb === "snapshots")) buttons.push(snapshotForm(coll, name, item, out));
     buttons.push(h("button", { class: "write danger", onclick: () => act(`Remove ${name} from the manifests`,
       `This deletes the entry at ${item.file}:${item.line} and commits; the host changes on the next apply (a destroy is held for an approval).`,
       "DELETE", apiPath(coll, name), out, { "If-Match": etag }) }, "remove"));
@@ -65,11 +68,25 @@ export async function resourcePage(params) {
   );
 }
 
-async function act(title, text, method, path, out, headers = {}) {
+function snapshotForm(coll, name, item, out) {
+  const form = h("form", { class: "inline" }, h("input", { name: "snapshot", placeholder: "snapshot name", "aria-label": "snapshot name", required: true }),
+    h("button", { class: "write" }, "snapshot"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const snap = form.elements.snapshot.value.trim();
+    act(`Snapshot ${name}@${snap}`, `This declares snapshots: ${name}@${snap} in the manifests (a commit); the next apply takes it.`,
+      "POST", `${apiPath(coll, name)}/snapshots`, out, {}, { name: snap });
+  });
+  return form;
+}
+
+async function act(title, text, method, path, out, headers = {}, json = undefined) {
   if (!(await confirmDialog(title, text))) return;
   try {
-    const r = await request(method, path, { headers });
-    out.replaceChildren(h("p", { class: "ok" }, `Committed ${(r.data.commit || "").slice(0, 12)} to ${r.data.file}. `, h("a", { href: "#/plan" }, "See the plan →")));
+    const r = await request(method, path, { headers, json });
+    out.replaceChildren(r.data && r.data.file
+      ? h("p", { class: "ok" }, `Committed ${(r.data.commit || "").slice(0, 12)} to ${r.data.file}. `, h("a", { href: "#/plan" }, "See the plan →"))
+      : h("pre", { class: "ok" }, JSON.stringify(r.data, null, 2)));
   } catch (e) {
     out.replaceChildren(errorBox(e));
   }

@@ -141,6 +141,15 @@ def test_a_held_destroy_is_approved_from_the_page(server, browser):
     page.wait_for_selector("#approved")
     assert "snapshot/tank/media@2026-11-01" in page.inner_text("#approved")
     assert api(server, "GET", "/api/v1/approvals", server.tokens["alice"])[1]["approved"] == ["snapshot/tank/media@2026-11-01"]
+    # the plan offers the approved destroy to this apply (checked), and the apply carries it out
+    page.goto(server.url + "/#/plan")
+    assert page.wait_for_selector('input[name=allow][value="snapshot/tank/media@2026-11-01"]').is_checked()
+    assert "held" in page.inner_text('.change[data-ref="snapshot/tank/media@2026-11-01"]')
+    page.click("#apply")
+    assert "Destroyed on the host: snapshot/tank/media@2026-11-01" in page.inner_text("#confirm-text")
+    confirm(page)
+    page.wait_for_selector('#verdict:text-is("converged")', timeout=60_000)
+    assert api(server, "GET", "/api/v1/snapshots/tank/media@2026-11-01", server.tokens["alice"])[0] == 404
 
 
 def test_the_page_without_a_token_shows_only_the_sign_in_and_a_strict_policy(server, browser):

@@ -29,13 +29,19 @@ function summary(changes) {
 }
 
 export async function planView() {
-  const plan = await get("/api/v1/plan");
+  const [plan, approvals] = await Promise.all([get("/api/v1/plan"), get("/api/v1/approvals")]);
   const destroys = plan.changes.filter((c) => c.action === "-" || c.action === "-/+");
   const progress = h("ol", { id: "progress", class: "progress" });
   const verdict = h("p", { id: "verdict", role: "status" });
-  const apply = isAdmin() && plan.changes.some((c) => !c.blocked)
+  const apply = isAdmin() && plan.changes.some((c) => !c.blocked || approvals.held.includes(`${c.ref.kind}/${c.ref.name}`))
     ? h("button", { class: "write primary", id: "apply", onclick: () => runApply(plan, progress, verdict) }, "Apply")
     : null;
+  // Held destroys an admin may allow for this one apply: pre-checked when approved already.
+  const allow = isAdmin() ? plan.changes.filter((c) => c.blocked && approvals.held.includes(`${c.ref.kind}/${c.ref.name}`)).map((c) => {
+    const ref = `${c.ref.kind}/${c.ref.name}`;
+    return h("label", { class: "allow" }, h("input", { type: "checkbox", name: "allow", value: ref, checked: approvals.approved.includes(ref) }),
+      ` allow the destroy of ${ref} in this apply`);
+  }) : [];
   show(
     h("h1", {}, "Plan"),
     destroys.length ? h("p", { class: "banner danger" }, `This plan destroys ${destroys.length} resource(s): ${destroys.map((c) => `${c.ref.kind}/${c.ref.name}`).join(", ")}`) : null,
@@ -43,12 +49,15 @@ export async function planView() {
       : h("p", { class: "banner ok" }, "No changes: the host matches the manifests."),
     h("p", { class: "summary" }, summary(plan.changes)),
     (plan.warnings || []).length ? h("ul", { class: "warnings" }, plan.warnings.map((w) => h("li", {}, String(w)))) : null,
+    allow.length ? h("fieldset", { class: "allow" }, h("legend", {}, "Held destroys"), allow) : null,
     apply, progress, verdict);
 }
 
 async function runApply(plan, progress, verdict) {
-  const count = plan.changes.filter((c) => !c.blocked).length;
-  if (!(await confirmDialog("Apply the plan?", `${summary(plan.changes)}\n${count} change(s) will be made on the host now.`))) return;
+  const allowed = [...document.querySelectorAll("input[name=allow]:checked")].map((i) => i.value);
+  const count = plan.changes.filter((c) => !c.blocked).length + allowed.length;
+  const destroys = allowed.length ? `\nDestroyed on the host: ${allowed.join(", ")}` : "";
+  if (!(await confirmDialog("Apply the plan?", `${summary(plan.changes)}\n${count} change(s) will be made on the host now.${destroys}`))) return;
   document.getElementById("apply").disabled = true;
   progress.replaceChildren();
   verdict.textContent = "Applying…";
@@ -76,7 +85,7 @@ async function runApply(plan, progress, verdict) {
   };
   try {
     stop = await events(onEvent);
-    const r = await request("POST", "/api/v1/apply", { json: {} });
+    const r = await request("POST", "/api/v1/apply", { json: { allow_destroy: allowed } });
     jobId = r.data.id;
     early.splice(0).forEach(onEvent);
   } catch (e) {

@@ -1,4 +1,4 @@
-// Small DOM helpers: elements are built, never parsed from strings (no innerHTML of data).
+// Small DOM helpers: elements are built node by node; data is never parsed as HTML.
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {

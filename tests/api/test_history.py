@@ -54,3 +54,12 @@ def test_a_viewer_may_read_the_history_but_not_revert(homelab):
     assert viewer.get("/api/v1/history").status_code == 200
     head = git(homelab, "rev-parse", "HEAD").strip()
     assert viewer.post(f"/api/v1/history/{head}/revert").status_code == 403
+
+
+def test_a_subject_with_control_characters_is_one_commit(client, homelab):
+    (homelab / "extra.yaml").write_text("datasets:\n  tank/extra: {}\n")
+    git(homelab, "add", "extra.yaml")
+    git(homelab, "commit", "-qm", "evil\x1e\x1fsubject\ndiff --git a/x b/x")
+    newest, first = client.get("/api/v1/history").json()["commits"]
+    assert newest["message"] == "evil\x1e\x1fsubject diff --git a/x b/x" and newest["files"] == ["extra.yaml"]  # git folds the first paragraph
+    assert first["message"] == "homelab"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import tempfile
 from typing import Any
@@ -24,7 +25,6 @@ from .service import Service, read_manifest
 
 COMMIT = re.compile(r"[0-9a-f]{7,40}")
 MAX_DIFF = 64 * 1024  # a diff longer than this is cut (the page shows the start and says so)
-SEP = "\x1e"  # between the fields of one log entry: no commit message field holds it
 
 
 def _git(directory: str, *args: str, check: bool = True) -> str:
@@ -40,15 +40,20 @@ def _is_repo(directory: str) -> bool:
 
 
 def log(directory: str, limit: int) -> list[dict[str, Any]]:
-    """The newest `limit` commits that touched the directory, each with its diff (paths relative to it)."""
+    """The newest `limit` commits that touched the directory, each with its diff (paths relative
+    to it): one `git log -p`, split at a marker made for this call (git prints a subject's
+    control characters as they are, so no fixed separator is safe)."""
     if not _is_repo(directory):
         return []
-    raw = _git(directory, "log", f"-n{limit}", f"--format=%H{SEP}%an{SEP}%aI{SEP}%s", "--", ".", check=False)
+    marker = f"@@converge-{secrets.token_hex(12)}@@"
+    raw = _git(directory, "log", f"-n{limit}", "-p", "--relative", "--no-color", "--no-ext-diff",
+               f"--format={marker}%H%n%an%n%aI%n%s", "--", ".", check=False)
     commits = []
-    for line in filter(None, raw.split("\n")):  # not splitlines(): it also splits at \x1e
-        sha, author, when, subject = line.split(SEP, 3)
-        diff = _git(directory, "show", "--relative", "--format=", "--no-color", sha, "--", ".", check=False)
-        files = _git(directory, "show", "--relative", "--format=", "--name-only", sha, "--", ".", check=False).split()
+    for record in raw.split(marker)[1:]:
+        sha, author, when, rest = record.split("\n", 3)
+        subject, _, diff = rest.partition("\n")
+        diff = diff.strip("\n") + "\n" if diff.strip() else ""
+        files = re.findall(r"^diff --git a/.+? b/(.+)$", diff, re.M)
         commits.append({"commit": sha, "author": author, "time": when, "message": subject, "files": files,
                         "diff": diff[:MAX_DIFF], "truncated": len(diff) > MAX_DIFF})
     return commits

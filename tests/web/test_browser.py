@@ -200,14 +200,24 @@ def test_create_from_a_form_an_action_behind_a_confirmation_and_the_yaml_editor(
     page.goto(server.url + "/#/yaml?f=storage.yaml&line=14")
     page.wait_for_selector("#yaml")
     text = page.input_value("#yaml")
+    page.fill("#yaml", text.replace("quota: 2T", "quota: 4T"))
+    page.click("#validate")  # checked and planned by the server, not written
+    assert "~ properties.quota: 2T → 4T" in page.wait_for_selector("#save-result .change").inner_text()
+    assert "quota: 2T" in (server.directory / "storage.yaml").read_text()
     page.fill("#yaml", text.replace("quota: 2T", "quota: lots"))
-    page.click("text=Validate and save")
+    page.click("#validate")
+    assert "'lots' is not a size" in page.wait_for_selector("#save-result .error").inner_text()
+    with page.expect_response(lambda r: "/api/v1/manifests/" in r.url and r.request.method == "PUT") as put:
+        page.click("text=Validate and save")
+    assert put.value.status == 422
     assert "'lots' is not a size" in page.wait_for_selector("#save-result .error").inner_text()
     assert "quota: 2T" in (server.directory / "storage.yaml").read_text()  # nothing saved
     # someone else edits the file meanwhile: the save is refused (ETag), the text stays in the editor
     assert api(server, "PATCH", "/api/v1/datasets/tank/appdata", server.tokens["alice"], {"properties": {"recordsize": "32K"}})[0] == 200
     page.fill("#yaml", text.replace("quota: 2T", "quota: 3T"))
-    page.click("text=Validate and save")
+    with page.expect_response(lambda r: "/api/v1/manifests/" in r.url and r.request.method == "PUT") as put:
+        page.click("text=Validate and save")
+    assert put.value.status == 412
     assert "changed since you opened it" in page.wait_for_selector("#save-result .error").inner_text()
     assert "quota: 2T" in (server.directory / "storage.yaml").read_text()
     page.reload()

@@ -19,7 +19,7 @@ from .. import web
 from ..config import load_config
 from ..errors import ConvergeError
 from ..resources import BY_KIND
-from . import approvals, hardware, health, history, routes, schedules
+from . import approvals, hardware, health, history, routes, schedules, validate
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
 from .guard import Guard, allowed_names, is_loopback
@@ -111,6 +111,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/history", {"GET": history.get_history}),
         _methods(f"{base}/history/{{commit:str}}/revert", {"POST": history.post_revert}),
         _methods(f"{base}/schedules", {"GET": schedules.get_schedules}),
+        _methods(f"{base}/validate/{{path:path}}", {"POST": validate.post_validate}),
         _methods(f"{base}/disks", {"GET": hardware.get_disks}),
         _methods(f"{base}/pools/types", {"GET": hardware.get_pool_types}),  # before /pools/{name}
         *[r for collection in COLLECTIONS for r in _resource_routes(base, collection)],

@@ -16,7 +16,7 @@ from typing import Any
 from ..resources import BY_KIND
 from ..schema import manifest_schema
 from ..types import MAX_NAME
-from . import history, listing, schedules
+from . import history, listing, schedules, validate
 from .routes import ACTIONS, MAX_BODY
 from .service import COLLECTIONS
 
@@ -207,6 +207,7 @@ def openapi_document() -> dict[str, Any]:
     paths.update(_other_paths())
     paths.update(history.openapi_paths(_responses, _json, READ, WRITE))
     paths.update(schedules.openapi_paths(_responses, _json, READ))
+    paths.update(validate.openapi_paths(paths["/api/v1/manifests/{path}"]["parameters"][0], _responses, _json, WRITE))
     for path, ops in paths.items():
         for method, op in ops.items():
             if method != "parameters":

@@ -1,6 +1,7 @@
 // A manifest file in a text editor: saved with If-Match (ETag), validated by the server first.
 import { isAdmin, request } from "../api.js";
 import { errorBox, h, show } from "../ui.js";
+import { renderChange } from "./plan.js";
 
 export async function yamlEditor(params) {
   const file = params.get("f");
@@ -22,8 +23,20 @@ export async function yamlEditor(params) {
       if (first) selectLine(area, first.line);
     }
   } }, "Validate and save") : null;
+  const check = isAdmin() ? h("button", { class: "write", id: "validate", onclick: async () => {
+    try {
+      const r = await request("POST", `/api/v1/validate/${file}`, { text: area.value });
+      const changes = r.data.plan.changes;
+      out.replaceChildren(h("p", { class: "ok" }, `Valid. Saved, the plan would have ${changes.length} change(s); nothing is written yet.`),
+        ...changes.map(renderChange));
+    } catch (e) {
+      out.replaceChildren(errorBox(e));
+      const first = (e.details || []).find((d) => d.line);
+      if (first) selectLine(area, first.line);
+    }
+  } }, "Validate") : null;
   show(h("h1", {}, file), h("p", { class: "muted" }, "The server validates and plans the whole directory before it writes; nothing is saved if it does not."),
-    area, save, out);
+    area, check, save, out);
   if (line) selectLine(area, line);
 }
 

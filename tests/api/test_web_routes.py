@@ -23,4 +23,6 @@ def test_the_shell_and_assets_are_served_with_a_strict_policy(homelab):
     for missing in ("/ui/nope.js", "/ui/%2e%2e/__init__.py", "/ui/", "/ui/views/../../__init__.py"):
         assert anonymous.get(missing).status_code in (401, 404), missing  # only the files under static/ are served
     assert anonymous.get("/api/v1/datasets").status_code == 401  # the data is not public
+    sneaky = anonymous.get("/ui/%2e%2e/api/v1/datasets")  # the public prefix never reaches an API route
+    assert sneaky.status_code == 404 and "tank" not in sneaky.text
     assert anonymous.post("/", content=b"x").status_code in (401, 405)

@@ -17,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from .. import web
 from ..config import load_config
 from ..errors import ConvergeError
 from ..resources import BY_KIND
-from . import approvals, hardware, health, login, permissions, routes, websocket
+from . import approvals, hardware, health, history, login, permissions, routes, schedules, validate, websocket
 from .apiusers import store as account_store
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
@@ -121,11 +122,16 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(websocket.PATH, {"GET": websocket.upgrade_required}),
         _methods(f"{base}/approvals", {"GET": approvals.get_approvals, "POST": approvals.post_approvals}),
         _methods(f"{base}/manifests/{{path:path}}", {"GET": routes.get_manifest, "PUT": routes.put_manifest}),
+        _methods(f"{base}/history", {"GET": history.get_history}),
+        _methods(f"{base}/history/{{commit:str}}/revert", {"POST": history.post_revert}),
+        _methods(f"{base}/schedules", {"GET": schedules.get_schedules}),
+        _methods(f"{base}/validate/{{path:path}}", {"POST": validate.post_validate}),
         _methods(f"{base}/disks", {"GET": hardware.get_disks}),
         _methods(f"{base}/pools/types", {"GET": hardware.get_pool_types}),  # before /pools/{name}
         *[r for collection in collections() for r in _resource_routes(base, collection)],
         _methods("/openapi.json", {"GET": openapi}),
         _methods("/docs", {"GET": docs}),
+        *web.routes(),  # the web page: a static shell and its assets, all data through the API above
     ]
     service = Service(directory, host, root, auto_apply)
     settings = load_config(service.directory).api

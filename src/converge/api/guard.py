@@ -35,7 +35,8 @@ from .jsonfile import JsonFile, StoreError
 from .sessions import ACCESS, Sessions
 
 PUBLIC = frozenset({"/api/v1/health", "/api/v1/ready", "/openapi.json", "/docs", "/api/v1/auth/login",
-                    "/api/v1/auth/refresh"})
+                    "/api/v1/auth/refresh", "/"})
+PUBLIC_PREFIX = "/ui/"  # the web page's assets (converge.web): no data, every API call it makes needs a token
 READS = frozenset({"GET", "HEAD"})
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -99,7 +100,7 @@ class Guard:
         try:
             write = request.method not in READS
             self.check_host(request, write)
-            if scope["path"] not in PUBLIC:
+            if scope["path"] not in PUBLIC and not scope["path"].startswith(PUBLIC_PREFIX):
                 identity = await self.authenticate(request, write)
                 scope.setdefault("state", {})["identity"] = identity
                 limited = self.spend(identity, client_of(request), write)

@@ -16,7 +16,7 @@ from typing import Any
 from ..resources import BY_KIND, KINDS
 from ..schema import manifest_schema
 from ..types import MAX_NAME
-from . import listing, websocket
+from . import history, listing, schedules, validate, websocket
 from .apiusers import MAX_PASSWORD
 from .apiusers import NAME as ACCOUNT_NAME
 from .permissions import ROLES
@@ -239,6 +239,9 @@ def _document(kinds: tuple[str, ...]) -> dict[str, Any]:
     ws_paths, ws_schemas = websocket.openapi_paths(_responses({}, (*READ, 403, 426)))
     paths.update(ws_paths)
     schemas.update(ws_schemas)
+    paths.update(history.openapi_paths(_responses, _json, READ, WRITE))
+    paths.update(schedules.openapi_paths(_responses, _json, READ))
+    paths.update(validate.openapi_paths(paths["/api/v1/manifests/{path}"]["parameters"][0], _responses, _json, WRITE))
     for path, ops in paths.items():
         for method, op in ops.items():
             if method != "parameters":

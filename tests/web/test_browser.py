@@ -125,7 +125,7 @@ def test_a_viewer_sees_no_write_buttons_and_a_forged_post_is_refused(server, bro
             body: JSON.stringify({properties: {quota: "1G"}})});
         return [r.status, await r.text()];
     }""")
-    assert answer[0] == 403 and "writes need admin" in answer[1]
+    assert answer[0] == 403 and "needs admin" in answer[1]
     assert "quota: 2T" in (server.directory / "storage.yaml").read_text()
 
 

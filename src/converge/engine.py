@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config, load_config
-from .errors import HostError, ManifestError, NotConverged, StalePlan
+from .errors import HostError, ManifestError, NotConverged, PlanError, StalePlan
 from .executor import Event, Report, execute
 from .fsutil import STATE_DIR, state_dir
 from .gcpause import bulk
@@ -33,6 +33,9 @@ class Target:
     config: Config
     host: Host
     note: str = ""  # one line saying which host was chosen when it was not asked for
+    layers: list[str] | None = None  # an inventory host's manifest directories (later ones win per resource)
+    vars: dict[str, Any] = field(default_factory=dict)  # an inventory host's vars (over the manifests')
+    inventory_name: str = ""  # its name in the inventory
 
 
 def open_target(directory: str, host: str | None = None, root: str | None = None) -> Target:
@@ -57,6 +60,7 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
     recorded in ctx.failed instead, so a plan that does not need that kind can go on."""
     state = host.read_file(STATE_FILE)
     ctx = Context(host=host, settings=settings or {}, desired=desired, facts=Facts(), state=parse_state(state))
+    owned: list[str] = []
     for kind in KINDS:
         if kind.tools and not any(host.has(t) for t in kind.tools):
             ctx.facts.resources[kind.kind] = {}
@@ -69,13 +73,21 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
                 raise HostError(message) from None
             ctx.failed[kind.kind] = message
             log.warning("read failed", kind=kind.kind, error=str(e))
-        for path in kind.owned_files(ctx):  # read even after a failed read: a saved plan fingerprints them
-            text = host.read_file(path)
-            if text is not None:
-                ctx.facts.files[path] = text
+        owned.extend(kind.owned_files(ctx))  # read even after a failed read: a saved plan fingerprints them
+    for path, text in read_files(host, owned).items():
+        if text is not None:
+            ctx.facts.files[path] = text
     if state is not None:
         ctx.facts.files[STATE_FILE] = state
     return ctx
+
+
+def read_files(host: Host, paths: list[str]) -> dict[str, str | None]:
+    """Many files at once: one round trip on a remote host (`read_files`), one read each elsewhere."""
+    bulk_read = getattr(host, "read_files", None)
+    if bulk_read is not None:
+        return dict(bulk_read(paths))
+    return {path: host.read_file(path) for path in dict.fromkeys(paths)}
 
 
 def present_refs(ctx: Context) -> set[Ref]:
@@ -95,7 +107,8 @@ class _Present(set[Ref]):
 
 def load_checked(target: Target) -> tuple[Desired, Context]:
     """Load the manifests, read the host, and check references against declared ∪ present."""
-    desired, issues = load_unchecked(target.directory, target.config.vars)
+    desired, issues = load_unchecked(target.directory, target.config.vars, layers=target.layers,
+                                     host_vars=target.vars)
     # The host is only read (never changed) here, so references are checked even when other
     # errors were found: every error of a run is reported at once.
     ctx = read_facts(target.host, desired, target.config.settings, tolerate=True)
@@ -113,6 +126,7 @@ def plan(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = frozenset
         desired, ctx = load_checked(target)
         result = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
     result.host, result.directory = target.host.name, target.directory
+    result.inventory_host = target.inventory_name
     return result, ctx
 
 
@@ -136,6 +150,9 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
         target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)
         notes: list[str] = []
+        if saved is not None and saved.host and saved.host != target.host.name:
+            raise PlanError(f"this plan was made for {saved.host}" + (f" ({saved.inventory_host})" if
+                            saved.inventory_host else "") + f", not {target.host.name}: make a plan for this host")
         if saved is not None:
             stale = sorted(k for k, v in saved.fingerprints.items() if current.fingerprints.get(k) != v)
             if stale:

@@ -13,6 +13,7 @@ from .executor import Event, Report, execute
 from .fsutil import STATE_DIR, state_dir
 from .gcpause import bulk
 from .hosts import Host, default_sim_path, open_host
+from .hosts.base import read_files
 from .lock import apply_lock
 from .logs import get_logger
 from .manifest import Desired, check_references, load_unchecked
@@ -77,17 +78,10 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
     for path, text in read_files(host, owned).items():
         if text is not None:
             ctx.facts.files[path] = text
+    ctx.reads["owned-files"] = frozenset(owned)  # ctx.file() answers these without asking the host again
     if state is not None:
         ctx.facts.files[STATE_FILE] = state
     return ctx
-
-
-def read_files(host: Host, paths: list[str]) -> dict[str, str | None]:
-    """Many files at once: one round trip on a remote host (`read_files`), one read each elsewhere."""
-    bulk_read = getattr(host, "read_files", None)
-    if bulk_read is not None:
-        return dict(bulk_read(paths))
-    return {path: host.read_file(path) for path in dict.fromkeys(paths)}
 
 
 def present_refs(ctx: Context) -> set[Ref]:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from isolation import note_leftovers, unique_name
-
 from sshd_ns import Fleet, sh, start_fleet, start_sshd
 
 pytestmark = pytest.mark.real
@@ -75,7 +74,7 @@ def test_apply_all_converges_three_hosts_then_each_has_no_changes(fleet: Fleet) 
         assert addresses(host.netns)["brf0"] == [f"10.80.{i}.1/24"]
         root = fleet.base / "roots" / host.name
         assert (root / "etc" / "hostname").read_text() == f"h{i}\n"
-        assert "Address=10.80.%d.1/24" % i in (root / "etc/systemd/network/converge-brf0.network").read_text()
+        assert f"Address=10.80.{i}.1/24" in (root / "etc/systemd/network/converge-brf0.network").read_text()
     again = converge(fleet, "plan", path, "--all", "--detailed-exitcode")
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("no changes") == 3

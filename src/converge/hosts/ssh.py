@@ -48,7 +48,7 @@ def parse_address(address: str) -> tuple[str | None, str, int]:
     """`ssh://[user@]host[:port]` -> (user, host, port); IPv6 literals in brackets."""
     parts = urlsplit(address)
     try:
-        port = parts.port or 22
+        port = parts.port if parts.port is not None else 22
     except ValueError:
         port = -1
     host = parts.hostname or ""

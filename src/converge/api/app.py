@@ -18,7 +18,7 @@ from starlette.routing import Route
 from ..config import load_config
 from ..errors import ConvergeError
 from ..resources import BY_KIND
-from . import approvals, hardware, health, routes
+from . import approvals, fleet, hardware, health, routes
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
 from .guard import Guard, allowed_names, is_loopback
@@ -109,6 +109,8 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/manifests/{{path:path}}", {"GET": routes.get_manifest, "PUT": routes.put_manifest}),
         _methods(f"{base}/disks", {"GET": hardware.get_disks}),
         _methods(f"{base}/pools/types", {"GET": hardware.get_pool_types}),  # before /pools/{name}
+        _methods(f"{base}/hosts", {"GET": fleet.get_hosts}),
+        _methods(f"{base}/hosts/{{name:str}}/test", {"POST": fleet.post_host_test}),
         *[r for collection in COLLECTIONS for r in _resource_routes(base, collection)],
         _methods("/openapi.json", {"GET": openapi}),
         _methods("/docs", {"GET": docs}),

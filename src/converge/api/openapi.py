@@ -205,6 +205,9 @@ def openapi_document() -> dict[str, Any]:
     for coll, kind in COLLECTIONS.items():
         paths.update(_collection_paths(coll, kind, schemas[BY_KIND[kind].spec.__name__], schemas))
     paths.update(_other_paths())
+    from .fleet import openapi_paths
+
+    paths.update(openapi_paths(_responses, _json, READ, WRITE))
     for path, ops in paths.items():
         for method, op in ops.items():
             if method != "parameters":

@@ -158,3 +158,18 @@ def test_a_no_op_plan_needs_as_many_round_trips_for_many_resources_as_for_few(fl
         counts[bridges] = len(counter.read_text().split())
     assert counts[1] == counts[12], counts
     assert counts[1] <= 30, counts
+
+
+def test_connection_test_of_the_api(fleet: Fleet) -> None:
+    """POST /api/v1/hosts/NAME/test's answer, made in the client namespace against the real sshd."""
+    partial = fleet.base / "partial_known_hosts"
+    partial.write_text(fleet.hosts[0].known_hosts_line())
+    path = inventory(fleet, known_hosts=partial)
+    code = ("import json, sys; from converge.api.fleet import connection_test; "
+            "print(json.dumps([connection_test(sys.argv[1], n) for n in ('host0', 'host1')]))")
+    out = subprocess.run(fleet.in_client(sys.executable, "-c", code, path), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    known, unknown = json.loads(out.stdout)
+    assert known["ok"] and known["reachable"] and known["key_known"] and known["missing"] == []
+    assert known["tools"]["ip"] and not known["tools"]["zfs"]  # the hosts' PATH leaves this machine's ZFS out
+    assert not unknown["reachable"] and unknown["key_known"] is False and "ssh-keyscan" in unknown["error"]

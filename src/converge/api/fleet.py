@@ -35,6 +35,7 @@ async def get_hosts(request: Request) -> Response:
 
 def connection_test(directory: str, name: str) -> dict[str, Any]:
     from ..fleet.run import open_fleet_target
+    from ..hosts.base import PACKAGES
     from ..resources import KINDS
 
     config, hosts = load_fleet(directory)
@@ -47,7 +48,7 @@ def connection_test(directory: str, name: str) -> dict[str, Any]:
     try:
         target = open_fleet_target(directory, config, hosts[name])
         host = target.host
-        tools = sorted({*REQUIRED, *(t for k in KINDS for t in k.tools)})
+        tools = sorted({*REQUIRED, *PACKAGES, *(t for k in KINDS for t in k.tools)})
         answer["tools"] = {t: host.has(t) for t in tools}  # one round trip: the probe answers them all
         answer["reachable"], answer["key_known"] = True, True
         if hosts[name].address.startswith("ssh://"):  # what converge itself runs there (not on local or sim)

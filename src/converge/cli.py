@@ -395,12 +395,19 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
 @root_opt
 @click.option("--at", metavar="ISO8601", help="the run's time (default now; snapshot names are UTC)")
 @click.option("--lock-timeout", default=60.0, show_default=True, type=float, help="seconds to wait for an apply")
+@fleet_options
 @reports_errors
 def run_command(ref: str, directory: str, host: str | None, root: str | None, at: str | None,
-                lock_timeout: float) -> None:
+                lock_timeout: float, all_hosts: bool = False, limit: str | None = None, forks: int = 10) -> None:
     """Run a snapshot policy, replication or pool scrub now (what its timer calls)."""
     from .resources.policies.run import parse_at
     from .resources.policies.run import run as run_ref
+
+    if all_hosts or limit:
+        from .fleet.commands import fleet_run
+
+        return fleet_run(directory, None if all_hosts else limit, forks, _refs((ref,), "REF")[0], parse_at(at),
+                         lock_timeout)
 
     target = _target(directory, host, root, quiet=True)
     for action in run_ref(target, _refs((ref,), "REF")[0], parse_at(at), lock_timeout):

@@ -159,3 +159,24 @@ def test_ansible_yaml_inventory_and_its_errors():
     assert not issues and hosts["w1"].address == "ssh://10.1.1.1" and hosts["w1"].groups == ["web"]
     parse("[web]\nweb[01:10].example.com\n", "inv.ini", issues)
     assert issues and issues[0].line == 2 and "host ranges" in issues[0].message
+
+
+def test_run_a_policy_on_every_host(tmp_path):
+    (tmp_path / "converge.yaml").write_text("""sim:
+  disks: {/dev/disk/by-id/d1: {size: 4000787030016}}
+hosts:
+  a: {address: "sim:a.json"}
+  b: {address: "sim:b.json"}
+""")
+    (tmp_path / "storage.yaml").write_text("""pools:
+  tank: {driver: zfs, vdevs: [{type: stripe, disks: [/dev/disk/by-id/d1]}]}
+datasets:
+  tank/data: {}
+snapshot_policies:
+  hourly: {datasets: [tank/data], schedule: hourly, keep: 2}
+""")
+    assert run("apply", str(tmp_path), "--all").exit_code == 0
+    result = run("run", "snapshot_policy/hourly", "-C", str(tmp_path), "--all", "--at", "2026-01-01T10:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("created tank/data@auto-hourly-20260101-100000") == 2
+    assert "2 hosts: 2 ok, 0 failed, 2 with changes" in result.output

@@ -139,3 +139,16 @@ def fleet_validate(directory: str, limit: str | None, forks: int) -> None:
                                     *(f"overlay: {line}" for line in desired.overlays)])
 
     _finish(_run(directory, limit, forks, job), False, False, "")
+
+
+def fleet_run(directory: str, limit: str | None, forks: int, ref: Any, at: Any, lock_timeout: float) -> None:
+    """`converge run KIND/NAME --all`: the policy, replication or scrub on each host that declares it."""
+    from ..resources.policies.run import run as run_ref
+
+    def job(target: Any, outcome: HostOutcome) -> None:
+        actions = run_ref(target, ref, at, lock_timeout)
+        outcome.ok, outcome.changes = True, sum(a.verb in ("created", "sent", "pruned") for a in actions)
+        outcome.result = "ran" if actions else "nothing to do"
+        outcome.output = "\n".join(a.line() for a in actions)
+
+    _finish(_run(directory, limit, forks, job), False, False, "")

@@ -157,7 +157,7 @@ def test_a_no_op_plan_needs_as_many_round_trips_for_many_resources_as_for_few(fl
         assert plan.returncode == 0, plan.stdout + plan.stderr
         counts[bridges] = len(counter.read_text().split())
     assert counts[1] == counts[12], counts
-    assert counts[1] <= 30, counts
+    assert counts[1] <= 16, counts
 
 
 def test_connection_test_of_the_api(fleet: Fleet) -> None:

@@ -52,3 +52,14 @@ def test_a_broken_inventory_is_a_located_422(client, homelab):
     answer = client.get("/api/v1/hosts")
     assert answer.status_code == 422
     assert "converge.yaml:2" in answer.json()["error"]["details"][0]["text"]
+
+
+def test_plan_of_one_host(client, homelab):
+    with_inventory(homelab)
+    (homelab / "nas2").mkdir()
+    plan = client.get("/api/v1/hosts/backup/plan")
+    assert plan.status_code == 200
+    assert plan.json()["inventory_host"] == "backup" and plan.json()["changes"]  # the homelab, on an empty host
+    down = client.get("/api/v1/hosts/nas2/plan")
+    assert down.status_code == 409 and "cannot reach ssh://root@127.0.0.1:1" in down.json()["error"]["message"]
+    assert client.get("/api/v1/hosts/nope/plan").status_code == 404

@@ -111,6 +111,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/pools/types", {"GET": hardware.get_pool_types}),  # before /pools/{name}
         _methods(f"{base}/hosts", {"GET": fleet.get_hosts}),
         _methods(f"{base}/hosts/{{name:str}}/test", {"POST": fleet.post_host_test}),
+        _methods(f"{base}/hosts/{{name:str}}/plan", {"GET": fleet.get_host_plan}),
         *[r for collection in COLLECTIONS for r in _resource_routes(base, collection)],
         _methods("/openapi.json", {"GET": openapi}),
         _methods("/docs", {"GET": docs}),

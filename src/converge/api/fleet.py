@@ -1,9 +1,11 @@
 """The fleet in the API: `GET /api/v1/hosts` lists the inventory of converge.yaml (and its
 Ansible inventory), `POST /api/v1/hosts/NAME/test` tests the connection to one host: reachable,
-its key known, converge's required tools present (and which kinds' tools it has)."""
+its key known, converge's required tools present (and which kinds' tools it has);
+`GET /api/v1/hosts/NAME/plan` is that host's plan (its manifest directories, its vars)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
@@ -66,6 +68,28 @@ def connection_test(directory: str, name: str) -> dict[str, Any]:
     return answer
 
 
+def host_plan(directory: str, name: str) -> dict[str, Any]:
+    from .. import engine
+    from ..fleet.run import open_fleet_target
+
+    config, hosts = load_fleet(directory)
+    if name not in hosts:
+        raise ApiError(404, f"no host {name!r} in the inventory (hosts: {', '.join(sorted(hosts)) or 'none'})")
+    target = open_fleet_target(directory, config, hosts[name])
+    try:
+        plan, _ = engine.plan(target)
+    finally:
+        close = getattr(target.host, "close", None)
+        if close is not None:
+            close()
+    return json.loads(plan.redacted().model_dump_json())  # type: ignore[no-any-return]
+
+
+async def get_host_plan(request: Request) -> Response:
+    authorize(request, write=False)
+    return JSONResponse(await run_in_threadpool(host_plan, service(request).directory, request.path_params["name"]))
+
+
 async def post_host_test(request: Request) -> Response:
     authorize(request, write=True)  # it makes this server connect out: an admin's action
     return JSONResponse(await run_in_threadpool(connection_test, service(request).directory,
@@ -93,6 +117,9 @@ def openapi_paths(responses: Any, json_of: Any, read: tuple[int, ...], write: tu
                                                                           "properties": {"hosts": {"type": "array", "items": host},
                                                                                          "total": {"type": "integer"}}})},
                                                          (*read, 409, 422))}},
+        "/api/v1/hosts/{name}/plan": {"parameters": [name], "get": {
+            "summary": "that host's plan (see docs/plan-json.md); an unreachable host is a 409",
+            "responses": responses({"200": json_of({"type": "object"})}, (*read, 404, 409, 422))}},
         "/api/v1/hosts/{name}/test": {"parameters": [name], "post": {
             "summary": "test the connection to a host: reachable, its key known, converge's tools present",
             "responses": responses({"200": json_of(test)}, (*write, 404))}},

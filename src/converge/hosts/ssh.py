@@ -186,7 +186,6 @@ class SshHost(CommandLog):
         return self.read_files([path])[path]
 
     def write_file(self, path: str, text: str, mode: int = 0o644) -> None:
-        self.record(["write", path])
         proc = self._invoke(["sh", "-c", WRITE_SCRIPT, "sh", self.path(path), f"{mode:o}"], text.encode())
         if proc.returncode:
             raise HostError(f"writing {path} on {self.address} failed: {proc.stderr.decode(errors='replace').strip()}")

@@ -14,7 +14,7 @@ from .fsutil import STATE_DIR, state_dir
 from .gcpause import bulk
 from .hosts import Host, default_sim_path, open_host
 from .hosts.base import read_files
-from .lock import apply_lock
+from .lock import host_lock
 from .logs import get_logger
 from .manifest import Desired, check_references, load_unchecked
 from .model import Action, Facts, Plan, Ref
@@ -140,7 +140,7 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
         targets = saved.targets or None  # the saved plan's own --target: the check below covers that much
     if target.host.lock_path().startswith(os.path.join(target.directory, STATE_DIR, "")):
         state_dir(target.directory)  # the simulated host's state lives in DIR/.converge: kept out of git
-    with apply_lock(target.host.lock_path(), lock_timeout), bulk():
+    with host_lock(target.host, lock_timeout), bulk():
         target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)
         notes: list[str] = []

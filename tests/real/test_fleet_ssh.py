@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from isolation import note_leftovers, unique_name
+from isolation import note_leftovers, stop_group, unique_name, wait_for
 from sshd_ns import Fleet, sh, start_fleet, start_sshd
 
 pytestmark = pytest.mark.real
@@ -173,3 +173,25 @@ def test_connection_test_of_the_api(fleet: Fleet) -> None:
     assert known["ok"] and known["reachable"] and known["key_known"] and known["missing"] == []
     assert known["tools"]["ip"] and not known["tools"]["zfs"]  # the hosts' PATH leaves this machine's ZFS out
     assert not unknown["reachable"] and unknown["key_known"] is False and "ssh-keyscan" in unknown["error"]
+
+
+def test_an_apply_from_another_machine_holds_the_host(fleet: Fleet) -> None:
+    """The apply lock is also held on the host itself: a flock taken there (as another machine's
+    converge would) makes this apply wait, then fail clearly; released, the apply goes through."""
+    host = fleet.hosts[0]
+    path = inventory(fleet)
+    lock = fleet.base / "roots" / host.name / "run" / "converge" / "apply.lock"
+    lock.parent.mkdir(parents=True)
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "60"], start_new_session=True)
+    try:
+        assert wait_for(lambda: subprocess.run(["flock", "-n", str(lock), "true"]).returncode == 1, 10)
+        busy = converge(fleet, "apply", path, "--limit", host.name)
+        assert busy.returncode == 1
+        assert f"another apply is running on ssh://root@{host.address}" in busy.stdout
+        assert "brf0" not in addresses(host.netns)
+    finally:
+        stop_group(holder)
+    done = converge(fleet, "apply", path, "--limit", host.name)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "brf0" in addresses(host.netns)
+    assert subprocess.run(["flock", "-n", str(lock), "true"]).returncode == 0  # released when the apply ended

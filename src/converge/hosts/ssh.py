@@ -20,10 +20,11 @@ import tarfile
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-from ..errors import HostError
+from ..errors import HostError, LockBusy
 from .base import PACKAGES, CommandLog, Result, checked, not_found, validate_argv
 
 # Tools asked for by the kinds: probed in the first `has()` call, all at once.
@@ -35,6 +36,8 @@ HAS_SCRIPT = 'for t do command -v "$t" >/dev/null 2>&1 && echo "$t"; done; exit 
 WRITE_SCRIPT = ('set -e; d=$(dirname -- "$1"); mkdir -p -- "$d"; t=$(mktemp "$d/.converge-XXXXXX"); '
                 'trap \'rm -f -- "$t"\' EXIT; cat > "$t"; chmod "$2" "$t"; sync "$t" 2>/dev/null || true; '
                 'mv -f -- "$t" "$1"; trap - EXIT')
+# The remote apply lock: flock held while `cat` waits for the end of our stdin (exit 75: busy).
+LOCK_SCRIPT = ('mkdir -p -- "${1%/*}" && exec flock -E 75 -w "$2" "$1" sh -c \'echo locked; exec cat >/dev/null\'')
 OPTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{1,63}")
 HOSTNAME = re.compile(r"[A-Za-z0-9_.:%-]{1,253}")
 USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
@@ -209,6 +212,40 @@ class SshHost(CommandLog):
         """Applies from this machine to that host (and root) take this lock, one per host."""
         key = hashlib.sha256(f"{self.user}@{self.hostname}:{self.port}{self.root}".encode()).hexdigest()[:16]
         return os.path.join(os.path.expanduser("~/.cache/converge/locks"), f"ssh-{key}.lock")
+
+    @contextmanager
+    def remote_lock(self, timeout: float = 0.0) -> Iterator[None]:
+        """Hold ROOT/run/converge/apply.lock on the host (flock) for as long as this ssh session
+        lives: its `cat` ends when we close its stdin, or when the connection dies."""
+        path = self.path("/run/converge/apply.lock")
+        with self._lock:
+            self.round_trips += 1
+        remote = shlex.join(["env", "LC_ALL=C", "sh", "-c", LOCK_SCRIPT, "sh", path, f"{max(timeout, 0):g}"])
+        proc = subprocess.Popen([*self._ssh, "--", self.hostname, remote], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        try:
+            if proc.stdout.readline().strip() != b"locked":
+                proc.stdin.close()
+                err = proc.stderr.read().decode(errors="replace")
+                code = proc.wait()
+                if code == 255:
+                    self._raise_ssh_failure(err)
+                if code == 75:
+                    raise LockBusy(f"another apply is running on {self.name} (from another machine: lock {path} "
+                                   "on that host); wait for it or use --lock-timeout SECONDS")
+                raise HostError(f"cannot take the apply lock {path} on {self.address}: {err.strip() or code}")
+            yield
+        finally:
+            if proc.stdin and not proc.stdin.closed:
+                proc.stdin.close()  # the remote cat ends: flock lets go
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
 
     def flush(self) -> None:
         pass

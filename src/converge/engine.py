@@ -37,6 +37,7 @@ class Target:
     layers: list[str] | None = None  # an inventory host's manifest directories (later ones win per resource)
     vars: dict[str, Any] = field(default_factory=dict)  # an inventory host's vars (over the manifests')
     inventory_name: str = ""  # its name in the inventory
+    skip: list[str] = field(default_factory=list)  # the other hosts' manifest directories (not this host's)
 
 
 def open_target(directory: str, host: str | None = None, root: str | None = None) -> Target:
@@ -102,7 +103,7 @@ class _Present(set[Ref]):
 def load_checked(target: Target) -> tuple[Desired, Context]:
     """Load the manifests, read the host, and check references against declared ∪ present."""
     desired, issues = load_unchecked(target.directory, target.config.vars, layers=target.layers,
-                                     host_vars=target.vars)
+                                     host_vars=target.vars, skip=target.skip)
     # The host is only read (never changed) here, so references are checked even when other
     # errors were found: every error of a run is reported at once.
     ctx = read_facts(target.host, desired, target.config.settings, tolerate=True)

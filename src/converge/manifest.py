@@ -104,11 +104,11 @@ def load(directory: str, present: set[Ref] | None = None, extra_vars: dict[str, 
 
 def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
                    overrides: dict[str, str | None] | None = None, *, layers: list[str] | None = None,
-                   host_vars: dict[str, Any] | None = None) -> tuple[Desired, list[Issue]]:
+                   host_vars: dict[str, Any] | None = None, skip: list[str] | None = None) -> tuple[Desired, list[Issue]]:
     """`overrides`: path -> text to use instead of the file (None: as if it were gone), so an edit
     is validated with the whole set before it is written. `layers`: the manifest directories of an
     inventory host, in order (a resource declared in a later one wins over an earlier one's);
-    `host_vars` win over the manifests' `vars:`."""
+    `host_vars` win over the manifests' `vars:`; `skip`: directories no layer reads (other hosts' own)."""
     overrides = {os.path.abspath(k): v for k, v in (overrides or {}).items()}
     desired = Desired(directory=directory)
     issues: list[Issue] = []
@@ -132,8 +132,11 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
             if not os.path.isdir(layer):
                 issues.append(Issue(display_path(layer), 0, 0, "", "no such manifest directory"))
                 continue
+            # a layer's subdirectories are its own, except those that are manifest directories
+            # themselves (this host's later layers, other hosts' overlays)
+            nested = [d for d in {*layers, *(skip or [])} if d.startswith(layer.rstrip("/") + "/")]
             for path in manifest_files(layer):
-                if path not in files:
+                if path not in files and not any(path.startswith(d.rstrip("/") + "/") for d in nested):
                     files.append(path)
                     desired.layer_of[display_path(path)] = index
     else:

@@ -180,3 +180,20 @@ snapshot_policies:
     assert result.exit_code == 0, result.output
     assert result.output.count("created tank/data@auto-hourly-20260101-100000") == 2
     assert "2 hosts: 2 ok, 0 failed, 2 with changes" in result.output
+
+
+def test_overlays_below_the_shared_directory_belong_to_their_host_only(tmp_path):
+    (tmp_path / "converge.yaml").write_text("""host_defaults: {manifests: [".", "hosts/{name}"]}
+hosts:
+  a: {address: "sim:a.json"}
+  b: {address: "sim:b.json"}
+  c: {address: "sim:c.json"}
+""")
+    (tmp_path / "system.yaml").write_text("system: {hostname: shared}\n")
+    for name in ("a", "b"):
+        (tmp_path / "hosts" / name).mkdir(parents=True)
+        (tmp_path / "hosts" / name / "system.yaml").write_text(f"system: {{hostname: own-{name}}}\n")
+    result = run("apply", str(tmp_path), "--all")
+    assert result.exit_code == 0, result.output
+    hostnames = {n: json.loads((tmp_path / f"{n}.json").read_text())["files"]["/etc/hostname"] for n in "abc"}
+    assert hostnames == {"a": "own-a\n", "b": "own-b\n", "c": "shared\n"}

@@ -63,6 +63,7 @@ class FleetHost:
     groups: list[str] = field(default_factory=list)
     root: str | None = None
     ssh: dict[str, Any] = field(default_factory=dict)  # identity_file, known_hosts, ssh_options
+    skip: list[str] = field(default_factory=list)  # other hosts' manifest directories: never this host's
     source: str = "converge.yaml"
 
 
@@ -93,6 +94,9 @@ def resolve(directory: str, hosts: dict[str, InventoryHost], defaults: HostField
         host.manifests = _directories(directory, host.name, host.manifests)
         if host.address.startswith("sim:") and not os.path.isabs(host.address[4:]):
             host.address = "sim:" + os.path.join(directory, host.address[4:])
+    every = {d for h in found.values() for d in h.manifests}
+    for host in found.values():
+        host.skip = sorted(every - set(host.manifests))
     return found
 
 

@@ -34,7 +34,8 @@ def open_fleet_target(directory: str, config: Config, host: FleetHost) -> Any:
 
     opened = open_host(host.address, root=host.root, sim_seed=config.sim,
                        ssh=host.ssh if host.address.startswith("ssh://") else None)
-    return Target(directory, config, opened, layers=host.manifests, vars=host.vars, inventory_name=host.name)
+    return Target(directory, config, opened, layers=host.manifests, vars=host.vars, inventory_name=host.name,
+                  skip=host.skip)
 
 
 def run_fleet(directory: str, config: Config, hosts: list[FleetHost], job: Callable[[Any, HostOutcome], None],

@@ -76,6 +76,14 @@ def _style() -> Any:
 
 
 directory_arg = click.argument("directory", default=".", type=click.Path(file_okay=False))
+
+
+def fleet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--all / --limit / --forks: run on the hosts of converge.yaml's inventory (fleet/commands.py)."""
+    fn = click.option("--forks", default=10, show_default=True, type=click.IntRange(1, 256),
+                      help="hosts at a time (fleet)")(fn)
+    fn = click.option("--limit", metavar="NAME,GROUP,TAG", help="these hosts of the inventory")(fn)
+    return click.option("--all", "all_hosts", is_flag=True, help="every host of the inventory")(fn)
 host_opt = click.option("--host", "host", help=HOST_HELP)
 root_opt = click.option("--root", help="put every file converge writes under this directory")
 
@@ -97,10 +105,18 @@ def _configure_logging() -> None:
 @directory_arg
 @host_opt
 @root_opt
+@fleet_options
 @reports_errors
-def validate(directory: str, host: str | None, root: str | None) -> None:
-    """Check the manifests (and that everything they reference exists)."""
+def validate(directory: str, host: str | None, root: str | None, all_hosts: bool = False,
+             limit: str | None = None, forks: int = 10) -> None:
+    """Check the manifests (and that everything they reference exists). With --all/--limit: each
+    host's manifest directories, and which resource of an overlay wins over a shared one."""
     from . import engine
+
+    if all_hosts or limit:
+        from .fleet.commands import fleet_validate
+
+        return fleet_validate(directory, None if all_hosts else limit, forks)
 
     target = _target(directory, host, root)
     desired, _ = engine.load_checked(target)
@@ -128,12 +144,22 @@ def schema() -> None:
 @click.option("--target", "targets", multiple=True, metavar="KIND/NAME", help="only these (and what they need)")
 @click.option("--allow-destroy", multiple=True, metavar="KIND/NAME", help="allow destroying this resource's data")
 @click.option("--after-reboot", is_flag=True, help="simulated host: plan against a rebooted copy of it")
+@fleet_options
 @reports_errors
 def plan(directory: str, host: str | None, root: str | None, as_json: bool, detailed_exitcode: bool,
-         out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...], after_reboot: bool = False) -> None:
-    """Show what apply would change. Runs nothing on the host."""
+         out: str | None, targets: tuple[str, ...], allow_destroy: tuple[str, ...], after_reboot: bool = False,
+         all_hosts: bool = False, limit: str | None = None, forks: int = 10) -> None:
+    """Show what apply would change. Runs nothing on the host. With --all/--limit: each host of
+    the inventory (-o names a directory: one saved plan per host)."""
     from . import engine
     from .planner.render import render_plan
+
+    if all_hosts or limit:
+        from .fleet.commands import fleet_plan
+
+        return fleet_plan(directory, None if all_hosts else limit, forks, as_json=as_json,
+                          detailed=detailed_exitcode, out=out, targets=_refs(targets, "--target") or None,
+                          allow_destroy=set(_refs(allow_destroy, "--allow-destroy")), style=_style())
 
     target = _target(directory, host, root, quiet=as_json)
     if after_reboot:
@@ -172,14 +198,23 @@ def plan(directory: str, host: str | None, root: str | None, as_json: bool, deta
 @click.option("--lock-timeout", default=0.0, type=float, help="seconds to wait for another apply")
 @click.option("--confirm-timeout", type=click.IntRange(5, 3600), metavar="SECONDS",
               help="network changes roll back unless `converge confirm` comes within SECONDS")
+@fleet_options
 @reports_errors
 def apply(source: str, host: str | None, root: str | None, targets: tuple[str, ...],
           allow_destroy: tuple[str, ...], parallelism: int, lock_timeout: float,
-          confirm_timeout: int | None) -> None:
-    """Make the host match the manifests (SOURCE: a directory, or a plan saved with plan -o)."""
+          confirm_timeout: int | None, all_hosts: bool = False, limit: str | None = None, forks: int = 10) -> None:
+    """Make the host match the manifests (SOURCE: a directory, or a plan saved with plan -o).
+    With --all/--limit: each host of the inventory, --forks at a time."""
     from . import engine
     from .model import Plan
     from .planner.render import render_plan
+
+    if (all_hosts or limit) and not os.path.isfile(source):
+        from .fleet.commands import fleet_apply
+
+        return fleet_apply(source, None if all_hosts else limit, forks, targets=_refs(targets, "--target") or None,
+                           allow_destroy=set(_refs(allow_destroy, "--allow-destroy")), parallelism=parallelism,
+                           lock_timeout=lock_timeout, style=_style())
 
     saved = None
     if os.path.isfile(source):
@@ -188,7 +223,12 @@ def apply(source: str, host: str | None, root: str | None, targets: tuple[str, .
                 saved = Plan.model_validate_json(f.read())
             except ValueError as e:
                 raise ConvergeError(f"{source}: not a saved converge plan ({str(e).splitlines()[0]})") from None
-        target = _target(saved.directory, host or saved.host.split(" ")[0], root)
+        if saved.inventory_host:  # a fleet plan: its own host of the inventory, never another
+            from .fleet.commands import saved_plan_target
+
+            target = saved_plan_target(saved, host, limit)
+        else:
+            target = _target(saved.directory, host or saved.host.split(" ")[0], root)
     else:
         target = _target(source, host, root)
     if confirm_timeout:
@@ -225,11 +265,18 @@ def apply(source: str, host: str | None, root: str | None, targets: tuple[str, .
 @directory_arg
 @host_opt
 @root_opt
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="write here instead of stdout")
+@click.option("-o", "--out", type=click.Path(), help="write here instead of stdout (fleet: a directory)")
+@fleet_options
 @reports_errors
-def facts(directory: str, host: str | None, root: str | None, out: str | None) -> None:
+def facts(directory: str, host: str | None, root: str | None, out: str | None, all_hosts: bool = False,
+          limit: str | None = None, forks: int = 10) -> None:
     """Read the host's actual state (the simulated host's file format)."""
     from . import engine
+
+    if all_hosts or limit:
+        from .fleet.commands import fleet_facts
+
+        return fleet_facts(directory, None if all_hosts else limit, forks, out)
 
     target = _target(directory, host, root, quiet=not out)
     ctx = engine.read_facts(target.host, None, target.config.settings)
@@ -349,12 +396,19 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
 @root_opt
 @click.option("--at", metavar="ISO8601", help="the run's time (default now; snapshot names are UTC)")
 @click.option("--lock-timeout", default=60.0, show_default=True, type=float, help="seconds to wait for an apply")
+@fleet_options
 @reports_errors
 def run_command(ref: str, directory: str, host: str | None, root: str | None, at: str | None,
-                lock_timeout: float) -> None:
+                lock_timeout: float, all_hosts: bool = False, limit: str | None = None, forks: int = 10) -> None:
     """Run a snapshot policy, replication or pool scrub now (what its timer calls)."""
     from .resources.policies.run import parse_at
     from .resources.policies.run import run as run_ref
+
+    if all_hosts or limit:
+        from .fleet.commands import fleet_run
+
+        return fleet_run(directory, None if all_hosts else limit, forks, _refs((ref,), "REF")[0], parse_at(at),
+                         lock_timeout)
 
     target = _target(directory, host, root, quiet=True)
     for action in run_ref(target, _refs((ref,), "REF")[0], parse_at(at), lock_timeout):

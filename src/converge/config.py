@@ -4,11 +4,13 @@ seed of the simulated host. Everything in it is optional."""
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import Issue, ManifestError
+from .fleet.inventory import NAME_PATTERN, HostFields, InventoryHost
 from .types import Size
 from .yamlsource import display_path, locate, node_location, parse_yaml, plain, read_source
 
@@ -50,6 +52,19 @@ class Config(BaseModel):
     vars: dict[str, Any] = Field(default_factory=dict, description="variables for *.yaml.j2 manifests")
     api: ApiConfig = Field(default_factory=ApiConfig, description="the REST API (converge serve)")
     limits: Limits = Field(default_factory=Limits)
+    hosts: dict[str, InventoryHost] = Field(default_factory=dict, description="the fleet: NAME -> its address, "
+                                            "manifest directories, vars, tags (converge plan|apply --all / --limit)")
+    host_defaults: HostFields = Field(default_factory=HostFields, description="fields every host of the fleet gets")
+    host_groups: dict[str, list[str]] = Field(default_factory=dict, description="GROUP -> host names (--limit GROUP)")
+    inventory: str | None = Field(None, description="an Ansible inventory file (INI or YAML) to take hosts from")
+
+    @field_validator("hosts", "host_groups")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.fullmatch(NAME_PATTERN, name):
+                raise ValueError(f"{name!r} is not a host or group name (letters, digits, '_', '.', '-')")
+        return value
 
 
 def load_config(directory: str) -> Config:
@@ -71,6 +86,8 @@ def load_config(directory: str) -> Config:
             where = locate(shown, doc, err["loc"], node_location(shown, doc))
             issues.append(Issue(where.file, where.line, where.column, ".".join(map(str, err["loc"])), err["msg"]))
         raise ManifestError(issues) from None
+    if config.hosts or config.host_groups or config.inventory:
+        _check_inventory(directory, config, doc, shown)
     if config.host and config.host.startswith("sim:") and not os.path.isabs(config.host[4:]):
         config.host = "sim:" + os.path.join(directory, config.host[4:])
     return config
@@ -83,3 +100,38 @@ def manifest_size_limit(directory: str) -> int:
         return load_config(directory).limits.manifest_size
     except ManifestError:  # a broken converge.yaml is reported where it is loaded; keep the default here
         return DEFAULT_MANIFEST_SIZE
+
+
+def _check_inventory(directory: str, config: Config, doc: Any, shown: str) -> None:
+    from .fleet.inventory import check
+
+    issues: list[Issue] = []
+    names = set(config.hosts) | set(ansible_hosts(directory, config, issues))
+    fallback = node_location(shown, doc)
+    issues += check(config.hosts, config.host_groups, names, lambda loc: locate(shown, doc, loc, fallback))
+    if issues:
+        raise ManifestError(issues)
+
+
+def ansible_hosts(directory: str, config: Config, issues: list[Issue]) -> dict[str, Any]:
+    """The hosts of `inventory:` (an Ansible inventory file), {} without one."""
+    if not config.inventory:
+        return {}
+    from .fleet.ansible import parse
+
+    path = os.path.join(directory, config.inventory)
+    shown = display_path(path)
+    text = read_source(path, shown, issues, CONFIG_SIZE, directory)
+    return parse(text, shown, issues) if text is not None else {}
+
+
+def load_fleet(directory: str) -> tuple[Config, dict[str, Any]]:
+    """converge.yaml and its inventory, resolved: {name: FleetHost}."""
+    from .fleet.inventory import resolve
+
+    config = load_config(directory)
+    issues: list[Issue] = []
+    extra = ansible_hosts(directory, config, issues)
+    if issues:
+        raise ManifestError(issues)
+    return config, resolve(directory, config.hosts, config.host_defaults, config.host_groups, extra)

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config, load_config
-from .errors import HostError, ManifestError, NotConverged, StalePlan
+from .errors import HostError, ManifestError, NotConverged, PlanError, StalePlan
 from .executor import Event, Report, execute
 from .fsutil import STATE_DIR, state_dir
 from .gcpause import bulk
 from .hosts import Host, default_sim_path, open_host
-from .lock import apply_lock
+from .hosts.base import read_files
+from .lock import host_lock
 from .logs import get_logger
 from .manifest import Desired, check_references, load_unchecked
 from .model import Action, Facts, Plan, Ref
@@ -33,6 +34,10 @@ class Target:
     config: Config
     host: Host
     note: str = ""  # one line saying which host was chosen when it was not asked for
+    layers: list[str] | None = None  # an inventory host's manifest directories (later ones win per resource)
+    vars: dict[str, Any] = field(default_factory=dict)  # an inventory host's vars (over the manifests')
+    inventory_name: str = ""  # its name in the inventory
+    skip: list[str] = field(default_factory=list)  # the other hosts' manifest directories (not this host's)
 
 
 def open_target(directory: str, host: str | None = None, root: str | None = None) -> Target:
@@ -57,6 +62,7 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
     recorded in ctx.failed instead, so a plan that does not need that kind can go on."""
     state = host.read_file(STATE_FILE)
     ctx = Context(host=host, settings=settings or {}, desired=desired, facts=Facts(), state=parse_state(state))
+    owned: list[str] = []
     for kind in KINDS:
         if kind.tools and not any(host.has(t) for t in kind.tools):
             ctx.facts.resources[kind.kind] = {}
@@ -69,10 +75,11 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
                 raise HostError(message) from None
             ctx.failed[kind.kind] = message
             log.warning("read failed", kind=kind.kind, error=str(e))
-        for path in kind.owned_files(ctx):  # read even after a failed read: a saved plan fingerprints them
-            text = host.read_file(path)
-            if text is not None:
-                ctx.facts.files[path] = text
+        owned.extend(kind.owned_files(ctx))  # read even after a failed read: a saved plan fingerprints them
+    for path, text in read_files(host, owned).items():
+        if text is not None:
+            ctx.facts.files[path] = text
+    ctx.reads["owned-files"] = frozenset(owned)  # ctx.file() answers these without asking the host again
     if state is not None:
         ctx.facts.files[STATE_FILE] = state
     return ctx
@@ -95,7 +102,8 @@ class _Present(set[Ref]):
 
 def load_checked(target: Target) -> tuple[Desired, Context]:
     """Load the manifests, read the host, and check references against declared ∪ present."""
-    desired, issues = load_unchecked(target.directory, target.config.vars)
+    desired, issues = load_unchecked(target.directory, target.config.vars, layers=target.layers,
+                                     host_vars=target.vars, skip=target.skip)
     # The host is only read (never changed) here, so references are checked even when other
     # errors were found: every error of a run is reported at once.
     ctx = read_facts(target.host, desired, target.config.settings, tolerate=True)
@@ -113,6 +121,7 @@ def plan(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = frozenset
         desired, ctx = load_checked(target)
         result = build_plan(ctx, allow_destroy=allow_destroy, targets=targets)
     result.host, result.directory = target.host.name, target.directory
+    result.inventory_host = target.inventory_name
     return result, ctx
 
 
@@ -132,10 +141,13 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
         targets = saved.targets or None  # the saved plan's own --target: the check below covers that much
     if target.host.lock_path().startswith(os.path.join(target.directory, STATE_DIR, "")):
         state_dir(target.directory)  # the simulated host's state lives in DIR/.converge: kept out of git
-    with apply_lock(target.host.lock_path(), lock_timeout), bulk():
+    with host_lock(target.host, lock_timeout), bulk():
         target.host.reload()  # what the previous lock holder left, not what was there before we waited
         current, ctx = plan(target, allow_destroy=allow_destroy, targets=targets)
         notes: list[str] = []
+        if saved is not None and saved.host and saved.host != target.host.name:
+            raise PlanError(f"this plan was made for {saved.host}" + (f" ({saved.inventory_host})" if
+                            saved.inventory_host else "") + f", not {target.host.name}: make a plan for this host")
         if saved is not None:
             stale = sorted(k for k, v in saved.fingerprints.items() if current.fingerprints.get(k) != v)
             if stale:

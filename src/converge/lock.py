@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 from .errors import LockBusy
 
@@ -54,6 +55,19 @@ def file_lock(path: str, timeout: float, busy: str) -> Iterator[None]:
 def apply_lock(path: str, timeout: float = 0.0) -> AbstractContextManager[None]:
     """Hold the host's apply lock; wait up to `timeout` seconds, then fail clearly."""
     return file_lock(path, timeout, "another apply is running on this host; wait for it or use --lock-timeout SECONDS")
+
+
+@contextmanager
+def host_lock(host: Any, timeout: float = 0.0) -> Iterator[None]:
+    """The host's apply lock: the local one, and on a remote host also one held on that host
+    (`remote_lock`), so applies from two machines never overlap there either."""
+    with apply_lock(host.lock_path(), timeout):
+        remote = getattr(host, "remote_lock", None)
+        if remote is None:
+            yield
+        else:
+            with remote(timeout):
+                yield
 
 
 def edit_lock(directory: str, timeout: float = 30.0) -> AbstractContextManager[None]:

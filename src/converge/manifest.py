@@ -61,6 +61,8 @@ class Desired:
     vars: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # converge.yaml `settings:`, per kind
     declared_at: dict[str, dict[str, Location]] = field(default_factory=dict)  # every name, valid or not
+    layer_of: dict[str, int] = field(default_factory=dict)  # shown file -> its manifest directory (fleet hosts)
+    overlays: list[str] = field(default_factory=list)  # "KIND/NAME: FILE:LINE overrides FILE:LINE"
     _specs: dict[str, dict[str, Spec]] = field(default_factory=dict, repr=False)
 
     def specs(self, kind: str) -> dict[str, Spec]:
@@ -106,9 +108,12 @@ def load(directory: str, present: set[Ref] | None = None, extra_vars: dict[str, 
 
 
 def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
-                   overrides: dict[str, str | None] | None = None) -> tuple[Desired, list[Issue]]:
+                   overrides: dict[str, str | None] | None = None, *, layers: list[str] | None = None,
+                   host_vars: dict[str, Any] | None = None, skip: list[str] | None = None) -> tuple[Desired, list[Issue]]:
     """`overrides`: path -> text to use instead of the file (None: as if it were gone), so an edit
-    is validated with the whole set before it is written."""
+    is validated with the whole set before it is written. `layers`: the manifest directories of an
+    inventory host, in order (a resource declared in a later one wins over an earlier one's);
+    `host_vars` win over the manifests' `vars:`; `skip`: directories no layer reads (other hosts' own)."""
     overrides = {os.path.abspath(k): v for k, v in (overrides or {}).items()}
     desired = Desired(directory=directory)
     issues: list[Issue] = []
@@ -126,7 +131,21 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
             return decode_source((overrides[os.path.abspath(path)] or "").encode("utf-8", "surrogatepass"), shown, issues, limit)
         return read_source(path, shown, issues, limit, directory)
 
-    files = manifest_files(directory)
+    if layers:
+        files = []
+        for index, layer in enumerate(layers):
+            if not os.path.isdir(layer):
+                issues.append(Issue(display_path(layer), 0, 0, "", "no such manifest directory"))
+                continue
+            # a layer's subdirectories are its own, except those that are manifest directories
+            # themselves (this host's later layers, other hosts' overlays)
+            nested = [d for d in {*layers, *(skip or [])} if d.startswith(layer.rstrip("/") + "/")]
+            for path in manifest_files(layer):
+                if path not in files and not any(path.startswith(d.rstrip("/") + "/") for d in nested):
+                    files.append(path)
+                    desired.layer_of[display_path(path)] = index
+    else:
+        files = manifest_files(directory)
     files += sorted(p for p, text in overrides.items() if text is not None and p not in map(os.path.abspath, files))
     files = [f for f in files if overrides.get(os.path.abspath(f), "") is not None]
     if not files:
@@ -140,6 +159,7 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
         docs.append((shown, doc))
         if isinstance(doc, dict) and isinstance(doc.get("vars"), dict):  # for the templates
             variables.update(plain(doc["vars"]))
+    variables.update(host_vars or {})
     templates: list[tuple[str, str]] = []
     for path in (f for f in files if f.endswith(".j2")):
         text = read(path, display_path(path))
@@ -218,6 +238,8 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
             shown_path = rpath if len(str(name)) <= 80 else f"{path}.{str(name)[:60]}..."
             issues.append(Issue(at.file, at.line, at.column, shown_path, str(e)))
             continue
+        if name in seen and _overlaid(desired, kind, name, at, seen[name]):
+            continue
         if name in seen:
             first = seen[name]
             issues.append(Issue(at.file, at.line, at.column, rpath,
@@ -237,6 +259,21 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
             issues.extend(spec_issues(kind, e, shown, fields, rpath, at))
             continue
         entries[name] = Entry(spec, at, fields, rpath)
+
+
+def _overlaid(desired: Desired, kind: Kind, name: str, here: Location, first: Location) -> bool:
+    """A resource declared in two manifest directories of a host: the later directory's wins
+    (its entry replaces the other, or the other is kept); True when that settled it."""
+    mine, theirs = desired.layer_of.get(here.file, 0), desired.layer_of.get(first.file, 0)
+    if mine == theirs:
+        return False  # twice in one directory: an error, as anywhere
+    winner, loser = (here, first) if mine > theirs else (first, here)
+    desired.overlays.append(f"{kind.kind}/{name}: {winner.file}:{winner.line} overrides {loser.file}:{loser.line}")
+    if mine > theirs:
+        desired.entries.get(kind.kind, {}).pop(name, None)
+        del desired.declared_at[kind.kind][name]
+        return False  # load this one in its place
+    return True
 
 
 def _singleton(name: str, fields: Any, where: Location) -> PosDict:

@@ -163,6 +163,7 @@ class Plan(BaseModel):
     manifests: str = ""  # digest of the whole desired set ("" in plans made before this field)
     desired: dict[str, str] = Field(default_factory=dict)  # KIND/NAME of each change -> digest of its manifest
     targets: list[Ref] = Field(default_factory=list)  # --target of the plan (empty: everything)
+    inventory_host: str = ""  # the inventory's name of the host it was made for (fleet plans)
 
     @property
     def empty(self) -> bool:

@@ -21,7 +21,7 @@ from .. import web
 from ..config import load_config
 from ..errors import ConvergeError
 from ..resources import BY_KIND
-from . import approvals, hardware, health, history, login, permissions, routes, schedules, validate, websocket
+from . import approvals, fleet, hardware, health, history, login, permissions, routes, schedules, validate, websocket
 from .apiusers import store as account_store
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
@@ -128,6 +128,9 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/validate/{{path:path}}", {"POST": validate.post_validate}),
         _methods(f"{base}/disks", {"GET": hardware.get_disks}),
         _methods(f"{base}/pools/types", {"GET": hardware.get_pool_types}),  # before /pools/{name}
+        _methods(f"{base}/hosts", {"GET": fleet.get_hosts}),
+        _methods(f"{base}/hosts/{{name:str}}/test", {"POST": fleet.post_host_test}),
+        _methods(f"{base}/hosts/{{name:str}}/plan", {"GET": fleet.get_host_plan}),
         *[r for collection in collections() for r in _resource_routes(base, collection)],
         _methods("/openapi.json", {"GET": openapi}),
         _methods("/docs", {"GET": docs}),

@@ -1,4 +1,5 @@
-"""Hosts converge can reconcile: `local` (this machine), `netns:NAME` and `sim:PATH`.
+"""Hosts converge can reconcile: `local` (this machine), `netns:NAME`, `sim:PATH` and
+`ssh://[user@]host[:port]`.
 
 Each host class is imported when it is first asked for: a command on the simulated host never
 loads the local host's modules, and the reverse (module `__getattr__`, PEP 562)."""
@@ -16,9 +17,10 @@ if TYPE_CHECKING:
     from .local import LocalHost
     from .netns import NetnsHost
     from .sim import SimHost
+    from .ssh import SshHost
 
-__all__ = ["Host", "Result", "LocalHost", "NetnsHost", "SimHost", "open_host", "default_sim_path"]
-_LAZY = {"LocalHost": ".local", "NetnsHost": ".netns", "SimHost": ".sim"}
+__all__ = ["Host", "Result", "LocalHost", "NetnsHost", "SimHost", "SshHost", "open_host", "default_sim_path"]
+_LAZY = {"LocalHost": ".local", "NetnsHost": ".netns", "SimHost": ".sim", "SshHost": ".ssh"}
 
 
 def __getattr__(name: str) -> Any:
@@ -31,8 +33,10 @@ def default_sim_path(directory: str) -> str:
     return os.path.join(directory, ".converge", "sim-host.json")
 
 
-def open_host(spec: str, *, root: str | None = None, sim_seed: dict[str, Any] | None = None) -> Host:
-    """`local`, `sim:PATH`. (`ssh://user@host` comes later.)"""
+def open_host(spec: str, *, root: str | None = None, sim_seed: dict[str, Any] | None = None,
+              ssh: dict[str, Any] | None = None) -> Host:
+    """`local`, `sim:PATH`, `netns:NAME`, `ssh://[user@]host[:port]` (`ssh`: identity_file,
+    known_hosts, ssh_options)."""
     if spec == "local":
         from .local import LocalHost
 
@@ -45,4 +49,8 @@ def open_host(spec: str, *, root: str | None = None, sim_seed: dict[str, Any] | 
         from .netns import NetnsHost
 
         return NetnsHost(spec[6:], root=root)
-    raise HostError(f"unknown host {spec!r}: use 'local', 'netns:NAME' or 'sim:PATH'")
+    if spec.startswith("ssh://"):
+        from .ssh import SshHost
+
+        return SshHost(spec, root=root, **(ssh or {}))
+    raise HostError(f"unknown host {spec!r}: use 'local', 'netns:NAME', 'sim:PATH' or 'ssh://[user@]host[:port]'")

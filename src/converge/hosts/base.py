@@ -35,6 +35,14 @@ class Host(Protocol):
     def reload(self) -> None: ...  # re-read buffered state after taking the apply lock (sim); no-op elsewhere
 
 
+def read_files(host: Host, paths: list[str]) -> dict[str, str | None]:
+    """Many files at once: one round trip on a remote host (its `read_files`), one read each elsewhere."""
+    bulk_read = getattr(host, "read_files", None)
+    if bulk_read is not None:
+        return dict(bulk_read(paths))
+    return {path: host.read_file(path) for path in dict.fromkeys(paths)}
+
+
 class CommandLog:
     """Thread-safe record of the commands a host ran."""
 

@@ -85,6 +85,13 @@ class Context:
     reads: dict[str, Any] = field(default_factory=dict)  # bulk reads shared by kinds within one facts pass
     failed: dict[str, str] = field(default_factory=dict)  # kind -> why its read failed (its facts are unknown)
 
+    def file(self, path: str) -> str | None:
+        """A file's text: from this facts pass when it was read in bulk with the kinds' owned files
+        (no round trip per resource on a remote host), else from the host."""
+        if path in self.reads.get("owned-files", ()):
+            return self.facts.files.get(path)
+        return self.host.read_file(path)
+
     def specs(self, kind: str) -> dict[str, Any]:
         """The declared specs of one kind, from manifest.Desired or (in tests) a plain
         {kind: {name: spec}}; empty when planning without manifests. Read-only."""

@@ -10,6 +10,7 @@ from ... import secrets
 from ...errors import PlanError
 from ...formats import accounts as fmt
 from ...formats.passwords import crypt_matches, nt_hash
+from ...hosts.base import read_files
 from ...logs import get_logger
 from ...model import Observed, Ref
 from ..base import Context
@@ -50,16 +51,20 @@ def accounts(ctx: Context) -> Accounts:
 def _read(ctx: Context) -> Accounts:
     host = ctx.host
     texts: dict[str, str] = {}
+    # the files in one read (one round trip on a remote host); getent would answer for the
+    # machine, not for the tree under --root
+    files = read_files(host, [f"/etc/{db}" for db in ("passwd", "group", "shadow")] + ["/etc/login.defs"]) \
+        if rooted(ctx) else read_files(host, ["/etc/login.defs"])
     for db in ("passwd", "group", "shadow"):
-        if rooted(ctx):  # getent would answer for the machine, not for the tree under --root
-            texts[db] = host.read_file(f"/etc/{db}") or ""
+        if rooted(ctx):
+            texts[db] = files[f"/etc/{db}"] or ""
         else:
             result = host.run(["getent", db], check=False)
             if result.returncode not in (0, 2):  # 2: the database is empty
                 raise PlanError(f"getent {db} failed (exit {result.returncode}): {result.stderr.strip()[-300:]}")
             texts[db] = result.stdout
     out = Accounts(fmt.parse_passwd(texts["passwd"]), fmt.parse_group(texts["group"]),
-                   fmt.parse_shadow(texts["shadow"]), uid_min=fmt.uid_min(host.read_file("/etc/login.defs")))
+                   fmt.parse_shadow(texts["shadow"]), uid_min=fmt.uid_min(files["/etc/login.defs"]))
     config = smb_config(ctx)
     if host.has("pdbedit"):
         result = host.run(["pdbedit", "-s", host.path(config), "-L", "-w"], check=False)

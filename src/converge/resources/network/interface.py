@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from ...errors import PlanError
+from ...hosts.base import read_files
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...types import IPAddress, Network, OnOff, SortedStrs
 from ..base import Context, Kind, Spec, record_managed
@@ -134,10 +135,13 @@ class InterfaceKind(Kind[InterfaceSpec]):
         links, addrs, routes = run_reads(ctx.host)
         net_files = persist.backend(ctx) == "networkd"
         out: dict[str, Observed] = {}
-        for name, (raw, info) in parse(links, addrs, routes).items():
+        parsed = parse(links, addrs, routes)
+        # every link's .network file in one read (one round trip on a remote host, whatever their number)
+        networks = read_files(ctx.host, [persist.paths(n, ctx)[1] for n in parsed]) if net_files else {}
+        for name, (raw, info) in parsed.items():
             ref = self.ref(name)
             if net_files:
-                dhcp = persist.dhcp_from(ctx.host.read_file(persist.paths(name, ctx)[1]))
+                dhcp = persist.dhcp_from(networks[persist.paths(name, ctx)[1]])
                 raw["dhcp"] = bool(dhcp)
             spec, problem = normal_form(InterfaceSpec, raw, name)
             if problem:

@@ -89,7 +89,7 @@ def persist_steps(ctx: "Context", deleted: list[str]) -> list[Step]:
     rendered = render(desired_specs(ctx))
     for fname, text in rendered.items():
         path = f"{base}/{PREFIX}{fname}"
-        if ctx.host.read_file(path) != text:
+        if ctx.file(path) != text:
             steps.append(Step(op="write", path=path, content=text, note="persist for reboot (systemd-networkd)"))
     for name in sorted(deleted):
         for path in paths(name, ctx):

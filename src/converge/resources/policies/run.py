@@ -168,12 +168,12 @@ def parse_at(text: str | None) -> datetime:
 def run(target: Any, ref: Ref, at: datetime, lock_timeout: float = 0.0) -> list[Action]:
     """Run one policy now, under the host's apply lock."""
     from ... import engine
-    from ...lock import apply_lock
+    from ...lock import host_lock
 
     if ref.kind not in ("snapshot_policy", "pool", "replication"):
         raise ConvergeError(f"converge run takes snapshot_policy/NAME, replication/NAME or pool/NAME (a scrub), "
                             f"not {ref}")
-    with apply_lock(target.host.lock_path(), lock_timeout):
+    with host_lock(target.host, lock_timeout):
         target.host.reload()
         desired, ctx = engine.load_checked(target)
         spec = desired.spec(ref)

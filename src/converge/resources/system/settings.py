@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...hosts.base import read_files
 from ...model import Change, FieldDiff, Observed, Step
 from ...types import IPAddress
 from ..base import Context, Kind, Spec
@@ -185,17 +186,20 @@ class SystemKind(Kind[SystemSpec]):
         return files
 
     def read(self, ctx: Context) -> dict[str, Observed]:
-        host = ctx.host
         link = readlink(ctx, LOCALTIME) or ""
         zone = link.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in link else None
-        if self.uses_resolved(ctx):
-            text = host.read_file(RESOLVED_DROPIN) or ""
+        resolved = self.uses_resolved(ctx)
+        # one read of all the files (one round trip on a remote host)
+        files = read_files(ctx.host, [RESOLVED_DROPIN if resolved else RESOLV_CONF, HOSTNAME_FILE, TIMESYNCD_DROPIN,
+                                      SYSCTL_DROPIN])
+        if resolved:
+            text = files[RESOLVED_DROPIN] or ""
             dns = {"nameservers": _ini_values(text, "DNS"), "search": _ini_values(text, "Domains")}
         else:
-            dns = parse_resolv(host.read_file(RESOLV_CONF) or "")
-        spec = {"hostname": (host.read_file(HOSTNAME_FILE) or "").strip() or None, "timezone": zone, "dns": dns,
-                "ntp": {"servers": _ini_values(host.read_file(TIMESYNCD_DROPIN) or "", "NTP")},
-                "sysctl": parse_sysctl(host.read_file(SYSCTL_DROPIN) or "")}
+            dns = parse_resolv(files[RESOLV_CONF] or "")
+        spec = {"hostname": (files[HOSTNAME_FILE] or "").strip() or None, "timezone": zone, "dns": dns,
+                "ntp": {"servers": _ini_values(files[TIMESYNCD_DROPIN] or "", "NTP")},
+                "sysctl": parse_sysctl(files[SYSCTL_DROPIN] or "")}
         return {"host": Observed(spec=spec, info={"localtime": link})}
 
     def create(self, name: str, spec: SystemSpec, ctx: Context) -> list[Step]:

@@ -1,45 +1,65 @@
 """Execution order: deletes first, dependents before what they depend on; then creates, updates
 and replaces, dependencies first. A delete of something that a replace or update still uses on
 the host (a dataset a replaced container mounts) waits for that change instead, after the
-creates. Changes carry only the dependencies on other changes."""
+creates. A delete that an explicit change carries (a share the rewritten file leaves out, a link
+the `ip -batch` deletes) waits for that change the same way, and the explicit change waits for the
+deletes that must go before the ones it carries. Changes carry only the dependencies on other changes."""
 
 from __future__ import annotations
 
 import graphlib
 
 from ..errors import PlanError
-from ..model import Action, Change, Ref
+from ..model import JOINT_KINDS, Action, Change, Ref
 from ..resources import BY_KIND, KINDS, Context
 
 _KIND_INDEX = {k.kind: i for i, k in enumerate(KINDS)}
 
 
-def _key(ref: Ref) -> tuple[int, str]:
-    return _KIND_INDEX.get(ref.kind, len(KINDS)), ref.name
+def _key(ref: Ref) -> tuple[int, int, str]:
+    return _KIND_INDEX.get(ref.kind, len(KINDS)), 1, ref.name
+
+
+def _keys(changes: list[Change]) -> dict[Ref, tuple[int, int, str]]:
+    """An explicit change (file, batch, stop) sorts just before the first kind it is for."""
+    out: dict[Ref, tuple[int, int, str]] = {}
+    for change in changes:
+        for dep in change.depends_on:
+            if dep.kind in JOINT_KINDS:
+                rank = (_KIND_INDEX.get(change.ref.kind, len(KINDS)), 0, dep.name)
+                out[dep] = min(out.get(dep, rank), rank)
+    return out
 
 
 def order_changes(changes: list[Change], ctx: Context) -> list[Change]:
+    keys = _keys(changes)
     deletes = {c.ref: c for c in changes if c.action is Action.DELETE}
     others = {c.ref: c for c in changes if c.action is not Action.DELETE}
     users = _host_users(others, deletes, ctx)  # delete -> replaces/updates that stop using it
     # Deletes: if A depends on B, A goes first. Reverse the edges.
     graph: dict[Ref, set[Ref]] = {r: set() for r in deletes}
+    carriers: dict[Ref, set[Ref]] = {}  # explicit change -> the deletes it carries
     for r, c in deletes.items():
         for dep in c.depends_on:
             if dep in deletes:
                 graph[dep].add(r)
+            elif dep.kind in JOINT_KINDS and dep in others:
+                users.setdefault(r, set()).add(dep)
+                carriers.setdefault(dep, set()).add(r)
         c.depends_on = []
     late = _deferred(graph, users)
     early_graph = {r: {d for d in deps if d not in late} for r, deps in graph.items() if r not in late}
     ordered = []
-    for ref in _toposort(early_graph):
+    for ref in _toposort(early_graph, keys):
         c = deletes[ref]
         c.depends_on = sorted(early_graph[ref])
         ordered.append(c)
     rest = {r: {d for d in c.depends_on if d in others} for r, c in others.items()}
+    for joint, carried in carriers.items():  # what must go before a carried delete goes before its joint
+        rest[joint] |= {d for r in carried for d in graph[r] if d in late}
     for ref in late:  # after what still uses it, and after the late deletes that must go first
         rest[ref] = users.get(ref, set()) | (graph[ref] & late)
-    for ref in _toposort(rest):
+    for ref in _toposort(rest, keys):
         c = others.get(ref) or deletes[ref]
         c.depends_on = sorted(rest[ref] | graph.get(ref, set()))
         ordered.append(c)
@@ -74,7 +94,7 @@ def _deferred(graph: dict[Ref, set[Ref]], users: dict[Ref, set[Ref]]) -> set[Ref
     return late
 
 
-def _toposort(graph: dict[Ref, set[Ref]]) -> list[Ref]:
+def _toposort(graph: dict[Ref, set[Ref]], keys: dict[Ref, tuple[int, int, str]]) -> list[Ref]:
     """Deterministic topological order: among ready nodes, registry order of kinds, then name."""
     sorter = graphlib.TopologicalSorter(graph)
     try:
@@ -84,7 +104,7 @@ def _toposort(graph: dict[Ref, set[Ref]]) -> list[Ref]:
                         + " → ".join(str(r) for r in e.args[1]) + "; apply them in two steps") from None
     out: list[Ref] = []
     while sorter.is_active():
-        ready = sorted(sorter.get_ready(), key=_key)
+        ready = sorted(sorter.get_ready(), key=lambda r: keys.get(r) or _key(r))
         out += ready
         sorter.done(*ready)
     return out

@@ -56,7 +56,7 @@ def order_changes(changes: list[Change], ctx: Context) -> list[Change]:
         ordered.append(c)
     rest = {r: {d for d in c.depends_on if d in others} for r, c in others.items()}
     for joint, carried in carriers.items():  # what must go before a carried delete goes before its joint
-        rest[joint] |= {d for r in carried for d in graph[r] if d in late}
+        rest[joint] |= {d for r in carried for d in graph[r] if d in late and d not in carried}
     for ref in late:  # after what still uses it, and after the late deletes that must go first
         rest[ref] = users.get(ref, set()) | (graph[ref] & late)
     for ref in _toposort(rest, keys):

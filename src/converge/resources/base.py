@@ -139,7 +139,7 @@ def file_joint(path: str, content: str, entries: list[str], steps: list[Step], c
     def digest(text: str) -> str:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    old = ctx.facts.files.get(path)
+    old = ctx.facts.files[path] if path in ctx.facts.files else ctx.host.read_file(path)  # facts: read once
     kind = carries[0].kind if carries else ""
     before_entries = sorted(n for n, o in ctx.facts.of(kind).items() if o.managed) if kind else []
     written = ", ".join(str(r) for r in carries)

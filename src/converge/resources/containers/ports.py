@@ -5,12 +5,8 @@ first one waits for; it is then replaced or changed after the first and finds it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...model import Action, Change, Ref, Step
-
-if TYPE_CHECKING:
-    from ..base import Context, Joint
+from ..base import Context, Joint
 
 
 def host_port(mapping: str) -> tuple[str, int, str]:
@@ -18,10 +14,8 @@ def host_port(mapping: str) -> tuple[str, int, str]:
     return (parts[0] if len(parts) == 3 else "", int(parts[-2]), mapping.split("/")[1])
 
 
-def port_moves(kind: str, changes: list[Change], ctx: "Context") -> tuple[list[tuple[Ref, Ref]], list["Joint"]]:
+def port_moves(kind: str, changes: list[Change], ctx: Context) -> tuple[list[tuple[Ref, Ref]], list[Joint]]:
     """(edges (holder first, then the taker), stop joints for swaps). The same for the same changes."""
-    from ..base import Joint
-
     observed = ctx.facts.of(kind)
     holders: dict[tuple[str, int, str], str] = {}
     for other, obs in observed.items():

@@ -12,17 +12,14 @@ the batch, so anything that depends on an interface (a container on br0) still w
 from __future__ import annotations
 
 import graphlib
-from typing import TYPE_CHECKING
 
 from ...model import Action, Change, Ref, Step
+from ..base import Context, Joint
 from .persist import persist_steps
 from .steps import BATCH_ARGV, desired_specs, is_batch
 
-if TYPE_CHECKING:
-    from ..base import Context, Joint
 
-
-def _graph(changes: list[Change], ctx: "Context") -> dict[str, set[str]]:
+def _graph(changes: list[Change], ctx: Context) -> dict[str, set[str]]:
     """name -> names it needs, among these changes (a declared veth pair: the larger name
     waits for the smaller, which creates the pair)."""
     from .interface import InterfaceKind
@@ -41,7 +38,7 @@ def _graph(changes: list[Change], ctx: "Context") -> dict[str, set[str]]:
     return graph
 
 
-def _order(changes: list[Change], ctx: "Context") -> list[Change]:
+def _order(changes: list[Change], ctx: Context) -> list[Change]:
     by_name = {c.ref.name: c for c in changes}
     deletes = [c for c in changes if c.action is Action.DELETE]
     rest = [c for c in changes if c.action is not Action.DELETE]
@@ -63,7 +60,7 @@ def _order(changes: list[Change], ctx: "Context") -> list[Change]:
     return out
 
 
-def _without_cascaded(lines: list[str], ctx: "Context") -> list[str]:
+def _without_cascaded(lines: list[str], ctx: Context) -> list[str]:
     """Drop `link del`/`link set` of a link an earlier delete already took with it: the kernel
     deletes a veth's peer and the macvlans/vlans/vxlans on a link together with it."""
     observed = ctx.facts.of("interface")
@@ -94,8 +91,7 @@ def _without_cascaded(lines: list[str], ctx: "Context") -> list[str]:
 BATCH_REF = Ref.of("batch", "interfaces")
 
 
-def merge_changes(changes: list[Change], ctx: "Context") -> list["Joint"]:
-    from ..base import Joint
+def merge_changes(changes: list[Change], ctx: Context) -> list[Joint]:
     from . import netguard
 
     ordered = _order(changes, ctx)

@@ -123,3 +123,21 @@ def test_a_port_taken_from_another_container_is_an_edge_not_a_step(tmp_path: Pat
     assert by_ref["container/b"].depends_on == [Ref.of("container", "a")]
     assert all(s.argv[-1] == "b" or "b" in s.argv for s in by_ref["container/b"].steps if s.op == "run")
     assert engine.reconcile(engine.open_target(str(d)), parallelism=4).report.ok
+
+
+def test_order_puts_a_joint_between_what_its_changes_need_and_the_deletes_it_carries() -> None:
+    """Edges, not step surgery: the file waits for the dataset its new share is on; the share
+    it drops waits for the file; the dataset under the dropped share waits for that share."""
+    from converge.model import Change
+    from converge.planner.order import order_changes
+    from converge.resources.base import Context
+
+    new, old = Ref.of("dataset", "tank/new"), Ref.of("dataset", "tank/old")
+    add, drop = Ref.of("nfs", "new"), Ref.of("nfs", "old")
+    changes = [Change(ref=old, action=Action.DELETE), Change(ref=drop, action=Action.DELETE, depends_on=[old, EXPORTS]),
+               Change(ref=new, action=Action.CREATE), Change(ref=add, action=Action.CREATE, depends_on=[new, EXPORTS]),
+               Change(ref=EXPORTS, action=Action.UPDATE, depends_on=[new])]
+    ordered = order_changes(changes, Context(host=None))  # type: ignore[arg-type]
+    assert [c.ref for c in ordered] == [new, EXPORTS, add, drop, old]
+    deps = {c.ref: c.depends_on for c in ordered}
+    assert deps[drop] == [EXPORTS] and deps[old] == [drop] and deps[EXPORTS] == [new] and deps[add] == [new, EXPORTS]

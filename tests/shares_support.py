@@ -1,6 +1,7 @@
 """Test support for the share kinds: a stand-in Desired holding only share specs, so one kind
 can be planned alone with the engine's own generic diff, and a step runner that runs deletes
-first as the executor does. It calls the kinds' own read/create/update/delete/finalize."""
+first as the executor does. It calls the kinds' own read/create/update/delete/finalize, and the
+planner's joints (the kind's shared file as an explicit change, last in the list)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from converge.model import Action, Change, Step
 from converge.planner.diff import diff_fields
+from converge.planner.joint import arrange
 from converge.resources.base import Context, Kind
 
 
@@ -44,6 +46,7 @@ def plan(kind: Kind, ctx: Context) -> list[Change]:
                                   steps=kind.delete(name, obs, ctx)))
     if changes:
         kind.finalize(changes, ctx)
+        changes += arrange(kind, changes, ctx)
     return changes
 
 

@@ -232,7 +232,8 @@ def test_share_leaves_its_file_before_its_dataset_is_destroyed(tmp_path):
               "  smb:\n    old: {path: tank/backup}\n")
     d = setup(tmp_path, BASE + shares)
     engine.reconcile(target(d))
-    # Remove the dataset and its shares, add a new share: deletes first, file rewritten twice.
+    # Remove the dataset and its shares, add a new share: the file is written once, by its own
+    # change; the share deletes wait for it, and the dataset's destroy for them.
     new = BASE.replace('  tank/backup: {properties: {atime: "off"}}\n', "") + \
         "shares:\n  nfs:\n    media: {path: tank/media, clients: [{network: 10.0.0.0/8, options: [ro]}]}\n"
     (d / "main.yaml").write_text(new)
@@ -242,8 +243,12 @@ def test_share_leaves_its_file_before_its_dataset_is_destroyed(tmp_path):
     names = [o[1] for o in order]
     destroy = names.index("dataset/tank/backup")
     assert names.index("nfs/old") < destroy and names.index("smb/old") < destroy
-    writes = [o for o in order if "/etc/exports.d/converge.exports" in o[2]]
-    assert [w[0] for w in writes] == ["-", "+"]  # without the old export first, then the whole file
+    writes = [o[:2] for o in order if "/etc/exports.d/converge.exports" in o[2]]
+    assert writes == [("~", "file//etc/exports.d/converge.exports")]  # once, the whole file
+    assert names.index("file//etc/exports.d/converge.exports") < names.index("nfs/old")
+    assert names.index("file//etc/samba/converge.conf") < names.index("smb/old")
+    deps = {str(c.ref): [str(r) for r in c.depends_on] for c in plan.changes}
+    assert "nfs/old" in deps["dataset/tank/backup"] and "file//etc/exports.d/converge.exports" in deps["nfs/old"]
     outcome = engine.reconcile(target(d), allow_destroy={Ref(kind="dataset", name="tank/backup")})
     assert outcome.report.ok and outcome.replan.empty
 
@@ -310,7 +315,9 @@ def test_deletes_follow_host_side_dependencies_in_reverse(tmp_path, parallelism)
     (d / "main.yaml").write_text("pools:\n  tank: {vdevs: [{type: mirror, disks: [/dev/sdb, /dev/sdc]}]}\n")
     plan, _ = engine.plan(target(d))
     deps = {str(c.ref): sorted(str(r) for r in c.depends_on) for c in plan.changes}
-    assert deps == {"container/app": [], "nfs/media": [], "smb/music": [], "dataset/tank/clone": [],
+    exports, include = "file//etc/exports.d/converge.exports", "file//etc/samba/converge.conf"
+    assert deps == {"container/app": [], "nfs/media": [exports], "smb/music": [include], "dataset/tank/clone": [],
+                    exports: [], include: [],  # the files rewritten without them: before the share deletes
                     "snapshot/tank/media@s1": ["dataset/tank/clone"],
                     "dataset/tank/media": ["container/app", "nfs/media", "smb/music", "snapshot/tank/media@s1"]}
     allow = {c.ref for c in plan.changes}
@@ -371,7 +378,7 @@ def test_a_failed_read_of_one_kind_does_not_stop_a_plan_of_other_kinds(tmp_path)
     (d / "main.yaml").write_text(BTRFS_AND_BRIDGE.replace("mtu: 1500", "mtu: 9000"))
     # Interfaces only: the pool's failed read does not matter, and is said
     outcome = engine.reconcile(vanishing(), targets=[Ref(kind="interface", name="br0")])
-    assert [str(c.ref) for c in outcome.plan.changes] == ["interface/br0"] and outcome.report.ok
+    assert [str(c.ref) for c in outcome.plan.changes] == ["batch/interfaces", "interface/br0"] and outcome.report.ok
     assert target(d).host.facts.of("interface")["br0"].spec["mtu"] == 9000
     # A plan that needs the pool fails, naming the kind and the command
     for targets in (None, [Ref(kind="pool", name="bpool")]):
@@ -381,7 +388,7 @@ def test_a_failed_read_of_one_kind_does_not_stop_a_plan_of_other_kinds(tmp_path)
     # Nothing declared needs the pool: it is left out (not planned as gone: no destroy), with a warning
     (d / "main.yaml").write_text("interfaces:\n  br0: {type: bridge, mtu: 1400}\n")
     plan, _ = engine.plan(vanishing())
-    assert [str(c.ref) for c in plan.changes] == ["interface/br0"]
+    assert [str(c.ref) for c in plan.changes] == ["batch/interfaces", "interface/br0"]
     assert [w for w in plan.warnings if w.startswith("reading pool from the host failed") and "left out" in w]
 
 
@@ -434,7 +441,9 @@ def test_a_share_on_an_absolute_path_waits_for_the_dataset_that_will_hold_it(tmp
     d = setup(tmp_path, BASE.split("shares:")[0] + "shares:\n  nfs:\n    media: {path: /tank/media/movies, clients: [{network: 10.0.0.0/24}]}\n")
     plan, _ = engine.plan(target(d))
     deps = {str(c.ref): sorted(str(r) for r in c.depends_on) for c in plan.changes}
-    assert deps["nfs/media"] == ["dataset/tank/media/movies"]
+    exports = "file//etc/exports.d/converge.exports"
+    assert deps["nfs/media"] == ["dataset/tank/media/movies", exports]
+    assert deps[exports] == ["dataset/tank/media/movies"]  # the file that exports it waits for it too
     assert engine.reconcile(target(d)).report.ok
 
 

@@ -19,6 +19,7 @@ from .logs import get_logger
 from .manifest import Desired, check_references, load_unchecked
 from .model import Action, Facts, Plan, Ref
 from .planner import build_plan
+from .planner.joint import hold_joints
 from .resources import KINDS, Context
 from .resources.base import STATE_FILE, parse_state
 from .yamlsource import display_path
@@ -162,13 +163,14 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
             to_run = current
         if hold_destroys:  # the watcher: destroys and replacements wait for an approval
             for c in to_run.changes:
-                obs = ctx.facts.of(c.ref.kind).get(c.ref.name)
+                obs = ctx.facts.resources.get(c.ref.kind, {}).get(c.ref.name)
                 # Also reword the data guard's "--allow-destroy" block: here an approval allows it.
                 # Protection stays as the planner put it: no approval releases a protected resource.
                 if c.action in (Action.DELETE, Action.REPLACE) and c.ref not in allow_destroy \
                         and not (obs and obs.protected):
                     c.blocked = (f"{c.ref}: {'destroy' if c.action is Action.DELETE else 'replacement'} held for "
                                  f"approval (converge approve {c.ref})")
+            hold_joints(to_run)  # a shared file written without a held share would delete it anyway
         report = execute(to_run, target.host, parallelism=parallelism, on_event=on_event)
         outcome = Outcome(plan=to_run, report=report, notes=notes)
         if report.failed or report.skipped:

@@ -138,6 +138,13 @@ class FieldDiff(BaseModel):
     sensitive: bool = False
 
 
+# Kinds of the explicit changes the planner adds for a host operation that is no resource of its own
+# (planner/joint.py): `file` (one file several resources live in, written once), `batch` (one atomic
+# command batch for several resources), `stop` (a stop another change waits for). The changes they
+# exist for list them in depends_on; plan summaries count resources, so they are not counted.
+JOINT_KINDS = frozenset({"file", "batch", "stop"})
+
+
 class Change(BaseModel):
     ref: Ref
     action: Action
@@ -181,6 +188,8 @@ class Plan(BaseModel):
         counts = {"create": 0, "update": 0, "replace": 0, "delete": 0, "blocked": 0}
         names = {Action.CREATE: "create", Action.UPDATE: "update", Action.REPLACE: "replace", Action.DELETE: "delete"}
         for c in self.changes:
+            if c.ref.kind in JOINT_KINDS:
+                continue
             if c.action in names:
                 counts[names[c.action]] += 1
             if c.blocked:

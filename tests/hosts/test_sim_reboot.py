@@ -63,8 +63,8 @@ def test_without_units_nothing_comes_back(tmp_path: Any) -> None:
     engine.reconcile(engine.open_target(directory(tmp_path, text)))
     # the pool is not mounted (its subvolume unseen), br0 is gone, no container runs
     assert plan_after_reboot(tmp_path) == [
-        "~ pool/fast: mountpoint", "+ interface/br0: addresses, ports, state, type", "~ container/once: state",
-        "+ dataset/fast/apps: ", "~ container/web: state"]
+        "~ pool/fast: mountpoint", "~ batch/interfaces: ", "~ container/once: state",
+        "+ dataset/fast/apps: ", "+ interface/br0: addresses, ports, state, type", "~ container/web: state"]
 
 
 def test_the_homelab_example_survives_a_reboot(tmp_path: Any) -> None:

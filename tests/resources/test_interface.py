@@ -295,8 +295,12 @@ def test_removing_a_port_and_changing_addresses_on_the_sim(tmp_path: Any) -> Non
                                        .replace("  v0: {type: veth, peer: v0p, state: up}\n", ""))
     target = engine.open_target(str(tmp_path))
     plan, _ = engine.plan(target)
-    assert {(c.ref.name, c.action) for c in plan.changes} == {("br0", Action.UPDATE), ("v0", Action.DELETE)}
-    lines = next(s.input for c in plan.changes for s in c.steps if s.input).splitlines()
+    assert {(str(c.ref), c.action) for c in plan.changes} == {
+        ("interface/br0", Action.UPDATE), ("interface/v0", Action.DELETE), ("batch/interfaces", Action.UPDATE)}
+    [batch] = [c for c in plan.changes if c.ref.kind == "batch"]  # the one batch, a change of its own
+    assert [str(c.ref) for c in plan.changes] == ["batch/interfaces", "interface/br0", "interface/v0"]
+    assert all(batch.ref in c.depends_on for c in plan.changes if c is not batch)
+    lines = next(s.input for s in batch.steps if s.input).splitlines()
     assert lines == ["link del dev v0", "address del 192.168.1.10/24 dev br0",
                      "address replace 192.168.1.11/24 dev br0"]
     engine.reconcile(target)

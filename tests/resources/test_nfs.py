@@ -44,10 +44,15 @@ def ctx_for(host: SimHost, **exports: dict) -> Context:
 
 def test_create_renders_one_file_and_reexports(host):
     changes = plan(KIND, ctx_for(host, media=MEDIA, space=SPACE))
-    assert [(str(c.ref), c.action) for c in changes] == [("nfs/media", Action.CREATE), ("nfs/space", Action.CREATE)]
-    assert [(s.op, s.argv, s.path) for s in changes[0].steps] == [("write", [], FILE), ("run", ["exportfs", "-ra"], "")]
-    assert changes[0].steps[0].content == RENDERED
-    assert changes[1].steps == [] and [str(r) for r in changes[0].depends_on] == ["dataset/tank/media"]
+    assert [(str(c.ref), c.action) for c in changes] == [
+        ("nfs/media", Action.CREATE), ("nfs/space", Action.CREATE), (f"file/{FILE}", Action.CREATE)]
+    media, space, exports = changes
+    assert [(s.op, s.argv, s.path) for s in exports.steps] == [("write", [], FILE), ("run", ["exportfs", "-ra"], "")]
+    assert exports.steps[0].content == RENDERED
+    assert media.steps == [] == space.steps  # no export carries the file: each waits for it
+    assert [str(r) for r in media.depends_on] == ["dataset/tank/media", f"file/{FILE}"]
+    assert [str(r) for r in space.depends_on] == [f"file/{FILE}"]
+    assert [str(r) for r in exports.depends_on] == ["dataset/tank/media"]
     assert host.commands == [["exportfs", "-v"], ["stat", "-c", "%F\t%n", "--", "/srv/with space"]]
 
 
@@ -68,8 +73,10 @@ def test_update_delete_and_hand_edit(host):
     apply(KIND, ctx_for(host, media=MEDIA, space=SPACE))
     host.facts.files[FILE] = host.facts.files[FILE].replace("*(ro)", "*(rw)")
     changes = plan(KIND, ctx_for(host, media=MEDIA))
-    assert [(str(c.ref), c.action) for c in changes] == [("nfs/media", Action.UPDATE), ("nfs/space", Action.DELETE)]
+    assert [(str(c.ref), c.action) for c in changes] == [
+        ("nfs/media", Action.UPDATE), ("nfs/space", Action.DELETE), (f"file/{FILE}", Action.UPDATE)]
     assert [d.path for d in changes[0].diffs] == ["clients"]
+    assert [(d.path, d.after) for d in changes[2].diffs][0] == ("entries", ["media"])
     assert apply(KIND, ctx_for(host, media=MEDIA)) == []
     assert host.facts.files[FILE] == HEADER + "\n# converge: export media path tank/media\n" \
         "/tank/media 192.168.1.0/24(no_subtree_check,rw,sync) *(ro)\n"

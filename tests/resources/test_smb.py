@@ -58,10 +58,14 @@ RENDERED = HEADER + """
 
 def test_create_renders_one_file_validates_and_reloads(host):
     changes = plan(KIND, ctx_for(host, media=MEDIA, public=PUBLIC))
-    assert [(str(c.ref), c.action) for c in changes] == [("smb/media", Action.CREATE), ("smb/public", Action.CREATE)]
-    media, public = changes
-    assert public.steps == [] and "written with smb/media" in public.reason
-    assert [(s.op, s.argv, s.path) for s in media.steps] == [
+    assert [(str(c.ref), c.action) for c in changes] == [
+        ("smb/media", Action.CREATE), ("smb/public", Action.CREATE), ("file//etc/samba/converge.conf", Action.CREATE)]
+    media, public, include = changes
+    # the shares run nothing themselves: they wait for the include file's own change
+    assert media.steps == [] and public.steps == [] and all(include.ref in c.depends_on for c in (media, public))
+    assert include.reason == "written for smb/media, smb/public" and include.before is None
+    assert include.after["entries"] == ["media", "public"] and [d.path for d in include.diffs] == ["entries", "sha256"]
+    assert [(s.op, s.argv, s.path) for s in include.steps] == [
         ("write", [], "/etc/samba/converge.conf.candidate"),
         ("run", ["testparm", "-s", "/etc/samba/converge.conf.candidate"], ""),
         ("write", [], "/etc/samba/converge.conf"),
@@ -69,11 +73,13 @@ def test_create_renders_one_file_validates_and_reloads(host):
         ("write", [], "/etc/samba/smb.conf"),
         ("run", ["smbcontrol", "--configfile=/etc/samba/smb.conf", "smbd", "reload-config"], ""),
     ]
-    assert media.steps[0].content == RENDERED == media.steps[2].content
+    assert include.steps[0].content == RENDERED == include.steps[2].content
     # only the include line is added to smb.conf, at the end of [global]
-    assert media.steps[4].content == SMB_CONF.replace(
+    assert include.steps[4].content == SMB_CONF.replace(
         "standalone server\n", "standalone server\n\tinclude = /etc/samba/converge.conf\n")
-    assert [str(r) for r in media.depends_on] == ["dataset/tank/media", "user/alice", "user/bob"]  # valid_users
+    # valid_users: the accounts exist first; the file waits for what its shares need
+    assert [str(r) for r in media.depends_on] == ["dataset/tank/media", "user/alice", "user/bob", str(include.ref)]
+    assert [str(r) for r in include.depends_on] == ["dataset/tank/media", "user/alice", "user/bob"]
     # planning ran reads only: nothing on the host changed
     assert "/etc/samba/converge.conf" not in host.facts.files
     assert host.commands == [["testparm", "-s", "/etc/samba/smb.conf"],
@@ -96,18 +102,21 @@ def test_apply_then_read_equals_declared(host):
     assert not observed["legacy"].managed and observed["legacy"].spec["read_only"] is False
 
 
-def test_update_and_delete_rewrite_the_file_in_two_phases(host):
+def test_update_and_delete_rewrite_the_file_once(host):
     apply(KIND, ctx_for(host, media=MEDIA, public=PUBLIC))
     changes = plan(KIND, ctx_for(host, media={**MEDIA, "read_only": True}))
-    assert [(str(c.ref), c.action) for c in changes] == [("smb/media", Action.UPDATE), ("smb/public", Action.DELETE)]
-    assert [d.path for d in changes[0].diffs] == ["read_only"]
-    # Deletes run first: the removed share leaves the file before anything else (so before its
-    # dataset could be destroyed), then the update writes the whole file.
-    assert "[public]" not in changes[1].steps[0].content and "[media]" in changes[1].steps[0].content
-    assert "\tread only = yes\n" not in changes[1].steps[0].content
-    assert "[public]" not in changes[0].steps[0].content and "\tread only = yes\n" in changes[0].steps[0].content
-    for change in changes:  # candidate + file each time; smb.conf already includes it
-        assert [s.op for s in change.steps].count("write") == 2
+    assert [(str(c.ref), c.action) for c in changes] == [
+        ("smb/media", Action.UPDATE), ("smb/public", Action.DELETE), ("file//etc/samba/converge.conf", Action.UPDATE)]
+    media, public, include = changes
+    assert [d.path for d in media.diffs] == ["read_only"]
+    # One write of the whole file, without the removed share and with the update; the delete waits
+    # for it (so a dataset the share was on is destroyed only after the share left the file).
+    assert media.steps == [] == public.steps and include.ref in public.depends_on
+    assert "[public]" not in include.steps[0].content and "\tread only = yes\n" in include.steps[0].content
+    assert [s.op for s in include.steps].count("write") == 2  # candidate + file; smb.conf already includes it
+    assert [(d.path, d.before_text, d.after_text) for d in include.diffs][0] == (
+        "entries", '["media", "public"]', '["media"]')
+    assert include.before["sha256"] != include.after["sha256"]
     assert apply(KIND, ctx_for(host, media={**MEDIA, "read_only": True})) == []
     assert host.facts.sim["samba"]["loaded"] == ["legacy", "media"]
     assert host.facts.files["/etc/samba/smb.conf"].count("include =") == 1
@@ -134,8 +143,8 @@ def test_removed_include_line_reads_as_missing_and_is_restored(host):
 def test_smbd_not_running_is_said_and_not_an_error(host):
     host.facts.sim["samba"] = {"smbd_running": False}
     changes = plan(KIND, ctx_for(host, public=PUBLIC))
-    assert "smbd is not running" in changes[0].reason
-    assert not any(s.argv[:1] == ["smbcontrol"] for s in changes[0].steps)
+    assert "smbd is not running" in changes[-1].reason
+    assert not any(s.argv[:1] == ["smbcontrol"] for s in changes[-1].steps)
     assert apply(KIND, ctx_for(host, public=PUBLIC)) == []
 
 
@@ -143,7 +152,7 @@ def test_testparm_rejection_never_installs(host):
     ctx = ctx_for(host, public={**PUBLIC, "options": {"oplocks": "maybe"}})
     changes = plan(KIND, ctx)
     with pytest.raises(CommandFailed, match="value is not boolean"):
-        run_steps(ctx, changes[0].steps)
+        run_steps(ctx, changes[-1].steps)
     assert "/etc/samba/converge.conf" not in host.facts.files
     assert host.facts.files["/etc/samba/smb.conf"] == SMB_CONF
 
@@ -163,7 +172,7 @@ def test_declared_dataset_not_yet_created_resolves_to_its_mountpoint(host):
     ctx = ctx_for(host, docs={"path": "tank/docs"})
     ctx.desired.resources["dataset"] = {"tank/docs": DatasetSpec.model_validate({"properties": {"mountpoint": "/data/docs"}})}
     changes = plan(KIND, ctx)
-    assert "\tpath = /data/docs\n" in changes[0].steps[0].content
+    assert "\tpath = /data/docs\n" in changes[-1].steps[0].content
     assert ["stat"] not in [c[:1] for c in host.commands]
 
 

@@ -11,6 +11,7 @@ from ..model import Action, Change, Observed, Plan, Ref
 from ..redaction import mask_fields
 from ..resources import BY_KIND, KINDS, Context, Kind, Spec
 from .diff import SENSITIVE, diff_fields
+from .joint import arrange, carried_by, desired_digest, hold_joints
 from .order import order_changes
 
 
@@ -37,6 +38,7 @@ def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = froze
                 kind_changes.append(_delete(kind, name, obs, ctx, allow_destroy))
         if kind_changes:
             kind.finalize(kind_changes, ctx)
+            kind_changes += arrange(kind, kind_changes, ctx)  # ordering edges; shared file, batch, stop
         changes += kind_changes
     for change in changes:  # a change of a kind that was read may still need an unread one
         dep = next((d for d in change.depends_on if d.kind in unread), None)
@@ -55,6 +57,9 @@ def build_plan(ctx: Context, *, allow_destroy: set[Ref] | frozenset[Ref] = froze
     if record_manifests:  # 0.2 s at 10 000 resources: the re-plan after an apply does without it
         plan.manifests = manifests_digest(ctx)
     plan.desired = {str(c.ref): _spec_digest(ctx, c.ref) for c in plan.changes}
+    for ref, carried in carried_by(plan.changes).items():
+        plan.desired[str(ref)] = desired_digest(carried, plan.desired)
+    hold_joints(plan)
     plan.targets = sorted(targets or [])
     return plan
 

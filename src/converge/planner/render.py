@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Action, Change, Plan
+from ..model import JOINT_KINDS, Action, Change, Plan
 from ..redaction import mask
 
 WORDS = {Action.CREATE: "create", Action.UPDATE: "update", Action.REPLACE: "REPLACE", Action.DELETE: "DESTROY"}
@@ -30,7 +30,7 @@ def _change(c: Change, paint: Any, show_steps: bool) -> list[str]:
     if c.action in (Action.REPLACE, Action.DELETE):
         head += f"   <-- {WORDS[c.action]}" + (" (destroys data)" if c.destructive else "")
     out = [paint(head, fg=color, bold=bold)]
-    if c.reason and c.action is not Action.CREATE:
+    if c.reason and (c.action is not Action.CREATE or c.ref.kind in JOINT_KINDS):  # a joint: what it is for
         out.append(f"    # {c.reason}")
     for d in c.diffs if c.action is Action.CREATE else ():
         out.append(f"    {d.path}: {d.after_text}")

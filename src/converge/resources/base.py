@@ -6,6 +6,7 @@ manifest declares, after the same normalisation on both sides."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -123,6 +124,38 @@ def record_managed(ref: Ref, managed: bool) -> Step:
                 note="record ownership" if managed else "forget ownership")
 
 
+@dataclass
+class Joint:
+    """One host operation that realises several changes at once, planned as an explicit change of
+    its own (planner/joint.py): the file several resources live in, one atomic batch of commands,
+    or a stop another change waits for. Each change it `carries` gets an edge to it; it waits for
+    what those changes (creates, updates, replaces) need. No change carries another's steps."""
+
+    ref: Ref  # file/PATH, batch/NAME, stop/KIND/NAME
+    steps: list[Step]
+    carries: list[Ref]
+    before: dict[str, Any] | None = None  # None: the thing does not exist yet (a file to create)
+    after: dict[str, Any] = field(default_factory=dict)  # what the plan shows of it (compared with before)
+    reason: str = ""
+
+
+def file_joint(path: str, content: str, entries: list[str], steps: list[Step], carries: list[Ref],
+               ctx: Context, note: str = "") -> Joint:
+    """The explicit `file PATH` change of a kind's shared file: its entries and a digest of its
+    text, before (as read from the host) and after; `steps` write it (and validate, reload)."""
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    old = ctx.facts.files[path] if path in ctx.facts.files else ctx.host.read_file(path)  # facts: read once
+    kind = carries[0].kind if carries else ""
+    before_entries = sorted(n for n, o in ctx.facts.of(kind).items() if o.managed) if kind else []
+    written = ", ".join(str(r) for r in carries)
+    return Joint(ref=Ref.of("file", path), steps=steps, carries=carries,
+                 before=None if old is None else {"entries": before_entries, "sha256": digest(old)},
+                 after={"entries": sorted(entries), "sha256": digest(content)},
+                 reason=f"written for {written}" + (f"; {note}" if note else ""))
+
+
 S = TypeVar("S", bound=Spec)
 
 
@@ -225,7 +258,8 @@ class Kind(Generic[S]):
 
     def owned_files(self, ctx: Context) -> list[str]:
         """Files converge owns on the host for this kind (read into facts, written by steps)."""
-        return []
+        shared = self.shared_file(ctx)
+        return [shared] if shared else []
 
     # -- host --------------------------------------------------------------------------------
     def read(self, ctx: Context) -> dict[str, Observed]:
@@ -257,8 +291,24 @@ class Kind(Generic[S]):
         """What deleting this takes with it (children, snapshots, clones, dependents on the host)."""
         return []
 
+    def shared_file(self, ctx: Context) -> str:
+        """The one host file all of this kind's resources live in ("" none: each has its own). A kind
+        that declares one writes it through joints(): one explicit `file PATH` change per plan."""
+        return ""
+
     def finalize(self, changes: list[Change], ctx: Context) -> None:
-        """Last look at all of this kind's changes (a kind that owns one file writes it once)."""
+        """Last look at this kind's own changes (their reasons, how their diffs read). A change's
+        steps are its own: what several changes share is a joint, an order between them an edge."""
+
+    def joints(self, changes: list[Change], ctx: Context) -> list[Joint]:
+        """Host operations several of these changes share (the shared file written once, one
+        `ip -batch`), each planned as an explicit change the changes it carries wait for."""
+        return []
+
+    def edges(self, changes: list[Change], ctx: Context) -> list[tuple[Ref, Ref]]:
+        """Ordering needs among changes beyond depends(): (first, then) makes `then` wait for
+        `first` (a container taking a host port waits for the one that holds it now)."""
+        return []
 
     def ref(self, name: str) -> Ref:
         refs = self.__dict__.setdefault("_refs", {})  # Refs are frozen: one per name, shared

@@ -41,7 +41,7 @@ def test_a_share_implies_smbd_and_a_services_entry_overrides_it(tmp_path: Any) -
     [implied] = [c for c in plan.changes if c.ref.kind == "service"]
     assert str(implied.ref) == "service/smbd" and implied.reason.startswith("implied: SMB shares are served by smbd")
     assert [str(r) for r in implied.depends_on] == ["smb/public"]  # started once its shares are written
-    assert [str(c.ref) for c in plan.changes] == ["smb/public", "service/smbd"]
+    assert [str(c.ref) for c in plan.changes] == ["file//etc/samba/converge.conf", "smb/public", "service/smbd"]
     assert [s.argv for s in implied.steps] == [["systemctl", "enable", "smbd.service"],
                                                ["systemctl", "start", "smbd.service"]]
     plan, _ = engine.plan(engine.open_target(directory(tmp_path, share + "services:\n  smbd: {enabled: false}\n")))
@@ -70,9 +70,9 @@ def test_an_implied_service_the_host_lacks_is_left_out(tmp_path: Any) -> None:
     share = "shares:\n  smb:\n    public: {path: /srv/public}\n"
     sim = "  systemd: {vendor: true, units: {ssh.service: {enabled: true, active: true}}}\n"  # no smbd installed
     plan, _ = engine.plan(engine.open_target(directory(tmp_path, share, sim)))
-    assert [str(c.ref) for c in plan.changes] == ["smb/public"]
+    assert [str(c.ref) for c in plan.changes] == ["file//etc/samba/converge.conf", "smb/public"]
     plan, _ = engine.plan(engine.open_target(directory(tmp_path, share + "services:\n  smbd: {enabled: true}\n", sim)))
-    assert [str(c.ref) for c in plan.changes] == ["smb/public", "service/smbd"]  # declared: asked for, so tried
+    assert [str(c.ref) for c in plan.changes] == ["file//etc/samba/converge.conf", "smb/public", "service/smbd"]  # declared: asked for, so tried
 
 
 def test_a_live_host_without_systemd_gets_no_implied_services_nor_units(tmp_path: Any) -> None:
@@ -82,5 +82,5 @@ def test_a_live_host_without_systemd_gets_no_implied_services_nor_units(tmp_path
             "  web: {image: docker.io/library/nginx:1.25, restart: always}\n")
     sim = "  systemd: {running: false}\n  images: [docker.io/library/nginx:1.25]\n"
     outcome = engine.reconcile(engine.open_target(directory(tmp_path, text, sim)))
-    assert [str(c.ref) for c in outcome.plan.changes] == ["smb/public", "container/web"]
+    assert [str(c.ref) for c in outcome.plan.changes] == ["file//etc/samba/converge.conf", "container/web", "smb/public"]
     assert not [s for c in outcome.plan.changes for s in c.steps if s.argv[:1] == ["systemctl"]]

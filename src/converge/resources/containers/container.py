@@ -7,12 +7,13 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ...model import Action, Change, FieldDiff, Observed, Ref, Step
+from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...types import OnOff, Size, Stamp
-from ..base import START_STOP_RESTART, Context, Kind, KindAction, Spec, allow_destroy_field
+from ..base import START_STOP_RESTART, Context, Joint, Kind, KindAction, Spec, allow_destroy_field
 from ..shares.common import DATASET_NAME
 from ..system.persist import container_observed_persist, container_persist_steps, container_unit_removal
 from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, normalize_cap, normalize_device
+from .ports import host_port, port_moves
 
 # [registry[:port]/]path[:tag][@sha256:digest]
 IMAGE_RE = re.compile(r"([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
@@ -40,11 +41,6 @@ def short_digest(digest: str) -> str:
     """`sha256:` and the first 12 hex digits, as `podman images` shows ids."""
     algo, _, hexes = digest.partition(":")
     return f"{algo}:{hexes[:12]}…" if len(hexes) > 12 else digest
-
-
-def host_port(mapping: str) -> tuple[str, int, str]:
-    parts = mapping.split("/")[0].split(":")
-    return (parts[0] if len(parts) == 3 else "", int(parts[-2]), mapping.split("/")[1])
 
 
 def normalize_image(ref: str) -> str:
@@ -365,39 +361,22 @@ class ContainerKind(Kind[ContainerSpec]):
             container_unit_removal(name, ctx)
 
     def finalize(self, changes: list[Change], ctx: Context) -> None:
-        """A container that takes a host port another container holds now starts after that one
-        is replaced or stopped (independent changes may run in parallel). An image whose digest
-        moved on (`pull: newer`) is shown as such: `~ image digest: sha256:ab.. → sha256:cd..`."""
+        """An image whose digest moved on (`pull: newer`) is shown as such: `~ image digest: sha256:ab.. → sha256:cd..`."""
         newer = ctx.reads.get(self.kind, {}).get("newer", {})
         for change in changes:
             moved = newer.get(change.ref.name)
             for d in change.diffs if moved else []:
                 if d.path == "image" and "@" in str(d.before) and "@" not in str(d.after):
                     d.path, d.before_text, d.after_text = "image digest", short_digest(moved[0]), short_digest(moved[1])
-        holders: dict[tuple[str, int, str], str] = {}
-        for other, observed in ctx.facts.of(self.kind).items():
-            if observed.spec.get("state") == "running":
-                for mapping in observed.spec.get("ports") or []:
-                    holders[host_port(mapping)] = other
-        changing = {c.ref.name for c in changes}
-        for change in changes:
-            if change.action not in (Action.CREATE, Action.REPLACE, Action.UPDATE) or not change.after:
-                continue
-            for mapping in change.after.get("ports") or []:
-                holder = holders.get(host_port(mapping))
-                if holder and holder != change.ref.name and holder in changing:
-                    ref = self.ref(holder)
-                    other = next(c for c in changes if c.ref == ref)
-                    if change.ref in other.depends_on:
-                        # A swap (each takes the other's port): this one stops the other before it
-                        # starts; the other, replaced after it, then finds its new port free.
-                        runtime = ctx.facts.of(self.kind)[holder].spec.get("runtime", "podman")
-                        stop = Step(argv=[runtime, "stop", holder], note=f"free port {mapping} for {change.ref.name}")
-                        at = next((i for i, st in enumerate(change.steps) if st.argv[1:2] == ["create"]), 0)
-                        if stop not in change.steps:
-                            change.steps.insert(at, stop)
-                    elif ref not in change.depends_on:
-                        change.depends_on.append(ref)
+
+    def edges(self, changes: list[Change], ctx: Context) -> list[tuple[Ref, Ref]]:
+        """A container that takes a host port another running container holds starts after that
+        one is changed (independent changes may run in parallel)."""
+        return port_moves(self.kind, changes, ctx)[0]
+
+    def joints(self, changes: list[Change], ctx: Context) -> list[Joint]:
+        """Two that swap ports: an explicit stop of the second, which the first waits for."""
+        return port_moves(self.kind, changes, ctx)[1]
 
     def replace(self, name: str, spec: ContainerSpec, observed: Observed, ctx: Context) -> list[Step]:
         old_runtime = observed.spec.get("runtime", spec.runtime)

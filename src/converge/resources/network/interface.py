@@ -11,7 +11,7 @@ from ...errors import PlanError
 from ...hosts.base import read_files
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...types import IPAddress, Network, OnOff, SortedStrs
-from ..base import Context, Kind, Spec, record_managed
+from ..base import Context, Joint, Kind, Spec, record_managed
 from . import persist as persist
 from .check import check_set
 from .merge import merge_changes
@@ -123,7 +123,7 @@ class InterfaceKind(Kind[InterfaceSpec]):
     create_only = frozenset({"type", "peer", "parent", "vlan_id", "vni", "remote", "group", "local", "dstport"})
 
     def depends(self, name: str, spec: InterfaceSpec) -> list[Ref]:
-        # a veth's peer is created with it, so it is no dependency (finalize orders declared pairs)
+        # a veth's peer is created with it, so it is no dependency (the merged batch orders declared pairs)
         names = list(spec.ports or []) + list(spec.members or []) + ([spec.parent] if spec.parent else [])
         return [Ref(kind="interface", name=n) for n in names]
 
@@ -191,8 +191,8 @@ class InterfaceKind(Kind[InterfaceSpec]):
                 out.append(f"interface/{other} (a {obs.spec.get('type')} on it; the kernel deletes it too)")
         return out
 
-    def finalize(self, changes: list[Change], ctx: Context) -> None:
-        merge_changes(changes, ctx)
+    def joints(self, changes: list[Change], ctx: Context) -> list[Joint]:
+        return merge_changes(changes, ctx)
 
 
 CREATED = "created"  # state-file value: converge created the link (only those are ever deleted)

@@ -1,26 +1,25 @@
-"""One `ip -batch` per apply: InterfaceKind.finalize merges the batch lines of every interface
+"""One `ip -batch` per apply: InterfaceKind.joints merges the batch lines of every interface
 change into one step, in an order that works (deletes, dependents first; then creates and
 updates, parents and ports first), adds the persisted-config writes, and, when the change
 could cut the admin off, the test-then-commit guard before it.
 
-The merged steps ride on one change (the carrier: a delete when there is one, since deletes
-run first); every other interface change keeps its own state steps and depends on the
-carrier, so anything that depends on an interface (a container on br0) still waits for it."""
+The merged steps are an explicit change of their own, `batch/interfaces`: one batch, because
+iproute2 runs it as one unit in an order across links that separate per-link batches could not
+keep (every removal before any addition: a route leaves before the address it uses, an address
+moving from one link to another). Every interface change keeps its own state steps and waits for
+the batch, so anything that depends on an interface (a container on br0) still waits for it."""
 
 from __future__ import annotations
 
 import graphlib
-from typing import TYPE_CHECKING
 
 from ...model import Action, Change, Ref, Step
+from ..base import Context, Joint
 from .persist import persist_steps
 from .steps import BATCH_ARGV, desired_specs, is_batch
 
-if TYPE_CHECKING:
-    from ..base import Context
 
-
-def _graph(changes: list[Change], ctx: "Context") -> dict[str, set[str]]:
+def _graph(changes: list[Change], ctx: Context) -> dict[str, set[str]]:
     """name -> names it needs, among these changes (a declared veth pair: the larger name
     waits for the smaller, which creates the pair)."""
     from .interface import InterfaceKind
@@ -39,7 +38,7 @@ def _graph(changes: list[Change], ctx: "Context") -> dict[str, set[str]]:
     return graph
 
 
-def _order(changes: list[Change], ctx: "Context") -> list[Change]:
+def _order(changes: list[Change], ctx: Context) -> list[Change]:
     by_name = {c.ref.name: c for c in changes}
     deletes = [c for c in changes if c.action is Action.DELETE]
     rest = [c for c in changes if c.action is not Action.DELETE]
@@ -61,7 +60,7 @@ def _order(changes: list[Change], ctx: "Context") -> list[Change]:
     return out
 
 
-def _without_cascaded(lines: list[str], ctx: "Context") -> list[str]:
+def _without_cascaded(lines: list[str], ctx: Context) -> list[str]:
     """Drop `link del`/`link set` of a link an earlier delete already took with it: the kernel
     deletes a veth's peer and the macvlans/vlans/vxlans on a link together with it."""
     observed = ctx.facts.of("interface")
@@ -89,11 +88,12 @@ def _without_cascaded(lines: list[str], ctx: "Context") -> list[str]:
     return out
 
 
-def merge_changes(changes: list[Change], ctx: "Context") -> None:
+BATCH_REF = Ref.of("batch", "interfaces")
+
+
+def merge_changes(changes: list[Change], ctx: Context) -> list[Joint]:
     from . import netguard
 
-    if not changes:
-        return
     ordered = _order(changes, ctx)
     gone = [line for c in ordered if c.action is Action.DELETE for s in c.steps if is_batch(s)
             for line in (s.input or "").splitlines()]
@@ -106,22 +106,16 @@ def merge_changes(changes: list[Change], ctx: "Context") -> None:
               else 2 if line.endswith(" nomaster") else 3)
     text = "".join(line + "\n" for line in _without_cascaded(gone + rest, ctx))
     deleted = [c.ref.name for c in changes if c.action is Action.DELETE]
-    carrier = next((c for c in ordered if c.action is Action.DELETE), ordered[0])
-    refs = {c.ref for c in changes}
-    outside: set[Ref] = set()
-    for c in changes:
-        outside |= {r for r in c.depends_on if r not in refs}
+    for c in changes:  # each change keeps its own state steps; its batch lines are in the joint's batch
         c.steps = [s for s in c.steps if not is_batch(s)]
     merged: list[Step] = []
     if text:
         merged.append(Step(op="run", argv=list(BATCH_ARGV), input=text,
                            note=f"{text.count(chr(10))} iproute2 commands for {len(changes)} interface change(s)"))
     merged += persist_steps(ctx, deleted)
-    guard = netguard.guard_steps(changes, ctx) if merged else []
-    carrier.steps = guard + merged + carrier.steps
-    if guard:
-        carrier.reason += f"; {guard[0].note}"
-    carrier.depends_on = sorted(outside)
-    for c in changes:
-        if c is not carrier:
-            c.depends_on = sorted({r for r in c.depends_on if r not in refs} | {carrier.ref})
+    if not merged:
+        return []
+    guard = netguard.guard_steps(changes, ctx)
+    reason = f"one iproute2 batch for {', '.join(str(c.ref) for c in ordered)}"
+    return [Joint(ref=BATCH_REF, steps=guard + merged, carries=[c.ref for c in ordered], before={}, after={},
+                  reason=reason + (f"; {guard[0].note}" if guard else ""))]

@@ -1,5 +1,6 @@
 """iproute2 batch lines for one interface change. Each change becomes one `ip -batch -` step
-(the lines on stdin); InterfaceKind.finalize merges the steps of an apply into one batch.
+(the lines on stdin); InterfaceKind.joints merges the steps of an apply into one batch, an
+explicit change of its own (network/merge.py).
 
 Order inside a change: the link itself, its settings and ports, `up`, then addresses, then
 routes and the gateway (routes need the link up and its address), `down` last."""

@@ -1,5 +1,5 @@
 """What SMB shares and NFS exports share: a path that names a dataset or an absolute directory,
-and one config file per kind that all of the kind's changes are written to at once."""
+and one config file per kind (its shared file) that all of the kind's changes are written to at once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ...errors import PlanError
-from ...model import Action, Change, Ref, Step
+from ...model import Action, Change, Ref
 
 ABS_PATH = re.compile(r"/[A-Za-z0-9_./:+@ -]*")
 DATASET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*")
@@ -114,38 +114,3 @@ def final_specs(kind: Any, changes: list[Change], ctx: Any) -> tuple[dict[str, A
             specs[name] = declared[name] if name in declared else kind.spec.model_validate(change.after or {})
             touched.add(name)
     return specs, touched
-
-
-def phases(changes: list[Change]) -> list[tuple[list[Change], list[Change]]]:
-    """(changes that carry a write, changes the written file reflects). Deletes run before
-    everything else: when a plan both removes and adds, the file is written twice, first
-    without the removed entries (so a share is gone before its dataset is destroyed), then whole."""
-    deletes = [c for c in changes if c.action == Action.DELETE]
-    others = [c for c in changes if c.action != Action.DELETE]
-    if deletes and others:
-        return [(deletes, deletes), (others, changes)]
-    return [(changes, changes)] if changes else []
-
-
-def attach_steps(changes: list[Change], steps: list[Step], note: str) -> None:
-    """Put the one write + validate + reload on one change (a create/update if there is one, as
-    it must run after the datasets the shares need) and give it every change's dependencies."""
-    if not changes:
-        return
-    carrier = next((c for c in changes if c.action != Action.DELETE), changes[0])
-    deps: list[Ref] = []
-    seen = {carrier.ref}  # a set beside the list: a membership test per dependency of 1 000 shares
-    for change in changes:
-        for ref in change.depends_on:
-            if ref not in seen:
-                seen.add(ref)
-                deps.append(ref)
-        if change is not carrier:
-            change.steps = []
-            change.reason = (change.reason + "; " if change.reason else "") + f"written with {carrier.ref}"
-    carrier.depends_on = deps
-    carrier.steps = steps
-    if note:
-        carrier.reason = (carrier.reason + "; " if carrier.reason else "") + note
-
-

@@ -1,6 +1,7 @@
 """Kind `nfs`: an NFS export in converge's own exports file (setting `nfs.exports`, default
-/etc/exports.d/converge.exports, which exportfs reads with /etc/exports). Every change rewrites
-that one file and runs `exportfs -ra`; nothing else of the NFS configuration is touched."""
+/etc/exports.d/converge.exports, which exportfs reads with /etc/exports). The kind's shared file:
+a plan that changes exports writes it once (one explicit `file` change) and runs `exportfs -ra`;
+nothing else of the NFS configuration is touched."""
 
 from __future__ import annotations
 
@@ -14,14 +15,12 @@ from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
 from ...types import Network, OnOff
-from ..base import Context, Kind, Spec
+from ..base import Context, Joint, Kind, Spec, file_joint
 from .common import (
-    attach_steps,
     check_paths,
     check_share_path,
     final_specs,
     path_dependency,
-    phases,
     resolve_share_path,
     unroot,
 )
@@ -130,8 +129,8 @@ class NfsKind(Kind[NfsExportSpec]):
     def exports_file(self, ctx: Context) -> str:
         return str(ctx.kind_settings("nfs").get("exports", DEFAULT_EXPORTS))
 
-    def owned_files(self, ctx: Context) -> list[str]:
-        return [self.exports_file(ctx)]
+    def shared_file(self, ctx: Context) -> str:
+        return self.exports_file(ctx)
 
     def read(self, ctx: Context) -> dict[str, Observed]:
         host = ctx.host
@@ -175,13 +174,10 @@ class NfsKind(Kind[NfsExportSpec]):
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
         return []
 
-    def finalize(self, changes: list[Change], ctx: Context) -> None:
-        for carriers, applied in phases(changes):
-            self._write_file(carriers, applied, ctx)
-
-    def _write_file(self, carriers: list[Change], applied: list[Change], ctx: Context) -> None:
+    def joints(self, changes: list[Change], ctx: Context) -> list[Joint]:
+        """The exports file with every change applied, written once, then `exportfs -ra`."""
         host = ctx.host
-        specs, touched = final_specs(self, applied, ctx)
+        specs, touched = final_specs(self, changes, ctx)
         resolved = check_paths("nfs export", {n: specs[n].path for n in touched}, ctx)
         rows = []
         for name, spec in sorted(specs.items()):
@@ -189,11 +185,10 @@ class NfsKind(Kind[NfsExportSpec]):
             rows.append({"name": name, "source": "" if spec.path.startswith("/") else spec.path,
                          "enabled": spec.enabled is not False, "path": exports.quote_path(path),
                          "clients": [exports.render_client(c.target(), c.options) for c in spec.clients]})
-        path = self.exports_file(ctx)
-        steps = [Step(op="write", path=path, content=render("nfs-exports.j2", exports=rows),
-                      note="converge's exports file"),
+        path, text = self.exports_file(ctx), render("nfs-exports.j2", exports=rows)
+        steps = [Step(op="write", path=path, content=text, note="converge's exports file"),
                  Step(argv=["exportfs", "-ra"], note="re-export everything from /etc/exports and /etc/exports.d")]
-        attach_steps(carriers, steps, "")
+        return [file_joint(path, text, list(specs), steps, [c.ref for c in changes], ctx)]
 
 
 def active_exports(text: str) -> set[tuple[str, str]]:

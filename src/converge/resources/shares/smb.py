@@ -16,14 +16,12 @@ from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
 from ...types import OnOff, Size, SortedStrs, parse_bool
-from ..base import Context, Kind, Spec
+from ..base import Context, Joint, Kind, Spec, file_joint
 from .common import (
-    attach_steps,
     check_paths,
     check_share_path,
     final_specs,
     path_dependency,
-    phases,
     resolve_share_path,
     unroot,
 )
@@ -192,8 +190,8 @@ class SmbKind(Kind[SmbShareSpec]):
         settings = ctx.kind_settings("smb")
         return str(settings.get("config", DEFAULT_CONFIG)), str(settings.get("include", DEFAULT_INCLUDE))
 
-    def owned_files(self, ctx: Context) -> list[str]:
-        return [self.paths(ctx)[1]]
+    def shared_file(self, ctx: Context) -> str:
+        return self.paths(ctx)[1]
 
     # -- read ----------------------------------------------------------------------------------
     def read(self, ctx: Context) -> dict[str, Observed]:
@@ -236,7 +234,7 @@ class SmbKind(Kind[SmbShareSpec]):
             return Observed(spec={"path": path}, managed=managed, info={**info, "unreadable": str(e)})
 
 
-    # -- change (all of it is written once, by finalize) ---------------------------------------
+    # -- change (a share has no steps of its own: the include file is written once, by joints) --
     def create(self, name: str, spec: SmbShareSpec, ctx: Context) -> list[Step]:
         for other, obs in ctx.facts.of("smb").items():
             if other.lower() == name.lower() and not obs.managed:
@@ -257,17 +255,11 @@ class SmbKind(Kind[SmbShareSpec]):
                 "converge never edits it there; remove it from smb.conf to let converge manage it, "
                 "or give the declared share another name")
 
-    def finalize(self, changes: list[Change], ctx: Context) -> None:
-        if not changes:
-            return
-        running: list[bool] = []  # is smbd running: asked once, after the paths are checked
-        for carriers, applied in phases(changes):
-            self._write_file(carriers, applied, running, ctx)
-
-    def _write_file(self, carriers: list[Change], applied: list[Change], running: list[bool], ctx: Context) -> None:
+    def joints(self, changes: list[Change], ctx: Context) -> list[Joint]:
+        """The include file with every change applied: one candidate, one testparm, one install, one reload."""
         host = ctx.host
         config, include = self.paths(ctx)
-        specs, touched = final_specs(self, applied, ctx)
+        specs, touched = final_specs(self, changes, ctx)
         resolved = check_paths("smb share", {n: specs[n].path for n in touched}, ctx)
         shares = []
         for name, spec in sorted(specs.items(), key=lambda kv: kv[0].lower()):
@@ -287,15 +279,12 @@ class SmbKind(Kind[SmbShareSpec]):
             steps.append(Step(op="write", path=config, content=new_config,
                               note=f"add 'include = {host.path(include)}' to [global]"))
         note = ""
-        if not running:
-            running.append(host.run(["smbcontrol", f"--configfile={host.path(config)}", "smbd", "ping"],
-                                    check=False).returncode == 0)
-        if running[0]:
+        if host.run(["smbcontrol", f"--configfile={host.path(config)}", "smbd", "ping"], check=False).returncode == 0:
             steps.append(Step(argv=["smbcontrol", f"--configfile={host.path(config)}", "smbd", "reload-config"],
                               note="smbd reloads its shares"))
         else:
             note = "smbd is not running: it reads the new shares when it starts"
-        attach_steps(carriers, steps, note)
+        return [file_joint(include, text, list(specs), steps, [c.ref for c in changes], ctx, note)]
 
 
 def observed_spec(raw: dict[str, Any]) -> dict[str, Any]:

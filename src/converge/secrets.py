@@ -83,3 +83,28 @@ def fill(text: str | None, src: str, who: str) -> tuple[str | None, str]:
         return text, ""
     value = read(src, who)
     return text.replace(MARK, value), value
+
+
+def mark(index: int, count: int) -> str:
+    """The mark of the index-th of `count` secrets in one step (MARK when there is one)."""
+    return MARK if count == 1 else f"(sensitive#{index + 1})"
+
+
+def join_sources(sources: list[str]) -> str:
+    """Step.secret for several secrets (one per line; a source never holds a line break)."""
+    return "\n".join(sources)
+
+
+def fill_all(text: str | None, src: str, who: str) -> tuple[str | None, list[str]]:
+    """fill() for a step that takes several secrets (`(sensitive#N)` marks, join_sources)."""
+    sources = src.split("\n") if src else []
+    if len(sources) <= 1:
+        filled, value = fill(text, src, who)
+        return filled, [value] if value else []
+    values = []
+    for i, one in enumerate(sources):
+        if text is not None and mark(i, len(sources)) in text:
+            value = read(one, who)
+            text = text.replace(mark(i, len(sources)), value)
+            values.append(value)
+    return text, values

@@ -1,0 +1,186 @@
+"""A stack's compose project as converge runs it: the checks a project must pass, the file read
+from the manifest directory, datasets in volumes, and the resolved form a plan compares
+(per service: image, ports, environment keys, definition digest, state)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ... import secrets
+from ...errors import PlanError
+from ...formats import compose
+from ...model import Ref
+from ..base import Context
+from .common import resolve_volume, volume_source_ref
+from .container import normalize_image, parse_volume
+
+SERVICE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
+REFUSED_KEYS = {"build": "converge runs images; build them elsewhere and name the image",
+                "extends": "a service extends another file; write the service out in full",
+                "container_name": "converge names containers PROJECT_SERVICE_1 so it finds them by project"}
+
+
+def check_project(project: Any) -> list[tuple[str, str]]:
+    """(field path inside the project, message) for each problem a runtime would trip on later."""
+    import re
+
+    if not isinstance(project, dict):
+        return [("", "a compose project is a mapping with services:")]
+    services = project.get("services")
+    if not isinstance(services, dict) or not services:
+        return [("services", "a compose project needs services: a mapping of service names to their fields")]
+    problems = []
+    named = set((project.get("volumes") or {}) if isinstance(project.get("volumes"), dict) else {})
+    for name, svc in services.items():
+        at = f"services.{name}"
+        if not re.fullmatch(SERVICE_NAME, str(name)):
+            problems.append((at, f"{name!r} is not a service name (letters, digits, '_', '.', '-')"))
+            continue
+        if not isinstance(svc, dict):
+            problems.append((at, "a service is a mapping of fields (image, ports, environment, ...)"))
+            continue
+        for key, why in REFUSED_KEYS.items():
+            if key in svc:
+                problems.append((f"{at}.{key}", f"{key} is not supported: {why}"))
+        if not isinstance(svc.get("image"), str) or not svc["image"]:
+            problems.append((f"{at}.image", "every service needs image: (converge does not build)"))
+        for i, volume in enumerate(svc.get("volumes") or []):
+            message = _volume_problem(volume, named)
+            if message:
+                problems.append((f"{at}.volumes.{i}", message))
+    return problems
+
+
+def _volume_problem(volume: Any, named: set[str]) -> str:
+    source = _bind_source(volume, named)
+    if source is None or source.startswith("/") or "$" in source:
+        return ""
+    if source.startswith((".", "~")):
+        return (f"volume source {source!r} is relative: write an absolute path or a dataset (pool/path); "
+                "the file runs from converge's own directory on the host")
+    try:
+        parse_volume(volume if isinstance(volume, str) else f"{source}:/x")
+    except ValueError as e:
+        return str(e)
+    return ""
+
+
+def _bind_source(volume: Any, named: set[str]) -> str | None:
+    """The host side of a bind (a path, a dataset or a pool), None for a named or anonymous volume."""
+    if isinstance(volume, dict):
+        if volume.get("type", "volume") != "bind":
+            return None
+        source = str(volume.get("source") or "")
+    else:
+        parts = str(volume).split(":")
+        if len(parts) < 2:
+            return None  # an anonymous volume: just the path inside
+        source = parts[0]
+    return None if source in named else source
+
+
+def volume_refs(project: dict[str, Any]) -> list[Ref]:
+    """Datasets and pools the services bind, and the external networks they join."""
+    refs: list[Ref] = []
+    named = set(project.get("volumes") or {}) if isinstance(project.get("volumes"), dict) else set()
+    for svc in (project.get("services") or {}).values():
+        for volume in (svc.get("volumes") or []) if isinstance(svc, dict) else []:
+            source = _bind_source(volume, named)
+            ref = volume_source_ref(source) if source and not source.startswith((".", "~")) and "$" not in source else None
+            if ref is not None and ref not in refs:
+                refs.append(ref)
+    for key, net in (project.get("networks") or {}).items() if isinstance(project.get("networks"), dict) else []:
+        if isinstance(net, dict) and net.get("external"):
+            ext = net["external"] if isinstance(net["external"], dict) else {}
+            ref = Ref.of("container_network", str(ext.get("name") or net.get("name") or key))
+            if ref not in refs:
+                refs.append(ref)
+    return refs
+
+
+def read_file(path: str, directory: str) -> tuple[Any, str]:
+    """The project a stack's `file:` names: (mapping, "") or (None, why not). Only a regular file
+    inside the manifest directory, bounded like a manifest."""
+    from ...errors import Issue
+    from ...yamlsource import parse_yaml, plain, read_source
+
+    issues: list[Issue] = []
+    full = os.path.join(directory, path)
+    if not os.path.lexists(full):
+        return None, f"{path}: no such file in the manifest directory"
+    text = read_source(full, path, issues, 4 * 1024 * 1024, directory)
+    doc = parse_yaml(text, path, issues) if text is not None else None
+    if issues:
+        i = issues[0]
+        return None, f"{i.file}:{i.line}: {i.message}" if i.line else f"{i.file}: {i.message}"
+    return plain(doc), ""
+
+
+@dataclass
+class Resolved:
+    """A stack ready to run: the project converge writes, the env file's values, the compared form."""
+
+    project: dict[str, Any]
+    plain_env: dict[str, str]
+    secret_sources: dict[str, str] = field(default_factory=dict)  # variable -> secrets source
+    form: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(name: str, spec: Any, ctx: Context) -> Resolved:
+    """Read the secrets (a missing one fails the plan now), digest each service, rewrite datasets
+    in volumes to their mountpoints and label every service."""
+    cache = ctx.reads.setdefault("stack", {}).setdefault("resolved", {})
+    if name in cache:
+        return cache[name]  # type: ignore[no-any-return]
+    project = spec.project()
+    if project is None:
+        raise PlanError(f"stack {name}: its compose file was not read (validate the manifests first)")
+    directory = str(getattr(ctx.desired, "directory", "") or "")
+    env: dict[str, str] = {}
+    plain_env: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for var, value in sorted(spec.env.items()):
+        if isinstance(value, str):
+            env[var] = plain_env[var] = value
+            continue
+        src = secrets.source(value, secrets.secrets_dir(ctx.settings, directory))
+        env[var] = secrets.read(src, f"stack {name}: env {var}")
+        if not compose.dotenv_safe(env[var]):
+            raise PlanError(f"stack {name}: env {var}: the secret holds a quote or backslash, which an env file "
+                            "cannot pass literally to both compose implementations")
+        sources[var] = src
+    secret_names = frozenset(sources)
+    named = set(project.get("volumes") or {}) if isinstance(project.get("volumes"), dict) else set()
+    services: dict[str, Any] = {}
+    form: dict[str, Any] = {}
+    for svc_name, svc in sorted(project["services"].items()):
+        summary = compose.summary(svc, env, secret_names)
+        summary["image"] = normalize_image(summary["image"]) if "$" not in summary["image"] else summary["image"]
+        form[svc_name] = {**summary, "state": "running"}
+        svc = dict(svc, volumes=[_mounted(v, named, ctx) for v in svc["volumes"]]) if svc.get("volumes") else svc
+        services[svc_name] = compose.add_labels(svc, compose.labels_of(summary, name))
+    for gone in sorted(set(_observed_services(name, ctx)) - set(form)):
+        form[gone] = None  # shown as removed; its container goes
+    compared: dict[str, Any] = {"runtime": spec.runtime, "state": spec.state}
+    if spec.state == "up":
+        compared["services"] = form
+    resolved = Resolved({**project, "services": services}, plain_env, sources, compared)
+    cache[name] = resolved
+    return resolved
+
+
+def _observed_services(name: str, ctx: Context) -> dict[str, Any]:
+    observed = ctx.facts.of("stack").get(name)
+    return (observed.spec.get("services") or {}) if observed is not None else {}
+
+
+def _mounted(volume: Any, named: set[str], ctx: Context) -> Any:
+    """A dataset or pool source becomes its mountpoint (the container code's own resolution)."""
+    source = _bind_source(volume, named)
+    if source is None or source.startswith("/") or "$" in source:
+        return volume
+    if isinstance(volume, dict):
+        return {**volume, "source": resolve_volume(f"{source}:/x", ctx).rsplit(":", 1)[0]}
+    return resolve_volume(str(volume), ctx)

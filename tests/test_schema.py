@@ -21,7 +21,7 @@ def test_schema_describes_every_section_and_forbids_unknown_ones():
     schema = manifest_schema()
     assert set(schema["properties"]) == {"vars", "pools", "datasets", "snapshots", "shares", "interfaces", "containers",
                                          "system", "services", "groups", "users",
-                                         "container_networks", "snapshot_policies", "replications"}
+                                         "container_networks", "snapshot_policies", "replications", "stacks"}
     assert set(schema["properties"]["shares"]["properties"]) == {"smb", "nfs"}
     assert schema["additionalProperties"] is False
     assert schema["$defs"]["DatasetSpec"]["additionalProperties"] is False

@@ -35,7 +35,7 @@ MAX_PATH = 255
 COLLECTIONS = {"pools": "pool", "datasets": "dataset", "snapshots": "snapshot", "shares/smb": "smb",
                "shares/nfs": "nfs", "interfaces": "interface", "containers": "container",
                "system": "system", "services": "service", "users": "user", "groups": "group",
-               "container_networks": "container_network",
+               "container_networks": "container_network", "stacks": "stack",
                "snapshot_policies": "snapshot_policy", "replications": "replication"}
 
 

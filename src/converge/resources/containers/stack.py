@@ -23,7 +23,7 @@ from ...secrets import SecretRef
 from ..base import Context, Kind, Spec
 from .container import ENV_NAME, normalize_image
 from .parse import parse_ps
-from .stack_project import Resolved, check_project, read_file, resolve, volume_refs
+from .stack_project import Resolved, check_project, read_file, resolve, runtime_problems, volume_refs
 
 log = get_logger(__name__)
 STACK_DIR = "/etc/converge/stacks"
@@ -82,6 +82,8 @@ class StackSpec(Spec):
     def _one_source(self) -> "StackSpec":
         if (self.file is None) == (self.compose is None):
             raise ValueError("a stack takes either file: (a compose file) or compose: (the project inline)")
+        for path, message in runtime_problems(self.compose, self.runtime) if self.compose else []:
+            raise ValueError(f"compose.{path}: {message}")
         return self
 
     def project(self) -> dict[str, Any] | None:
@@ -116,6 +118,7 @@ class StackKind(Kind[StackSpec]):
                 problems.append((name, "file", why))
                 continue
             found = check_project(project)
+            found = found or runtime_problems(project, spec.runtime)
             problems += [(name, "file", f"{spec.file}: {path}: {message}" if path else f"{spec.file}: {message}")
                          for path, message in found]
             if not found:

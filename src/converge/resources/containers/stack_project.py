@@ -53,6 +53,17 @@ def check_project(project: Any) -> list[tuple[str, str]]:
     return problems
 
 
+def runtime_problems(project: dict[str, Any], runtime: str) -> list[tuple[str, str]]:
+    """What one implementation cannot run: podman-compose 1.0.3 puts every service on the project's
+    network, so `network_mode: none|host` fails there ("cannot set multiple networks")."""
+    if runtime != "podman":
+        return []
+    return [(f"services.{name}.network_mode", f"network_mode {svc['network_mode']} does not work with "
+             "podman-compose 1.0.3 (it adds the project network to every service); leave it out or use docker")
+            for name, svc in project["services"].items()
+            if isinstance(svc, dict) and svc.get("network_mode") not in (None, "bridge")]
+
+
 def _volume_problem(volume: Any, named: set[str]) -> str:
     source = _bind_source(volume, named)
     if source is None or source.startswith("/") or "$" in source:

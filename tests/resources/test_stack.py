@@ -1,0 +1,152 @@
+"""Kind `stack` on the simulated podman-compose: secrets only in the root-only env file, a file
+from the manifest directory (never read as a manifest), datasets in volumes, one shared `ps`,
+plans per service, and bad input refused with file:line before anything runs."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from converge import engine
+from converge.errors import ManifestError, PlanError
+from converge.model import Action
+
+SEED = {"disks": ["/dev/sdb"], "images": ["docker.io/library/busybox:1"]}
+PASSWORD = "correct horse battery"
+
+
+def nas(tmp_path, manifest, files=None, secret=PASSWORD):
+    d = tmp_path / "nas"
+    d.mkdir(exist_ok=True)
+    (d / "converge.yaml").write_text(json.dumps({"sim": SEED, "settings": {"user": {"secrets_dir": "secrets"}}}))
+    (d / "main.yaml").write_text(manifest)
+    for name, text in (files or {}).items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_text(text)
+    (d / "secrets").mkdir(exist_ok=True)
+    if secret is not None:
+        path = d / "secrets" / "db"
+        path.write_text(secret + "\n")
+        os.chmod(path, 0o600)
+    return d
+
+
+def sim_state(d):
+    return json.loads((d / ".converge" / "sim-host.json").read_text())
+
+
+SECRET_STACK = """stacks:
+  cloud:
+    compose:
+      services:
+        app: {image: "busybox:1", environment: {DB_PASS: "${DB_PASSWORD}", MODE: "${MODE}"}}
+        db: {image: "busybox:1", environment: {POSTGRES_PASSWORD: "${DB_PASSWORD}"}}
+        cache: {image: "busybox:1"}
+    env:
+      DB_PASSWORD: {secret: db}
+      MODE: fast
+"""
+
+
+def test_a_secret_is_in_no_plan_argv_or_label_and_reaches_the_services(tmp_path):
+    d = nas(tmp_path, SECRET_STACK)
+    target = engine.open_target(str(d))
+    plan = engine.plan(target)[0]
+    assert PASSWORD not in plan.model_dump_json()
+    (change,) = plan.changes
+    env_write = next(s for s in change.steps if s.op == "write" and s.path.endswith("/.env"))
+    assert env_write.mode == 0o600 and env_write.content == "DB_PASSWORD='(sensitive)'\nMODE='fast'\n"
+    assert change.after["services"]["app"]["env"]["DB_PASS"] == "(sensitive)"
+    outcome = engine.reconcile(engine.open_target(str(d)))
+    assert outcome.report.ok and outcome.replan.empty
+    state = sim_state(d)
+    assert state["files"]["/etc/converge/stacks/cloud/.env"] == f"DB_PASSWORD='{PASSWORD}'\nMODE='fast'\n"
+    containers = state["resources"]["container"]
+    assert containers["cloud_db_1"]["spec"]["env"] == {"POSTGRES_PASSWORD": PASSWORD}
+    labels = json.dumps([c["info"]["converge_labels"] for c in containers.values()])
+    assert PASSWORD not in labels and PASSWORD not in state["files"]["/etc/converge/stacks/cloud/compose.yaml"]
+
+
+def test_a_changed_secret_recreates_only_the_services_that_use_it(tmp_path):
+    d = nas(tmp_path, SECRET_STACK)
+    assert engine.reconcile(engine.open_target(str(d))).report.ok
+    before = {n: c["info"]["id"] for n, c in sim_state(d)["resources"]["container"].items()}
+    path = d / "secrets" / "db"
+    path.write_text("a new one\n")
+    plan = engine.plan(engine.open_target(str(d)))[0]
+    (change,) = plan.changes
+    assert change.action is Action.UPDATE and "a new one" not in plan.model_dump_json()
+    assert sorted(x.path for x in change.diffs) == ["services.app.definition", "services.db.definition"]
+    assert change.steps[-1].argv[-3:] == ["--force-recreate", "app", "db"]
+    outcome = engine.reconcile(engine.open_target(str(d)))
+    assert outcome.report.ok and outcome.replan.empty
+    after = {n: c["info"]["id"] for n, c in sim_state(d)["resources"]["container"].items()}
+    assert after["cloud_cache_1"] == before["cloud_cache_1"]
+    assert after["cloud_app_1"] != before["cloud_app_1"] and after["cloud_db_1"] != before["cloud_db_1"]
+
+
+def test_a_missing_secret_fails_the_plan_saying_where_it_was_looked_for(tmp_path):
+    d = nas(tmp_path, SECRET_STACK, secret=None)
+    with pytest.raises(PlanError, match=r"stack cloud: env DB_PASSWORD: secret file .*secrets/db does not exist"):
+        engine.plan(engine.open_target(str(d)))
+
+
+FILE_STACK = """pools: {tank: {vdevs: [{disks: [/dev/sdb]}]}}
+datasets: {tank/media: {}}
+stacks:
+  media: {file: apps/media.compose.yaml}
+"""
+COMPOSE_FILE = """services:
+  player:
+    image: busybox:1
+    ports: ["8096:8096"]
+    volumes: ["tank/media:/media:ro", "cache:/cache"]
+volumes:
+  cache: {}
+"""
+
+
+def test_a_compose_file_in_the_directory_is_not_a_manifest_and_its_datasets_come_first(tmp_path):
+    d = nas(tmp_path, FILE_STACK, {"apps/media.compose.yaml": COMPOSE_FILE})
+    plan = engine.plan(engine.open_target(str(d)))[0]
+    order = [str(c.ref) for c in plan.changes]
+    assert order == ["pool/tank", "dataset/tank/media", "stack/media"]
+    assert [str(r) for r in plan.changes[2].depends_on] == ["dataset/tank/media"]
+    outcome = engine.reconcile(engine.open_target(str(d)))
+    assert outcome.report.ok and outcome.replan.empty
+    written = json.loads(sim_state(d)["files"]["/etc/converge/stacks/media/compose.yaml"])
+    assert written["services"]["player"]["volumes"] == ["/tank/media:/media:ro", "cache:/cache"]
+    player = sim_state(d)["resources"]["container"]["media_player_1"]
+    assert player["spec"]["ports"] == ["8096:8096/tcp"] and player["spec"]["state"] == "running"
+
+
+def test_one_ps_serves_containers_and_stacks(tmp_path):
+    d = nas(tmp_path, FILE_STACK + "containers: {solo: {image: 'busybox:1'}}\n", {"apps/media.compose.yaml": COMPOSE_FILE})
+    assert engine.reconcile(engine.open_target(str(d))).report.ok
+    target = engine.open_target(str(d))
+    plan, _ = engine.plan(target)
+    assert plan.empty  # the stack's containers are not read as undeclared containers either
+    assert [a for a in target.host.commands if a[:2] == ["podman", "ps"]] == [["podman", "ps", "-a", "--format", "json"]]
+
+
+@pytest.mark.parametrize("manifest,files,expected", [
+    ("stacks: {a: {file: ../x.compose.yaml}}\n", {}, r"main.yaml:1:\d+: stacks.a.file: .*relative path inside"),
+    ("stacks: {a: {file: app.yaml}}\n", {}, r"stacks.a.file: .*name the file compose.yaml"),
+    ("stacks: {a: {file: gone.compose.yaml}}\n", {}, r"stacks.a.file: gone.compose.yaml: no such file"),
+    ("stacks: {a: {file: b.compose.yaml}}\n", {"b.compose.yaml": "services: {w: {build: .}}\n"},
+     r"stacks.a.file: b.compose.yaml: services.w.build: build is not supported"),
+    ("stacks: {a: {compose: {services: {w: {image: x, volumes: ['./data:/data']}}}}}\n", {},
+     r"stacks.a.compose: .*services.w.volumes.0: volume source './data' is relative"),
+    ("stacks: {a: {compose: {services: {w: {image: x, network_mode: none}}}}}\n", {},
+     r"network_mode none does not work with podman-compose 1.0.3"),
+    ("stacks: {a: {file: b.compose.yaml, compose: {services: {w: {image: x}}}}}\n", {"b.compose.yaml": "services: {}\n"},
+     r"either file: .* or compose:"),
+    ("stacks: {a: {compose: {services: {w: {image: x}}}, env: {P: \"it's\"}}}\n", {}, r"env P: a value may not hold a quote"),
+])
+def test_bad_stacks_are_refused_with_their_place(tmp_path, manifest, files, expected):
+    d = nas(tmp_path, manifest, files)
+    with pytest.raises(ManifestError, match=expected):
+        engine.plan(engine.open_target(str(d)))
+    assert not (d / ".converge" / "sim-host.json").exists() or "stack" not in sim_state(d)["resources"]

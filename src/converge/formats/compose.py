@@ -67,7 +67,7 @@ def interpolate(value: Any, env: dict[str, str], keep: frozenset[str] = frozense
         if op in (":-", "-"):
             return arg if have is None or (op == ":-" and have == "") else have
         if op in (":+", "+"):
-            return arg if have is not None and (op == "-" or have != "") else ""
+            return arg if have is not None and (op == "+" or have != "") else ""
         if op in (":?", "?") and (have is None or (op == ":?" and have == "")):
             raise ValueError(f"variable {name} is required: {arg or 'not set'}")
         return have or ""

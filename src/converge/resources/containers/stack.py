@@ -101,6 +101,7 @@ class StackKind(Kind[StackSpec]):
     name_pattern = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
     name_allowed = "a lowercase letter or digit, then up to 62 lowercase letters, digits, '_', '-' (a compose project name)"
     tools = ("podman", "docker")
+    importable = False  # the host knows the services' labels, not the compose file they came from
 
     def depends(self, name: str, spec: StackSpec) -> list[Ref]:
         project = spec.project()
@@ -186,6 +187,8 @@ class StackKind(Kind[StackSpec]):
                ctx: Context) -> list[Step]:
         if spec.state == "down":
             return self._down(name, observed, ctx)
+        if any(d.path == "runtime" for d in diffs):  # the other runtime's containers go first
+            return self._down(name, observed, ctx) + self._up(name, spec, ctx, services=None)
         changed = {d.path.split(".")[1] for d in diffs if d.path.startswith("services.")}
         wanted = resolve(name, spec, ctx).form.get("services") or {}
         gone = sorted(s for s in changed if wanted.get(s) is None)
@@ -197,9 +200,8 @@ class StackKind(Kind[StackSpec]):
                 if (observed.spec.get("services", {}).get(service) or {}).get("state") == "running":
                     steps.append(Step(argv=[runtime, "stop", container], note=f"service {service} is gone"))
                 steps.append(Step(argv=[runtime, "rm", container], note=f"service {service} is gone"))
-        fresh = observed.spec.get("state") != "up" or any(d.path == "runtime" for d in diffs)
         recreate = sorted(changed - set(gone))
-        if fresh:
+        if observed.spec.get("state") != "up":
             return steps + self._up(name, spec, ctx, services=None)
         if recreate:
             steps += self._up(name, spec, ctx, services=recreate)

@@ -150,3 +150,25 @@ def test_bad_stacks_are_refused_with_their_place(tmp_path, manifest, files, expe
     with pytest.raises(ManifestError, match=expected):
         engine.plan(engine.open_target(str(d)))
     assert not (d / ".converge" / "sim-host.json").exists() or "stack" not in sim_state(d)["resources"]
+
+
+def test_pull_newer_recreates_the_services_whose_image_moved_on_in_the_local_store(tmp_path):
+    d = nas(tmp_path, "stacks:\n  blog:\n    pull: newer\n    compose: {services: {web: {image: 'busybox:1'}, "
+                      "db: {image: 'busybox:1', command: [sleep, '1000']}}}\n")
+    assert engine.reconcile(engine.open_target(str(d))).report.ok
+    assert engine.plan(engine.open_target(str(d)))[0].empty  # nothing moved: nothing to do
+    state = sim_state(d)
+    before = {n: c["info"]["id"] for n, c in state["resources"]["container"].items()}
+    state["sim"].setdefault("image_digests", {})["docker.io/library/busybox:1"] = "sha256:" + "b" * 64  # pulled since
+    (d / ".converge" / "sim-host.json").write_text(json.dumps(state))
+    (change,) = engine.plan(engine.open_target(str(d)))[0].changes
+    diffs = {x.path: (x.before_text, x.after_text) for x in change.diffs}
+    assert sorted(diffs) == ["services.db.image", "services.web.image"]
+    assert diffs["services.web.image"][0].startswith("docker.io/library/busybox:1@sha256:")
+    base = ["podman-compose", "-p", "blog", "-f", "/etc/converge/stacks/blog/compose.yaml"]
+    assert [s.argv for s in change.steps if s.op == "run"] == [
+        [*base, "pull", "db", "web"], [*base, "up", "-d", "--force-recreate", "db", "web"]]
+    outcome = engine.reconcile(engine.open_target(str(d)))
+    assert outcome.report.ok and outcome.replan.empty
+    after = {n: c["info"]["id"] for n, c in sim_state(d)["resources"]["container"].items()}
+    assert all(after[n] != before[n] for n in before)

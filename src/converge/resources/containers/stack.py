@@ -43,8 +43,9 @@ class StackSpec(Spec):
                                             "(${VAR}); a secret by reference: {secret: NAME} or {env: VAR}")
     state: Literal["up", "down"] = Field("up", json_schema_extra={"x-converge-always": True})
     pull: Literal["missing", "always", "newer"] = Field(
-        "missing", description="missing: the runtime pulls what is not local; always and newer: pull the "
-        "images of the services an apply (re)creates first", json_schema_extra={"x-converge-meta": True})
+        "missing", description="missing: the runtime pulls what is not local; always: pull the images of the "
+        "services an apply (re)creates first; newer (podman): also recreate a service whose image moved on "
+        "(the registry's digest where it answers, else the local store)", json_schema_extra={"x-converge-meta": True})
     _project: dict[str, Any] | None = PrivateAttr(None)  # the file's content, once the manifests are validated
     _compared: dict[str, Any] | None = PrivateAttr(None)  # the resolved form (desired_specs)
 
@@ -155,10 +156,39 @@ class StackKind(Kind[StackSpec]):
                 summary["state"] = "running" if row["state"] == "running" else "stopped"
                 obs.spec["services"][service] = summary
                 obs.info["containers"][service] = row["name"]
+            if runtime == "podman":
+                self._newer(found, declared, text or "", ctx)
         for name, spec in declared.items():
             if name not in found and spec.state == "down":
                 found[name] = Observed(spec={"runtime": spec.runtime, "state": "down"}, info={"containers": {}})
         return found
+
+    def _newer(self, found: dict[str, Observed], declared: dict[str, StackSpec], ps_text: str, ctx: Context) -> None:
+        """`pull: newer`: a service whose image moved on (the registry's digest, through skopeo where
+        it answers, or the local store's image under that tag) reads as the image it runs, pinned
+        (`IMAGE@sha256:…`), so the plan recreates it after the pull. One `image inspect` for all."""
+        import json
+
+        stacks = [n for n, s in sorted(declared.items()) if s.pull == "newer" and s.runtime == "podman" and n in found]
+        if not stacks:
+            return
+        running = {str(r.get("Names", [""])[0]): str(r.get("ImageID") or "") for r in json.loads(ps_text or "[]") or []}
+        images = sorted({svc["image"] for n in stacks for svc in found[n].spec["services"].values()})
+        answer = ctx.host.run(["podman", "image", "inspect", *images], check=False)
+        local = {normalize_image(tag): row for row in json.loads(answer.stdout or "[]") or []
+                 for tag in row.get("RepoTags") or row.get("Names") or []}
+        from .cli import CliDriver
+
+        for name in stacks:
+            for service, summary in found[name].spec["services"].items():
+                row, runs = local.get(summary["image"]), running.get(found[name].info["containers"][service], "")
+                if row is None or not runs:
+                    continue
+                remote = CliDriver("podman").registry_digest(ctx, summary["image"])
+                moved = remote != row.get("Digest") if remote and row.get("Digest") else \
+                    str(row.get("Id", "")).removeprefix("sha256:") != runs.removeprefix("sha256:")
+                if moved:
+                    summary["image"] = f"{summary['image']}@sha256:{runs.removeprefix('sha256:')[:12]}…"
 
     def _ps(self, runtime: str, ctx: Context, wanted: bool) -> str | None:
         """The container kind's `ps -a` of this pass when it ran one, else our own."""

@@ -23,7 +23,8 @@ from ...secrets import SecretRef
 from ..base import Context, Kind, Spec
 from .container import ENV_NAME, normalize_image
 from .parse import parse_ps
-from .stack_project import Resolved, check_project, read_file, resolve, runtime_problems, volume_refs
+from . import stack_boot
+from .stack_project import Resolved, bind_mounts, check_project, read_file, resolve, runtime_problems, volume_refs
 
 log = get_logger(__name__)
 STACK_DIR = "/etc/converge/stacks"
@@ -132,6 +133,8 @@ class StackKind(Kind[StackSpec]):
         for name, spec in ctx.specs(self.kind).items():
             copy = spec.model_copy()
             copy._compared = resolve(name, spec, ctx).form
+            if stack_boot.wanted(spec, ctx):
+                copy._compared = {**copy._compared, "boot": True}
             out[name] = copy
         return out
 
@@ -159,6 +162,8 @@ class StackKind(Kind[StackSpec]):
             if runtime == "podman":
                 self._newer(found, declared, text or "", ctx)
         for name, spec in declared.items():
+            if name in found and stack_boot.wanted(spec, ctx) and found[name].spec["runtime"] == "podman":
+                found[name].spec["boot"] = stack_boot.observed_boot(name, self._unit(name, spec, ctx), ctx)
             if name not in found and spec.state == "down":
                 found[name] = Observed(spec={"runtime": spec.runtime, "state": "down"}, info={"containers": {}})
         return found
@@ -204,6 +209,9 @@ class StackKind(Kind[StackSpec]):
         ctx.reads.setdefault("ps", {})[runtime] = answer.stdout
         return answer.stdout
 
+    def _unit(self, name: str, spec: StackSpec, ctx: Context) -> str:
+        return stack_boot.unit_text(name, stack_files(name)[0], bind_mounts(name, spec, ctx), ctx)
+
     def owned_files(self, ctx: Context) -> list[str]:
         names = set(ctx.specs(self.kind)) | set(ctx.facts.of(self.kind))
         return sorted(stack_files(n)[0] for n in names)
@@ -211,14 +219,19 @@ class StackKind(Kind[StackSpec]):
     def create(self, name: str, spec: StackSpec, ctx: Context) -> list[Step]:
         if spec.state == "down":
             return []
-        return self._up(name, spec, ctx, services=None)
+        return self._up(name, spec, ctx, services=None) + self._boot(name, spec, ctx)
+
+    def _boot(self, name: str, spec: StackSpec, ctx: Context) -> list[Step]:
+        return stack_boot.install(name, self._unit(name, spec, ctx), ctx) if stack_boot.wanted(spec, ctx) else []
 
     def update(self, name: str, spec: StackSpec, observed: Observed, diffs: list[FieldDiff],
                ctx: Context) -> list[Step]:
         if spec.state == "down":
-            return self._down(name, observed, ctx)
+            return self._down(name, observed, ctx) + stack_boot.removal(name, ctx)
+        boot = self._boot(name, spec, ctx) if any(d.path == "boot" for d in diffs) else []
         if any(d.path == "runtime" for d in diffs):  # the other runtime's containers go first
-            return self._down(name, observed, ctx) + self._up(name, spec, ctx, services=None)
+            return self._down(name, observed, ctx) + stack_boot.removal(name, ctx) + \
+                self._up(name, spec, ctx, services=None) + self._boot(name, spec, ctx)
         changed = {d.path.split(".")[1] for d in diffs if d.path.startswith("services.")}
         wanted = resolve(name, spec, ctx).form.get("services") or {}
         gone = sorted(s for s in changed if wanted.get(s) is None)
@@ -232,14 +245,14 @@ class StackKind(Kind[StackSpec]):
                 steps.append(Step(argv=[runtime, "rm", container], note=f"service {service} is gone"))
         recreate = sorted(changed - set(gone))
         if observed.spec.get("state") != "up":
-            return steps + self._up(name, spec, ctx, services=None)
+            return steps + self._up(name, spec, ctx, services=None) + self._boot(name, spec, ctx)
         if recreate:
             steps += self._up(name, spec, ctx, services=recreate)
-        return steps
+        return steps + boot
 
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
         path, env_path = stack_files(name)
-        return self._down(name, observed, ctx) + [Step(op="remove", path=env_path, note="the stack's variables"),
+        return self._down(name, observed, ctx) + stack_boot.removal(name, ctx) + [Step(op="remove", path=env_path, note="the stack's variables"),
                                                   Step(op="remove", path=path, note="the stack's compose file")]
 
     # -- steps ---------------------------------------------------------------------------------

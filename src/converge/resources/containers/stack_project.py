@@ -195,3 +195,16 @@ def _mounted(volume: Any, named: set[str], ctx: Context) -> Any:
     if isinstance(volume, dict):
         return {**volume, "source": resolve_volume(f"{source}:/x", ctx).rsplit(":", 1)[0]}
     return resolve_volume(str(volume), ctx)
+
+
+def bind_mounts(name: str, spec: Any, ctx: Context) -> list[str]:
+    """The host paths the services bind (datasets at their mountpoints): the boot unit waits for them."""
+    project = spec.project() or {}
+    named = set(project.get("volumes") or {}) if isinstance(project.get("volumes"), dict) else set()
+    out = []
+    for svc in (project.get("services") or {}).values():
+        for volume in (svc.get("volumes") or []) if isinstance(svc, dict) else []:
+            source = _bind_source(_mounted(volume, named, ctx), named)
+            if source and source.startswith("/"):
+                out.append(source)
+    return sorted(set(out))

@@ -118,6 +118,8 @@ def test_a_two_service_stack_comes_up_recreates_one_service_and_goes_down(compos
     assert "tok-3141" not in first.plan.model_dump_json()
     env_file = root / "etc" / "converge" / "stacks" / stack / ".env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    unit = root / "etc" / "systemd" / "system" / f"converge-stack-{stack}.service"
+    assert f"podman-compose -p {stack} -f {root}/etc/converge/stacks/{stack}/compose.yaml up -d" in unit.read_text()
     web = got["web"]["Names"][0]
     assert podman("exec", web, "sh", "-c", "echo $GREETING $TOKEN").stdout == "hello tok-3141\n"
     ids = {s: r["Id"] for s, r in got.items()}
@@ -141,7 +143,7 @@ def test_a_two_service_stack_comes_up_recreates_one_service_and_goes_down(compos
     (d / "main.yaml").write_text(MANIFEST.replace("STACK", stack).replace("    env:", "    state: down\n    env:"))
     fourth = apply()
     assert fourth.report.ok and fourth.replan.empty, fourth.report.failed
-    assert project_ps(stack) == {}
+    assert project_ps(stack) == {} and not unit.exists()  # a stack that is down does not come up at boot
 
 
 def test_the_runtime_refuses_a_file_it_cannot_parse_at_plan_time(compose_env, tmp_path):

@@ -21,9 +21,9 @@ from ...logs import get_logger
 from ...model import FieldDiff, Observed, Ref, Step
 from ...secrets import SecretRef
 from ..base import Context, Kind, Spec
+from . import stack_boot
 from .container import ENV_NAME, normalize_image
 from .parse import parse_ps
-from . import stack_boot
 from .stack_project import Resolved, bind_mounts, check_project, read_file, resolve, runtime_problems, volume_refs
 
 log = get_logger(__name__)

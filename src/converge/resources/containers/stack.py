@@ -14,9 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ... import secrets
-from ...errors import PlanError
 from ...formats import compose
-from ...hosts.local import LocalHost
 from ...logs import get_logger
 from ...model import FieldDiff, Observed, Ref, Step
 from ...secrets import SecretRef
@@ -24,7 +22,17 @@ from ..base import Context, Kind, Spec
 from . import stack_boot
 from .container import ENV_NAME, normalize_image
 from .parse import parse_ps
-from .stack_project import Resolved, bind_mounts, check_project, read_file, resolve, runtime_problems, volume_refs
+from .stack_project import (
+    Resolved,
+    bind_mounts,
+    check_project,
+    check_with_runtime,
+    newer_images,
+    read_file,
+    resolve,
+    runtime_problems,
+    volume_refs,
+)
 
 log = get_logger(__name__)
 STACK_DIR = "/etc/converge/stacks"
@@ -160,40 +168,13 @@ class StackKind(Kind[StackSpec]):
                 obs.spec["services"][service] = summary
                 obs.info["containers"][service] = row["name"]
             if runtime == "podman":
-                self._newer(found, declared, text or "", ctx)
+                newer_images(found, declared, text or "", ctx)
         for name, spec in declared.items():
             if name in found and stack_boot.wanted(spec, ctx) and found[name].spec["runtime"] == "podman":
                 found[name].spec["boot"] = stack_boot.observed_boot(name, self._unit(name, spec, ctx), ctx)
             if name not in found and spec.state == "down":
                 found[name] = Observed(spec={"runtime": spec.runtime, "state": "down"}, info={"containers": {}})
         return found
-
-    def _newer(self, found: dict[str, Observed], declared: dict[str, StackSpec], ps_text: str, ctx: Context) -> None:
-        """`pull: newer`: a service whose image moved on (the registry's digest, through skopeo where
-        it answers, or the local store's image under that tag) reads as the image it runs, pinned
-        (`IMAGE@sha256:…`), so the plan recreates it after the pull. One `image inspect` for all."""
-        import json
-
-        stacks = [n for n, s in sorted(declared.items()) if s.pull == "newer" and s.runtime == "podman" and n in found]
-        if not stacks:
-            return
-        running = {str(r.get("Names", [""])[0]): str(r.get("ImageID") or "") for r in json.loads(ps_text or "[]") or []}
-        images = sorted({svc["image"] for n in stacks for svc in found[n].spec["services"].values()})
-        answer = ctx.host.run(["podman", "image", "inspect", *images], check=False)
-        local = {normalize_image(tag): row for row in json.loads(answer.stdout or "[]") or []
-                 for tag in row.get("RepoTags") or row.get("Names") or []}
-        from .cli import CliDriver
-
-        for name in stacks:
-            for service, summary in found[name].spec["services"].items():
-                row, runs = local.get(summary["image"]), running.get(found[name].info["containers"][service], "")
-                if row is None or not runs:
-                    continue
-                remote = CliDriver("podman").registry_digest(ctx, summary["image"])
-                moved = remote != row.get("Digest") if remote and row.get("Digest") else \
-                    str(row.get("Id", "")).removeprefix("sha256:") != runs.removeprefix("sha256:")
-                if moved:
-                    summary["image"] = f"{summary['image']}@sha256:{runs.removeprefix('sha256:')[:12]}…"
 
     def _ps(self, runtime: str, ctx: Context, wanted: bool) -> str | None:
         """The container kind's `ps -a` of this pass when it ran one, else our own."""
@@ -266,7 +247,7 @@ class StackKind(Kind[StackSpec]):
         """Write the project and its variables, pull when asked, then `up -d` (all, or the services
         whose definition changed: recreated, the others left running)."""
         resolved = resolve(name, spec, ctx)
-        self._check_with_runtime(name, spec, ctx)
+        check_with_runtime(name, spec, ctx)
         base = self._base(name, spec.runtime, ctx)
         steps = self._write(name, resolved)
         if spec.pull in ("always", "newer"):
@@ -307,19 +288,3 @@ class StackKind(Kind[StackSpec]):
                     steps.append(Step(argv=[runtime, "stop", container], note=f"stop {service}"))
                 steps.append(Step(argv=[runtime, "rm", container], note=f"remove {service}"))
         return steps
-
-    def _check_with_runtime(self, name: str, spec: StackSpec, ctx: Context) -> None:
-        """A file is checked by the runtime's own parser where it runs on this machine (plan time)."""
-        if spec.file is None or not isinstance(ctx.host, LocalHost):
-            return
-        import os
-
-        path = os.path.join(str(getattr(ctx.desired, "directory", "") or ""), spec.file)
-        if spec.runtime == "docker":
-            argv = ["docker", "compose", "-p", name, "-f", path, "config", "-q"]
-        else:  # podman-compose 1.0.3 has no `config`: a dry run parses the file and runs nothing
-            argv = ["podman-compose", "--dry-run", "-p", name, "-f", path, "ps"]
-        answer = ctx.host.run(argv, check=False)
-        if answer.returncode != 0:
-            why = (answer.stderr.strip() or answer.stdout.strip()).splitlines()
-            raise PlanError(f"stack {name}: {spec.file}: {argv[0]} refuses it: {why[-1] if why else answer.returncode}")

@@ -11,7 +11,8 @@ from typing import Any
 from ... import secrets
 from ...errors import PlanError
 from ...formats import compose
-from ...model import Ref
+from ...hosts.local import LocalHost
+from ...model import Observed, Ref
 from ..base import Context
 from .common import resolve_volume, volume_source_ref
 from .container import normalize_image, parse_volume
@@ -208,3 +209,46 @@ def bind_mounts(name: str, spec: Any, ctx: Context) -> list[str]:
             if source and source.startswith("/"):
                 out.append(source)
     return sorted(set(out))
+
+
+def newer_images(found: dict[str, Observed], declared: dict[str, Any], ps_text: str, ctx: Context) -> None:
+    """`pull: newer`: a service whose image moved on (the registry's digest, through skopeo where
+    it answers, or the local store's image under that tag) reads as the image it runs, pinned
+    (`IMAGE@sha256:…`), so the plan recreates it after the pull. One `image inspect` for all."""
+    import json
+
+    stacks = [n for n, s in sorted(declared.items()) if s.pull == "newer" and s.runtime == "podman" and n in found]
+    if not stacks:
+        return
+    running = {str(r.get("Names", [""])[0]): str(r.get("ImageID") or "") for r in json.loads(ps_text or "[]") or []}
+    images = sorted({svc["image"] for n in stacks for svc in found[n].spec["services"].values()})
+    answer = ctx.host.run(["podman", "image", "inspect", *images], check=False)
+    local = {normalize_image(tag): row for row in json.loads(answer.stdout or "[]") or []
+             for tag in row.get("RepoTags") or row.get("Names") or []}
+    from .cli import CliDriver
+
+    for name in stacks:
+        for service, summary in found[name].spec["services"].items():
+            row, runs = local.get(summary["image"]), running.get(found[name].info["containers"][service], "")
+            if row is None or not runs:
+                continue
+            remote = CliDriver("podman").registry_digest(ctx, summary["image"])
+            moved = remote != row.get("Digest") if remote and row.get("Digest") else \
+                str(row.get("Id", "")).removeprefix("sha256:") != runs.removeprefix("sha256:")
+            if moved:
+                summary["image"] = f"{summary['image']}@sha256:{runs.removeprefix('sha256:')[:12]}…"
+
+
+def check_with_runtime(name: str, spec: Any, ctx: Context) -> None:
+    """A file is checked by the runtime's own parser where it runs on this machine (plan time)."""
+    if spec.file is None or not isinstance(ctx.host, LocalHost):
+        return
+    path = os.path.join(str(getattr(ctx.desired, "directory", "") or ""), spec.file)
+    if spec.runtime == "docker":
+        argv = ["docker", "compose", "-p", name, "-f", path, "config", "-q"]
+    else:  # podman-compose 1.0.3 has no `config`: a dry run parses the file and runs nothing
+        argv = ["podman-compose", "--dry-run", "-p", name, "-f", path, "ps"]
+    answer = ctx.host.run(argv, check=False)
+    if answer.returncode != 0:
+        why = (answer.stderr.strip() or answer.stdout.strip()).splitlines()
+        raise PlanError(f"stack {name}: {spec.file}: {argv[0]} refuses it: {why[-1] if why else answer.returncode}")

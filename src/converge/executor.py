@@ -211,7 +211,7 @@ def _run_change(change: Change, host: Host, state: HostState, report: Report, lo
             detail = str(e)
             if isinstance(e, CommandFailed):
                 detail = (e.stderr or e.stdout).strip() or f"exit {e.returncode}"
-            for secret in [*step.redact, *values]:
+            for secret in [*step.redact, *values, *secrets.redaction_values(step.secret)]:
                 if secret:
                     detail = detail.replace(secret, "(sensitive)")
             with lock:

@@ -108,3 +108,15 @@ def fill_all(text: str | None, src: str, who: str) -> tuple[str | None, list[str
             text = text.replace(mark(i, len(sources)), value)
             values.append(value)
     return text, values
+
+
+def redaction_values(src: str) -> list[str]:
+    """The values a step's sources hold, to blank out of a failed step's output (a tool that echoes
+    its environment, as podman-compose prints each `podman run -e`); unreadable ones are skipped."""
+    out = []
+    for one in filter(None, (src or "").split("\n")):
+        try:
+            out.append(read(one, ""))
+        except PlanError:
+            continue
+    return out

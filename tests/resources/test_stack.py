@@ -172,3 +172,21 @@ def test_pull_newer_recreates_the_services_whose_image_moved_on_in_the_local_sto
     assert outcome.report.ok and outcome.replan.empty
     after = {n: c["info"]["id"] for n, c in sim_state(d)["resources"]["container"].items()}
     assert all(after[n] != before[n] for n in before)
+
+
+def test_a_failed_step_that_echoes_a_secret_has_it_blanked_out_of_the_report(monkeypatch):
+    """podman-compose prints each `podman run … -e NAME=value` on stdout; a failure shows stdout."""
+    import sys
+
+    from converge import secrets
+    from converge.executor import execute
+    from converge.hosts import LocalHost
+    from converge.model import Change, Plan, Ref, Step
+
+    monkeypatch.setenv("CVT_STACK_TOKEN", "hunter2-secret")
+    step = Step(argv=[sys.executable, "-c", "print('podman run -e TOKEN=hunter2-secret app'); raise SystemExit(1)"],
+                secret=secrets.join_sources(["env:CVT_STACK_TOKEN"]))
+    report = execute(Plan(changes=[Change(ref=Ref(kind="stack", name="x"), action=Action.UPDATE, steps=[step])]),
+                     LocalHost())
+    (failure,) = report.failed
+    assert "hunter2" not in failure.error and "TOKEN=(sensitive)" in failure.error

@@ -252,11 +252,14 @@ class StackKind(Kind[StackSpec]):
         steps = self._write(name, resolved)
         if spec.pull in ("always", "newer"):
             steps.append(Step(argv=[*base, "pull", *(services or [])], note="pull the images"))
+        # the secrets' sources: their values are blanked out of the output of a failed `up` (podman-compose
+        # prints every `podman run -e NAME=value` it runs)
+        hidden = secrets.join_sources([src for _, src in sorted(resolved.secret_sources.items())])
         if services is None:
-            steps.append(Step(argv=[*base, "up", "-d"], note="create and start every service"))
+            steps.append(Step(argv=[*base, "up", "-d"], secret=hidden, note="create and start every service"))
         else:
             no_deps = ["--no-deps"] if spec.runtime == "docker" else []  # podman-compose 1.0.3 ignores it
-            steps.append(Step(argv=[*base, "up", "-d", "--force-recreate", *no_deps, *services],
+            steps.append(Step(argv=[*base, "up", "-d", "--force-recreate", *no_deps, *services], secret=hidden,
                               note="recreate the changed services"))
         return steps
 

@@ -190,3 +190,16 @@ def test_a_failed_step_that_echoes_a_secret_has_it_blanked_out_of_the_report(mon
                      LocalHost())
     (failure,) = report.failed
     assert "hunter2" not in failure.error and "TOKEN=(sensitive)" in failure.error
+
+
+def test_a_host_port_a_container_or_another_service_publishes_is_refused(tmp_path):
+    d = nas(tmp_path, "containers: {web: {image: 'busybox:1', ports: ['8080:80']}}\n"
+                      "stacks:\n  a: {compose: {services: {x: {image: 'busybox:1', ports: ['8080:81']},"
+                      " y: {image: 'busybox:1', ports: ['9000:9000']}}}}\n"
+                      "  b: {compose: {services: {z: {image: 'busybox:1', ports: ['9000:90/tcp', '9000:90/udp']}}}}\n")
+    with pytest.raises(ManifestError) as e:
+        engine.plan(engine.open_target(str(d)))
+    text = str(e.value)
+    assert "stacks.a.compose.services.x.ports.0: host port 8080/tcp is already used by container 'web'" in text
+    assert "stacks.b.compose.services.z.ports.0: host port 9000/tcp is already used by stack 'a' service 'y'" in text
+    assert "9000/udp" not in text

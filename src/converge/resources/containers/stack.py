@@ -27,6 +27,7 @@ from .stack_project import (
     bind_mounts,
     check_project,
     check_with_runtime,
+    port_clashes,
     newer_images,
     read_file,
     resolve,
@@ -134,7 +135,7 @@ class StackKind(Kind[StackSpec]):
                          for path, message in found]
             if not found:
                 spec._project = project
-        return problems
+        return problems + port_clashes(specs, desired)
 
     def desired_specs(self, ctx: Context) -> dict[str, StackSpec]:
         out = {}

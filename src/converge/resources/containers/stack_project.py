@@ -252,3 +252,28 @@ def check_with_runtime(name: str, spec: Any, ctx: Context) -> None:
     if answer.returncode != 0:
         why = (answer.stderr.strip() or answer.stdout.strip()).splitlines()
         raise PlanError(f"stack {name}: {spec.file}: {argv[0]} refuses it: {why[-1] if why else answer.returncode}")
+
+
+def port_clashes(specs: dict[str, Any], desired: Any) -> list[tuple[str, str, str]]:
+    """A host port published twice (by two services, or a service and a container) could never start."""
+    from .container import host_port
+
+    taken: dict[tuple[str, int, str], str] = {}
+    for name, spec in sorted((desired.specs("container") if hasattr(desired, "specs") else {}).items()):
+        for mapping in spec.ports or []:
+            taken.setdefault(host_port(mapping), f"container {name!r}")
+    problems = []
+    for name, spec in sorted(specs.items()):
+        project = spec.project() or {}
+        for service, svc in sorted((project.get("services") or {}).items()):
+            for i, port in enumerate(svc.get("ports") or [] if isinstance(svc, dict) else []):
+                try:
+                    key = host_port(compose.normalize_port(port))
+                except (ValueError, IndexError):
+                    continue  # a port spelled with ${VAR}: the runtime checks it
+                owner = taken.setdefault(key, f"stack {name!r} service {service!r}")
+                if owner != f"stack {name!r} service {service!r}":
+                    where = "compose" if spec.compose is not None else "file"
+                    problems.append((name, f"{where}.services.{service}.ports.{i}" if where == "compose" else "file",
+                                     f"host port {key[1]}/{key[2]} is already used by {owner}"))
+    return problems

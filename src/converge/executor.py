@@ -192,15 +192,16 @@ def _run_phase(changes: list[Change], known: set[Key], done: set[Key], bad: dict
 
 def _run_change(change: Change, host: Host, state: HostState, report: Report, lock: threading.Lock) -> str | None:
     for step in change.steps:
-        value = ""
+        values: list[str] = []
         try:
             if step.op == "run":
                 with lock:
                     report.commands += 1
-                stdin, value = secrets.fill(step.input, step.secret, str(change.ref))
+                stdin, values = secrets.fill_all(step.input, step.secret, str(change.ref))
                 host.run(step.argv, input=stdin)
-            elif step.op == "write":
-                host.write_file(step.path, step.content, step.mode)
+            elif step.op == "write":  # an env file may take secrets: filled in only now
+                content, values = secrets.fill_all(step.content, step.secret, str(change.ref))
+                host.write_file(step.path, content or "", step.mode)
             elif step.op == "remove":
                 host.remove_file(step.path)
             else:
@@ -211,7 +212,7 @@ def _run_change(change: Change, host: Host, state: HostState, report: Report, lo
             detail = str(e)
             if isinstance(e, CommandFailed):
                 detail = (e.stderr or e.stdout).strip() or f"exit {e.returncode}"
-            detail = mask(detail, [*step.redact, value])
+            detail = mask(detail, [*step.redact, *values, *secrets.redaction_values(step.secret)])
             with lock:
                 report.failed.append(Failure(change.ref, step.display(), detail))
             return detail

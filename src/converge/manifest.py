@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from .config import CONFIG_FILE, Config, load_config
 from .errors import Issue, ManifestError
+from .formats.compose import is_compose_file
 from .model import Ref
 from .resources import BY_KIND, KINDS, Kind, Spec
 from .templating import render_templates
@@ -91,7 +92,8 @@ def manifest_files(directory: str) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(directory):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in sorted(filenames):
-            if f.endswith(PATTERNS) and not f.startswith(".") and not (dirpath == directory and f == CONFIG_FILE):
+            if f.endswith(PATTERNS) and not f.startswith(".") and not (dirpath == directory and f == CONFIG_FILE) \
+                    and not is_compose_file(f):  # a stack's compose file (stacks: file:)
                 found.append(os.path.join(dirpath, f))
     return found
 

@@ -84,3 +84,40 @@ def fill(text: str | None, src: str, who: str) -> tuple[str | None, str]:
         return text, ""
     value = read(src, who)
     return text.replace(MARK, value), value
+
+
+def mark(index: int, count: int) -> str:
+    """The mark of the index-th of `count` secrets in one step (MARK when there is one)."""
+    return MARK if count == 1 else f"(sensitive#{index + 1})"
+
+
+def join_sources(sources: list[str]) -> str:
+    """Step.secret for several secrets (one per line; a source never holds a line break)."""
+    return "\n".join(sources)
+
+
+def fill_all(text: str | None, src: str, who: str) -> tuple[str | None, list[str]]:
+    """fill() for a step that takes several secrets (`(sensitive#N)` marks, join_sources)."""
+    sources = src.split("\n") if src else []
+    if len(sources) <= 1:
+        filled, value = fill(text, src, who)
+        return filled, [value] if value else []
+    values = []
+    for i, one in enumerate(sources):
+        if text is not None and mark(i, len(sources)) in text:
+            value = read(one, who)
+            text = text.replace(mark(i, len(sources)), value)
+            values.append(value)
+    return text, values
+
+
+def redaction_values(src: str) -> list[str]:
+    """The values a step's sources hold, to blank out of a failed step's output (a tool that echoes
+    its environment, as podman-compose prints each `podman run -e`); unreadable ones are skipped."""
+    out = []
+    for one in filter(None, (src or "").split("\n")):
+        try:
+            out.append(read(one, ""))
+        except PlanError:
+            continue
+    return out

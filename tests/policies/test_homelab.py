@@ -27,7 +27,8 @@ def test_homelab_policies_over_two_days(tmp_path):
     assert len(hourly) == 48  # keep: 24 on each of tank/media and tank/backups
     assert min(s.split("@")[1] for s in hourly) == "auto-hourly-20261202-000000"  # the 24 latest: days 2 and 3
     daily = [s for s in snaps if "@auto-daily-" in s]
-    datasets = {"tank", "tank/media", "tank/media/movies", "tank/media/music", "tank/backups", "tank/appdata"}
+    datasets = {"tank", "tank/media", "tank/media/movies", "tank/media/music", "tank/backups", "tank/appdata",
+                "tank/appdata/nextcloud"}
     assert {s.split("@")[0] for s in daily} == datasets and len(daily) == 3 * len(datasets)  # daily: 7 keeps all 3
     assert "tank/media@2026-11-01" in snaps, "the declared snapshots are untouched"
     # the replication target holds the three nights sent (keep: 7) and nothing a policy took there

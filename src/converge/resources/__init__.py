@@ -6,6 +6,7 @@ from .accounts import ACCOUNT_KINDS
 from .base import Context, Kind, Spec
 from .containers.container import ContainerKind
 from .containers.network import ContainerNetworkKind
+from .containers.stack import StackKind
 from .network.interface import InterfaceKind
 from .policies import ReplicationKind, SnapshotPolicyKind
 from .shares.nfs import NfsKind
@@ -25,6 +26,7 @@ KINDS: list[Kind] = [
     InterfaceKind(),
     ContainerNetworkKind(),
     ContainerKind(),
+    StackKind(),
     SystemKind(),
     ServiceKind(),
     SnapshotPolicyKind(),

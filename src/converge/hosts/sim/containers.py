@@ -83,6 +83,10 @@ def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
         return Result(0, ps_rows(host, rt.name))
     if verb == "images":
         return Result(0, images(host, rt.name))
+    if verb == "compose" and rt.name == "docker":
+        from .compose import compose_cli
+
+        return compose_cli(host, "docker", args)
     if verb == "network":
         from .containers_net import network_cli
 

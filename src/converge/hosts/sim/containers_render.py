@@ -67,7 +67,9 @@ def ps_rows(host: Any, runtime: str) -> str:
         if runtime == "podman":
             rows.append({"AutoRemove": False, "Command": cmd or None, "CreatedAt": "About a minute ago",
                          "Exited": status(obs) == "exited", "ExitedAt": NEVER, "ExitCode": 0, "Id": cid,
-                         "Image": obs.spec.get("image", ""), "ImageID": digest(obs.spec.get("image", "")),
+                         "Image": obs.spec.get("image", ""),
+                         # the id `image inspect` gives the image it was created from
+                         "ImageID": digest(obs.info.get("image_digest") or obs.spec.get("image", "")),
                          "IsInfra": False, "Labels": labels(obs) or None,
                          "Mounts": [v.split(":")[1] for v in obs.spec.get("volumes", [])], "Names": [name],
                          "Namespaces": {}, "Networks": [], "Pid": 4242 if running else 0, "Pod": "", "PodName": "",

@@ -3,7 +3,7 @@
 Runtime state goes: btrfs mounts, running containers, live interface configuration, service
 states, live sysctl values. Then what the host persisted is replayed, as systemd would at boot:
 enabled services run, enabled `.mount` units mount their What= at Where=, an enabled
-`converge-container-NAME.service` brings its container back, docker containers with a restart
+`converge-container-NAME.service` brings its container back (`converge-stack-NAME.service` a stack's), docker containers with a restart
 policy come back when docker.service is enabled, interfaces come back from converge's networkd
 files when systemd-networkd is enabled, and sysctl drop-ins are applied. Files, ZFS pools
 (zfs-mount.service) and stopped-but-created containers persist as on a real disk."""
@@ -50,7 +50,8 @@ def reboot(host: SimHost) -> list[str]:
             runtime = container.spec.get("runtime", container.info.get("runtime", "podman"))
             if runtime == "lxc":
                 continue  # LXC autostart (lxc.start.auto) is not emulated here
-            unit = f"converge-container-{name}.service"
+            stack = container.info.get("converge_labels", {}).get("converge.stack")
+            unit = f"converge-stack-{stack}.service" if stack else f"converge-container-{name}.service"
             back = unit in enabled if runtime == "podman" else \
                 docker_up and container.spec.get("restart") in ("always", "unless-stopped", "on-failure")
             running = container.spec.get("state") == "running"

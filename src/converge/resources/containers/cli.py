@@ -59,7 +59,9 @@ class CliDriver:
         if ps.returncode != 0:  # a docker CLI without a daemon, on a host whose manifests use no docker
             log.warning("container runtime not answering", runtime=self.runtime, error=ps.stderr.strip())
             return {}
-        listed = parse_ps(self.runtime, ps.stdout)
+        ctx.reads.setdefault("ps", {})[self.runtime] = ps.stdout  # the stack kind reads the same answer
+        # a compose stack's containers are the stack kind's (converge.stack label), never single containers
+        listed = [c for c in parse_ps(self.runtime, ps.stdout) if "converge.stack" not in c["labels"]]
         chosen = [c for c in listed if c["labels"].get(MANAGED_LABEL) == "true" or c["name"] in wanted
                   or ctx.managed_in_state(Ref(kind="container", name=c["name"]))]
         details: dict[str, dict[str, Any]] = {}

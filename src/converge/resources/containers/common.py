@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ...model import Ref
 from ..base import Context
 
 
@@ -42,6 +43,13 @@ def spec_form(raw: dict[str, Any]) -> dict[str, Any]:
                 raise
             data = {k: v for k, v in data.items() if k not in bad}
     raise AssertionError("unreachable")
+
+
+def volume_source_ref(source: str) -> Ref | None:
+    """The dataset or pool a volume's source names (`tank/media`, `tank`); None for a host path."""
+    if source.startswith("/"):
+        return None
+    return Ref.of("dataset" if "/" in source else "pool", source)
 
 
 def parse_volume(spec: str) -> tuple[str, str, str]:

@@ -279,10 +279,12 @@ class ContainerKind(Kind[ContainerSpec]):
 
     def depends(self, name: str, spec: ContainerSpec) -> list[Ref]:
         refs = []
+        from .common import volume_source_ref
+
         for volume in spec.volumes or []:
-            source = parse_volume(volume)[0]
-            if not source.startswith("/"):
-                refs.append(Ref.of("dataset" if "/" in source else "pool", source))
+            ref = volume_source_ref(parse_volume(volume)[0])
+            if ref is not None:
+                refs.append(ref)
         if spec.network and spec.network not in ("none", "bridge", "host"):
             refs.append(Ref(kind="interface", name=spec.network))
         refs += [Ref(kind="container_network", name=n) for n in spec.networks or []]

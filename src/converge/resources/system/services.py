@@ -56,6 +56,8 @@ def implied_services(ctx: Context) -> dict[str, str]:
     containers = ctx.specs("container")
     if any(getattr(s, "runtime", "") == "docker" for s in containers.values()):
         out.setdefault("docker", "docker containers are restarted at boot by the docker service")
+    if any(getattr(s, "runtime", "") == "docker" for s in ctx.specs("stack").values()):
+        out.setdefault("docker", "docker compose stacks run on the docker service")
     if any(getattr(s, "runtime", "") == "lxc" and getattr(s, "onboot", None) for s in containers.values()):
         out.setdefault("lxc", "LXC containers with onboot are started at boot by lxc.service")
     return out

@@ -1,0 +1,326 @@
+"""converge beside pyinfra and Ansible on the same real storage (issue 22: the anchors).
+
+One zfs-fuse pool (on an image file) and one btrfs filesystem (on a loop device), both made by
+this script. Each tool in turn declares N datasets (ZFS) or N subvolumes (btrfs), each with a
+quota of 1G and compression (gzip on zfs-fuse, which has no lz4/zstd; zstd on btrfs), and runs
+twice back to back: the first apply, then a no-op run. The table gives wall and CPU seconds
+(the tool and everything it spawned), ms per resource, the host commands run (`zfs`, `zpool`,
+`btrfs`, `findmnt`, `lsblk`, `blkid`: counted by shims first on PATH, never the interpreters a
+tool spawns for itself) and how many times converge is faster. Each tool's datasets are removed
+before the next tool starts, so every tool meets the same pool.
+
+How each tool is driven:
+  - converge (this tree): `converge apply --host local --root TMP DIR`, run twice.
+  - pyinfra @local: `zfs.dataset` with `properties` (pyinfra refuses ZFS without a `zfs` kernel
+    module; zfs-fuse is a userspace daemon, so the deploy file lifts that precondition); btrfs
+    has no pyinfra operation: one `server.shell` per subvolume (create if missing, set the
+    compression property, set the qgroup limit), which pyinfra cannot tell is unchanged.
+  - Ansible (-c local): `community.general.zfs` with `extra_zfs_properties`;
+    `community.general.btrfs_subvolume`, plus one `ansible.builtin.command` per subvolume for
+    compression and the qgroup limit (the module has neither).
+
+Everything runs as root inside a private mount namespace holding the zfs-fuse daemon (its
+socket, lock and pool cache on tmpfs, as tests/real/test_zfs.py does) and the btrfs mount, so
+no other run or person sees or disturbs them. Afterwards the daemon's process group is stopped
+(the namespace and its mounts vanish with it) and the loop device is detached by exact device,
+only while it is still backed by our file (tests/isolation.py).
+
+    python3 bench/anchors.py [-n N] [--install] [--venv DIR] [--tools converge,pyinfra,ansible]
+                             [--fs zfs,btrfs]
+
+`--install` creates (or reuses) a throwaway venv with pyinfra, ansible-core and the `ansible`
+package (which ships community.general). Never part of CI: it needs root, zfs-fuse, btrfs-progs
+and a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(SRC))
+from isolation import LoopDevices, private_mount_namespace, stop_group, unique_name, wait_for  # noqa: E402
+
+DEFAULT_VENV = os.path.join(tempfile.gettempdir(), "converge-anchors-venv")
+ANCHOR_PACKAGES = ["pyinfra", "ansible-core", "ansible"]  # `ansible` brings community.general
+COUNTED = ("zfs", "zpool", "btrfs", "findmnt", "lsblk", "blkid")
+PRIVATE = ("/run/zfs", "/run/lock/zfs", "/var/lib/zfs")  # zfs-fuse's fixed paths
+LAUNCH = ('for d in "$@"; do mount -t tmpfs -o mode=0700 converge-test "$d" || exit 1; done; '
+          "exec /sbin/zfs-fuse --no-daemon --no-kstat-mount")
+ENTRY = "import sys; from converge.cli import main; sys.argv[0] = 'converge'; main()"
+QUOTA = "1G"
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    commands: int
+
+
+class Sandbox:
+    """The zfs-fuse daemon in its mount namespace, a pool, a btrfs filesystem and counting shims."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.loops = LoopDevices(base)
+        self.proc: subprocess.Popen | None = None
+        self.pool = unique_name()
+        self.label = unique_name()
+        self.zmnt = base / "zfs"
+        self.bmnt = base / "btrfs"
+        self.shims = base / "shims"
+        self.count_log = base / "commands.log"
+
+    def start(self) -> None:
+        log = open(self.base / "zfs-fuse.log", "w")
+        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", LAUNCH, "sh", *PRIVATE],
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        if not private_mount_namespace(self.proc):
+            raise SystemExit(f"zfs-fuse did not start in a private mount namespace: {self._log()}")
+        if not wait_for(lambda: self.proc.poll() is not None or self.inside("zpool", "list", check=False).returncode == 0,
+                        30):
+            raise SystemExit(f"zfs-fuse did not answer `zpool list` within 30 s: {self._log()}")
+        image = self.base / f"{self.pool}.img"
+        with open(image, "wb") as f:
+            f.truncate(4 << 30)
+        self.inside("zpool", "create", "-m", str(self.zmnt), self.pool, str(image))
+        device = self.loops.attach(4 << 30)
+        self.bmnt.mkdir()
+        subprocess.run(["mkfs.btrfs", "-q", "-f", "-L", self.label, device], check=True, capture_output=True)
+        self.inside("mount", "-t", "btrfs", device, str(self.bmnt))
+        self.inside("btrfs", "quota", "enable", str(self.bmnt))  # for every tool alike
+        self.shims.mkdir()
+        for tool in COUNTED:
+            real = shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin")
+            if real:
+                (self.shims / tool).write_text(f'#!/bin/sh\necho {tool} >> {self.count_log}\nexec {real} "$@"\n')
+                (self.shims / tool).chmod(0o755)
+
+    def _log(self) -> str:
+        return (self.base / "zfs-fuse.log").read_text()[-2000:]
+
+    @property
+    def prefix(self) -> list[str]:
+        assert self.proc is not None
+        return ["nsenter", "-t", str(self.proc.pid), "-m", "--"]
+
+    def inside(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([*self.prefix, *argv], capture_output=True, text=True, timeout=600)
+        if check and done.returncode:
+            raise SystemExit(f"{' '.join(argv)}: {done.stderr.strip()}")
+        return done
+
+    def timed(self, argv: list[str], env: dict[str, str]) -> Run:
+        """Run argv in the namespace with the shims first on PATH; wall, CPU and commands counted."""
+        self.count_log.write_text("")
+        env = dict(os.environ, **env, PATH=f"{self.shims}:/usr/sbin:/sbin:{os.environ.get('PATH', '/usr/bin:/bin')}")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        done = subprocess.run([*self.prefix, *argv], capture_output=True, text=True, env=env, cwd=self.base)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode:
+            raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        return Run(wall, cpu, len(self.count_log.read_text().splitlines()))
+
+    def clean(self, fs: str, tool: str, n: int) -> None:
+        """Remove what `tool` made, so the next tool meets the same pool."""
+        if fs == "zfs":
+            parent = f"{self.pool}/{tool}"
+            for _ in range(5):  # zfs-fuse answers "dataset is busy" to a destroy of mounted datasets
+                self.inside("zfs", "unmount", "-f", parent, check=False)
+                if self.inside("zfs", "destroy", "-r", parent, check=False).returncode == 0:
+                    return
+                time.sleep(0.5)
+            raise SystemExit(f"cannot destroy {parent}: {self.inside('zfs', 'destroy', '-r', parent, check=False).stderr}")
+        paths = [str(self.bmnt / f"{tool}-d{i}") for i in range(n) if (self.bmnt / f"{tool}-d{i}").exists()]
+        for start in range(0, len(paths), 200):
+            self.inside("btrfs", "subvolume", "delete", "-c", *paths[start:start + 200])
+
+    def check(self, fs: str, tool: str, n: int) -> None:
+        """What the first apply made, read with the filesystem's own tools."""
+        if fs == "zfs":
+            out = self.inside("zfs", "get", "-H", "-o", "name,property,value", "-r", "quota,compression",
+                              f"{self.pool}/{tool}").stdout
+            rows = [line.split("\t") for line in out.splitlines()]
+            good = {r[0] for r in rows if r[1] == "quota" and r[2] == QUOTA} & \
+                   {r[0] for r in rows if r[1] == "compression" and r[2] == "gzip"}
+        else:
+            out = self.inside("btrfs", "qgroup", "show", "-re", "--raw", str(self.bmnt)).stdout
+            good = {line.split()[-1] for line in out.splitlines()[2:]
+                    if line.split()[-1].startswith(f"{tool}-d") and line.split()[3] == str(1 << 30)}
+            sample = self.inside("btrfs", "property", "get", str(self.bmnt / f"{tool}-d0"), "compression").stdout
+            if sample.strip() != "compression=zstd":
+                raise SystemExit(f"{tool}: {tool}-d0 has {sample.strip()!r}, not compression=zstd")
+        if len(good) != n:
+            raise SystemExit(f"{tool} on {fs}: {len(good)} of {n} datasets carry the quota and compression")
+
+    def stop(self) -> list[str]:
+        if self.proc is not None:
+            stop_group(self.proc)  # the namespace, the FUSE and btrfs mounts in it go with the daemon
+        return self.loops.cleanup()
+
+
+# -- the three tools ---------------------------------------------------------------------------
+def converge_job(box: Sandbox, fs: str, n: int, work: Path) -> tuple[list[str], dict[str, str]]:
+    directory, root = work / "manifests", work / "root"
+    directory.mkdir(parents=True)
+    if fs == "zfs":
+        lines = ["datasets:", f"  {box.pool}/converge: {{}}"]
+        lines += [f"  {box.pool}/converge/d{i}: {{properties: {{quota: {QUOTA}, compression: gzip}}}}" for i in range(n)]
+    else:
+        lines = ["datasets:"] + [f"  {box.label}/converge-d{i}: {{properties: {{quota: {QUOTA}, compression: zstd}}}}"
+                                 for i in range(n)]
+    (directory / "main.yaml").write_text("\n".join(lines) + "\n")
+    argv = [sys.executable, "-c", ENTRY, "apply", "--host", "local", "--root", str(root), str(directory)]
+    return argv, {"PYTHONPATH": str(SRC)}
+
+
+PYINFRA_HEAD = """from pyinfra.facts.zfs import ZfsDatasets
+from pyinfra.operations import server, zfs
+
+# zfs-fuse is a userspace daemon: there is no `zfs` kernel module for pyinfra's precondition to find
+ZfsDatasets.check_preconditions = lambda self, state, host: None
+"""
+
+
+def pyinfra_job(box: Sandbox, fs: str, n: int, work: Path, venv: Path) -> tuple[list[str], dict[str, str]]:
+    work.mkdir(parents=True)
+    lines = [PYINFRA_HEAD]
+    if fs == "zfs":
+        lines.append(f"zfs.dataset(name='parent', dataset_name='{box.pool}/pyinfra')")
+        lines.append(f"for i in range({n}):\n    zfs.dataset(name=f'd{{i}}', dataset_name=f'{box.pool}/pyinfra/d{{i}}', "
+                     f"properties={{'quota': '{QUOTA}', 'compression': 'gzip'}})")
+    else:
+        lines.append(f"for i in range({n}):\n    p = f'{box.bmnt}/pyinfra-d{{i}}'\n"
+                     f"    server.shell(name=f'd{{i}}', commands=[f'test -d {{p}} || btrfs subvolume create {{p}}', "
+                     f"f'btrfs property set {{p}} compression zstd', f'btrfs qgroup limit {QUOTA} {{p}}'])")
+    deploy = work / "deploy.py"
+    deploy.write_text("\n".join(lines) + "\n")
+    return [str(venv / "bin" / "pyinfra"), "@local", str(deploy), "--yes"], {}
+
+
+def ansible_job(box: Sandbox, fs: str, n: int, work: Path, venv: Path) -> tuple[list[str], dict[str, str]]:
+    work.mkdir(parents=True)
+    loop = f'      loop: "{{{{ range({n}) | list }}}}"'
+    if fs == "zfs":
+        tasks = [f"    - community.general.zfs: {{name: '{box.pool}/ansible', state: present}}",
+                 "    - community.general.zfs:",
+                 f"        name: '{box.pool}/ansible/d{{{{ item }}}}'",
+                 "        state: present",
+                 f"        extra_zfs_properties: {{quota: {QUOTA}, compression: gzip}}", loop]
+    else:
+        path = f"{box.bmnt}/ansible-d{{{{ item }}}}"
+        tasks = ["    - community.general.btrfs_subvolume:",
+                 "        name: '/ansible-d{{ item }}'",
+                 f"        filesystem_label: {box.label}",
+                 "        state: present", loop,
+                 f"    - ansible.builtin.command: btrfs property set {path} compression zstd", loop,
+                 f"    - ansible.builtin.command: btrfs qgroup limit {QUOTA} {path}", loop]
+    play = work / "play.yml"
+    play.write_text("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n" + "\n".join(tasks) + "\n")
+    argv = [str(venv / "bin" / "ansible-playbook"), "-i", "localhost,", "-e",
+            f"ansible_python_interpreter={venv / 'bin' / 'python'}", str(play)]
+    return argv, {"ANSIBLE_LOCALHOST_WARNING": "false", "ANSIBLE_HOME": str(work / "ansible-home")}
+
+
+# -- the run -----------------------------------------------------------------------------------
+def install(venv: Path) -> None:
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *ANCHOR_PACKAGES], check=True)
+
+
+def versions(venv: Path) -> str:
+    def first_line(argv: list[str]) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True).stdout.splitlines()[0].strip()
+        except (OSError, IndexError):
+            return "?"
+
+    pyinfra = first_line([str(venv / "bin" / "pyinfra"), "--version"])
+    ansible = first_line([str(venv / "bin" / "ansible"), "--version"])
+    return f"{pyinfra}; {ansible}; Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=100, help="datasets (and subvolumes) per tool (default 100)")
+    parser.add_argument("--install", action="store_true", help="create/refresh the venv of the anchors first")
+    parser.add_argument("--venv", default=DEFAULT_VENV, help=f"the anchors' venv (default {DEFAULT_VENV})")
+    parser.add_argument("--tools", default="converge,pyinfra,ansible")
+    parser.add_argument("--fs", default="zfs,btrfs")
+    opts = parser.parse_args()
+    venv = Path(opts.venv)
+    tools, filesystems = opts.tools.split(","), opts.fs.split(",")
+    if os.geteuid() != 0:
+        sys.exit("anchors.py needs root (zfs-fuse, loop devices, mounts)")
+    for tool in ("/sbin/zfs-fuse", "mkfs.btrfs", "losetup", "unshare", "nsenter"):
+        if not shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin"):
+            sys.exit(f"{tool} not found: install zfs-fuse, btrfs-progs and util-linux (see .ci/apt-packages.txt)")
+    if opts.install:
+        install(venv)
+    for tool, exe in (("pyinfra", "pyinfra"), ("ansible", "ansible-playbook")):
+        if tool in tools and not (venv / "bin" / exe).exists():
+            sys.exit(f"{venv / 'bin' / exe} not found: run with --install (or --venv DIR)")
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.node()}, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.1f}; N = {opts.n}")
+    if "pyinfra" in tools or "ansible" in tools:
+        print(versions(venv))
+    base = Path(tempfile.mkdtemp(prefix=f"{unique_name()}-anchors-"))
+    box = Sandbox(base)
+    results: dict[tuple[str, str], tuple[Run, Run]] = {}
+    try:
+        box.start()
+        for fs in filesystems:
+            for tool in tools:
+                work = base / f"{tool}-{fs}"
+                if tool == "converge":
+                    argv, env = converge_job(box, fs, opts.n, work)
+                elif tool == "pyinfra":
+                    argv, env = pyinfra_job(box, fs, opts.n, work, venv)
+                else:
+                    argv, env = ansible_job(box, fs, opts.n, work, venv)
+                first = box.timed(argv, env)
+                box.check(fs, tool, opts.n)
+                noop = box.timed(argv, env)
+                results[fs, tool] = (first, noop)
+                print(f"  {fs:<5} {tool:<8} first {first.wall:7.2f} s  no-op {noop.wall:7.2f} s", flush=True)
+                box.clean(fs, tool, opts.n)
+    finally:
+        problems = box.stop()
+        shutil.rmtree(base, ignore_errors=True)
+        if problems:
+            print("cleanup problems:", *problems, sep="\n  ")
+    report(results, opts.n)
+
+
+def report(results: dict[tuple[str, str], tuple[Run, Run]], n: int) -> None:
+    print(f"\n| fs | tool | first apply s (CPU) | ms/dataset | cmds | no-op s (CPU) | ms/dataset | cmds "
+          f"| first: × converge | no-op: × converge |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (fs, tool), (first, noop) in results.items():
+        ours = results.get((fs, "converge"))
+        ratio_first = f"{first.wall / ours[0].wall:.1f}" if ours else ""
+        ratio_noop = f"{noop.wall / ours[1].wall:.1f}" if ours else ""
+        print(f"| {fs} | {tool} | {first.wall:.2f} ({first.cpu:.2f}) | {first.wall * 1000 / n:.1f} | {first.commands} "
+              f"| {noop.wall:.2f} ({noop.cpu:.2f}) | {noop.wall * 1000 / n:.1f} | {noop.commands} "
+              f"| {ratio_first} | {ratio_noop} |")
+
+
+if __name__ == "__main__":
+    main()

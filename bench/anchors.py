@@ -310,8 +310,8 @@ def main() -> None:
 
 
 def report(results: dict[tuple[str, str], tuple[Run, Run]], n: int) -> None:
-    print(f"\n| fs | tool | first apply s (CPU) | ms/dataset | cmds | no-op s (CPU) | ms/dataset | cmds "
-          f"| first: × converge | no-op: × converge |")
+    print("\n| fs | tool | first apply s (CPU) | ms/dataset | cmds | no-op s (CPU) | ms/dataset | cmds "
+          "| first: × converge | no-op: × converge |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (fs, tool), (first, noop) in results.items():
         ours = results.get((fs, "converge"))

@@ -3,6 +3,7 @@ and one config file per kind that all of the kind's changes are written to at on
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -149,11 +150,17 @@ def attach_steps(changes: list[Change], steps: list[Step], note: str) -> None:
         carrier.reason = (carrier.reason + "; " if carrier.reason else "") + note
 
 
-def render(template: str, **values: Any) -> str:
-    """Render one of converge's Jinja2 templates (src/converge/templates/)."""
+@functools.cache
+def _templates() -> Any:
+    """One Jinja2 environment, so each template is compiled once per process (a plan renders the
+    shares and exports files on every read; a new environment compiled them again each time)."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("converge", "templates"), trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
-                             autoescape=False)
-    return env.get_template(template).render(**values)
+    return jinja2.Environment(loader=jinja2.PackageLoader("converge", "templates"), trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+                              autoescape=False)
+
+
+def render(template: str, **values: Any) -> str:
+    """Render one of converge's Jinja2 templates (src/converge/templates/)."""
+    return str(_templates().get_template(template).render(**values))

@@ -26,7 +26,7 @@ no other run or person sees or disturbs them. Afterwards the daemon's process gr
 only while it is still backed by our file (tests/isolation.py).
 
     python3 bench/anchors.py [-n N] [--install] [--venv DIR] [--tools converge,pyinfra,ansible]
-                             [--fs zfs,btrfs]
+                             [--fs zfs,btrfs] [--parallelism P] [--timeout SECONDS]
 
 `--install` creates (or reuses) a throwaway venv with pyinfra, ansible-core and the `ansible`
 package (which ships community.general). Never part of CI: it needs root, zfs-fuse, btrfs-progs
@@ -127,13 +127,18 @@ class Sandbox:
             raise SystemExit(f"{' '.join(argv)}: {done.stderr.strip()}")
         return done
 
-    def timed(self, argv: list[str], env: dict[str, str]) -> Run:
+    def timed(self, argv: list[str], env: dict[str, str], timeout: float) -> Run:
         """Run argv in the namespace with the shims first on PATH; wall, CPU and commands counted."""
         self.count_log.write_text("")
         env = dict(os.environ, **env, PATH=f"{self.shims}:/usr/sbin:/sbin:{os.environ.get('PATH', '/usr/bin:/bin')}")
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        done = subprocess.run([*self.prefix, *argv], capture_output=True, text=True, env=env, cwd=self.base)
+        try:
+            done = subprocess.run([*self.prefix, *argv], capture_output=True, text=True, env=env, cwd=self.base,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:  # zfs-fuse 0.7 can hang a `zfs create` for good: say so, then clean up
+            raise SystemExit(f"{' '.join(argv)} did not finish within {timeout:g} s "
+                             f"(commands run so far: {len(self.count_log.read_text().splitlines())})") from None
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode:
@@ -180,7 +185,7 @@ class Sandbox:
 
 
 # -- the three tools ---------------------------------------------------------------------------
-def converge_job(box: Sandbox, fs: str, n: int, work: Path) -> tuple[list[str], dict[str, str]]:
+def converge_job(box: Sandbox, fs: str, n: int, work: Path, parallelism: int) -> tuple[list[str], dict[str, str]]:
     directory, root = work / "manifests", work / "root"
     directory.mkdir(parents=True)
     if fs == "zfs":
@@ -190,7 +195,8 @@ def converge_job(box: Sandbox, fs: str, n: int, work: Path) -> tuple[list[str], 
         lines = ["datasets:"] + [f"  {box.label}/converge-d{i}: {{properties: {{quota: {QUOTA}, compression: zstd}}}}"
                                  for i in range(n)]
     (directory / "main.yaml").write_text("\n".join(lines) + "\n")
-    argv = [sys.executable, "-c", ENTRY, "apply", "--host", "local", "--root", str(root), str(directory)]
+    argv = [sys.executable, "-c", ENTRY, "apply", "--parallelism", str(parallelism), "--host", "local", "--root",
+            str(root), str(directory)]
     return argv, {"PYTHONPATH": str(SRC)}
 
 
@@ -268,6 +274,10 @@ def main() -> None:
     parser.add_argument("--venv", default=DEFAULT_VENV, help=f"the anchors' venv (default {DEFAULT_VENV})")
     parser.add_argument("--tools", default="converge,pyinfra,ansible")
     parser.add_argument("--fs", default="zfs,btrfs")
+    parser.add_argument("--parallelism", type=int, default=4,
+                        help="converge apply --parallelism (default 4, converge's own; zfs-fuse 0.7 has been seen to "
+                             "hang concurrent `zfs create`s for good on a loaded machine at N = 1000: use 1 there)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds one run of one tool may take")
     opts = parser.parse_args()
     venv = Path(opts.venv)
     tools, filesystems = opts.tools.split(","), opts.fs.split(",")
@@ -294,14 +304,14 @@ def main() -> None:
             for tool in tools:
                 work = base / f"{tool}-{fs}"
                 if tool == "converge":
-                    argv, env = converge_job(box, fs, opts.n, work)
+                    argv, env = converge_job(box, fs, opts.n, work, opts.parallelism)
                 elif tool == "pyinfra":
                     argv, env = pyinfra_job(box, fs, opts.n, work, venv)
                 else:
                     argv, env = ansible_job(box, fs, opts.n, work, venv)
-                first = box.timed(argv, env)
+                first = box.timed(argv, env, opts.timeout)
                 box.check(fs, tool, opts.n)
-                noop = box.timed(argv, env)
+                noop = box.timed(argv, env, opts.timeout)
                 results[fs, tool] = (first, noop)
                 print(f"  {fs:<5} {tool:<8} first {first.wall:7.2f} s  no-op {noop.wall:7.2f} s", flush=True)
                 box.clean(fs, tool, opts.n)

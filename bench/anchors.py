@@ -251,8 +251,12 @@ def ansible_job(box: Sandbox, fs: str, n: int, work: Path, venv: Path) -> tuple[
 # -- the run -----------------------------------------------------------------------------------
 def install(venv: Path) -> None:
     if not (venv / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *ANCHOR_PACKAGES], check=True)
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+        if made.returncode:  # Debian's own python3 has venv in a package of its own
+            sys.exit(f"cannot create the venv {venv}: {made.stderr.strip()[-500:]}\n"
+                     "(on Debian: apt-get install python3-venv)")
+    if subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *ANCHOR_PACKAGES]).returncode:
+        sys.exit(f"pip could not install {' '.join(ANCHOR_PACKAGES)} into {venv}")
 
 
 def versions(venv: Path) -> str:

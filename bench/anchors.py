@@ -150,11 +150,11 @@ class Sandbox:
         """Remove what `tool` made, so the next tool meets the same pool."""
         if fs == "zfs":
             parent = f"{self.pool}/{tool}"
-            for _ in range(5):  # zfs-fuse answers "dataset is busy" to a destroy of mounted datasets
-                self.inside("zfs", "unmount", "-f", parent, check=False)
+            for _ in range(10):  # zfs-fuse answers "dataset is busy" to a destroy of mounted datasets
+                self.inside("zfs", "unmount", "-a", check=False)  # this daemon serves only our pool
                 if self.inside("zfs", "destroy", "-r", parent, check=False).returncode == 0:
                     return
-                time.sleep(0.5)
+                time.sleep(1)
             raise SystemExit(f"cannot destroy {parent}: {self.inside('zfs', 'destroy', '-r', parent, check=False).stderr}")
         paths = [str(self.bmnt / f"{tool}-d{i}") for i in range(n) if (self.bmnt / f"{tool}-d{i}").exists()]
         for start in range(0, len(paths), 200):
@@ -317,7 +317,8 @@ def main() -> None:
                 box.check(fs, tool, opts.n)
                 noop = box.timed(argv, env, opts.timeout)
                 results[fs, tool] = (first, noop)
-                print(f"  {fs:<5} {tool:<8} first {first.wall:7.2f} s  no-op {noop.wall:7.2f} s", flush=True)
+                print(f"  {fs:<5} {tool:<8} first {first.wall:7.2f} s ({first.cpu:.2f} CPU, {first.commands} commands)  "
+                      f"no-op {noop.wall:7.2f} s ({noop.cpu:.2f} CPU, {noop.commands} commands)", flush=True)
                 box.clean(fs, tool, opts.n)
     finally:
         problems = box.stop()

@@ -6,9 +6,9 @@ quota of 1G and compression (gzip on zfs-fuse, which has no lz4/zstd; zstd on bt
 twice back to back: the first apply, then a no-op run. The table gives wall and CPU seconds
 (the tool and everything it spawned), ms per resource, the host commands run (`zfs`, `zpool`,
 `btrfs`, `findmnt`, `lsblk`, `blkid`: counted by shims first on PATH, never the interpreters a
-tool spawns for itself) and how many times converge is faster. After each tool the pool is made
-again (same name, same image file) and its btrfs subvolumes are deleted, so every tool meets the same
-empty pool and filesystem.
+tool spawns for itself) and how many times converge is faster. Each tool meets a new daemon, pool
+and filesystem of the same shape (zfs-fuse 0.7 kept datasets, then the whole pool, "busy" after
+1 000 creates, so nothing is reused between tools).
 
 How each tool is driven:
   - converge (this tree): `converge apply --host local --root TMP DIR`, run twice.
@@ -150,18 +150,6 @@ class Sandbox:
         cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
         return Run(wall, cpu, len(self.count_log.read_text().splitlines()))
 
-    def clean(self, fs: str, tool: str, n: int) -> None:
-        """Remove what `tool` made, so the next tool meets the same pool."""
-        if fs == "zfs":
-            # The pool is made again, same name and image file: at N = 1 000 zfs-fuse kept a dataset
-            # "busy" through every unmount and destroy; `zpool destroy -f` always goes through.
-            self.inside("zpool", "destroy", "-f", self.pool)
-            self.make_pool()
-            return
-        paths = [str(self.bmnt / f"{tool}-d{i}") for i in range(n) if (self.bmnt / f"{tool}-d{i}").exists()]
-        for start in range(0, len(paths), 200):
-            self.inside("btrfs", "subvolume", "delete", "-c", *paths[start:start + 200])
-
     def check(self, fs: str, tool: str, n: int) -> None:
         """What the first apply made, read with the filesystem's own tools."""
         if fs == "zfs":
@@ -302,28 +290,32 @@ def main() -> None:
     if "pyinfra" in tools or "ansible" in tools:
         print(versions(venv))
     base = Path(tempfile.mkdtemp(prefix=f"{unique_name()}-anchors-"))
-    box = Sandbox(base)
     results: dict[tuple[str, str], tuple[Run, Run]] = {}
+    problems: list[str] = []
     try:
-        box.start()
         for fs in filesystems:
             for tool in tools:
-                work = base / f"{tool}-{fs}"
-                if tool == "converge":
-                    argv, env = converge_job(box, fs, opts.n, work, opts.parallelism)
-                elif tool == "pyinfra":
-                    argv, env = pyinfra_job(box, fs, opts.n, work, venv)
-                else:
-                    argv, env = ansible_job(box, fs, opts.n, work, venv)
-                first = box.timed(argv, env, opts.timeout)
-                box.check(fs, tool, opts.n)
-                noop = box.timed(argv, env, opts.timeout)
+                home = base / f"{tool}-{fs}"
+                home.mkdir()
+                box = Sandbox(home)  # a new daemon, pool and filesystem of the same shape for each tool
+                try:
+                    box.start()
+                    work = home / "work"
+                    if tool == "converge":
+                        argv, env = converge_job(box, fs, opts.n, work, opts.parallelism)
+                    elif tool == "pyinfra":
+                        argv, env = pyinfra_job(box, fs, opts.n, work, venv)
+                    else:
+                        argv, env = ansible_job(box, fs, opts.n, work, venv)
+                    first = box.timed(argv, env, opts.timeout)
+                    box.check(fs, tool, opts.n)
+                    noop = box.timed(argv, env, opts.timeout)
+                finally:
+                    problems += box.stop()
                 results[fs, tool] = (first, noop)
                 print(f"  {fs:<5} {tool:<8} first {first.wall:7.2f} s ({first.cpu:.2f} CPU, {first.commands} commands)  "
                       f"no-op {noop.wall:7.2f} s ({noop.cpu:.2f} CPU, {noop.commands} commands)", flush=True)
-                box.clean(fs, tool, opts.n)
     finally:
-        problems = box.stop()
         shutil.rmtree(base, ignore_errors=True)
         if problems:
             print("cleanup problems:", *problems, sep="\n  ")

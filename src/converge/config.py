@@ -20,13 +20,13 @@ CONFIG_SIZE = 1024**2  # converge.yaml itself (read before any limit it sets is 
 
 
 class Limits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     manifest_size: Size = Field(DEFAULT_MANIFEST_SIZE, gt=0,
                                 description="largest manifest file (and template output, and API edit), e.g. 4M")
 
 
 class RateLimits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     reads_per_minute: int = Field(3600, ge=1, description="GETs per token (or per client without one)")
     writes_per_minute: int = Field(1200, ge=1, description="writes per token")
     logins_per_minute: int = Field(60, ge=1, description="failed logins and token checks per client address")
@@ -35,7 +35,7 @@ class RateLimits(BaseModel):
 
 
 class ApiConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     rate_limits: RateLimits = Field(default_factory=RateLimits, description="bursts of ten seconds' worth")
     allowed_hosts: list[str] = Field(default_factory=list, description="Host header names `converge serve` "
                                      "answers besides localhost and its listen address (LAN name, reverse proxy)")
@@ -44,7 +44,7 @@ class ApiConfig(BaseModel):
 
 
 class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     host: str | None = Field(None, description="local, or sim:PATH (relative to the directory)")
     root: str | None = Field(None, description="prefix for every file a driver writes (staging, tests)")
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per kind: settings.smb...")

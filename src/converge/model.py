@@ -19,7 +19,7 @@ from .redaction import MASK, mask
 class Ref(BaseModel):
     """Identity of one resource: its kind and its name (`dataset/tank/media`)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
     kind: str
     name: str
 
@@ -68,6 +68,7 @@ class Action(str, Enum):
 class Observed(BaseModel):
     """One resource as read from a host: spec-shaped fields plus what only the host knows."""
 
+    model_config = ConfigDict(defer_build=True)
     spec: dict[str, Any]  # same field names and normal forms as the kind's Spec
     managed: bool = False  # created/adopted by converge (ZFS property, label, include file, state file)
     protected: bool = False  # host-side protect flag: never destroyed, even without YAML
@@ -77,6 +78,7 @@ class Observed(BaseModel):
 class Facts(BaseModel):
     """The actual state of a host. Also the whole state file of the simulated host."""
 
+    model_config = ConfigDict(defer_build=True)
     format: Literal[1] = 1
     resources: dict[str, dict[str, Observed]] = Field(default_factory=dict)  # kind -> name -> observed
     files: dict[str, str] = Field(default_factory=dict)  # files converge owns on the host (path -> text)
@@ -94,6 +96,7 @@ class Step(BaseModel):
     """One host operation: a command (argv, never a shell string), an atomic file write,
     or a record in converge's host-side state file."""
 
+    model_config = ConfigDict(defer_build=True)
     op: Literal["run", "write", "remove", "state"] = "run"
     argv: list[str] = Field(default_factory=list)
     path: str = ""  # write/remove
@@ -129,6 +132,7 @@ def _quote(arg: str) -> str:
 
 
 class FieldDiff(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     path: str  # dotted, relative to the resource: properties.quota
     before: Any = None
     after: Any = None
@@ -146,6 +150,7 @@ JOINT_KINDS = frozenset({"file", "batch", "stop"})
 
 
 class Change(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     ref: Ref
     action: Action
     before: dict[str, Any] | None = None
@@ -160,6 +165,7 @@ class Change(BaseModel):
 
 
 class Plan(BaseModel):
+    model_config = ConfigDict(defer_build=True)
     format: Literal[1] = 1
     host: str = ""
     directory: str = ""

@@ -27,7 +27,7 @@ ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 class SecretRef(BaseModel):
     """Where a secret is: a file NAME in the secrets directory (mode 0600), or an environment variable."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     secret: str | None = Field(None, description="a file in the secrets directory (settings.user.secrets_dir, "
                                                  f"default {DEFAULT_DIR}), mode 0600", pattern=NAME.pattern)
     env: str | None = Field(None, description="an environment variable of the converge process", pattern=ENV.pattern)

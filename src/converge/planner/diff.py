@@ -91,7 +91,22 @@ def _unwrap(tp: Any) -> list[Any]:
     return [tp]
 
 
+_SUBMODEL: dict[Any, Any] = {}
+
+
 def submodel(tp: Any) -> Any:
+    """The pydantic model inside a field's type, or None. Kept per type: a diff asks for it at
+    every nested field of every resource (two calls per dataset of a plan)."""
+    try:
+        return _SUBMODEL[tp]
+    except KeyError:
+        found = _SUBMODEL[tp] = _submodel(tp)
+        return found
+    except TypeError:  # an unhashable type annotation
+        return _submodel(tp)
+
+
+def _submodel(tp: Any) -> Any:
     return next((t for t in _unwrap(tp) if isinstance(t, type) and issubclass(t, BaseModel)), None)
 
 

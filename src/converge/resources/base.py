@@ -44,7 +44,7 @@ def parse_state(text: str | None) -> dict[str, Any]:
 class Spec(BaseModel):
     """Base of every kind's model: unknown keys are errors; values are normalised by validators."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     def declared(self) -> dict[str, Any]:
         """Only what the manifest declares, in JSON form: the planner compares these fields.

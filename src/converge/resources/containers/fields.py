@@ -60,7 +60,7 @@ class Healthcheck(BaseModel):
     """`test` a shell command (string) or an exec list; durations like 30s or 1m30s. Defaults as
     podman's (interval 30s, timeout 30s, retries 3, start_period 0s), always passed explicitly so
     podman and docker record the same."""
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     test: list[str] = Field(description="a shell command, or [program, args...] (exec form)")
     interval: str = "30s"
@@ -161,7 +161,7 @@ class StopRequest(BaseModel):
     """A request stamp with parameters: the stop that `state: stopped` makes, done once this way
     (the API's stop action writes it). `force` kills at once (`stop -t 0`); `timeout` overrides
     stop_timeout for this one stop."""
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     at: Stamp
     timeout: int | None = Field(None, ge=0, le=3600)

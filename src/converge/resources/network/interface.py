@@ -26,7 +26,7 @@ def default_metric(network: str) -> int:
 
 
 class Route(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     to: Network
     via: IPAddress | None = None
     metric: int | None = Field(None, ge=0, le=4294967295)

@@ -15,7 +15,7 @@ from .spec import DATASET_RE, PREFIX_RE, check_schedule
 
 
 class ReplicationTarget(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     pool_dataset: str = Field(description="zfs: the dataset receive creates; btrfs: where received snapshots go")
 
     @field_validator("pool_dataset")

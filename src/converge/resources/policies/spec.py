@@ -27,7 +27,7 @@ def check_schedule(value: str) -> str:
 class GradedKeep(BaseModel):
     """How many periods of each grade keep their first snapshot (like sanoid/btrbk)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     minutely: int | None = Field(None, ge=0)
     hourly: int | None = Field(None, ge=0)
     daily: int | None = Field(None, ge=0)

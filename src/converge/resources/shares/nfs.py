@@ -32,7 +32,7 @@ MARKER = re.compile(r"^#\s*converge:\s*export\s+(\S+)(?:\s+path\s+(\S+))?\s*$")
 
 
 class NfsClient(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     network: Network | None = None
     host: str | None = None
     options: list[str] = Field(default_factory=list, description="exports(5) options: rw, sync, anonuid=1000...")

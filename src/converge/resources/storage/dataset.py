@@ -29,7 +29,7 @@ def reserved_property(key: str) -> str:
 class DatasetProperties(BaseModel):
     """Native properties (validated) plus free-form user properties (`module:name`)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
     compression: Literal[tuple(sorted(set(ZFS_COMPRESSION + BTRFS_COMPRESSION)))] | None = None  # type: ignore[valid-type]
     quota: Size | None = None
     refquota: Size | None = None

@@ -27,7 +27,7 @@ def check_disks(disks: list[str]) -> list[str]:
     return disks
 
 class Vdev(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     type: Literal["stripe", "mirror", "raidz1", "raidz2", "raidz3"] = "stripe"
     role: Literal["data", "log", "cache", "spare", "special"] = "data"
     disks: SortedStrs = Field(min_length=1)

@@ -41,7 +41,7 @@ def timezones() -> frozenset[str]:
 
 
 class Dns(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     nameservers: list[IPAddress] = Field(default_factory=list, max_length=3,
                                          description="in order (resolv.conf uses at most three)")
     search: list[str] = Field(default_factory=list, description="search domains, in order")
@@ -56,7 +56,7 @@ class Dns(BaseModel):
 
 
 class Ntp(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     servers: list[str] = Field(default_factory=list, description="NTP servers for systemd-timesyncd, in order")
 
     @field_validator("servers")

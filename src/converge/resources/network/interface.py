@@ -8,13 +8,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from ...errors import PlanError
+from ...formats.iproute import parse
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...types import IPAddress, Network, OnOff, SortedStrs
 from ..base import Context, Kind, Spec, record_managed
 from . import persist as persist
 from .check import check_set
 from .merge import merge_changes
-from .read import normal_form, parse, run_reads
+from .read import normal_form, run_reads
 from .steps import add_line, batch_step, check_links, configure_lines, delete_lines, desired_specs
 
 IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from ...formats.systemd import mount_unit_name
 from ...hosts.base import Host
 from ...model import Step
 from ...rendering import render
-from .units import install_unit_steps, manages_boot, mount_unit_name, remove_unit_steps, unit_files, unit_path
+from .units import install_unit_steps, manages_boot, remove_unit_steps, unit_files, unit_path
 
 MOUNT_OPTIONS = "defaults,nofail"  # nofail: a missing data disk must not stop the boot
 

@@ -8,12 +8,12 @@ host without a running systemd, the files alone are written."""
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...formats.systemd import parse_sysctl, timezones
 from ...model import Change, FieldDiff, Observed, Step
 from ...types import IPAddress
 from ..base import Context, Kind, Spec
@@ -30,13 +30,6 @@ HOSTNAME_RE = re.compile(r"(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9]
 DOMAIN_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*\.?")
 SYSCTL_KEY_RE = re.compile(r"[a-z0-9_][a-z0-9_.-]*(\.[a-z0-9_*-]+)+")
 HEADER = "# Written by converge; edits here are overwritten.\n"
-
-
-@functools.cache
-def timezones() -> frozenset[str]:
-    import zoneinfo
-
-    return frozenset(zoneinfo.available_timezones())
 
 
 class Dns(BaseModel):
@@ -147,18 +140,6 @@ def _ini_values(text: str, key: str) -> list[str]:
         if sep and k.strip() == key:
             values = v.split()
     return values
-
-
-def parse_sysctl(text: str) -> dict[str, str]:
-    out = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        key, sep, value = line.lstrip("-").partition("=")
-        if sep:
-            out[key.strip().replace("/", ".")] = " ".join(value.split())
-    return dict(sorted(out.items()))
 
 
 class SystemKind(Kind[SystemSpec]):

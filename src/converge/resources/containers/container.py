@@ -7,33 +7,18 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
 from ...model import Action, Change, FieldDiff, Observed, Ref, Step
 from ...types import OnOff, Size, Stamp
 from ..base import Context, Kind, Spec, allow_destroy_field
 from ..shares.common import DATASET_NAME
 from ..system.persist import container_observed_persist, container_persist_steps, container_unit_removal
-from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, normalize_cap, normalize_device
+from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest
 
 # [registry[:port]/]path[:tag][@sha256:digest]
-IMAGE_RE = re.compile(r"([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
-                      r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?")
-PORT_RE = re.compile(r"(?:(?P<ip>\d{1,3}(?:\.\d{1,3}){3}):)?(?P<host>\d{1,5})(?::(?P<ctr>\d{1,5}))?(?:/(?P<proto>tcp|udp|sctp))?")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MIN_MEMORY = 6 * 1024 * 1024  # podman and docker refuse less than 6M
 LXC_FEATURES = frozenset({"nesting"})
 RUNTIME_TOOLS = {"podman": "podman", "docker": "docker", "lxc": "lxc-ls"}
-
-
-def normalize_port(spec: Any) -> str:
-    """`8096`, `8096:8096`, `0.0.0.0:8096:8096/tcp` -> `8096:8096/tcp` (bind address kept if not 0.0.0.0)."""
-    m = PORT_RE.fullmatch(str(spec).strip())
-    if not m:
-        raise ValueError(f"{spec!r} is not a port mapping: HOST:CONTAINER[/tcp|udp], e.g. 8096:8096")
-    host, ctr = int(m["host"]), int(m["ctr"] or m["host"])
-    if not (1 <= host <= 65535 and 1 <= ctr <= 65535):
-        raise ValueError(f"{spec!r}: ports are 1-65535")
-    ip = m["ip"] if m["ip"] and m["ip"] != "0.0.0.0" else ""
-    return f"{ip + ':' if ip else ''}{host}:{ctr}/{m['proto'] or 'tcp'}"
 
 
 def short_digest(digest: str) -> str:
@@ -45,26 +30,6 @@ def short_digest(digest: str) -> str:
 def host_port(mapping: str) -> tuple[str, int, str]:
     parts = mapping.split("/")[0].split(":")
     return (parts[0] if len(parts) == 3 else "", int(parts[-2]), mapping.split("/")[1])
-
-
-def normalize_image(ref: str) -> str:
-    """The reference the runtime records: `jellyfin/jellyfin` -> `docker.io/jellyfin/jellyfin:latest`,
-    `busybox:1` -> `docker.io/library/busybox:1`. Podman stores the fully qualified name, and converge
-    always passes it, so short-name resolution (which could pick `localhost/busybox`) never guesses."""
-    name, _, digest = ref.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = ""
-    if ":" in last:
-        name, tag = name.rsplit(":", 1)
-    first, slash, rest = name.partition("/")
-    if not slash or not ("." in first or ":" in first or first == "localhost"):
-        name = "docker.io/" + name
-        first, _, rest = name.partition("/")
-    if first == "docker.io" and "/" not in rest:
-        name = f"docker.io/library/{rest}"
-    if not tag and not digest:
-        tag = "latest"
-    return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
 VOLUME_OPTIONS = ("ro", "rw", "z", "Z", "shared", "slave", "private", "rshared", "rslave", "rprivate")

@@ -352,8 +352,8 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
 def run_command(ref: str, directory: str, host: str | None, root: str | None, at: str | None,
                 lock_timeout: float) -> None:
     """Run a snapshot policy, replication or pool scrub now (what its timer calls)."""
-    from .resources.policies.run import parse_at
-    from .resources.policies.run import run as run_ref
+    from .runs import parse_at
+    from .runs import run as run_ref
 
     target = _target(directory, host, root, quiet=True)
     for action in run_ref(target, _refs((ref,), "REF")[0], parse_at(at), lock_timeout):

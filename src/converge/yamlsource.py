@@ -8,7 +8,6 @@ limit, UTF-8 text. Editing (the API) uses ruamel.yaml's round-trip loader on the
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import stat
@@ -19,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .errors import Issue
+from .errors import Issue, suggest
 from .resources import Kind
 from .yamlcompose import PosDict, PosList, YamlProblem, compose
 
@@ -142,11 +141,6 @@ def locate(shown: str, node: Any, loc: Iterable[Any], fallback: Location) -> Loc
         else:
             break
     return best
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _schema_keys(schema: dict[str, Any], loc: tuple[Any, ...]) -> list[str]:

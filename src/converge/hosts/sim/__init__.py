@@ -23,7 +23,7 @@ Emulator = Callable[["SimHost", list[str], "str | None"], Result]
 TOOLS: dict[str, Emulator] = {}
 
 # Every emulator module; each registers its tools on import.
-_MODULES = ("zfs", "btrfs", "ip", "containers", "lxc", "samba", "nfs", "system", "systemd", "accounts", "passdb")
+_MODULES = ("zfs", "btrfs", "btrfs_cmd", "ip", "containers", "lxc", "samba", "nfs", "system", "systemd", "accounts", "passdb")
 
 
 def tool(*names: str) -> Callable[[Emulator], Emulator]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from ...errors import ConvergeError
 from ...logs import get_logger
 from ...model import Step
-from ..base import Context
+from ..base import Context, HostState
 from ..storage.common import pool_driver
 from .replication import ReplicationSpec
 from .run import STAMP, Action, protected_reasons, snapshot_time
@@ -35,7 +35,6 @@ def _own(name: str, prefix: str, dataset: str, driver: str, ctx: Context, extra:
 
 
 def replicate(name: str, spec: ReplicationSpec, ctx: Context, at: datetime) -> list[Action]:
-    from ...executor import HostState
     from ..storage import btrfs_driver
 
     host, state = ctx.host, HostState(ctx.host)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...errors import suggest
 from ...formats.systemd import parse_sysctl, timezones
 from ...model import Change, FieldDiff, Observed, Step
 from ...types import IPAddress
@@ -89,8 +90,6 @@ class SystemSpec(Spec):
     @classmethod
     def _timezone(cls, v: str | None) -> str | None:
         if v is not None and v not in timezones():
-            from ...yamlsource import suggest
-
             raise ValueError(f"{v!r} is not a time zone of the tz database{suggest(v, sorted(timezones()))} "
                              "(an IANA name such as Europe/Berlin, America/New_York or UTC)")
         return v

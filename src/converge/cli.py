@@ -270,7 +270,7 @@ def import_(directory: str, host: str | None, root: str | None, out: str | None)
 @reports_errors
 def confirm(directory: str, host: str | None, root: str | None) -> None:
     """Keep a network change applied with a confirm timeout (else it rolls back)."""
-    from .resources.network.netguard import confirm as keep
+    from .resources.network.guard import confirm as keep
 
     target = _target(directory, host, root)
     click.echo("confirmed: the network change stays" if keep(target.host) else "nothing waits for a confirmation")

@@ -13,7 +13,9 @@ import graphlib
 from typing import TYPE_CHECKING
 
 from ...model import Action, Change, Ref, Step
+from .guard import guard_steps
 from .persist import persist_steps
+from .spec import links_needed
 from .steps import BATCH_ARGV, desired_specs, is_batch
 
 if TYPE_CHECKING:
@@ -23,8 +25,6 @@ if TYPE_CHECKING:
 def _graph(changes: list[Change], ctx: "Context") -> dict[str, set[str]]:
     """name -> names it needs, among these changes (a declared veth pair: the larger name
     waits for the smaller, which creates the pair)."""
-    from .interface import InterfaceKind
-
     names = {c.ref.name for c in changes}
     declared = desired_specs(ctx)
     graph: dict[str, set[str]] = {}
@@ -32,7 +32,7 @@ def _graph(changes: list[Change], ctx: "Context") -> dict[str, set[str]]:
         spec = declared.get(c.ref.name)
         deps = {r.name for r in c.depends_on if r.kind == "interface"}
         if spec is not None:
-            deps |= {r.name for r in InterfaceKind().depends(c.ref.name, spec)}
+            deps |= set(links_needed(spec))
             if spec.type == "veth" and spec.peer and spec.peer < c.ref.name:
                 deps.add(spec.peer)
         graph[c.ref.name] = deps & names - {c.ref.name}
@@ -90,8 +90,6 @@ def _without_cascaded(lines: list[str], ctx: "Context") -> list[str]:
 
 
 def merge_changes(changes: list[Change], ctx: "Context") -> None:
-    from . import netguard
-
     if not changes:
         return
     ordered = _order(changes, ctx)
@@ -117,7 +115,7 @@ def merge_changes(changes: list[Change], ctx: "Context") -> None:
         merged.append(Step(op="run", argv=list(BATCH_ARGV), input=text,
                            note=f"{text.count(chr(10))} iproute2 commands for {len(changes)} interface change(s)"))
     merged += persist_steps(ctx, deleted)
-    guard = netguard.guard_steps(changes, ctx) if merged else []
+    guard = guard_steps(changes, ctx) if merged else []
     carrier.steps = guard + merged + carrier.steps
     if guard:
         carrier.reason += f"; {guard[0].note}"

@@ -23,6 +23,7 @@ from .yamlsource import (
     PosDict,
     decode_source,
     display_path,
+    locate,
     node_location,
     parse_yaml,
     plain,
@@ -30,6 +31,7 @@ from .yamlsource import (
     spec_issues,
     suggest,
 )
+from .yamlsource import node_location as at
 
 PATTERNS = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 SECTIONS: dict[tuple[str, ...], Kind] = {k.section: k for k in KINDS}
@@ -250,8 +252,6 @@ def _type_name(value: Any) -> str:
 
 
 def _validate_sets(desired: Desired) -> list[Issue]:
-    from .yamlsource import locate
-
     issues = []
     for kind in KINDS:
         entries = desired.entries.get(kind.kind, {})
@@ -297,8 +297,6 @@ def check_references(desired: Desired, present: set[Ref] | None) -> list[Issue]:
 
 def _field_naming(entry: Entry, name: str) -> tuple[str, Location]:
     """The field of a resource that mentions a referenced name (for the error's path and position)."""
-    from .yamlsource import node_location as at
-
     def walk(node: Any, path: str) -> tuple[str, Location] | None:
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
         for key, value in items:

@@ -33,6 +33,8 @@ def default_sim_path(directory: str) -> str:
 
 def open_host(spec: str, *, root: str | None = None, sim_seed: dict[str, Any] | None = None) -> Host:
     """`local`, `sim:PATH`. (`ssh://user@host` comes later.)"""
+    # each host module is imported when asked for: importing the package (hosts.base) must not
+    # load the simulated host's emulators, nor the local host's, at every start
     if spec == "local":
         from .local import LocalHost
 

@@ -18,6 +18,7 @@ from ...formats.durations import format_duration, parse_duration
 from ...model import Observed
 from ..base import Result
 from . import fail, tool
+from .containers_net import network_cli
 from .containers_render import digest, images, inspect_one, ps_rows, resolve
 from .system import is_directory
 
@@ -71,8 +72,6 @@ def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
     if verb == "images":
         return Result(0, images(host, rt.name))
     if verb == "network":
-        from .containers_net import network_cli
-
         return network_cli(host, rt.name, rt.rc, args)
     if verb == "image" and args[:1] == ["inspect"]:
         return _image_inspect(host, rt, args[1:])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ...errors import ConvergeError
 from ...formats.systemd import parse_sysctl, parse_unit
 from . import SimHost, ip_state
 from .systemd import UNIT_DIR, state, unit_files
@@ -88,8 +89,6 @@ def rebooted_copy(target: Any) -> Any:
     import dataclasses
     import shutil
     import tempfile
-
-    from ...errors import ConvergeError
 
     host = target.host
     if not isinstance(host, SimHost):

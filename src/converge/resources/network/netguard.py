@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...hosts.base import Host
+from ...hosts.local import LocalHost
 from ...model import Facts, Observed, Step
 from ..base import Context
 from .guard import CHECKPOINT, ROLLED_BACK
@@ -102,8 +103,6 @@ def rollback(host: Host, checkpoint_path: str = CHECKPOINT) -> bool:
 
 
 def main(argv: Sequence[str]) -> int:
-    from ...hosts.local import LocalHost
-
     cmd, path = argv[0], argv[1]
     if cmd == "watch":
         seconds, root = float(argv[2]), argv[3]

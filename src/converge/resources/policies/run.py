@@ -17,6 +17,7 @@ from ...errors import ConvergeError
 from ...logs import get_logger
 from ...model import Step
 from ..base import Context, HostState
+from ..storage import btrfs_driver, zfs_driver
 from ..storage.common import pool_driver
 from . import retention
 from .spec import SnapshotPolicySpec
@@ -67,9 +68,7 @@ def marked(name: str, prefix: str, dataset: str, driver: str, ctx: Context) -> l
     if driver == "btrfs":
         names = ctx.state.get("policy_snapshots", {}).get(name, [])
     else:
-        from ..storage.zfs_driver import all_props
-
-        props = all_props(ctx)
+        props = zfs_driver.all_props(ctx)
         names = [n for n, p in props.items() if p.get(POLICY_PROPERTY, ("",))[0] == name]
     return [n for n in names if n.startswith(dataset + "@") and snapshot_time(n, prefix) is not None]
 
@@ -82,9 +81,7 @@ def protected_reasons(snapshot: str, driver: str, ctx: Context) -> str:
     if observed is not None and observed.protected:
         return "protected"
     if driver == "zfs":
-        from ..storage.zfs_driver import all_props
-
-        props = all_props(ctx).get(snapshot, {})
+        props = zfs_driver.all_props(ctx).get(snapshot, {})
         if props.get("userrefs", ("0",))[0] not in ("0", "-", ""):
             return "held (zfs holds)"
         if observed is not None and observed.info.get("clones"):
@@ -98,8 +95,6 @@ def _state_step(name: str, names: list[str]) -> Step:
 
 def run_policy(name: str, spec: SnapshotPolicySpec, ctx: Context, at: datetime) -> list[Action]:
     """Snapshot and prune on the host; returns what was done (raises on the first failure)."""
-    from ..storage import btrfs_driver
-
     host = ctx.host
     state = HostState(host)
     at = at.astimezone(UTC).replace(microsecond=0)

@@ -1,7 +1,8 @@
 """Simulated `podman` and `docker`: ps, images, inspect, pull, create, start, stop, restart, rm.
 
-State: host.facts.resources["container"][name] (an Observed in the container kind's normal form,
-info: id, runtime, state, converge_labels), sim["images"] (local images), sim["registry"] (what
+State: host.facts.resources["container"][name] (an Observed: what the runtime recorded of the
+create, in the runtimes' own forms from formats/containers.py, never through the kind's spec;
+facts taken from a real host have the same shape; info: id, runtime, state, converge_labels), sim["images"] (local images), sim["registry"] (what
 `pull` can fetch; nothing else: there is no network), sim["paths"] (host directories a bind may
 name, besides dataset and pool mountpoints). Refusals use the real tools' messages and exit codes:
 an image not present locally, a name already in use, a host port already taken by a running

@@ -379,7 +379,7 @@ def test_a_failed_read_of_one_kind_does_not_stop_a_plan_of_other_kinds(tmp_path)
     # Interfaces only: the pool's failed read does not matter, and is said
     outcome = engine.reconcile(vanishing(), targets=[Ref(kind="interface", name="br0")])
     assert [str(c.ref) for c in outcome.plan.changes] == ["batch/interfaces", "interface/br0"] and outcome.report.ok
-    assert target(d).host.facts.of("interface")["br0"].spec["mtu"] == 9000
+    assert target(d).host.facts.sim["ip_links"]["br0"]["mtu"] == 9000
     # A plan that needs the pool fails, naming the kind and the command
     for targets in (None, [Ref(kind="pool", name="bpool")]):
         with pytest.raises(PlanError, match=r"reading pool from the host failed: command btrfs filesystem df "

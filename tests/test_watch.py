@@ -76,7 +76,8 @@ def nas(tmp_path):
 
 def quota(d, name="tank/media"):
     host = SimHost(str(d / ".converge" / "sim-host.json"))
-    return host.facts.of("dataset")[name].spec["properties"]["quota"] if name in host.facts.of("dataset") else None
+    # the simulated zfs keeps a size as zfs prints it with -p: bytes, as text
+    return int(host.facts.of("dataset")[name].spec["properties"]["quota"]) if name in host.facts.of("dataset") else None
 
 
 def test_a_save_applies_within_debounce_plus_a_second(nas):

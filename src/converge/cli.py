@@ -318,7 +318,7 @@ def import_(directory: str, host: str | None, root: str | None, out: str | None)
 @reports_errors
 def confirm(directory: str, host: str | None, root: str | None) -> None:
     """Keep a network change applied with a confirm timeout (else it rolls back)."""
-    from .resources.network.netguard import confirm as keep
+    from .resources.network.guard import confirm as keep
 
     target = _target(directory, host, root)
     click.echo("confirmed: the network change stays" if keep(target.host) else "nothing waits for a confirmation")
@@ -401,8 +401,8 @@ def approve(refs: tuple[str, ...], directory: str, host: str | None, root: str |
 def run_command(ref: str, directory: str, host: str | None, root: str | None, at: str | None,
                 lock_timeout: float, all_hosts: bool = False, limit: str | None = None, forks: int = 10) -> None:
     """Run a snapshot policy, replication or pool scrub now (what its timer calls)."""
-    from .resources.policies.run import parse_at
-    from .resources.policies.run import run as run_ref
+    from .runs import parse_at
+    from .runs import run as run_ref
 
     if all_hosts or limit:
         from .fleet.commands import fleet_run

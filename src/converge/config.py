@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import Issue, ManifestError
 from .fleet.inventory import NAME_PATTERN, HostFields, InventoryHost
 from .types import Size
-from .yamlsource import display_path, locate, node_location, parse_yaml, plain, read_source
+from .yamlread import display_path, locate, node_location, parse_yaml, plain, read_source
 
 CONFIG_FILE = "converge.yaml"
 DEFAULT_MANIFEST_SIZE = 4 * 1024**2  # bytes of one manifest (and of a template's output)

@@ -23,7 +23,7 @@ from .errors import ConvergeError, Issue
 from .fsutil import atomic_write
 from .manifest import Desired, load_unchecked
 from .resources import BY_KIND, Kind
-from .yamlsource import PosDict, parse_yaml
+from .yamlread import PosDict, parse_yaml
 
 NEW_FILE = "api.yaml"
 HEADER = "# yaml-language-server: $schema=https://converge.dev/schema/manifest.schema.json\n# resources created through the converge API\n"

@@ -22,7 +22,7 @@ from .planner import build_plan
 from .planner.joint import hold_joints
 from .resources import KINDS, Context
 from .resources.base import STATE_FILE, parse_state
-from .yamlsource import display_path
+from .yamlread import display_path
 
 log = get_logger("converge")
 

@@ -4,7 +4,6 @@ what depends on it, and the report says what was applied, what failed and what w
 from __future__ import annotations
 
 import heapq
-import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -15,9 +14,9 @@ from . import secrets
 from .errors import CommandFailed, ConvergeError
 from .hosts.base import Host
 from .logs import debugging, get_logger
-from .model import Action, Change, Plan, Ref, Step
+from .model import Action, Change, Plan, Ref
 from .redaction import mask
-from .resources.base import STATE_BACKUP, STATE_FILE, parse_state
+from .resources.base import HostState
 
 log = get_logger("converge.apply")
 
@@ -49,30 +48,6 @@ class Report:
 
 
 Event = Callable[[str, Change, str], None]  # (started|done|failed|skipped, change, detail)
-
-
-class HostState:
-    """converge's host-side record (managed refs, honoured request stamps), updated by state steps."""
-
-    def __init__(self, host: Host) -> None:
-        self.host = host
-        self.lock = threading.Lock()
-        self.text = host.read_file(STATE_FILE)
-        self.data: dict[str, Any] = parse_state(self.text)
-
-    def apply(self, step: Step) -> None:
-        with self.lock:
-            for dotted, value in step.state.items():
-                section, _, key = dotted.partition(".")
-                bucket = self.data.setdefault(section, {})
-                if value is None:
-                    bucket.pop(key, None)
-                else:
-                    bucket[key] = value
-            if self.text is not None:  # keep one backup: the state before this write
-                self.host.write_file(STATE_BACKUP, self.text)
-            self.text = json.dumps(self.data, indent=1, sort_keys=True) + "\n"
-            self.host.write_file(STATE_FILE, self.text)  # atomic (temp file, fsync, rename)
 
 
 def execute(plan: Plan, host: Host, *, parallelism: int = 1, on_event: Event | None = None) -> Report:

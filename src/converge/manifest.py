@@ -13,24 +13,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from .config import CONFIG_FILE, Config, load_config
-from .errors import Issue, ManifestError
+from .errors import Issue, ManifestError, suggest
 from .formats.compose import is_compose_file
 from .model import Ref
 from .resources import BY_KIND, KINDS, Kind, Spec
 from .templating import render_templates
-from .yamlsource import (
-    UNPARSED,
-    Location,
-    PosDict,
-    decode_source,
-    display_path,
-    node_location,
-    parse_yaml,
-    plain,
-    read_source,
-    spec_issues,
-    suggest,
-)
+from .yamlread import UNPARSED, Location, PosDict, decode_source, display_path, locate, node_location, parse_yaml, plain, read_source
+from .yamlread import node_location as at
+from .yamlsource import spec_issues
 
 PATTERNS = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 def sections() -> dict[tuple[str, ...], Kind]:
@@ -295,8 +285,6 @@ def _type_name(value: Any) -> str:
 
 
 def _validate_sets(desired: Desired) -> list[Issue]:
-    from .yamlsource import locate
-
     issues = []
     for kind in KINDS:
         entries = desired.entries.get(kind.kind, {})
@@ -342,8 +330,6 @@ def check_references(desired: Desired, present: set[Ref] | None) -> list[Issue]:
 
 def _field_naming(entry: Entry, name: str) -> tuple[str, Location]:
     """The field of a resource that mentions a referenced name (for the error's path and position)."""
-    from .yamlsource import node_location as at
-
     def walk(node: Any, path: str) -> tuple[str, Location] | None:
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
         for key, value in items:

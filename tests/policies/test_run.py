@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from converge.model import Ref
-from converge.resources.policies.run import run
+from converge.runs import run
 
 from .support import BTRFS, at, cli, host_snapshots, make_dir, target
 

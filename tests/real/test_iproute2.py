@@ -16,7 +16,7 @@ from isolation import note_leftovers, unique_name, wait_for
 
 from converge import engine
 from converge.hosts import NetnsHost
-from converge.resources.network import netguard
+from converge.resources.network import guard, netguard
 
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 
@@ -243,7 +243,7 @@ def test_confirmed_change_stays(netns: Any, tmp_path: Any) -> None:
     path = directory(tmp_path, ns, MANIFEST.replace("mtu: 1400", "mtu: 1280"), confirm_timeout=120)
     apply(path)
     assert netns_pids(ns), "no rollback watchdog runs in the namespace"
-    assert netguard.confirm(NetnsHost(ns, root=str(tmp_path / "root"))) is True
+    assert guard.confirm(NetnsHost(ns, root=str(tmp_path / "root"))) is True
     # the watchdog finds no checkpoint and exits: nothing can roll back after that
     assert wait_for(lambda: not netns_pids(ns), 30), "the watchdog did not exit after the confirmation"
     assert links(ns)["br0"]["mtu"] == 1280

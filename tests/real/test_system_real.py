@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from converge import engine
-from converge.resources.system.units import parse_unit
+from converge.formats.systemd import parse_unit
 
 from .test_podman import IMAGE, LOOP, podman, podman_env, ps  # noqa: F401  (podman_env is a fixture)
 
@@ -161,7 +161,7 @@ def test_mount_unit_names_are_what_systemd_escape_makes() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from converge.resources.system.units import escape_path
+    from converge.formats.systemd import escape_path
 
     segment = st.text(st.characters(min_codepoint=32, max_codepoint=0x24F, blacklist_characters="/\x7f"),
                       min_size=1, max_size=12).filter(lambda s: s not in (".", ".."))

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from converge import engine
 from converge.errors import ManifestError
+from converge.formats import lxc as conf
 from converge.hosts import SimHost
 from converge.model import Action, Ref
 from converge.resources import Context
-from converge.resources.containers import lxc_config as conf
 from converge.resources.containers.lxc import LxcDriver, parse_ls
 
 from .recorded import FIXTURES, RecordedHost, fixture

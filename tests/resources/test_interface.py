@@ -305,7 +305,7 @@ def test_removing_a_port_and_changing_addresses_on_the_sim(tmp_path: Any) -> Non
                      "address replace 192.168.1.11/24 dev br0"]
     engine.reconcile(target)
     assert not any(n in ("v0", "v0p") for n in json.loads((tmp_path / "sim.json").read_text())
-                   ["resources"]["interface"])
+                   ["sim"]["ip_links"])
 
 
 # -- property: apply, then plan is empty (and any manifest can follow any other) -----------------

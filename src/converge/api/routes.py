@@ -261,8 +261,8 @@ async def action(request: Request) -> Response:
 
 async def run_now(request: Request, svc: Service, ref: Ref) -> Response:
     """POST .../NAME/run [{"at": ISO8601}]: `converge run REF`; answers with what it did."""
-    from ..resources.policies.run import parse_at
-    from ..resources.policies.run import run as run_ref
+    from ..runs import parse_at
+    from ..runs import run as run_ref
 
     body = await body_json(request) or {}
     if not isinstance(body, dict) or not isinstance(body.get("at", ""), str):

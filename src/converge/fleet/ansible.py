@@ -86,7 +86,7 @@ def _value(text: str) -> Any:
 
 
 def _yaml(text: str, shown: str, issues: list[Issue], got: Collected) -> None:
-    from ..yamlsource import node_location, parse_yaml, plain
+    from ..yamlread import node_location, parse_yaml, plain
 
     doc = parse_yaml(text, shown, issues)
     if not isinstance(doc, dict):

@@ -143,7 +143,7 @@ def fleet_validate(directory: str, limit: str | None, forks: int) -> None:
 
 def fleet_run(directory: str, limit: str | None, forks: int, ref: Any, at: Any, lock_timeout: float) -> None:
     """`converge run KIND/NAME --all`: the policy, replication or scrub on each host that declares it."""
-    from ..resources.policies.run import run as run_ref
+    from ..runs import run as run_ref
 
     def job(target: Any, outcome: HostOutcome) -> None:
         actions = run_ref(target, ref, at, lock_timeout)

@@ -37,6 +37,8 @@ def open_host(spec: str, *, root: str | None = None, sim_seed: dict[str, Any] | 
               ssh: dict[str, Any] | None = None) -> Host:
     """`local`, `sim:PATH`, `netns:NAME`, `ssh://[user@]host[:port]` (`ssh`: identity_file,
     known_hosts, ssh_options)."""
+    # each host module is imported when asked for: importing the package (hosts.base) must not
+    # load the simulated host's emulators, nor the local host's, at every start
     if spec == "local":
         from .local import LocalHost
 

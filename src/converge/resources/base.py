@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -18,6 +19,7 @@ from ..errors import HostError
 from ..hosts.base import Host
 from ..model import Change, Facts, FieldDiff, Observed, Ref, Step
 from ..types import check_name
+from .holders import declared_holder_of_path, holder_of_path, observed_spec
 
 STATE_FILE = "/var/lib/converge/state.json"  # host-side record of what converge manages
 STATE_BACKUP = STATE_FILE + ".bak"  # the state before the last write
@@ -39,6 +41,30 @@ def parse_state(text: str | None) -> dict[str, Any]:
             f"restoring the previous copy (cp {STATE_BACKUP} {STATE_FILE}) or by fixing the JSON by hand, "
             "then run again") from None
     return data
+
+
+class HostState:
+    """converge's host-side record (managed refs, honoured request stamps), updated by state steps."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.lock = threading.Lock()
+        self.text = host.read_file(STATE_FILE)
+        self.data: dict[str, Any] = parse_state(self.text)
+
+    def apply(self, step: Step) -> None:
+        with self.lock:
+            for dotted, value in step.state.items():
+                section, _, key = dotted.partition(".")
+                bucket = self.data.setdefault(section, {})
+                if value is None:
+                    bucket.pop(key, None)
+                else:
+                    bucket[key] = value
+            if self.text is not None:  # keep one backup: the state before this write
+                self.host.write_file(STATE_BACKUP, self.text)
+            self.text = json.dumps(self.data, indent=1, sort_keys=True) + "\n"
+            self.host.write_file(STATE_FILE, self.text)  # atomic (temp file, fsync, rename)
 
 
 class Spec(BaseModel):
@@ -220,8 +246,6 @@ class Kind(Generic[S]):
         """What this resource, as it is on the host, needs: deletes run in the reverse order. Its
         depends() read from the host's spec (a clone's origin), plus the pool or dataset holding
         each host path it uses (a container's bind volume, a share's directory)."""
-        from .storage.common import holder_of_path, observed_spec
-
         spec = observed_spec(self.spec, observed.spec)
         refs = self.depends(name, spec) if spec is not None else []  # type: ignore[arg-type]
         for path in self.host_paths(name, observed):
@@ -233,8 +257,6 @@ class Kind(Generic[S]):
     def depends_desired(self, name: str, spec: S, ctx: Context) -> list[Ref]:
         """What this resource, as declared, needs before it is created: depends(), plus the
         declared pool or dataset whose mountpoint holds each absolute host path it names."""
-        from .storage.common import declared_holder_of_path
-
         refs = self.depends(name, spec)
         for path in self.host_paths(name, Observed(spec=spec.model_dump(mode="json"))):
             holder = declared_holder_of_path(path, ctx)

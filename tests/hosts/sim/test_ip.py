@@ -126,7 +126,7 @@ def test_state_persists_in_the_facts_file(host: SimHost, tmp_path: Any) -> None:
     ip(host, "link", "add", "br0", "type", "bridge")
     host.flush()
     again = SimHost(str(tmp_path / "sim.json"))
-    assert again.facts.resources["interface"]["br0"].spec["type"] == "bridge"
+    assert again.facts.sim["ip_links"]["br0"]["kind"] == "bridge"
     assert "br0" in links(again) and "eth0" in links(again)
 
 

@@ -196,6 +196,4 @@ def getfattr(host: Any, argv: list[str], input: str | None) -> Result:
     return Result(rc, "\n".join(out) + ("\n" if out else ""))
 
 
-from .btrfs_cmd import btrfs  # noqa: E402,F401  (the `btrfs` command itself)
-
-__all__ = ["mkfs", "mount", "umount", "mkdir", "wipefs", "findmnt", "getfattr", "btrfs", "size_of"]
+__all__ = ["mkfs", "mount", "umount", "mkdir", "wipefs", "findmnt", "getfattr", "size_of"]

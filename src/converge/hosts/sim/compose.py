@@ -23,7 +23,7 @@ from typing import Any
 from ...formats import compose
 from ..base import Result
 from . import fail, tool
-from .containers import container_cli
+from .containers import PLUGINS, container_cli
 from .containers_net import network_cli, store
 
 USAGE = "usage: podman-compose [-h] [-v] [-f file] [-p PROJECT_NAME] [--dry-run] {up,down,pull,ps} ...\n"
@@ -75,6 +75,9 @@ def compose_cli(host: Any, runtime: str, args: list[str]) -> Result:
     if command == "down":
         return run.down()
     return fail(f"{USAGE}podman-compose: error: invalid choice: {command!r}", 2)
+
+
+PLUGINS[("docker", "compose")] = compose_cli
 
 
 def _load(text: str) -> dict[str, Any]:

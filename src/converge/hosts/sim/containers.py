@@ -1,7 +1,8 @@
 """Simulated `podman` and `docker`: ps, images, inspect, pull, create, start, stop, restart, rm.
 
-State: host.facts.resources["container"][name] (an Observed in the container kind's normal form,
-info: id, runtime, state, converge_labels), sim["images"] (local images), sim["registry"] (what
+State: host.facts.resources["container"][name] (an Observed: what the runtime recorded of the
+create, in the runtimes' own forms from formats/containers.py, never through the kind's spec;
+facts taken from a real host have the same shape; info: id, runtime, state, converge_labels), sim["images"] (local images), sim["registry"] (what
 `pull` can fetch; nothing else: there is no network), sim["paths"] (host directories a bind may
 name, besides dataset and pool mountpoints). Refusals use the real tools' messages and exit codes:
 an image not present locally, a name already in use, a host port already taken by a running
@@ -11,28 +12,17 @@ container, a memory limit under 6M (docker refuses at create; podman's runc at s
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
+from ...formats.containers import MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
+from ...formats.durations import format_duration, parse_duration
 from ...model import Observed
 from ..base import Result
 from . import fail, tool
+from .containers_net import network_cli
 from .containers_render import digest, images, inspect_one, ps_rows, resolve
 from .system import is_directory
-
-
-def _kind() -> Any:
-    """The container kind's module, imported on first use (it imports the hosts package)."""
-    from ...resources.containers import container
-
-    return container
-
-
-def normalize_image(ref: str) -> str:
-    return str(_kind().normalize_image(ref))
-
-
-def normalize_port(spec: str) -> str:
-    return str(_kind().normalize_port(spec))
 
 VALUE_FLAGS = {"--pull": "pull", "--name": "name", "--label": "label", "-l": "label", "--env": "env", "-e": "env",
                "--env-file": "env_file", "--publish": "ports", "-p": "ports", "--volume": "volumes", "-v": "volumes",
@@ -75,6 +65,10 @@ def _find(host: Any, ref: str, by_id: dict[str, str] | None = None) -> tuple[str
     return None
 
 
+# CLI plugins (`docker compose`): their emulators register here, as the plugin installs itself
+PLUGINS: dict[tuple[str, str], Callable[[Any, str, list[str]], Result]] = {}
+
+
 @tool("podman", "docker")
 def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
     rt = Runtime(argv[0].rsplit("/", 1)[-1])
@@ -83,13 +77,10 @@ def container_cli(host: Any, argv: list[str], input: str | None) -> Result:
         return Result(0, ps_rows(host, rt.name))
     if verb == "images":
         return Result(0, images(host, rt.name))
-    if verb == "compose" and rt.name == "docker":
-        from .compose import compose_cli
-
-        return compose_cli(host, "docker", args)
+    plugin = PLUGINS.get((rt.name, verb))
+    if plugin is not None:
+        return plugin(host, rt.name, args)
     if verb == "network":
-        from .containers_net import network_cli
-
         return network_cli(host, rt.name, rt.rc, args)
     if verb == "image" and args[:1] == ["inspect"]:
         return _image_inspect(host, rt, args[1:])
@@ -217,7 +208,7 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
     if image not in {normalize_image(i) for i in host.facts.sim.get("images", [])}:
         return rt.err(f"{image}: image not known", f"No such image: {image}")
     memory = int(opts["memory"]) if "memory" in opts else None
-    if memory is not None and memory < _kind().MIN_MEMORY and rt.name == "docker":
+    if memory is not None and memory < MIN_MEMORY and rt.name == "docker":
         return rt.err("", "Minimum memory limit allowed is 6MB")
     for volume in opts["volumes"]:
         source = volume.split(":")[0]
@@ -236,18 +227,24 @@ def _create(host: Any, rt: Runtime, args: list[str]) -> Result:
     warning = ""
     if opts["ports"] and opts.get("network") in ("none", "host"):
         opts["ports"], warning = [], "Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use\n"
-    spec = _kind().ContainerSpec.model_validate({
-        "runtime": rt.name, "image": image, "command": rest[1:] or None,
-        "env": dict(kv.split("=", 1) for kv in opts["env"]), "env_file": opts.get("env_file"),
-        "labels": {k: v for k, v in labels.items() if not k.startswith("converge.")},
-        "ports": [normalize_port(p) for p in opts["ports"]] or None, "volumes": opts["volumes"] or None,
-        "network": opts.get("network"), "restart": opts.get("restart") or None,
-        "cpus": float(opts["cpus"]) if "cpus" in opts else None, "state": "stopped",
-        "pids_limit": int(opts["pids_limit"]) if "pids_limit" in opts else None,
-        "entrypoint": _entrypoint(opts.get("entrypoint")), "devices": opts["devices"] or None,
-        "cap_add": opts["cap_add"] or None, "cap_drop": opts["cap_drop"] or None, "user": opts.get("user"),
-        "healthcheck": _healthcheck(opts), "networks": joined,
-    }).model_dump(mode="json", exclude_none=True, exclude={"pull", "stop_timeout", "allow_destroy"})
+    try:
+        spec = _recorded({
+            "runtime": rt.name, "image": image, "command": rest[1:] or None,
+            "env": dict(kv.split("=", 1) for kv in opts["env"]), "env_file": opts.get("env_file"),
+            "labels": {k: v for k, v in labels.items() if not k.startswith("converge.")},
+            "ports": sorted({normalize_port(p) for p in opts["ports"]}) or None,
+            "volumes": sorted(set(opts["volumes"])) or None,
+            "network": opts.get("network"), "restart": opts.get("restart") or None,
+            "cpus": float(opts["cpus"]) if "cpus" in opts else None, "state": "stopped",
+            "pids_limit": int(opts["pids_limit"]) if "pids_limit" in opts else None,
+            "entrypoint": _entrypoint(opts.get("entrypoint")),
+            "devices": sorted({normalize_device(d) for d in opts["devices"]}) or None,
+            "cap_add": sorted({normalize_cap(c) for c in opts["cap_add"]}) or None,
+            "cap_drop": sorted({normalize_cap(c) for c in opts["cap_drop"]}) or None, "user": opts.get("user"),
+            "healthcheck": _healthcheck(opts), "networks": joined,
+        })
+    except ValueError as e:  # a device, capability or port the runtime cannot parse
+        return fail(f"Error: {e}", rt.rc)
     if memory is not None:
         spec["memory"] = memory  # kept even under 6M: podman accepts it here and fails at start
     seq = host.facts.sim.get("container_seq", 0) + 1
@@ -295,8 +292,21 @@ def _healthcheck(opts: dict[str, Any]) -> dict[str, Any] | None:
         test = cmd.split(" ")
     else:
         test = ["CMD", *words]
-    return {"test": test, "interval": opts.get("health_interval", "30s"), "timeout": opts.get("health_timeout", "30s"),
-            "retries": int(opts.get("health_retries", 3)), "start_period": opts.get("health_start_period", "0s")}
+    return {"test": test, "interval": _duration(opts.get("health_interval", "30s")),
+            "timeout": _duration(opts.get("health_timeout", "30s")), "retries": int(opts.get("health_retries", 3)),
+            "start_period": _duration(opts.get("health_start_period", "0s"))}
+
+
+def _duration(value: str) -> str:
+    """A --health-* duration as the runtime keeps it (nanoseconds), shown as a Go duration."""
+    return format_duration(parse_duration(value))
+
+
+def _recorded(fields: dict[str, Any]) -> dict[str, Any]:
+    """What the runtime records of a create, in the shape its inspect is rendered from (unset
+    fields left out; the maps always present, as podman's inspect always has them)."""
+    return {"env": {}, "labels": {}, "features": {}, "persist": True,
+            **{k: v for k, v in fields.items() if v is not None}}
 
 
 def _ports_taken(host: Any, name: str, obs: Observed) -> str | None:
@@ -336,7 +346,7 @@ def _lifecycle(host: Any, rt: Runtime, verb: str, refs: list[str]) -> Result:
                               f"listen tcp4 :{port}: bind: address already in use",
                               f"driver failed programming external connectivity on endpoint {name} "
                               f"({obs.info.get('id')}): Bind for 0.0.0.0:{port} failed: port is already allocated")
-            if obs.spec.get("memory") is not None and obs.spec["memory"] < _kind().MIN_MEMORY:
+            if obs.spec.get("memory") is not None and obs.spec["memory"] < MIN_MEMORY:
                 return rt.err(f'OCI runtime error: unable to start container "{obs.info.get("id")}": runc: runc '
                               f"create failed: unable to set memory limit to {obs.spec['memory']}", "")
             obs.spec["state"], obs.info["state"] = "running", "running"

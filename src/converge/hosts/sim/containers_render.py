@@ -9,7 +9,9 @@ import hashlib
 import json
 from typing import Any
 
+from ...formats.durations import parse_duration
 from ...model import Observed
+from .system import mountpoint_of
 
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NEVER = -62135596800  # podman's zero time, as a Unix time
@@ -35,8 +37,6 @@ def resolve(host: Any, volume: str) -> str:
     source, _, rest = volume.partition(":")
     if source.startswith("/"):
         return volume
-    from .system import mountpoint_of
-
     return f"{mountpoint_of(host, source) or '/' + source}:{rest}"
 
 
@@ -148,8 +148,6 @@ def _stop_timeout(obs: Observed, runtime: str) -> dict[str, Any]:
 def _healthcheck(check: dict[str, Any] | None) -> dict[str, Any]:
     if not check:
         return {}
-    from ...formats.durations import parse_duration
-
     out = {"Test": check["test"], "Interval": parse_duration(check["interval"]),
            "Timeout": parse_duration(check["timeout"]), "Retries": check["retries"]}
     if parse_duration(check["start_period"]):  # podman leaves out a zero start period

@@ -1,6 +1,7 @@
-"""The simulated kernel's links, for the `ip` emulator: loaded from and saved to the sim
-host's facts (`resources["interface"]`, in the interface kind's normal form), rendered as
-real `ip -j` JSON (shapes recorded from iproute2 6.1, see tests/fixtures/ip/).
+"""The simulated kernel's links, for the `ip` emulator: kept as the kernel keeps them (links with
+their kind data, master, addresses and routes) in the sim host's state (`sim["ip_links"]`), and
+rendered as real `ip -j` JSON (shapes recorded from iproute2 6.1, see tests/fixtures/ip/). The
+interface kind reads them back through its own parser, as on a real host.
 
 sim["links"] seeds physical NICs on first use: a list of names, or name -> {mac, mtu}."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ...model import Observed
@@ -42,14 +43,16 @@ def load(facts: Any) -> dict[str, Link]:
     links: dict[str, Link] = {}
     seeds = facts.sim.get("links") or []
     seeds = {n: {} for n in seeds} if isinstance(seeds, list) else dict(seeds)
-    observed: dict[str, Observed] = facts.resources.get("interface", {})
-    for i, (name, obs) in enumerate(sorted(observed.items()), start=1):
-        links[name] = _from_observed(name, obs, int(obs.info.get("ifindex") or 0) or 100 + i)
+    for name, stored in facts.sim.get("ip_links", {}).items():
+        links[name] = Link(**stored)
+    old: dict[str, Observed] = facts.resources.get("interface", {})  # a state file of an older converge
+    for i, (name, obs) in enumerate(sorted(old.items()), start=1):
+        links.setdefault(name, _from_observed(name, obs, int(obs.info.get("ifindex") or 0) or 100 + i))
     for name, seed in sorted(seeds.items()):
         if name not in links:
             links[name] = Link(name=name, ifindex=next_index(links), mac=(seed or {}).get("mac") or mac_for(name),
                                mtu=int((seed or {}).get("mtu", 1500)))
-    for lk in links.values():  # masters are stored on the bridge/bond side of the spec
+    for lk in links.values():  # masters are stored on the bridge/bond side of an older state file
         for port in lk.data.pop("_ports", []):
             if port in links:
                 links[port].master = lk.name
@@ -87,19 +90,8 @@ def _from_observed(name: str, obs: Observed, ifindex: int) -> Link:
 
 
 def save(facts: Any, links: dict[str, Link]) -> None:
-    """Back into facts, through the interface kind's own parser: the state file always holds
-    exactly what read() would return from the rendered `ip -j` output."""
-    from ...resources.network.interface import InterfaceSpec
-    from ...resources.network.read import normal_form, parse
-
-    old = facts.resources.get("interface", {})
-    out: dict[str, Observed] = {}
-    for name, (raw, info) in parse(render_links(links), render_addrs(links), render_routes(links)).items():
-        spec, _ = normal_form(InterfaceSpec, raw, name)
-        prev = old.get(name)
-        out[name] = Observed(spec=spec, managed=links[name].managed, protected=links[name].protected,
-                             info=dict(prev.info if prev else {}, **info))
-    facts.resources["interface"] = out
+    facts.sim["ip_links"] = {name: asdict(lk) for name, lk in sorted(links.items())}
+    facts.resources.pop("interface", None)
 
 
 def _flags(lk: Link) -> list[str]:

@@ -11,10 +11,13 @@ Messages and exit codes are LXC 5.0.2's (recorded on Debian 12, tests/fixtures/l
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
+from ...formats import lxc as lxc_config
 from ..base import Result
 from . import fail, tool
+from .containers_render import resolve
 from .system import is_directory
 
 LXC_PATH = "/var/lib/lxc"
@@ -106,25 +109,35 @@ def _keys(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _snapshot_spec(spec: dict[str, Any]) -> SimpleNamespace:
+    """An observed LXC spec of a `converge facts` snapshot (already in its normal form), with the
+    fields the config file holds."""
+    fields = {"memory": None, "cpus": None, "pids_limit": None, "onboot": None, "unprivileged": None,
+              "network": None, "env": {}, "command": None, "features": {}, "volumes": None,
+              "template": None, "state": "running"}
+    return SimpleNamespace(**{**fields, **{k: v for k, v in spec.items() if k in fields}})
+
+
+def _bind(volume: str) -> tuple[str, str, str]:
+    """`/src:/target[:opts]` -> (source, target, options)."""
+    source, target, opts = (volume.split(":") + [""])[:3]
+    return source, target, opts
+
+
 def _from_snapshot(host: Any) -> None:
     """A state file taken with `converge facts` from a real host lists LXC containers as observed
     specs (their config files were read, not copied): give each its config and rootfs here, once,
     under the default lxc path, so the snapshot plans as the real host would."""
     observed = host.facts.resources.get("container", {})
     for name in [n for n, o in observed.items() if o.spec.get("runtime") == "lxc"]:
-        from ...resources.containers.common import parse_volume
-        from ...resources.containers.container import ContainerSpec
-        from ...resources.containers.lxc_config import render
-        from .containers_render import resolve
-
         obs = observed.pop(name)
-        spec = ContainerSpec.model_validate({k: v for k, v in obs.spec.items() if k not in ("restart_requested",)})
-        volumes = [parse_volume(resolve(host, v)) for v in spec.volumes or []]
+        spec = _snapshot_spec(obs.spec)
+        volumes = [_bind(resolve(host, v)) for v in spec.volumes or []]
         template, *targs = (spec.template or "busybox").split(":")
         args = "".join(f" {o} {v}" for o, v in zip(("-d", "-r", "-a"), targs, strict=False))
         container = f"{LXC_PATH}/{name}"
         host.facts.files[f"{container}/config"] = (HEADER.format(path=TEMPLATE_DIR + template, args=args)
-                                                   + render(spec, volumes, cgroup_version(host))
+                                                   + lxc_config.render(spec, volumes, cgroup_version(host))
                                                    + f"lxc.rootfs.path = dir:{container}/rootfs\n")
         host.facts.files[f"{container}/rootfs/etc/hostname"] = name + "\n"
         if spec.state == "running":

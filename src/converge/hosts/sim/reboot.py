@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import SimHost
+from ...errors import ConvergeError
+from ...formats.systemd import parse_sysctl, parse_unit
+from . import SimHost, ip_state
 from .systemd import UNIT_DIR, state, unit_files
 
 NETWORKD_DIR = "/etc/systemd/network"
@@ -21,8 +23,6 @@ NETWORKD_DIR = "/etc/systemd/network"
 
 def reboot(host: SimHost) -> list[str]:
     """Reboot the simulated host; returns what came back, one line each (for the CLI)."""
-    from ...resources.system.units import parse_unit
-
     with host._lock:
         facts = host.facts
         units = unit_files(host)
@@ -63,16 +63,20 @@ def reboot(host: SimHost) -> list[str]:
                 lines.append(f"container {name} stays stopped (no enabled unit)")
         # interfaces: only what networkd files describe, when networkd runs at boot
         networkd = "systemd-networkd.service" in enabled
-        links = facts.of("interface")
+        links = ip_state.load(facts)
         for name in list(links):
             kept = networkd and f"{NETWORKD_DIR}/converge-{name}.network" in facts.files
             if kept:
                 lines.append(f"interface {name}")
                 continue
-            if links[name].spec.get("type", "physical") != "physical":
+            if links[name].kind:
                 del links[name]
             else:
-                links[name].spec.update({"addresses": [], "state": "down"})
+                links[name].addrs, links[name].up = [], False
+        for lk in links.values():
+            if lk.master not in links:
+                lk.master = ""
+        ip_state.save(facts, links)
         _sysctl(facts)
         state(host)["boots"] = int(state(host).get("boots", 0)) + 1
         host.changed()
@@ -86,8 +90,6 @@ def rebooted_copy(target: Any) -> Any:
     import dataclasses
     import shutil
     import tempfile
-
-    from ...errors import ConvergeError
 
     host = target.host
     if not isinstance(host, SimHost):
@@ -104,8 +106,6 @@ def rebooted_copy(target: Any) -> Any:
 
 
 def _sysctl(facts: Any) -> None:
-    from ...resources.system.settings import parse_sysctl
-
     live: dict[str, str] = {}
     for path in sorted(p for p in facts.files if p.startswith("/etc/sysctl.d/") and p.endswith(".conf")):
         live.update(parse_sysctl(facts.files[path]))

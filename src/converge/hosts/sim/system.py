@@ -12,12 +12,12 @@ from typing import Any
 
 from ..base import Result
 from . import fail, tool
+from .accounts import Db
+from .zfs_props import _mountpoint
 
 
 def mountpoint_of(host: Any, name: str) -> str | None:
     """Where a pool or dataset of the simulated host is mounted (inherited as ZFS does)."""
-    from .zfs_props import _mountpoint
-
     pools = host.facts.of("pool")
     observed = host.facts.of("dataset" if "/" in name else "pool").get(name)
     if observed is not None and str(observed.info.get("mountpoint", "")).startswith("/"):
@@ -100,8 +100,6 @@ def _paths(host: Any, tool_name: str, args: list[str]) -> tuple[list[str], list[
 
 @tool("chown")
 def chown(host: Any, argv: list[str], input: str | None) -> Result:
-    from .accounts import Db
-
     args = [a for a in argv[1:] if a != "--"]
     if len(args) < 2:
         return fail("chown: missing operand")
@@ -139,8 +137,6 @@ def chmod(host: Any, argv: list[str], input: str | None) -> Result:
 @tool("install")
 def install(host: Any, argv: list[str], input: str | None) -> Result:
     """`install -d [-m MODE] [-o USER] [-g GROUP] DIR...`: directories only (what converge uses)."""
-    from .accounts import Db
-
     args, opts = argv[1:], {}
     if "-d" not in args:
         return fail("install: the simulated host only makes directories (-d)")

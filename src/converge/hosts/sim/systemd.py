@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...formats import calendar
+from ...formats.systemd import escape_path, mount_unit_name, parse_unit, timezones
 from ..base import Result
-from . import fail, tool
+from . import TOOLS, fail, tool
 
 UNIT_DIR = "/etc/systemd/system/"
 # name -> (enabled, active) on a freshly installed simulated NAS
@@ -101,27 +103,9 @@ def systemctl(host: Any, argv: list[str], input: str | None) -> Result:
     return Result(0)
 
 
-def _sections(text: str) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    current = ""
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            current = line[1:-1]
-            out.setdefault(current, {})
-        elif "=" in line and current:
-            key, _, value = line.partition("=")
-            out[current][key.strip()] = value.strip()
-    return out
-
-
 @tool("systemd-analyze")
 def systemd_analyze(host: Any, argv: list[str], input: str | None) -> Result:
     """`verify FILE...`: the checks systemd makes that converge's units could fail."""
-    from . import TOOLS
-
     if argv[1:2] != ["verify"]:
         return fail("systemd-analyze: only verify is emulated")
     errors = []
@@ -139,8 +123,6 @@ def systemd_analyze(host: Any, argv: list[str], input: str | None) -> Result:
                 if binary.rsplit("/", 1)[-1] not in TOOLS and not _ours(binary):
                     errors.append(f"{name}: Command {binary} is not executable: No such file or directory")
             if key.strip() == "Where" and name.endswith(".mount"):
-                from ...resources.system.units import mount_unit_name
-
                 if mount_unit_name(value.strip()) != name:
                     errors.append(f"{name}: Where= setting doesn't match unit name. Refusing.")
         if name.endswith(".mount") and "[Mount]" not in sections:
@@ -159,9 +141,7 @@ def _ours(binary: str) -> bool:
 
 
 def _timer_problems(host: Any, name: str, path: str, text: str, given: list[str]) -> list[str]:
-    from ...formats import calendar
-
-    timer = _sections(text).get("Timer", {})
+    timer = parse_unit(text).get("Timer", {})
     spec, problems = timer.get("OnCalendar", ""), []
     try:
         calendar.parse(spec.removesuffix(" UTC"))
@@ -176,8 +156,6 @@ def _timer_problems(host: Any, name: str, path: str, text: str, given: list[str]
 
 @tool("systemd-escape")
 def systemd_escape(host: Any, argv: list[str], input: str | None) -> Result:
-    from ...resources.system.units import escape_path
-
     args = argv[1:]
     suffix = next((a.split("=", 1)[1] for a in args if a.startswith("--suffix=")), "")
     paths = [a for a in args if not a.startswith("-")]
@@ -199,8 +177,6 @@ def hostnamectl(host: Any, argv: list[str], input: str | None) -> Result:
 def timedatectl(host: Any, argv: list[str], input: str | None) -> Result:
     if argv[1:2] != ["set-timezone"] or len(argv) != 3:
         return fail("timedatectl: only set-timezone ZONE is emulated")
-    from ...resources.system.settings import timezones
-
     if argv[2] not in timezones():
         return fail(f"Failed to set time zone: Invalid or unknown time zone '{argv[2]}'")
     host.facts.sim.setdefault("symlinks", {})["/etc/localtime"] = f"/usr/share/zoneinfo/{argv[2]}"

@@ -1,28 +1,20 @@
 """Emulated `zpool` and `zfs` (OpenZFS 2.x output formats). State: pools in
-facts.resources["pool"] (driver zfs), datasets in ["dataset"], snapshots in ["snapshot"], as the
-kinds read them; local property values live in each Observed's spec."""
+facts.resources["pool"] (driver zfs), datasets in ["dataset"], snapshots in ["snapshot"]; each
+keeps what ZFS keeps: its vdevs, and its locally set properties as zfs stores them (a size in
+bytes, an alias under its canonical name), checked by ZFS's own property table (formats/zfs.py);
+inherited and default values are computed when read."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
+from ...formats.zfs import CREATE_ONLY, POOL_PROPERTIES, dataset_value
 from ...model import Observed
-from ...types import parse_size
 from ..base import Result
 from . import fail, tool
 from .disks import check_disks, claim, size_of
 from .zfs_props import SOURCES, Select, dataset_lines, pool_lines, render_status, zfs_value
 
-
-def _models() -> Any:
-    """The kinds' models, imported late: resources import hosts, so hosts cannot import them first."""
-    from ...resources.storage import dataset, pool, snapshot
-    return pool.PoolSpec, dataset.DatasetProperties, dataset.DatasetSpec, snapshot.SnapshotSpec
-
-
-POOL_PROPS = {"ashift", "autotrim", "autoexpand", "autoreplace", "failmode", "listsnapshots", "comment"}
 ROLE_WORDS = {"log": "log", "cache": "cache", "spare": "spare", "special": "special", "dedup": "special"}
 
 
@@ -54,6 +46,12 @@ def _vdevs(words: list[str]) -> list[dict[str, Any]] | str:
             return f"cannot open '{w}': no such device in /dev\nmust be a full path or shorthand device name"
     if not any(v["role"] == "data" for v in out):
         return "invalid vdev specification: at least one toplevel vdev must be specified"
+    for v in out:
+        need = {"mirror": 2, "raidz1": 2, "raidz2": 3, "raidz3": 4}.get(v["type"], 1)
+        if len(v["disks"]) < need:
+            return f"invalid vdev specification: {v['type']} requires at least {need} devices"
+        if v["role"] in ("cache", "spare") and v["type"] != "stripe":
+            return f"invalid vdev specification: {v['role']} devices cannot be {v['type']}s"
     return out
 
 
@@ -100,12 +98,10 @@ def zpool(host: Any, argv: list[str], input: str | None) -> Result:
     if name not in pools:
         return fail(f"cannot open '{name}': no such pool", 1)
     pool = pools[name]
-    PoolSpec = _models()[0]
     if sub == "set":
-        if prop not in POOL_PROPS:
+        if prop not in POOL_PROPERTIES:
             return fail(f"cannot set property for '{name}': invalid property '{prop}'", 1)
         pool.spec["properties"] = {**pool.spec.get("properties", {}), prop: value}
-        pool.spec = PoolSpec.model_validate(pool.spec).model_dump(mode="json", exclude_none=True)
     elif sub == "scrub":
         pool.info["scrubs"] = int(pool.info.get("scrubs", 0)) + 1
     elif sub == "attach" and len(rest) == 3:
@@ -137,23 +133,22 @@ def _create_or_add(host: Any, sub: str, opts: dict[str, list[str]], rest: list[s
     if err:
         return err
     pools = host.facts.of("pool")
-    PoolSpec = _models()[0]
     if sub == "create":
         if name in pools:
             return fail(f"cannot create '{name}': pool already exists", 1)
         props = dict(o.split("=", 1) for o in opts.get("o", []))
-        bad = [p for p in props if p not in POOL_PROPS]
+        bad = [p for p in props if p not in POOL_PROPERTIES]
         if bad:
             return fail(f"property '{bad[0]}' is not a valid pool property", 2)
         fs = dict(o.split("=", 1) for o in opts.get("O", []))
         user = {k: fs.pop(k) for k in list(fs) if k.startswith("converge:")}
         try:
-            spec = PoolSpec.model_validate({"driver": "zfs", "vdevs": vdevs, "properties": props,
-                                            "filesystem_properties": fs,
-                                            "mountpoint": (opts.get("m") or [f"/{name}"])[0]})
-        except ValidationError as e:
-            return fail(f"cannot create '{name}': {e.errors()[0]['msg']}", 1)
-        pools[name] = Observed(spec=spec.model_dump(mode="json", exclude_none=True),
+            fs = {k: dataset_value(k, v) for k, v in fs.items()}
+        except ValueError as e:
+            return fail(f"cannot create '{name}': {e}", 1)
+        mountpoint = (opts.get("m") or [f"/{name}"])[0]
+        pools[name] = Observed(spec={"driver": "zfs", "vdevs": vdevs, "properties": props, "filesystem_properties": fs,
+                                     "mountpoint": mountpoint},
                                managed=user.get("converge:managed") == "on",
                                protected=user.get("converge:protect") == "on",
                                info={"mountpoint_local": bool(opts.get("m"))})
@@ -167,8 +162,7 @@ def _create_or_add(host: Any, sub: str, opts: dict[str, list[str]], rest: list[s
             return fail("invalid vdev specification\nuse '-f' to override the following errors:\n"
                         f"mismatched replication level: pool uses {'/'.join(sorted(have))} and new vdev is "
                         f"{'/'.join(sorted(adding))}", 1)
-        pool.spec = PoolSpec.model_validate({**pool.spec, "vdevs": pool.spec["vdevs"] + vdevs}).model_dump(
-            mode="json", exclude_none=True)
+        pool.spec["vdevs"] = pool.spec["vdevs"] + vdevs
     pool = pools[name]
     pool.info["size"] = sum(size_of(host, d) for v in pool.spec["vdevs"] if v["role"] == "data" for d in v["disks"])
     pool.info["free"], pool.info["allocated"] = pool.info["size"], 0
@@ -225,27 +219,21 @@ def _find(host: Any, name: str) -> Observed | None:
 
 
 def _apply_props(obs: Observed, values: dict[str, str], kind: str, name: str) -> str:
-    _, DatasetProperties, _, SnapshotSpec = _models()
     for key in ("converge:managed", "converge:protect"):
         if key in values:
             setattr(obs, "managed" if key.endswith("managed") else "protected", values.pop(key) == "on")
     for key in [k for k in values if k.startswith("converge:")]:  # other converge marks (converge:policy)
         obs.info.setdefault("converge", {})[key] = values.pop(key)
-    field = "filesystem_properties" if kind == "pool" else "properties"
-    merged = {**obs.spec.get(field, {}), **values}
+    if kind == "snapshot" and any(":" not in k for k in values):
+        return f"cannot set property for '{name}': this property can not be modified for snapshots"
     try:
-        if kind == "snapshot":
-            bad = [k for k in values if ":" not in k]
-            if bad:
-                return f"cannot set property for '{name}': this property can not be modified for snapshots"
-            obs.spec = SnapshotSpec.model_validate({"properties": merged}).model_dump(mode="json")
-        else:
-            if kind == "pool" and "mountpoint" in merged:
-                obs.spec["mountpoint"] = merged.pop("mountpoint")
-            norm = DatasetProperties.model_validate(merged).model_dump(mode="json", exclude_none=True)
-            obs.spec[field] = norm
-    except ValidationError as e:
-        return f"cannot set property for '{name}': {e.errors()[0]['msg']}"
+        stored = {k: dataset_value(k, v) for k, v in values.items()}
+    except ValueError as e:
+        return f"cannot set property for '{name}': {e}"
+    if kind == "pool" and "mountpoint" in stored:
+        obs.spec["mountpoint"] = stored.pop("mountpoint")
+    field = "filesystem_properties" if kind == "pool" else "properties"
+    obs.spec[field] = {**obs.spec.get(field, {}), **stored}
     return ""
 
 
@@ -281,9 +269,9 @@ def _create(host: Any, sub: str, opts: dict[str, list[str]], rest: list[str]) ->
 
 
 def _new_dataset(host: Any, props: dict[str, Any], origin: str | None) -> Observed:
-    DatasetSpec = _models()[2]
-    spec = DatasetSpec.model_validate({"properties": props, "origin": origin}).model_dump(mode="json",
-                                                                                         exclude_none=True)
+    spec: dict[str, Any] = {"properties": dict(props)}
+    if origin is not None:
+        spec["origin"] = origin
     return Observed(spec=spec, info={"driver": "zfs", "order": _txg(host)})
 
 
@@ -295,13 +283,8 @@ def _set(host: Any, pairs: list[str], name: str) -> Result:
         return fail("missing property=value argument(s)", 2)
     kind = "snapshot" if "@" in name else ("dataset" if "/" in name else "pool")
     values = dict(p.split("=", 1) for p in pairs)
-    for k, v in values.items():
-        if k in ("quota", "refquota", "reservation", "refreservation", "recordsize") and v != "none":
-            try:
-                parse_size(v)
-            except ValueError:
-                return fail(f"cannot set property for '{name}': bad numeric value '{v}'", 1)
-        if k in ("encryption", "casesensitivity", "normalization", "utf8only", "keyformat"):
+    for k in values:
+        if k in CREATE_ONLY:
             return fail(f"cannot set property for '{name}': '{k}' is readonly", 1)
     err = _apply_props(obs, values, kind, name)
     if err:

@@ -14,7 +14,7 @@ from ...hosts.base import read_files
 from ...logs import get_logger
 from ...model import Observed, Ref
 from ..base import Context
-from ..storage.common import shared_read
+from ..holders import dataset_mountpoint, shared_read
 from . import extras
 
 log = get_logger(__name__)
@@ -92,8 +92,6 @@ def read_groups(ctx: Context) -> dict[str, Observed]:
 
 
 def read_users(ctx: Context) -> dict[str, Observed]:
-    from ..storage.dataset import dataset_mountpoint
-
     db = accounts(ctx)
     declared_users = ctx.specs("user")
     owned_membership = {n for n, g in ctx.specs("group").items() if g.members is not None}

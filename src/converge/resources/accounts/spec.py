@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from ...secrets import SecretRef
 from ...types import OnOff, SortedStrs, Stamp
 from ..base import Spec
+from .extras import check_key, check_rule
 
 # useradd/groupadd's default NAME_REGEX on Debian (login.defs), at most 32 characters.
 ACCOUNT_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,30}\$?")
@@ -75,15 +76,11 @@ class UserSpec(Spec):
     @field_validator("authorized_keys")
     @classmethod
     def _keys(cls, v: list[str] | None) -> list[str] | None:
-        from .extras import check_key
-
         return None if v is None else [check_key(k) for k in v]
 
     @field_validator("sudo")
     @classmethod
     def _sudo(cls, v: list[str] | None) -> list[str] | None:
-        from .extras import check_rule
-
         return None if v is None else [check_rule(r) for r in v]
 
     @field_validator("comment")

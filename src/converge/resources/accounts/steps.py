@@ -10,6 +10,7 @@ from ... import secrets
 from ...errors import PlanError
 from ...model import Step
 from ..base import Context
+from ..holders import dataset_mountpoint
 from .read import accounts, rooted, smb_config
 from .spec import DEFAULT_SHELL, NO_HOME, GroupSpec, UserSpec
 
@@ -76,8 +77,6 @@ def groupdel(name: str, ctx: Context) -> list[Step]:
 def home_args(spec: UserSpec, ctx: Context, create: bool) -> list[str]:
     """An absolute home is made by useradd; a dataset home is the dataset's mountpoint (the
     dataset kind makes it); no home is Debian's /nonexistent."""
-    from ..storage.dataset import dataset_mountpoint
-
     if spec.home is None:
         return ["-d", NO_HOME, "-M"] if create else []
     if spec.home.startswith("/"):

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ...formats.containers import normalize_image
 from ...logs import get_logger
 from ...model import Observed, Ref, Step
 from ..base import Context, record_managed, record_stamp
@@ -98,8 +99,6 @@ class CliDriver:
         """Containers declared `pull: newer` whose image has another digest now: name -> (digest it
         runs, digest available, where from). The registry is asked with skopeo where the host has it
         and it answers; else the local store (`image inspect`, one call for all) is the reference."""
-        from .container import normalize_image
-
         specs = {n: s for n, s in desired_specs(ctx, "container").items()
                  if s.runtime == self.runtime and s.pull == "newer" and n in details}
         if not specs:

@@ -8,6 +8,8 @@ from pydantic import ValidationError
 
 from ...model import Ref
 from ..base import Context
+from ..shares.common import resolve_share_path
+from .spec import ContainerSpec, normalize_volume, parse_volume
 
 
 def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
@@ -17,9 +19,6 @@ def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
 def resolve_volume(volume: str, ctx: Context) -> str:
     """`tank/media:/media:ro` -> `/tank/media:/media:ro`: a dataset becomes its mountpoint (the host's
     answer when it exists, else what the manifests make it)."""
-    from ..shares.common import resolve_share_path
-    from .container import parse_volume
-
     source, target, opts = parse_volume(volume)
     # A dataset lives where converge mounted it (under --root when one is given); a path the
     # manifest names is the host's own path: --root only moves what converge writes.
@@ -30,8 +29,6 @@ def resolve_volume(volume: str, ctx: Context) -> str:
 def spec_form(raw: dict[str, Any]) -> dict[str, Any]:
     """Observed fields in exactly the normal form of ContainerSpec. A value the manifest could not
     declare (a 1M memory limit set by hand) is dropped rather than failing the whole read."""
-    from .container import ContainerSpec
-
     data = {k: v for k, v in raw.items() if v is not None}
     for _ in range(len(data) + 1):
         try:
@@ -52,20 +49,12 @@ def volume_source_ref(source: str) -> Ref | None:
     return Ref.of("dataset" if "/" in source else "pool", source)
 
 
-def parse_volume(spec: str) -> tuple[str, str, str]:
-    from .container import parse_volume as parse
-
-    return parse(spec)
-
-
 def map_volumes_to_declared(spec: dict[str, Any], name: str, ctx: Context) -> dict[str, Any]:
     """A bind of a dataset's mountpoint reads back as the dataset's name when the manifest names it
     so: `/tank/media:/media:ro` -> `tank/media:/media:ro`. Any other bind stays a path."""
     declared = desired_specs(ctx, "container").get(name)
     if not spec.get("volumes") or declared is None or not declared.volumes:
         return spec
-    from .container import normalize_volume
-
     resolved = {}
     for volume in declared.volumes:
         try:

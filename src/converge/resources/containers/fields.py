@@ -19,41 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ...formats.durations import format_duration, parse_duration
 from ...types import Stamp
 
-DEVICE_PERMS = re.compile(r"[rwm]{1,3}")
-CAP_RE = re.compile(r"(CAP_)?[A-Z][A-Z0-9_]*")
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?")
 NETWORK_MODES = frozenset({"none", "host", "bridge", "default", "private", "slirp4netns", ""})
 HEALTH_DEFAULTS = {"interval": "30s", "timeout": "30s", "retries": 3, "start_period": "0s"}
-
-
-def normalize_device(spec: str) -> str:
-    """`/dev/dri` -> `/dev/dri:/dev/dri`; `/dev/fuse:/dev/fuse:rwm` -> `/dev/fuse:/dev/fuse` (rwm is
-    the default); other permissions kept, sorted as r, w, m."""
-    parts = str(spec).split(":")
-    if len(parts) == 2 and DEVICE_PERMS.fullmatch(parts[1]):
-        parts = [parts[0], parts[0], parts[1]]
-    if not 1 <= len(parts) <= 3 or not all(p.startswith("/dev/") or i == 1 and p.startswith("/")
-                                           for i, p in enumerate(parts[:2])):
-        raise ValueError(f"{spec!r} is not a device: /dev/HOST[:/CONTAINER-PATH][:rwm], e.g. /dev/dri")
-    if ".." in "/".join(parts[:2]).split("/"):
-        raise ValueError(f"device {spec!r}: '..' is not allowed in a path")
-    host, ctr = parts[0], parts[1] if len(parts) > 1 else parts[0]
-    perms = parts[2] if len(parts) == 3 else "rwm"
-    if not DEVICE_PERMS.fullmatch(perms) or len(set(perms)) != len(perms):
-        raise ValueError(f"device {spec!r}: permissions are some of r, w, m (e.g. rwm or r)")
-    perms = "".join(p for p in "rwm" if p in perms)
-    return f"{host}:{ctr}" + (f":{perms}" if perms != "rwm" else "")
-
-
-def normalize_cap(cap: str) -> str:
-    """`net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN` -> `CAP_NET_ADMIN`; `all` -> `ALL`."""
-    name = str(cap).strip().upper()
-    if name == "ALL":
-        return name
-    if not CAP_RE.fullmatch(name):
-        raise ValueError(f"{cap!r} is not a capability name (e.g. NET_ADMIN, SYS_PTRACE or ALL)")
-    return name if name.startswith("CAP_") else "CAP_" + name
 
 
 class Healthcheck(BaseModel):

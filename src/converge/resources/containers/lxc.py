@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...formats import lxc as conf
 from ...model import Observed, Ref, Step
 from ..base import Context, record_managed, record_stamp
-from . import lxc_config as conf
 from .common import map_volumes_to_declared, parse_volume, resolve_volume, spec_form
 
 LXC_PATH = "/var/lib/lxc"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ...formats.containers import normalize_image
 from ...model import Ref
 from ..base import Context
 from .fields import (
@@ -47,8 +48,6 @@ def parse_ps(runtime: str, text: str) -> list[dict[str, Any]]:
 
 def parse_images(runtime: str, text: str) -> set[str]:
     """Local images, as normalised references (what a spec's `image` holds)."""
-    from .container import normalize_image
-
     names: set[str] = set()
     if runtime == "podman":
         for row in json.loads(text or "[]") or []:

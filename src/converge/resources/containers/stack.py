@@ -15,13 +15,14 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from ... import secrets
 from ...formats import compose
+from ...formats.containers import normalize_image
 from ...logs import get_logger
 from ...model import FieldDiff, Observed, Ref, Step
 from ...secrets import SecretRef
 from ..base import Context, Kind, Spec
 from . import stack_boot
-from .container import ENV_NAME, normalize_image
 from .parse import parse_ps
+from .spec import ENV_NAME
 from .stack_project import (
     Resolved,
     bind_mounts,

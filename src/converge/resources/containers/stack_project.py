@@ -11,11 +11,12 @@ from typing import Any
 from ... import secrets
 from ...errors import PlanError
 from ...formats import compose
+from ...formats.containers import normalize_image
 from ...hosts.local import LocalHost
 from ...model import Observed, Ref
 from ..base import Context
 from .common import resolve_volume, volume_source_ref
-from .container import normalize_image, parse_volume
+from .spec import parse_volume
 
 SERVICE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
 REFUSED_KEYS = {"build": "converge runs images; build them elsewhere and name the image",
@@ -116,7 +117,7 @@ def read_file(path: str, directory: str) -> tuple[Any, str]:
     """The project a stack's `file:` names: (mapping, "") or (None, why not). Only a regular file
     inside the manifest directory, bounded like a manifest."""
     from ...errors import Issue
-    from ...yamlsource import parse_yaml, plain, read_source
+    from ...yamlread import parse_yaml, plain, read_source
 
     issues: list[Issue] = []
     full = os.path.join(directory, path)
@@ -256,7 +257,7 @@ def check_with_runtime(name: str, spec: Any, ctx: Context) -> None:
 
 def port_clashes(specs: dict[str, Any], desired: Any) -> list[tuple[str, str, str]]:
     """A host port published twice (by two services, or a service and a container) could never start."""
-    from .container import host_port
+    from .ports import host_port
 
     taken: dict[tuple[str, int, str], str] = {}
     for name, spec in sorted((desired.specs("container") if hasattr(desired, "specs") else {}).items()):

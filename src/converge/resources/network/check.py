@@ -8,7 +8,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .interface import InterfaceSpec
+    from .spec import InterfaceSpec
 
 MODES = {"macvlan": ("bridge", "private", "vepa", "passthru", "source"),
          "bond": ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb",

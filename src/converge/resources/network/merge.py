@@ -15,15 +15,15 @@ import graphlib
 
 from ...model import Action, Change, Ref, Step
 from ..base import Context, Joint
+from .guard import guard_steps
 from .persist import persist_steps
+from .spec import links_needed
 from .steps import BATCH_ARGV, desired_specs, is_batch
 
 
 def _graph(changes: list[Change], ctx: Context) -> dict[str, set[str]]:
     """name -> names it needs, among these changes (a declared veth pair: the larger name
     waits for the smaller, which creates the pair)."""
-    from .interface import InterfaceKind
-
     names = {c.ref.name for c in changes}
     declared = desired_specs(ctx)
     graph: dict[str, set[str]] = {}
@@ -31,7 +31,7 @@ def _graph(changes: list[Change], ctx: Context) -> dict[str, set[str]]:
         spec = declared.get(c.ref.name)
         deps = {r.name for r in c.depends_on if r.kind == "interface"}
         if spec is not None:
-            deps |= {r.name for r in InterfaceKind().depends(c.ref.name, spec)}
+            deps |= set(links_needed(spec))
             if spec.type == "veth" and spec.peer and spec.peer < c.ref.name:
                 deps.add(spec.peer)
         graph[c.ref.name] = deps & names - {c.ref.name}
@@ -92,8 +92,6 @@ BATCH_REF = Ref.of("batch", "interfaces")
 
 
 def merge_changes(changes: list[Change], ctx: Context) -> list[Joint]:
-    from . import netguard
-
     ordered = _order(changes, ctx)
     gone = [line for c in ordered if c.action is Action.DELETE for s in c.steps if is_batch(s)
             for line in (s.input or "").splitlines()]
@@ -115,7 +113,7 @@ def merge_changes(changes: list[Change], ctx: Context) -> list[Joint]:
     merged += persist_steps(ctx, deleted)
     if not merged:
         return []
-    guard = netguard.guard_steps(changes, ctx)
+    guard = guard_steps(changes, ctx)
     reason = f"one iproute2 batch for {', '.join(str(c.ref) for c in ordered)}"
     return [Joint(ref=BATCH_REF, steps=guard + merged, carries=[c.ref for c in ordered], before={}, after={},
                   reason=reason + (f"; {guard[0].note}" if guard else ""))]

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from ...errors import PlanError
 from ...model import Step
 from ...rendering import render as render_template
+from .spec import InterfaceSpec
+from .steps import desired_specs
 
 if TYPE_CHECKING:
     from ..base import Context
-    from .interface import InterfaceSpec
-
 PREFIX = "converge-"
 DEFAULT_DIR = "/etc/systemd/network"
 BACKENDS = ("networkd", "none")
@@ -54,8 +54,6 @@ def render(specs: dict[str, "InterfaceSpec"]) -> dict[str, str]:
     """name -> file text for every declared link, plus a .network for undeclared bridge ports and
     bond members (they carry nothing but their master). Undeclared parents get no file: their
     config may come from elsewhere (DHCP on the admin NIC) and converge does not override it."""
-    from .interface import InterfaceSpec
-
     masters: dict[str, tuple[str, str]] = {}
     children: dict[str, list[tuple[str, str]]] = {}
     for name, spec in specs.items():
@@ -82,8 +80,6 @@ def persist_steps(ctx: "Context", deleted: list[str]) -> list[Step]:
     """Write the files that differ from the host's, remove those of deleted links."""
     if backend(ctx) == "none":
         return []
-    from .steps import desired_specs
-
     base = directory(ctx)
     steps: list[Step] = []
     rendered = render(desired_specs(ctx))

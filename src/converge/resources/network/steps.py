@@ -14,7 +14,7 @@ from ...model import Observed, Step
 
 if TYPE_CHECKING:
     from ..base import Context
-    from .interface import InterfaceSpec
+    from .spec import InterfaceSpec
 
 BATCH_ARGV = ["ip", "-batch", "-"]
 

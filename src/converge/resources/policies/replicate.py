@@ -18,7 +18,8 @@ from typing import Any
 from ...errors import ConvergeError
 from ...logs import get_logger
 from ...model import Step
-from ..base import Context
+from ..base import Context, HostState
+from ..storage import btrfs_driver, zfs_driver
 from ..storage.common import pool_driver
 from .replication import ReplicationSpec
 from .run import STAMP, Action, protected_reasons, snapshot_time
@@ -32,17 +33,12 @@ def _own(name: str, prefix: str, dataset: str, driver: str, ctx: Context, extra:
     if driver == "btrfs":
         names = list(ctx.state.get("replication_snapshots", {}).get(name, []))
     else:
-        from ..storage.zfs_driver import all_props
-
-        names = [n for n, p in all_props(ctx).items() if p.get(MARK, ("",))[0] == name]
+        names = [n for n, p in zfs_driver.all_props(ctx).items() if p.get(MARK, ("",))[0] == name]
     names += extra
     return sorted({n for n in names if n.startswith(dataset + "@") and snapshot_time(n, prefix) is not None})
 
 
 def replicate(name: str, spec: ReplicationSpec, ctx: Context, at: datetime) -> list[Action]:
-    from ...executor import HostState
-    from ..storage import btrfs_driver
-
     host, state = ctx.host, HostState(ctx.host)
     src, dst = spec.source, spec.target.pool_dataset
     driver = pool_driver(ctx, src)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from ...errors import ConvergeError
 from ...logs import get_logger
-from ...model import Ref, Step
-from ..base import Context
+from ...model import Step
+from ..base import Context, HostState
+from ..storage import btrfs_driver, zfs_driver
 from ..storage.common import pool_driver
 from . import retention
 from .spec import SnapshotPolicySpec
@@ -78,9 +78,7 @@ def marked(name: str, prefix: str, dataset: str, driver: str, ctx: Context) -> l
     if driver == "btrfs":
         names = ctx.state.get("policy_snapshots", {}).get(name, [])
     else:
-        from ..storage.zfs_driver import all_props
-
-        props = all_props(ctx)
+        props = zfs_driver.all_props(ctx)
         names = [n for n, p in props.items() if p.get(POLICY_PROPERTY, ("",))[0] == name]
     return [n for n in names if n.startswith(dataset + "@") and snapshot_time(n, prefix) is not None]
 
@@ -93,9 +91,7 @@ def protected_reasons(snapshot: str, driver: str, ctx: Context) -> str:
     if observed is not None and observed.protected:
         return "protected"
     if driver == "zfs":
-        from ..storage.zfs_driver import all_props
-
-        props = all_props(ctx).get(snapshot, {})
+        props = zfs_driver.all_props(ctx).get(snapshot, {})
         if props.get("userrefs", ("0",))[0] not in ("0", "-", ""):
             return "held (zfs holds)"
         if observed is not None and observed.info.get("clones"):
@@ -109,9 +105,6 @@ def _state_step(name: str, names: list[str]) -> Step:
 
 def run_policy(name: str, spec: SnapshotPolicySpec, ctx: Context, at: datetime) -> list[Action]:
     """Snapshot and prune on the host; returns what was done (raises on the first failure)."""
-    from ...executor import HostState
-    from ..storage import btrfs_driver
-
     host = ctx.host
     state = HostState(host)
     at = at.astimezone(UTC).replace(microsecond=0)
@@ -152,59 +145,3 @@ def run_policy(name: str, spec: SnapshotPolicySpec, ctx: Context, at: datetime) 
             actions.append(Action("pruned", victim))
             log.info("snapshot pruned", policy=name, snapshot=victim)
     return actions
-
-
-def parse_at(text: str | None) -> datetime:
-    """--at: an ISO 8601 time (a time without zone is UTC); now when not given."""
-    if not text:
-        return datetime.now(UTC)
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConvergeError(f"--at {text!r}: not an ISO 8601 time (e.g. 2026-11-28T14:00:00Z)") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def run(target: Any, ref: Ref, at: datetime, lock_timeout: float = 0.0) -> list[Action]:
-    """Run one policy now, under the host's apply lock."""
-    from ... import engine
-    from ...lock import host_lock
-
-    if ref.kind not in ("snapshot_policy", "pool", "replication"):
-        raise ConvergeError(f"converge run takes snapshot_policy/NAME, replication/NAME or pool/NAME (a scrub), "
-                            f"not {ref}")
-    with host_lock(target.host, lock_timeout):
-        target.host.reload()
-        desired, ctx = engine.load_checked(target)
-        spec = desired.spec(ref)
-        if ref.kind == "pool":
-            return _scrub(ref, spec, ctx, target)
-        if ref.kind == "replication" and spec is not None:
-            from .replicate import replicate
-
-            try:
-                return replicate(ref.name, spec, ctx, at)  # type: ignore[arg-type]
-            finally:
-                target.host.flush()
-        if not isinstance(spec, SnapshotPolicySpec):
-            known = ", ".join(sorted(desired.specs(ref.kind))) or "none declared"
-            raise ConvergeError(f"{ref} is not declared in {target.directory} (declared: {known})")
-        try:
-            return run_policy(ref.name, spec, ctx, at)
-        finally:
-            target.host.flush()
-
-
-def _scrub(ref: Ref, spec: Any, ctx: Context, target: Any) -> list[Action]:
-    from .scrub_timers import scrub
-
-    if spec is None:
-        raise ConvergeError(f"{ref} is not declared in {target.directory}")
-    if ref.name not in ctx.facts.of("pool"):
-        raise ConvergeError(f"{ref} does not exist on the host (apply the manifests first)")
-    try:
-        argv = scrub(ref.name, ctx)
-    finally:
-        target.host.flush()
-    log.info("scrub", pool=ref.name, argv=argv)
-    return [Action("scrubbed", ref.name, " ".join(argv))]

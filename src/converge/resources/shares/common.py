@@ -8,6 +8,7 @@ from typing import Any
 
 from ...errors import PlanError
 from ...model import Action, Change, Ref
+from ..holders import dataset_mountpoint
 
 ABS_PATH = re.compile(r"/[A-Za-z0-9_./:+@ -]*")
 DATASET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*")
@@ -37,8 +38,6 @@ def resolve_share_path(path: str, ctx: Any) -> str:
     """A dataset name becomes its mountpoint; an absolute path stays."""
     if path.startswith("/"):
         return path
-    from ..storage.dataset import dataset_mountpoint
-
     return dataset_mountpoint(path, ctx)
 
 
@@ -63,8 +62,6 @@ def source_known(path: str, ctx: Any) -> bool:
 
 def known_mountpoints(ctx: Any) -> set[str]:
     """Mountpoints of every dataset and pool on the host or declared: they exist after the apply."""
-    from ..storage.dataset import dataset_mountpoint
-
     names = set(ctx.facts.of("dataset")) | set(desired_specs(ctx, "dataset"))
     names |= set(ctx.facts.of("pool")) | set(desired_specs(ctx, "pool"))
     return {dataset_mountpoint(n, ctx) for n in names}

@@ -10,11 +10,10 @@ from typing import Any
 from ...errors import PlanError
 from ...model import Change, Observed, Ref, Step
 from ..base import Context, record_managed
+from ..holders import shared_read
 from .btrfs_read import Filesystem, read_filesystems, strip_root, subvolume_name
-from .common import desired_specs, normal, pool_of, shared_read
-from .dataset import BTRFS_COMPRESSION, DatasetKind, DatasetSpec
-from .pool import PoolSpec
-from .snapshot import SnapshotKind, SnapshotSpec
+from .common import desired_specs, normal, pool_of
+from .specs import BTRFS_COMPRESSION, DATASET_NAME, SNAPSHOT_NAME, DatasetSpec, PoolSpec, SnapshotSpec
 
 SUPPORTED = ("compression", "quota", "readonly")
 
@@ -45,7 +44,7 @@ def read_pools(ctx: Context) -> dict[str, Observed]:
 
 def read_subvolumes(ctx: Context, kind: str) -> dict[str, Observed]:
     out: dict[str, Observed] = {}
-    pattern = {"dataset": DatasetKind.name_pattern, "snapshot": SnapshotKind.name_pattern}
+    pattern = {"dataset": DATASET_NAME, "snapshot": SNAPSHOT_NAME}
     for pool, fs in _pools(ctx).items():
         for path, subvol_id in fs.subvolumes.items():
             found, name = subvolume_name(pool, path)

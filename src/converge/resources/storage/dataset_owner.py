@@ -7,27 +7,15 @@ from typing import Any
 
 from ...model import Observed, Step
 from ..base import Context
+from ..holders import dataset_mountpoint
+from . import btrfs_driver
+from .common import pool_driver
 
 FIELDS = ("owner", "group", "mode")
 
 
-def normal_mode(value: Any) -> str:
-    """0750, 750 and 2775 as one spelling: four octal digits (stat %a drops leading zeros)."""
-    text = str(value).strip()
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)  # YAML reads 0750 as octal 488: ask for the quoted form instead
-        raise ValueError(f"mode {text}: write it as a quoted octal string, e.g. \"0750\"")
-    if not text.isdigit() or any(c in "89" for c in text) or len(text) > 4 or not text:
-        raise ValueError(f"mode {value!r} is not an octal mode like \"0750\" or \"2775\"")
-    return text.zfill(4)
-
-
 def directory(name: str, ctx: Context) -> str:
     """The dataset's directory as a path on this host (--root applied): btrfs paths come so."""
-    from . import btrfs_driver
-    from .common import pool_driver
-    from .dataset import dataset_mountpoint
-
     observed = ctx.facts.of("dataset").get(name)
     if observed is not None and observed.info.get("driver") == "btrfs" and observed.info.get("path"):
         return str(observed.info["path"])

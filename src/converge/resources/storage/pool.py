@@ -3,158 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 from uuid import uuid4
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...errors import CommandFailed, PlanError
 from ...model import FieldDiff, Observed, Step
-from ...types import OnOff, SortedStrs, Stamp
-from ..base import Context, Kind, KindAction, Spec, allow_destroy_field
+from ..base import Context, Kind, KindAction
 from ..system.persist import pool_observed_persist, pool_persist_steps, pool_unit_removal
+from . import btrfs_driver, scrub_timers, zfs_driver
 from .common import desired_specs, onoff
-from .dataset import RESERVED_PREFIX, DatasetProperties, reserved_property
-
-DISK_RE = re.compile(r"^/[A-Za-z0-9_./:+@-]+$")
-
-
-
-def check_disks(disks: list[str]) -> list[str]:
-    for d in disks:
-        if not DISK_RE.fullmatch(d) or ".." in d:
-            raise ValueError(f"disk {d!r} is not an absolute device or file path (e.g. /dev/disk/by-id/ata-X)")
-    return disks
-
-class Vdev(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="forbid")
-    type: Literal["stripe", "mirror", "raidz1", "raidz2", "raidz3"] = "stripe"
-    role: Literal["data", "log", "cache", "spare", "special"] = "data"
-    disks: SortedStrs = Field(min_length=1)
-
-    @field_validator("type", mode="before")
-    @classmethod
-    def _raidz(cls, v: Any) -> Any:
-        return {"raidz": "raidz1", "disk": "stripe", "single": "stripe"}.get(v, v) if isinstance(v, str) else v
-
-    @field_validator("disks")
-    @classmethod
-    def _disk_paths(cls, disks: list[str]) -> list[str]:
-        return check_disks(disks)
-
-    @model_validator(mode="after")
-    def _width(self) -> "Vdev":
-        if self.role in ("cache", "spare") and self.type != "stripe":
-            raise ValueError(f"{self.role} devices are single disks: leave out type (got {self.type})")
-        need = {"mirror": 2, "raidz1": 2, "raidz2": 3, "raidz3": 4}.get(self.type, 1)
-        if len(self.disks) < need:
-            raise ValueError(f"a {self.type} vdev needs at least {need} disks, got {len(self.disks)}")
-        return self
-
-
-ROLES = ("data", "special", "log", "cache", "spare")
-
-
-def _property_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return value
-
-
-BtrfsProfile = Literal["single", "dup", "raid0", "raid1", "raid1c3", "raid1c4", "raid10"]
-
-
-class PoolSpec(Spec):
-    driver: Literal["zfs", "btrfs"] = "zfs"
-    vdevs: list[Vdev] = Field(default_factory=list, description="zfs: vdev topology")
-    disks: SortedStrs = Field(default_factory=list, description="btrfs: devices of the filesystem")
-    data_profile: BtrfsProfile | None = Field(None, description="btrfs: data profile")
-    metadata_profile: BtrfsProfile | None = Field(None, description="btrfs: metadata profile")
-    mountpoint: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]*$")
-    properties: dict[str, str | int | bool] = Field(default_factory=dict,
-                                                     description="pool properties (zfs: ashift, autotrim, ...)")
-    filesystem_properties: dict[str, str | int | bool] = Field(default_factory=dict,
-                                                                description="zfs: root dataset properties")
-    autotrim: OnOff | None = None
-    scrub_requested: Stamp | None = None
-    persist: bool = Field(True, description="btrfs: a systemd .mount unit (named after its escaped mountpoint) "
-                                            "mounts it at boot; zfs pools are mounted by zfs-mount.service",
-                          json_schema_extra={"x-converge-always": True})
-    scrub_schedule: str | None = Field(None, description="scrub on this systemd calendar event (monthly, "
-                                       "'Sun *-*-1..7 03:00'): a timer runs `converge run pool/NAME`",
-                                       json_schema_extra={"x-converge-always": True})
-    force: bool = Field(False, description="use disks that hold a filesystem or pool label",
-                        json_schema_extra={"x-converge-meta": True})
-    allow_destroy: bool = allow_destroy_field()
-
-    @field_validator("scrub_schedule")
-    @classmethod
-    def _scrub_schedule(cls, v: str | None) -> str | None:
-        if v is None or "(" in v:  # "(...)": a drifted timer as read from the host, shown in plans
-            return v
-        from ..policies.spec import check_schedule
-
-        return check_schedule(v)
-
-    @field_validator("disks")
-    @classmethod
-    def _btrfs_disk_paths(cls, disks: list[str]) -> list[str]:
-        return check_disks(disks)  # a NUL or a newline here reached `stat` (found by schemathesis)
-
-    @field_validator("data_profile", "metadata_profile", mode="before")
-    @classmethod
-    def _no_raid56(cls, v: Any) -> Any:
-        if isinstance(v, str) and v.lower() in ("raid5", "raid6"):
-            raise ValueError(f"btrfs {v} is refused: its parity RAID is not safe against power loss "
-                             "(write hole); use raid1, raid1c3 or raid10")
-        return v
-
-    @field_validator("properties", mode="before")
-    @classmethod
-    def _pool_property_spelling(cls, v: Any) -> Any:
-        # `ashift: 12` and zpool's "12", `autotrim: on` and YAML's true are one value
-        if not isinstance(v, dict):
-            return v
-        for key in v:
-            if isinstance(key, str) and key.startswith(RESERVED_PREFIX):
-                raise ValueError(reserved_property(key))
-        return {k: _property_value(x) for k, x in v.items()}
-
-    @field_validator("filesystem_properties", mode="before")
-    @classmethod
-    def _root_properties(cls, v: Any) -> Any:
-        # the root dataset takes dataset properties: same validation and normal form (2T == bytes)
-        if not isinstance(v, dict):
-            return v
-        return DatasetProperties.model_validate(v).model_dump(mode="json", exclude_none=True)
-
-    @field_validator("vdevs", mode="after")
-    @classmethod
-    def _vdev_normal_form(cls, vdevs: list[Vdev]) -> list[Vdev]:
-        # Single-disk vdevs of one role are one stripe; cache and spare devices are never grouped;
-        # vdev order carries no meaning, so both sides sort the same way.
-        merged: dict[str, set[str]] = {}
-        out: list[Vdev] = []
-        for v in vdevs:
-            if v.type == "stripe" or v.role in ("cache", "spare"):
-                merged.setdefault(v.role, set()).update(v.disks)
-            else:  # rebuilt with every field set: the planner compares the whole list as declared
-                out.append(Vdev(type=v.type, role=v.role, disks=list(v.disks)))
-        out += [Vdev(type="stripe", role=role, disks=sorted(d)) for role, d in merged.items()]
-        return sorted(out, key=lambda v: (ROLES.index(v.role), v.type, v.disks))
-
-    @model_validator(mode="after")
-    def _driver_fields(self) -> "PoolSpec":
-        if self.driver == "zfs" and not self.vdevs:
-            raise ValueError("a zfs pool needs vdevs: [{type: mirror, disks: [...]}]")
-        if self.driver == "btrfs":
-            if self.vdevs:
-                raise ValueError("a btrfs pool takes disks: [...] and data_profile/metadata_profile, not vdevs")
-            if not self.disks:
-                raise ValueError("a btrfs pool needs disks: [...]")
-        return self
+from .specs import PoolSpec
 
 
 class PoolKind(Kind[PoolSpec]):
@@ -316,8 +174,3 @@ def disk_contents(ctx: Context, disks: list[str]) -> dict[str, str]:
             label = f" (label {fields['LABEL']})" if fields.get("LABEL") else ""
             out[fields["DEVNAME"]] = f"a {fields['TYPE']} signature{label}"
     return out
-
-
-# The drivers build on PoolSpec and Vdev above, so they are imported once those exist.
-from ..policies import scrub_timers  # noqa: E402
-from . import btrfs_driver, zfs_driver  # noqa: E402

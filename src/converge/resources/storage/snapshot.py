@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
-from pydantic import Field, field_validator
-
 from ...errors import PlanError
 from ...model import FieldDiff, Observed, Ref, Step
-from ..base import Context, Kind, KindAction, Spec, allow_destroy_field, record_managed
+from ..base import Context, Kind, KindAction, record_managed
+from . import btrfs_driver, zfs_driver
 from .common import pool_driver
-from .dataset import USER_PROPERTY
-
-
-class SnapshotSpec(Spec):
-    properties: dict[str, str] = Field(default_factory=dict, description="user properties (module:name)")
-
-    @field_validator("properties")
-    @classmethod
-    def _user_properties(cls, v: dict[str, str]) -> dict[str, str]:
-        for key, value in v.items():
-            if not USER_PROPERTY.fullmatch(key) or key.startswith("converge:") or "\n" in value:
-                raise ValueError(f"snapshot property {key!r}: snapshots take user properties module:name "
-                                 "(lowercase, one-line values; converge:* is reserved)")
-        return v
-    allow_destroy: bool = allow_destroy_field()
+from .specs import SNAPSHOT_NAME, SnapshotSpec
 
 
 class SnapshotKind(Kind[SnapshotSpec]):
@@ -33,7 +16,7 @@ class SnapshotKind(Kind[SnapshotSpec]):
     spec = SnapshotSpec
     actions = {"rollback": KindAction("rollback_to + rollback_requested on the dataset (admin: newer data is lost)",
                                      handler="rollback", admin_only=True)}
-    name_pattern = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*@[A-Za-z0-9_.:-]+")
+    name_pattern = SNAPSHOT_NAME
     name_allowed = "pool/dataset@name (letters, digits, '_', '.', ':', '-')"
     holds_data = True
     tools = ()  # zfs or btrfs: read() asks the host for each driver's tool itself
@@ -76,7 +59,3 @@ class SnapshotKind(Kind[SnapshotSpec]):
     def depends(self, name: str, spec: SnapshotSpec) -> list[Ref]:
         dataset = name.split("@", 1)[0]
         return [Ref(kind="dataset" if "/" in dataset else "pool", name=dataset)]
-
-
-# The drivers build on the specs above, so they are imported once those exist.
-from . import btrfs_driver, zfs_driver  # noqa: E402

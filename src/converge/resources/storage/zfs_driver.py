@@ -11,10 +11,9 @@ from pydantic import ValidationError
 from ...errors import PlanError
 from ...model import Observed, Ref, Step
 from ..base import Context, record_stamp
-from .common import desired_specs, normal, onoff, shared_read, valid_properties
-from .dataset import CREATE_ONLY_PROPERTIES, DatasetProperties, DatasetSpec
-from .pool import PoolSpec, Vdev
-from .snapshot import SnapshotSpec
+from ..holders import shared_read
+from .common import desired_specs, normal, onoff, valid_properties
+from .specs import CREATE_ONLY_PROPERTIES, DatasetProperties, DatasetSpec, PoolSpec, SnapshotSpec, Vdev
 from .zfs_read import declared_values, match_disk, zfs_get_all, zpool_get, zpool_list, zpool_status
 
 MANAGED = "converge:managed"

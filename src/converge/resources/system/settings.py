@@ -8,12 +8,13 @@ host without a running systemd, the files alone are written."""
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...errors import suggest
+from ...formats.systemd import parse_sysctl, timezones
 from ...hosts.base import read_files
 from ...model import Change, FieldDiff, Observed, Step
 from ...types import IPAddress
@@ -31,13 +32,6 @@ HOSTNAME_RE = re.compile(r"(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9]
 DOMAIN_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*\.?")
 SYSCTL_KEY_RE = re.compile(r"[a-z0-9_][a-z0-9_.-]*(\.[a-z0-9_*-]+)+")
 HEADER = "# Written by converge; edits here are overwritten.\n"
-
-
-@functools.cache
-def timezones() -> frozenset[str]:
-    import zoneinfo
-
-    return frozenset(zoneinfo.available_timezones())
 
 
 class Dns(BaseModel):
@@ -97,8 +91,6 @@ class SystemSpec(Spec):
     @classmethod
     def _timezone(cls, v: str | None) -> str | None:
         if v is not None and v not in timezones():
-            from ...yamlsource import suggest
-
             raise ValueError(f"{v!r} is not a time zone of the tz database{suggest(v, sorted(timezones()))} "
                              "(an IANA name such as Europe/Berlin, America/New_York or UTC)")
         return v
@@ -148,18 +140,6 @@ def _ini_values(text: str, key: str) -> list[str]:
         if sep and k.strip() == key:
             values = v.split()
     return values
-
-
-def parse_sysctl(text: str) -> dict[str, str]:
-    out = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        key, sep, value = line.lstrip("-").partition("=")
-        if sep:
-            out[key.strip().replace("/", ".")] = " ".join(value.split())
-    return dict(sorted(out.items()))
 
 
 class SystemKind(Kind[SystemSpec]):

@@ -7,7 +7,6 @@ Policies (snapshot timers) may carry a similar helper of their own; they should 
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 from ...hosts.base import Host
@@ -16,7 +15,6 @@ from ...model import Step
 UNIT_DIR = "/etc/systemd/system"
 CANDIDATES = "/var/lib/converge/unit-candidates"  # where a unit waits for the verifier (under --root too)
 LIVE_STATES = ("running", "degraded", "starting", "initializing", "maintenance", "stopping")
-_SAFE = re.compile(r"[A-Za-z0-9:_.]")
 
 
 def root_of(host: Host) -> str:
@@ -50,26 +48,6 @@ def systemctl(host: Host, *args: str) -> list[str]:
     """systemctl argv; under --root, `systemctl --root=ROOT` (enable/disable work offline there)."""
     root = root_of(host)
     return ["systemctl", *([f"--root={root}"] if root else []), *args]
-
-
-def escape_path(path: str) -> str:
-    """`systemd-escape --path`: a mount unit's name must be its escaped Where= path."""
-    trimmed = "/".join(p for p in path.split("/") if p) or "-"
-    if trimmed == "-":
-        return "-"
-    out = []
-    for i, ch in enumerate(trimmed):
-        if ch == "/":
-            out.append("-")
-        elif _SAFE.fullmatch(ch) and not (i == 0 and ch == "."):
-            out.append(ch)
-        else:
-            out.extend(f"\\x{b:02x}" for b in ch.encode())
-    return "".join(out)
-
-
-def mount_unit_name(where: str) -> str:
-    return escape_path(where) + ".mount"
 
 
 def unit_files(host: Host, reads: dict[str, Any]) -> dict[str, str]:
@@ -106,21 +84,6 @@ def remove_unit_steps(host: Host, unit: str) -> list[Step]:
             Step(op="remove", path=f"{UNIT_DIR}/{unit}", note="converge's unit")]
 
 
-def parse_unit(text: str) -> dict[str, dict[str, str]]:
-    """Sections and keys of a unit file (last value wins; enough for the units converge writes)."""
-    out: dict[str, dict[str, str]] = {}
-    section = out.setdefault("", {})
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = out.setdefault(line[1:-1], {})
-        elif "=" in line:
-            key, _, value = line.partition("=")
-            section[key.strip()] = value.strip()
-    return out
-
-
 def unit_path(name: str) -> str:
     return os.path.join(UNIT_DIR, name)
+

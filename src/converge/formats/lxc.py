@@ -1,5 +1,7 @@
 """An LXC container's config file (lxc.container.conf(5)): the keys converge writes, read back
-into spec fields, and edited in place for one field without touching the template's keys.
+into spec fields, and edited in place for one field without touching the template's keys. Used by
+the container kind's LXC driver and by the simulated LXC tools (which keep these files as LXC does).
+`spec` arguments are anything with the container fields as attributes.
 
 Limits use the key names of the host's cgroup layout: `lxc.cgroup2.*` on a unified (v2) host,
 `lxc.cgroup.*` where the controllers sit on v1 (a hybrid host). LXC 5 accepts the other family

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from ...model import Observed, Ref, Step
 from ..base import Context, record_managed
-from . import units
+from ..policies import units
+from .btrfs_driver import pool_path
+from .common import pool_driver
 
 
 def stem(pool: str) -> str:
@@ -40,9 +42,6 @@ def steps(pool: str, schedule: str | None, ctx: Context) -> list[Step]:
 
 def scrub(pool: str, ctx: Context) -> list[str]:
     """Run the scrub now (the run a scrub timer calls); returns the argv run."""
-    from ..storage.btrfs_driver import pool_path
-    from ..storage.common import pool_driver
-
     if pool_driver(ctx, pool) == "btrfs":
         argv = ["btrfs", "scrub", "start", "-B", pool_path(ctx, pool)]
     else:

@@ -1,0 +1,200 @@
+"""The container kind's spec and the volume grammar: what the kind and its drivers (podman/docker
+CLI, LXC) all build on, so the drivers never import the kind."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
+from ...types import OnOff, Size, Stamp
+from ..base import Spec, allow_destroy_field
+from ..shares.common import DATASET_NAME
+from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LXC_FEATURES = frozenset({"nesting"})
+
+VOLUME_OPTIONS = ("ro", "rw", "z", "Z", "shared", "slave", "private", "rshared", "rslave", "rprivate")
+# What the runtimes add or imply on their own (podman shows `ro,rprivate,rbind`): never compared.
+DEFAULT_VOLUME_OPTIONS = frozenset({"rw", "rprivate", "rbind", "bind"})
+
+
+def normalize_volume(spec: str) -> str:
+    """`SOURCE:/target[:opts]` with the options the runtime implies dropped and the rest sorted."""
+    source, target, opts = parse_volume(spec)
+    kept = sorted({o for o in opts.split(",") if o and o not in DEFAULT_VOLUME_OPTIONS})
+    return f"{source.rstrip('/') or '/'}:{target.rstrip('/') or '/'}" + (":" + ",".join(kept) if kept else "")
+
+
+def parse_volume(spec: str) -> tuple[str, str, str]:
+    """`tank/media:/media:ro` or `/srv/x:/x` -> (source, target, options)."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[1].startswith("/"):
+        raise ValueError(f"{spec!r} is not a volume: SOURCE:/path/in/container[:ro|rw], "
+                         "SOURCE a dataset (pool/path) or an absolute path")
+    source, target, opts = parts[0], parts[1], parts[2] if len(parts) == 3 else ""
+    if not (source.startswith("/") or DATASET_NAME.fullmatch(source)) or ".." in spec.split("/"):
+        raise ValueError(f"volume source {source!r} is neither a dataset (pool/path) nor an absolute path")
+    for opt in filter(None, opts.split(",")):
+        if opt not in VOLUME_OPTIONS and opt not in DEFAULT_VOLUME_OPTIONS:
+            raise ValueError(f"volume option {opt!r} is not one of ro, rw, z, Z, [r]shared, [r]slave, [r]private")
+    return source, target, opts
+
+
+class ContainerSpec(Spec):
+    runtime: Literal["podman", "docker", "lxc"] = "podman"
+    image: str | None = Field(None, description="image reference (podman/docker), e.g. jellyfin/jellyfin:10.9")
+    template: str | None = Field(None, pattern=r"^[a-z0-9_-]+(:[A-Za-z0-9._-]+){0,3}$",
+                                 description="lxc: template, e.g. busybox, or download:DIST:RELEASE:ARCH")
+    command: list[str] | None = None
+    entrypoint: list[str] | None = Field(None, description="podman/docker: replaces the image's entrypoint")
+    env: dict[str, str] = Field(default_factory=dict, description="values are never shown in plans",
+                                json_schema_extra={"x-converge-sensitive": True})
+    env_file: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]+$")
+    ports: list[str] | None = None
+    volumes: list[str] | None = None
+    network: str | None = Field(None, pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")
+    restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
+    state: Literal["running", "stopped"] = Field("running", json_schema_extra={"x-converge-always": True})
+    cpus: float | None = Field(None, gt=0, le=1024)
+    memory: Size | None = None
+    pids_limit: int | None = Field(None, ge=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    devices: list[str] | None = Field(None, description="host devices, /dev/HOST[:/CONTAINER][:rwm], e.g. /dev/dri")
+    cap_add: list[str] | None = Field(None, description="capabilities added, e.g. NET_ADMIN")
+    cap_drop: list[str] | None = Field(None, description="capabilities dropped, e.g. MKNOD or ALL")
+    user: str | None = Field(None, description="USER[:GROUP] (names or ids) the process runs as")
+    healthcheck: Healthcheck | None = None
+    networks: list[str] | None = Field(None, description="podman/docker networks joined, by name")
+    pull: Literal["missing", "always", "newer"] = Field(
+        "missing", description="missing: pull when not local; always: pull at every create/replace; newer: "
+        "replace when the registry (or the local store) has another digest for the image",
+        json_schema_extra={"x-converge-meta": True})
+    stop_timeout: int | None = Field(None, ge=0, le=3600, description="seconds a stop waits before SIGKILL "
+                                     "(podman/docker stop -t); 0 kills at once", json_schema_extra={"x-converge-meta": True})
+    onboot: OnOff | None = Field(None, description="lxc: start at boot")
+    unprivileged: OnOff | None = Field(None, description="lxc")
+    rootfs_size: Size | None = Field(None, description="lxc")
+    features: dict[str, OnOff] = Field(default_factory=dict, description="lxc: nesting, keyctl, ...")
+    restart_requested: Stamp | None = None
+    persist: bool = Field(True, description="podman with a restart policy: a converge-container-NAME.service "
+                                            "unit recreates it at boot (docker: its restart policy and the docker "
+                                            "service)", json_schema_extra={"x-converge-always": True})
+    stop_requested: StopRequest | None = Field(None, description="podman/docker: how the stop that state: stopped "
+                                               "makes is done, once: {at: STAMP, timeout: SECONDS, force: true}")
+    allow_destroy: bool = allow_destroy_field()  # lxc: its rootfs holds data
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str | None) -> str | None:
+        if v is not None and not IMAGE_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not an image reference (name[:tag][@sha256:digest], lowercase)")
+        return normalize_image(v) if v is not None else None
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _command(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            import shlex
+
+            return shlex.split(v)
+        return v
+
+    @field_validator("entrypoint", mode="before")
+    @classmethod
+    def _entrypoint(cls, v: Any) -> Any:
+        return cls._command(v)
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, v: list[str] | None) -> list[str] | None:
+        return sorted({normalize_device(d) for d in v}) if v is not None else None
+
+    @field_validator("cap_add", "cap_drop")
+    @classmethod
+    def _caps(cls, v: list[str] | None) -> list[str] | None:
+        return sorted({normalize_cap(c) for c in v}) if v is not None else None
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, v: str | None) -> str | None:
+        if v is not None and not USER_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not USER[:GROUP] (names or numeric ids)")
+        return v
+
+    @field_validator("networks")
+    @classmethod
+    def _networks(cls, v: list[str] | None) -> list[str] | None:
+        for name in v or []:
+            if not NETWORK_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a network name (letters, digits, '_', '.', '-')")
+        return sorted(set(v)) if v is not None else None
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+            if "\x00" in str(value):
+                raise ValueError(f"env {name}: value may not contain NUL")
+        return {k: str(val) for k, val in v.items()}
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, v: list[str] | None) -> list[str] | None:
+        return sorted({normalize_port(p) for p in v}) if v is not None else None
+
+    @field_validator("volumes")
+    @classmethod
+    def _volumes(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return None
+        return sorted({normalize_volume(spec) for spec in v})
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, v: int | None) -> int | None:
+        if v is not None and v < MIN_MEMORY:
+            raise ValueError("memory below 6M: podman and docker refuse limits under 6M")
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for k in v:
+            if k.startswith("converge."):
+                raise ValueError(f"label {k!r}: the converge.* labels are converge's own")
+        return v
+
+    @model_validator(mode="after")
+    def _runtime_fields(self) -> "ContainerSpec":
+        if self.runtime in ("podman", "docker") and not self.image:
+            raise ValueError(f"a {self.runtime} container needs image")
+        if self.runtime == "lxc" and self.image:
+            raise ValueError("an lxc container takes template, not image")
+        if self.ports and self.network in ("none", "host"):
+            # podman and docker drop the mappings with a warning: such a spec could never converge
+            raise ValueError(f"ports with network {self.network}: the runtime discards port mappings there")
+        if self.networks and self.network not in (None, "bridge"):
+            raise ValueError(f"networks with network {self.network}: a container on named networks has no other mode")
+        if self.runtime == "docker" and self.entrypoint and len(self.entrypoint) > 1:
+            raise ValueError("docker's --entrypoint takes one program: put its arguments in command")
+        if self.runtime == "docker" and self.healthcheck and self.healthcheck.test[0] != "CMD-SHELL":
+            raise ValueError("docker healthcheck: the CLI sets a shell command only; give test as a string")
+        if self.runtime == "lxc":
+            for what in ("ports", "restart", "env_file", "labels", "entrypoint", "devices", "cap_add", "cap_drop",
+                         "user", "healthcheck", "networks", "stop_requested"):
+                if getattr(self, what):
+                    raise ValueError(f"lxc containers have no {what} (podman and docker do)")
+            if any(not arg or any(c.isspace() or c in "'\"" for c in arg) for arg in self.command or []):
+                # LXC splits lxc.init.cmd on blanks and honours no quoting: such a command would run mangled
+                raise ValueError("lxc command: an argument with blanks or quotes cannot be passed "
+                                 "(LXC splits lxc.init.cmd on blanks); use a script in the rootfs")
+            unknown = set(self.features) - LXC_FEATURES
+            if unknown:
+                raise ValueError(f"lxc features {sorted(unknown)}: known are {sorted(LXC_FEATURES)}")
+        return self

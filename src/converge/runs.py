@@ -1,0 +1,69 @@
+"""`converge run REF`: one snapshot policy, replication or pool scrub run now, on the host the
+manifests name, under the host's apply lock (the CLI, the API and the timers' units call it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from . import engine
+from .errors import ConvergeError
+from .lock import host_lock
+from .logs import get_logger
+from .model import Ref
+from .resources.base import Context
+from .resources.policies.replicate import replicate
+from .resources.policies.run import Action, run_policy
+from .resources.policies.spec import SnapshotPolicySpec
+from .resources.storage.scrub_timers import scrub
+
+log = get_logger("converge.run")
+
+
+def parse_at(text: str | None) -> datetime:
+    """--at: an ISO 8601 time (a time without zone is UTC); now when not given."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConvergeError(f"--at {text!r}: not an ISO 8601 time (e.g. 2026-11-28T14:00:00Z)") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def run(target: Any, ref: Ref, at: datetime, lock_timeout: float = 0.0) -> list[Action]:
+    """Run one policy now, under the host's apply lock."""
+    if ref.kind not in ("snapshot_policy", "pool", "replication"):
+        raise ConvergeError(f"converge run takes snapshot_policy/NAME, replication/NAME or pool/NAME (a scrub), "
+                            f"not {ref}")
+    with host_lock(target.host, lock_timeout):
+        target.host.reload()
+        desired, ctx = engine.load_checked(target)
+        spec = desired.spec(ref)
+        if ref.kind == "pool":
+            return _scrub(ref, spec, ctx, target)
+        if ref.kind == "replication" and spec is not None:
+            try:
+                return replicate(ref.name, spec, ctx, at)  # type: ignore[arg-type]
+            finally:
+                target.host.flush()
+        if not isinstance(spec, SnapshotPolicySpec):
+            known = ", ".join(sorted(desired.specs(ref.kind))) or "none declared"
+            raise ConvergeError(f"{ref} is not declared in {target.directory} (declared: {known})")
+        try:
+            return run_policy(ref.name, spec, ctx, at)
+        finally:
+            target.host.flush()
+
+
+def _scrub(ref: Ref, spec: Any, ctx: Context, target: Any) -> list[Action]:
+    if spec is None:
+        raise ConvergeError(f"{ref} is not declared in {target.directory}")
+    if ref.name not in ctx.facts.of("pool"):
+        raise ConvergeError(f"{ref} does not exist on the host (apply the manifests first)")
+    try:
+        argv = scrub(ref.name, ctx)
+    finally:
+        target.host.flush()
+    log.info("scrub", pool=ref.name, argv=argv)
+    return [Action("scrubbed", ref.name, " ".join(argv))]

@@ -99,7 +99,7 @@ def _list_params(kind: str) -> list[dict[str, Any]]:
         return out | ({"example": example} if example is not None else {})
 
     fields = listing.spec_fields(kind)
-    sortable = [*listing.ITEM_FIELDS, *fields]
+    sortable = list(dict.fromkeys([*listing.ITEM_FIELDS, *fields]))  # a spec field may share an item field's name (file)
     params = [
         q("q", {"type": "string"}, "text in the name, a comment field or the entry's # comments (case-insensitive)", "media"),
         q("name", {"type": "string"}, "name prefix"),

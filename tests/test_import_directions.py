@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                    "converge.edit", "converge.fleet.inventory", "converge.fleet.ansible")),
     ("planner", ("converge.planner", "converge.adopt")),
     ("executor", ("converge.executor", "converge.engine", "converge.approvals", "converge.progress",
-                  "converge.runs")),
+                  "converge.runs", "converge.scheduler")),
     ("interfaces", ("converge.api", "converge.watch", "converge.cli", "converge.fleet")),
 ]
 RANK = {prefix: rank for rank, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes}

@@ -10,12 +10,13 @@ from . import engine
 from .errors import ConvergeError
 from .lock import host_lock
 from .logs import get_logger
-from .model import Ref
-from .resources.base import Context
+from .model import Ref, Step
+from .resources.base import Context, HostState
 from .resources.policies.replicate import replicate
 from .resources.policies.run import Action, run_policy
 from .resources.policies.spec import SnapshotPolicySpec
 from .resources.storage.scrub_timers import scrub
+from .scheduler import LAST_RUNS
 
 log = get_logger("converge.run")
 
@@ -39,21 +40,25 @@ def run(target: Any, ref: Ref, at: datetime, lock_timeout: float = 0.0) -> list[
     with host_lock(target.host, lock_timeout):
         target.host.reload()
         desired, ctx = engine.load_checked(target)
-        spec = desired.spec(ref)
-        if ref.kind == "pool":
-            return _scrub(ref, spec, ctx, target)
-        if ref.kind == "replication" and spec is not None:
-            try:
-                return replicate(ref.name, spec, ctx, at)  # type: ignore[arg-type]
-            finally:
-                target.host.flush()
-        if not isinstance(spec, SnapshotPolicySpec):
-            known = ", ".join(sorted(desired.specs(ref.kind))) or "none declared"
-            raise ConvergeError(f"{ref} is not declared in {target.directory} (declared: {known})")
         try:
-            return run_policy(ref.name, spec, ctx, at)
+            actions = _dispatch(target, ref, at, desired, ctx)
+            # when it last ran: what `converge watch` schedules from (scheduler.py)
+            HostState(target.host).apply(Step(op="state", state={f"{LAST_RUNS}.{ref}": at.isoformat()}))
+            return actions
         finally:
             target.host.flush()
+
+
+def _dispatch(target: Any, ref: Ref, at: datetime, desired: Any, ctx: Context) -> list[Action]:
+    spec = desired.spec(ref)
+    if ref.kind == "pool":
+        return _scrub(ref, spec, ctx, target)
+    if ref.kind == "replication" and spec is not None:
+        return replicate(ref.name, spec, ctx, at)
+    if not isinstance(spec, SnapshotPolicySpec):
+        known = ", ".join(sorted(desired.specs(ref.kind))) or "none declared"
+        raise ConvergeError(f"{ref} is not declared in {target.directory} (declared: {known})")
+    return run_policy(ref.name, spec, ctx, at)
 
 
 def _scrub(ref: Ref, spec: Any, ctx: Context, target: Any) -> list[Action]:
@@ -61,9 +66,6 @@ def _scrub(ref: Ref, spec: Any, ctx: Context, target: Any) -> list[Action]:
         raise ConvergeError(f"{ref} is not declared in {target.directory}")
     if ref.name not in ctx.facts.of("pool"):
         raise ConvergeError(f"{ref} does not exist on the host (apply the manifests first)")
-    try:
-        argv = scrub(ref.name, ctx)
-    finally:
-        target.host.flush()
+    argv = scrub(ref.name, ctx)
     log.info("scrub", pool=ref.name, argv=argv)
     return [Action("scrubbed", ref.name, " ".join(argv))]

@@ -13,14 +13,17 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import watchfiles
 
-from . import approvals, engine
+from . import approvals, engine, runs
 from .errors import ConvergeError, LockBusy, ManifestError
 from .logs import get_logger
+from .manifest import load_unchecked
 from .model import Action, Change, Ref
+from .scheduler import Scheduler, calendars, run_due
 
 log = get_logger("converge.watch")
 
@@ -66,6 +69,7 @@ class Watcher:
         self.on_event = on_event
         self.reconciles = 0
         self.stop = threading.Event()  # run() replaces it with the caller's
+        self.scheduler = Scheduler()  # policies, replications and scrubs, run when due (scheduler.py)
 
     # -- the loop ------------------------------------------------------------------------------
     def start(self, stop: threading.Event | None = None) -> threading.Thread:
@@ -110,6 +114,7 @@ class Watcher:
                 last_resync = time.monotonic()
             if pending:
                 continue  # a burst is under way: it is the next thing to apply
+            self.run_scheduled()
             if self.git_pull_s and now - last_pull >= self.git_pull_s:
                 last_pull = now
                 # A fast-forward rewrites manifests; their file events bring the reconcile.
@@ -153,14 +158,41 @@ class Watcher:
             log.exception("reconcile-crashed", trigger=trigger)
             event.update(event="error", error=f"{type(e).__name__}: {e}")
         event["duration_ms"] = round((time.monotonic() - start) * 1000, 1)
-        level = "warning" if event["event"] in ("invalid", "error") or event.get("failed") or event.get("held") \
-            else "info"
+        self._emit(event)
+        if event["event"] not in ("invalid", "error"):
+            self.refresh_schedules()
+        return event
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        failed = event["event"] in ("invalid", "error", "scheduled-run-failed") or event.get("failed") or event.get("held")
         name = event.pop("event")
-        getattr(log, level)(name, **event)
+        getattr(log, "warning" if failed else "info")(name, **event)
         event["event"] = name
         if self.on_event:
             self.on_event(event)
-        return event
+
+    # -- schedules -----------------------------------------------------------------------------
+    def refresh_schedules(self, now: datetime | None = None) -> None:
+        """The schedules as the manifests now declare them, and when each last ran on the host."""
+        try:
+            target = engine.open_target(self.directory, self.host, self.root)
+            desired, _ = load_unchecked(self.directory)
+            self.scheduler.refresh(calendars(desired), engine.read_state(target.host), now or datetime.now(UTC))
+        except ConvergeError as e:
+            log.warning("schedules-unread", error=str(e))
+
+    def run_scheduled(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Run the policies, replications and scrubs that are due, as their timers would."""
+        if not self.scheduler.due(now or datetime.now(UTC)):
+            return []
+
+        def run(ref: Ref, at: datetime) -> list[Any]:
+            return runs.run(engine.open_target(self.directory, self.host, self.root), ref, at, self.lock_timeout)
+
+        events = run_due(self.scheduler, run, now)
+        for event in events:
+            self._emit(event)
+        return events
 
     def _when_locked(self, attempt: Callable[[float], engine.Outcome]) -> engine.Outcome:
         """Wait for the apply lock up to lock_timeout, in short slices, so that stopping (Ctrl-C,

@@ -83,13 +83,19 @@ def _options(argv: list[str], with_value: str, flags: str) -> tuple[dict[str, st
     return opts, rest
 
 
-def _one_name(tool_name: str, parsed: Any, kind: str = "user") -> tuple[dict[str, str], str] | Result:
+def _one_name(host: Any, argv: list[str], with_value: str, flags: str, kind: str = "user",
+              must_exist: bool = False) -> tuple[dict[str, str], str, Db] | Result:
+    """(options, the one NAME, the account files) of `TOOL [options] NAME`, or the tool's refusal."""
+    tool_name, parsed = argv[0].rsplit("/", 1)[-1], _options(argv, with_value, flags)
     if isinstance(parsed, str):
         return fail(parsed, 2)
     opts, rest = parsed
     if len(rest) != 1:
         return fail(f"Usage: {tool_name} [options] {kind.upper()}", 2)
-    return opts, rest[0]
+    db = Db(host)
+    if must_exist and rest[0] not in (db.passwd if kind == "user" else db.group):
+        return fail(f"{tool_name}: {kind} '{rest[0]}' does not exist", 6)
+    return opts, rest[0], db
 
 
 def _days() -> str:
@@ -111,11 +117,10 @@ def getent(host: Any, argv: list[str], input: str | None) -> Result:
 
 @tool("groupadd")
 def groupadd(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name("groupadd", _options(argv, "gRUKp", "for"), "group")
+    parsed = _one_name(host, argv, "gRUKp", "for", "group")
     if isinstance(parsed, Result):
         return parsed
-    opts, name = parsed
-    db = Db(host)
+    opts, name, db = parsed
     if not NAME.fullmatch(name):
         return fail(f"groupadd: '{name}' is not a valid group name", 3)
     if name in db.group:
@@ -136,13 +141,10 @@ def groupadd(host: Any, argv: list[str], input: str | None) -> Result:
 
 @tool("groupmod")
 def groupmod(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name("groupmod", _options(argv, "gnRUpP", "ao"), "group")
+    parsed = _one_name(host, argv, "gnRUpP", "ao", "group", must_exist=True)
     if isinstance(parsed, Result):
         return parsed
-    opts, name = parsed
-    db = Db(host)
-    if name not in db.group:
-        return fail(f"groupmod: group '{name}' does not exist", 6)
+    opts, name, db = parsed
     entry = db.group[name]
     if "g" in opts:
         if not opts["g"].isdigit():
@@ -165,13 +167,10 @@ def groupmod(host: Any, argv: list[str], input: str | None) -> Result:
 
 @tool("groupdel")
 def groupdel(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name("groupdel", _options(argv, "RP", "f"), "group")
+    parsed = _one_name(host, argv, "RP", "f", "group", must_exist=True)
     if isinstance(parsed, Result):
         return parsed
-    opts, name = parsed
-    db = Db(host)
-    if name not in db.group:
-        return fail(f"groupdel: group '{name}' does not exist", 6)
+    opts, name, db = parsed
     user = next((p.name for p in db.passwd.values() if p.gid == db.group[name].gid), None)
     if user and "f" not in opts:
         return fail(f"groupdel: cannot remove the primary group of user '{user}'", 8)
@@ -196,11 +195,10 @@ def _set_groups(db: Db, name: str, groups: list[str]) -> None:
 
 @tool("useradd")
 def useradd(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name("useradd", _options(argv, "ugGsdcRePfkKbp", "mMUNro"))
+    parsed = _one_name(host, argv, "ugGsdcRePfkKbp", "mMUNro")
     if isinstance(parsed, Result):
         return parsed
-    opts, name = parsed
-    db = Db(host)
+    opts, name, db = parsed
     if not NAME.fullmatch(name) or name.isdigit():
         return fail(f"useradd: invalid user name '{name}': use --badname to ignore", 3)
     if name in db.passwd:
@@ -234,13 +232,10 @@ def useradd(host: Any, argv: list[str], input: str | None) -> Result:
 
 @tool("usermod")
 def usermod(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name("usermod", _options(argv, "ugGsdcRPlpef", "mLUaov"))
+    parsed = _one_name(host, argv, "ugGsdcRPlpef", "mLUaov", must_exist=True)
     if isinstance(parsed, Result):
         return parsed
-    opts, name = parsed
-    db = Db(host)
-    if name not in db.passwd:
-        return fail(f"usermod: user '{name}' does not exist", 6)
+    opts, name, db = parsed
     entry = db.passwd[name]
     if "u" in opts:
         if not opts["u"].isdigit():
@@ -276,13 +271,10 @@ def usermod(host: Any, argv: list[str], input: str | None) -> Result:
 
 @tool("userdel")
 def userdel(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name("userdel", _options(argv, "RP", "frZ"))
+    parsed = _one_name(host, argv, "RP", "frZ", must_exist=True)
     if isinstance(parsed, Result):
         return parsed
-    _, name = parsed
-    db = Db(host)
-    if name not in db.passwd:
-        return fail(f"userdel: user '{name}' does not exist", 6)
+    _, name, db = parsed
     gid = db.passwd.pop(name).gid
     db.shadow.pop(name, None)
     _set_groups(db, name, [])

@@ -50,11 +50,15 @@ def check_free(ctx: Context, what: str, value: int, name: str) -> None:
                         f"{what} (or give {holder} another one first, in its own apply)")
 
 
+def _id_option(ctx: Context, what: str, declared: int | None, name: str) -> list[str]:
+    """`-u UID` / `-g GID`: the declared id (checked free), else the next free one converge allocates."""
+    if declared is not None:
+        check_free(ctx, what, declared, name)
+    return ["-" + what[0], str(declared if declared is not None else allocate(ctx, what))]
+
+
 def groupadd(name: str, spec: GroupSpec, ctx: Context) -> list[Step]:
-    argv = ["groupadd", *_r(ctx)]
-    if spec.gid is not None:
-        check_free(ctx, "gid", spec.gid, name)
-    argv += ["-g", str(spec.gid if spec.gid is not None else allocate(ctx, "gid"))]
+    argv = ["groupadd", *_r(ctx), *_id_option(ctx, "gid", spec.gid, name)]
     if spec.members:
         argv += ["-U", ",".join(spec.members)]
     return [Step(argv=[*argv, name], note="create the group")]
@@ -85,10 +89,7 @@ def home_args(spec: UserSpec, ctx: Context, create: bool) -> list[str]:
 
 
 def useradd(name: str, spec: UserSpec, ctx: Context) -> list[Step]:
-    argv = ["useradd", *_r(ctx)]
-    if spec.uid is not None:
-        check_free(ctx, "uid", spec.uid, name)
-    argv += ["-u", str(spec.uid if spec.uid is not None else allocate(ctx, "uid"))]
+    argv = ["useradd", *_r(ctx), *_id_option(ctx, "uid", spec.uid, name)]
     if spec.primary_group:
         argv += ["-g", spec.primary_group]
     elif name in ctx.specs("group") or name in ctx.facts.of("group"):

@@ -11,53 +11,27 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...model import Ref
 from ..base import KindAction, Spec
 from .kind import TimerKind
-from .spec import DATASET_RE, PREFIX_RE, check_schedule
+from .spec import PoolDataset, Prefix, Schedule
 
 
 class ReplicationTarget(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
-    pool_dataset: str = Field(description="zfs: the dataset receive creates; btrfs: where received snapshots go")
-
-    @field_validator("pool_dataset")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not DATASET_RE.fullmatch(v) or "/" not in v:
-            raise ValueError(f"{v!r} is not pool/dataset")
-        return v
+    pool_dataset: PoolDataset = Field(description="zfs: the dataset receive creates; btrfs: where received snapshots go")
 
 
 class ReplicationSpec(Spec):
-    source: str = Field(description="the dataset to replicate (zfs or btrfs)")
+    source: PoolDataset = Field(description="the dataset to replicate (zfs or btrfs)")
     target: ReplicationTarget
-    schedule: str = Field(description="systemd calendar event: hourly, daily, '*-*-* 02:00'")
+    schedule: Schedule = Field(description="systemd calendar event: hourly, daily, '*-*-* 02:00'")
     keep: int = Field(7, ge=1, description="replicated snapshots kept on the target")
     recursive: bool = Field(False, description="not supported yet: replicate only the dataset itself")
-    prefix: str | None = Field(None, description="snapshot name prefix (default repl-NAME)")
-
-    @field_validator("source")
-    @classmethod
-    def _source(cls, v: str) -> str:
-        if not DATASET_RE.fullmatch(v) or "/" not in v:
-            raise ValueError(f"{v!r} is not pool/dataset")
-        return v
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, v: str) -> str:
-        return check_schedule(v)
+    prefix: Prefix | None = Field(None, description="snapshot name prefix (default repl-NAME)")
 
     @field_validator("recursive")
     @classmethod
     def _recursive(cls, v: bool) -> bool:
         if v:
             raise ValueError("recursive replication is not supported yet: declare one replication per dataset")
-        return v
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, v: str | None) -> str | None:
-        if v is not None and not PREFIX_RE.fullmatch(v):
-            raise ValueError(f"prefix {v!r}: letters, digits, '_', '.', ':', '-' (up to 64)")
         return v
 
     def prefix_for(self, name: str) -> str:

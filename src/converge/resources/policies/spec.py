@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...formats import calendar
 from ..base import Spec
@@ -22,6 +22,24 @@ def check_schedule(value: str) -> str:
         raise ValueError(f"schedule {value!r}: {e}. Allowed: hourly, daily, weekly, monthly, ..., or "
                          "[WEEKDAY] [YEAR-MONTH-DAY] [HH:MM[:SS]] as in systemd.time(7)") from None
     return " ".join(value.split())
+
+
+def _check_prefix(value: str) -> str:
+    if not PREFIX_RE.fullmatch(value):
+        raise ValueError(f"prefix {value!r}: letters, digits, '_', '.', ':', '-' (up to 64)")
+    return value
+
+
+def _check_pool_dataset(value: str) -> str:
+    if not DATASET_RE.fullmatch(value) or "/" not in value:
+        raise ValueError(f"{value!r} is not pool/dataset")
+    return value
+
+
+# The field types policies and replications share, each checked in one place
+Schedule = Annotated[str, AfterValidator(check_schedule)]
+Prefix = Annotated[str, AfterValidator(_check_prefix)]
+PoolDataset = Annotated[str, AfterValidator(_check_pool_dataset)]
 
 
 class GradedKeep(BaseModel):
@@ -45,10 +63,10 @@ class GradedKeep(BaseModel):
 class SnapshotPolicySpec(Spec):
     datasets: list[str] = Field(min_length=1, description="pools or datasets to snapshot (zfs or btrfs)")
     recursive: bool = Field(False, description="also every dataset below each one listed")
-    schedule: str = Field(description="systemd calendar event: hourly, daily, '*-*-* 02:00', 'Mon..Fri 08:00'")
+    schedule: Schedule = Field(description="systemd calendar event: hourly, daily, '*-*-* 02:00', 'Mon..Fri 08:00'")
     keep: int | GradedKeep | None = Field(None, description="the N newest, or {hourly: 24, daily: 7, ...}")
     keep_within: str | None = Field(None, description="keep every snapshot newer than this (48h, 7d)")
-    prefix: str | None = Field(None, description="snapshot name prefix (default auto-NAME)")
+    prefix: Prefix | None = Field(None, description="snapshot name prefix (default auto-NAME)")
 
     @field_validator("datasets")
     @classmethod
@@ -59,11 +77,6 @@ class SnapshotPolicySpec(Spec):
         if len(set(v)) != len(v):
             raise ValueError("a dataset is listed twice")
         return v
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, v: str) -> str:
-        return check_schedule(v)
 
     @field_validator("keep")
     @classmethod
@@ -77,13 +90,6 @@ class SnapshotPolicySpec(Spec):
     def _within(cls, v: str | None) -> str | None:
         if v is not None:
             parse_duration(v)
-        return v
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, v: str | None) -> str | None:
-        if v is not None and not PREFIX_RE.fullmatch(v):
-            raise ValueError(f"prefix {v!r}: letters, digits, '_', '.', ':', '-' (up to 64)")
         return v
 
     @model_validator(mode="after")

@@ -70,7 +70,14 @@ def main() -> None:
         report["second_plan"] = [str(c.ref) for c in again.changes]
         password = open(os.path.join(base, "manifests/secrets/alice")).read().strip()
         bob = open(os.path.join(base, "manifests/secrets/bob")).read().strip()
+        # smbd takes the reloaded configuration and the new passdb entries asynchronously (a message
+        # to its processes, not a restart): a login right after the apply may still meet the old
+        # state under load, so the good login gets a few seconds; the wrong ones below get one try.
+        deadline = time.monotonic() + 5
         report["alice"] = smbclient(port, config, "media", "alice", password)
+        while report["alice"]["rc"] and time.monotonic() < deadline:
+            time.sleep(0.25)
+            report["alice"] = smbclient(port, config, "media", "alice", password)
         report["alice_wrong"] = smbclient(port, config, "media", "alice", password + "x")
         report["bob"] = smbclient(port, config, "media", "bob", bob)  # has a Samba account, not in valid_users
         info = os.stat(os.path.join(root, "srv/acpool/media"))  # the dataset: gone with the namespace's mount

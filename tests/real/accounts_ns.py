@@ -1,4 +1,4 @@
-"""Run inside a private mount namespace (`unshare -m python3 accounts_ns.py BASE PORT`) by
+"""Run inside a private mount namespace (`unshare -m python3 accounts_ns.py BASE PORT POOL`) by
 test_accounts.py: ROOT/etc (a copy of /etc with a minimal passwd/group/shadow/gshadow) is
 bind-mounted over /etc, so Samba finds the accounts converge creates under --root through NSS,
 as it would on a NAS. Starts smbd on 127.0.0.1:PORT, applies BASE/manifests with converge
@@ -44,7 +44,7 @@ def smbclient(port: int, config: str, share: str, user: str, password: str) -> d
 
 
 def main() -> None:
-    base, port = sys.argv[1], int(sys.argv[2])
+    base, port, pool = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     root = os.path.join(base, "root")
     subprocess.run(["mount", "--make-rprivate", "/"], check=True)
     subprocess.run(["mount", "--bind", os.path.join(root, "etc"), "/etc"], check=True)
@@ -80,7 +80,7 @@ def main() -> None:
             report["alice"] = smbclient(port, config, "media", "alice", password)
         report["alice_wrong"] = smbclient(port, config, "media", "alice", password + "x")
         report["bob"] = smbclient(port, config, "media", "bob", bob)  # has a Samba account, not in valid_users
-        info = os.stat(os.path.join(root, "srv/acpool/media"))  # the dataset: gone with the namespace's mount
+        info = os.stat(os.path.join(root, "srv", pool, "media"))  # the dataset: gone with the namespace's mount
         report["media_stat"] = [info.st_uid, info.st_gid, info.st_mode & 0o7777]
         report["pdbedit"] = subprocess.run(["pdbedit", "-s", config, "-L", "-w"], capture_output=True,
                                            text=True).stdout

@@ -31,6 +31,9 @@ pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")] 
 HERE = pathlib.Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from accounts_ns import FOREIGN_TOOLS, isolated_target  # noqa: E402
+from isolation import unique_name  # noqa: E402
+
+POOL = unique_name()  # the btrfs label: another run of the suite may be at the same test
 
 MACHINE_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
 PASSWD = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
@@ -158,13 +161,13 @@ SHARED = ACCOUNTS.replace("  carol:\n    shell: /bin/zsh\n", "").replace(
     "  bob:\n    groups: [media]\n", "  bob:\n    password: {secret: bob}\n    smb: true\n").replace(
     "    comment: Alice\n", f"    comment: Alice\n    home: /home/alice\n    authorized_keys: [\"{KEY}\"]\n") + """\
 pools:
-  acpool: {driver: btrfs, disks: [LOOP], mountpoint: /srv/acpool}
+  POOLNAME: {driver: btrfs, disks: [LOOP], mountpoint: /srv/POOLNAME}
 datasets:
-  acpool/media: {group: media, mode: "2770"}
+  POOLNAME/media: {group: media, mode: "2770"}
 shares:
   smb:
     media:
-      path: acpool/media
+      path: POOLNAME/media
       valid_users: ["@media"]
 """
 
@@ -193,15 +196,15 @@ def test_samba_logins_end_to_end(loop, machine_untouched):
                 ("cache directory", run / "cache"), ("pid directory", run / "pid"),
                 ("ncalrpc dir", run / "ncalrpc"), ("log file", run / "log/log.%m"),
                 ("passdb backend", f"tdbsam:{run}/private/passdb.tdb")]))
-        manifests(base / "manifests", SHARED.replace("LOOP", loop), {"alice": "alice pass 1", "bob": "bob pass 1"})
+        manifests(base / "manifests", SHARED.replace("LOOP", loop).replace("POOLNAME", POOL), {"alice": "alice pass 1", "bob": "bob pass 1"})
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-        result = subprocess.run(["unshare", "-m", sys.executable, str(HERE / "accounts_ns.py"), str(base), str(port)],
+        result = subprocess.run(["unshare", "-m", sys.executable, str(HERE / "accounts_ns.py"), str(base), str(port), POOL],
                                 capture_output=True, text=True, timeout=300, env=env)
         assert result.returncode == 0, result.stderr[-3000:]
         report = json.loads(result.stdout.strip().splitlines()[-1])
         assert "error" not in report, report.get("error")
         assert report["second_plan"] == []
-        assert {"group/media", "user/alice", "user/bob", "smb/media", "dataset/acpool/media"} <= set(report["applied"])
+        assert {"group/media", "user/alice", "user/bob", "smb/media", f"dataset/{POOL}/media"} <= set(report["applied"])
         media_gid = fmt.parse_group((root / "etc/group").read_text())["media"].gid
         assert report["media_stat"] == [0, media_gid, 0o2770]  # the dataset: root:media 2770
         smb = fmt.parse_smbpasswd(report["pdbedit"])
@@ -237,16 +240,16 @@ def test_dataset_owner_group_mode_on_real_btrfs(loop, tmp_path):
 
     root = tmp_path / "root"
     host = BtrfsOnly(str(root))
-    mnt = root / "srv" / "acpool"
+    mnt = root / "srv" / POOL
     state: dict = {}
-    desired = {"pool": specs("pool", {"acpool": {"driver": "btrfs", "disks": [loop], "mountpoint": "/srv/acpool"}}),
-               "dataset": specs("dataset", {"acpool/share": {"owner": "nobody", "group": "nogroup", "mode": "2770"}})}
+    desired = {"pool": specs("pool", {POOL: {"driver": "btrfs", "disks": [loop], "mountpoint": f"/srv/{POOL}"}}),
+               "dataset": specs("dataset", {f"{POOL}/share": {"owner": "nobody", "group": "nogroup", "mode": "2770"}})}
     steps = converge(host, desired, state)
     assert [s.argv for s in steps if s.argv[:1] in (["chown"], ["chmod"])] == [
         ["chown", "--", "nobody:nogroup", f"{mnt}/share"], ["chmod", "--", "02770", f"{mnt}/share"]]
     info = os.stat(mnt / "share")
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (65534, 65534, 0o2770)
     assert converge(host, desired, state) == []  # read back with stat: nothing left to do
-    desired["dataset"] = specs("dataset", {"acpool/share": {"owner": "nobody", "group": "nogroup", "mode": "0750"}})
+    desired["dataset"] = specs("dataset", {f"{POOL}/share": {"owner": "nobody", "group": "nogroup", "mode": "0750"}})
     assert [s.argv for s in converge(host, desired, state) if s.op == "run"] == [["chmod", "--", "00750", f"{mnt}/share"]]
     assert stat.S_IMODE(os.stat(mnt / "share").st_mode) == 0o750  # the setgid bit is cleared too

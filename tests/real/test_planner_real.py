@@ -95,17 +95,18 @@ def test_container_and_the_subvolume_it_binds_are_removed_container_first(podman
     from .test_podman import IMAGE, LOOP, apply, ps, write
 
     l1, l2, _ = loops
+    name = unique_name()  # the btrfs label and the container: another run of the suite may be at the same test
     d = tmp_path / "manifests"
     d.mkdir()
-    pool = (f"pools:\n  cvord: {{driver: btrfs, disks: [{l1}, {l2}], data_profile: raid1, "
-            f"metadata_profile: raid1, mountpoint: /srv/cvord}}\n")
+    pool = (f"pools:\n  {name}: {{driver: btrfs, disks: [{l1}, {l2}], data_profile: raid1, "
+            f"metadata_profile: raid1, mountpoint: /srv/{name}}}\n")
     write(d, pool + f"""datasets:
-  cvord/media: {{}}
+  {name}/media: {{}}
 containers:
-  cvord-player:
+  {name}-player:
     image: {IMAGE}
     command: [sh, -c, "{LOOP}"]
-    volumes: ["cvord/media:/media:ro"]
+    volumes: ["{name}/media:/media:ro"]
     network: none
 """)
     root = tmp_path / "root"
@@ -114,12 +115,12 @@ containers:
     t = engine.open_target(str(d), "local", str(root))
     plan, _ = engine.plan(t)
     deps = {str(c.ref): [str(r) for r in c.depends_on] for c in plan.changes}
-    assert deps == {"container/cvord-player": [], "dataset/cvord/media": ["container/cvord-player"]}
+    assert deps == {f"container/{name}-player": [], f"dataset/{name}/media": [f"container/{name}-player"]}
     t = engine.open_target(str(d), "local", str(root))
-    outcome = engine.reconcile(t, allow_destroy={Ref(kind="dataset", name="cvord/media")}, parallelism=4)
+    outcome = engine.reconcile(t, allow_destroy={Ref(kind="dataset", name=f"{name}/media")}, parallelism=4)
     assert outcome.report.ok and outcome.replan.empty
     ran = [a for a in t.host.commands if a[:2] == ["podman", "rm"] or a[:3] == ["btrfs", "subvolume", "delete"]]
     assert ran[0][:2] == ["podman", "rm"] and ran[-1][:3] == ["btrfs", "subvolume", "delete"], ran
-    assert "cvord-player" not in ps()
-    assert " path media\n" not in subprocess.run(["btrfs", "subvolume", "list", str(root / "srv" / "cvord")],
+    assert f"{name}-player" not in ps()
+    assert " path media\n" not in subprocess.run(["btrfs", "subvolume", "list", str(root / "srv" / name)],
                                                  capture_output=True, text=True, check=True).stdout + "\n"

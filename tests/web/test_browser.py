@@ -221,7 +221,8 @@ def test_create_from_a_form_an_action_behind_a_confirmation_and_the_yaml_editor(
     with page.expect_response(lambda r: "/api/v1/manifests/" in r.url and r.request.method == "PUT") as put:
         page.click("text=Validate and save")
     assert put.value.status == 412
-    assert "changed since you opened it" in page.wait_for_selector("#save-result .error").inner_text()
+    # the answer replaces the earlier validation error: wait for its text, not for any error shown
+    page.wait_for_selector("#save-result .error:has-text('changed since you opened it')")
     assert "quota: 2T" in (server.directory / "storage.yaml").read_text()
     page.reload()
     page.wait_for_selector("#yaml")

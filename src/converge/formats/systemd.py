@@ -11,8 +11,8 @@ _SAFE = re.compile(r"[A-Za-z0-9:_.]")
 
 def escape_path(path: str) -> str:
     """`systemd-escape --path`: a mount unit's name must be its escaped Where= path."""
-    trimmed = "/".join(p for p in path.split("/") if p) or "-"
-    if trimmed == "-":
+    trimmed = "/".join(p for p in path.split("/") if p)
+    if not trimmed:  # the root alone (a directory named "-" is escaped like any other "-")
         return "-"
     out = []
     for i, ch in enumerate(trimmed):

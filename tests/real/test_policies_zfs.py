@@ -1,6 +1,9 @@
 """Real snapshot policy and replication on zfs-fuse 0.7 (a userspace ZFS): graded retention over
 many runs, a held snapshot survives pruning (`zfs hold`; zfs-fuse counts holds in userrefs), `zfs get converge:policy` marks only
-the policy's snapshots, and `zfs send -i | zfs receive -u` between two datasets of the pool."""
+the policy's snapshots, and `zfs send -i | zfs receive -u` from one pool to another (full, then
+incremental after a file changed; the file is read back on the target). An interrupted receive's
+resume (`receive -s`, `send -t`) cannot run here: zfs-fuse 0.7 has only `receive [-vnF]`, and takes
+the plain receive converge falls back to; tests/policies/test_replication.py covers the resume."""
 
 from __future__ import annotations
 
@@ -45,18 +48,20 @@ def cli(*args: str) -> Ran:
 
 def test_zfs_graded_policy_holds_marks_and_replication(zfs_fuse, tmp_path, monkeypatch):  # noqa: F811
     pool, image = zfs_fuse["pool"], zfs_fuse["images"][0]
+    backup = pool + "b"
     monkeypatch.setattr(sys.modules[__name__], "PREFIX", zfs_fuse["host"].prefix)
     manifests, root = tmp_path / "manifests", tmp_path / "root"
     manifests.mkdir()
     (manifests / "storage.yaml").write_text(f"""pools:
   {pool}: {{vdevs: [{{disks: [{image}]}}], mountpoint: {tmp_path}/mnt}}
+  {backup}: {{vdevs: [{{disks: [{zfs_fuse["images"][1]}]}}], mountpoint: {tmp_path}/mntb}}
 datasets:
   {pool}/data: {{}}
   {pool}/bk: {{}}
 snapshot_policies:
   g: {{datasets: [{pool}/data], schedule: hourly, keep: {{hourly: 2, daily: 2}}}}
 replications:
-  r: {{source: {pool}/data, target: {{pool_dataset: {pool}/bk/data}}, schedule: daily, keep: 1}}
+  r: {{source: {pool}/data, target: {{pool_dataset: {backup}/data}}, schedule: daily, keep: 1}}
 """)
     where = ["--host", "local", "--root", str(root)]
     result = cli("apply", str(manifests), *where)
@@ -81,13 +86,18 @@ replications:
     assert set(marks.values()) == {"g"}
 
     sh("zfs", "release", "keepme", f"{pool}/data@auto-g-20261201-060000")
-    for day in (3, 4):
+    for day, text in ((3, "first"), (4, "changed")):
+        sh("sh", "-c", f"echo {text} > {tmp_path}/mnt/data/notes.txt")  # in the daemon's mount namespace
         result = cli("run", "replication/r", "-C", str(manifests), *where, "--at", f"2026-12-0{day}T03:00:00Z")
         assert result.exit_code == 0, result.output
     assert "incremental from repl-r-20261203-030000" in result.stdout
-    received = [n for n in sh("zfs", "list", "-H", "-t", "snapshot", "-o", "name").split() if "/bk/" in n]
-    assert received == [f"{pool}/bk/data@repl-r-20261204-030000"]
+    received = [n for n in sh("zfs", "list", "-H", "-t", "snapshot", "-o", "name").split() if n.startswith(backup + "/")]
+    assert received == [f"{backup}/data@repl-r-20261204-030000"]
+    sh("zfs", "mount", f"{backup}/data")  # received with -u: not mounted until asked
+    assert sh("cat", f"{tmp_path}/mntb/data/notes.txt") == "changed\n"
+    sh("zfs", "unmount", f"{backup}/data")
     assert re.search(r"\tconverge:replication\tr\t", sh("zfs", "get", "-H", "converge:replication", received[0]))
     plan = cli("plan", str(manifests), *where)
     assert "No changes" in plan.output, plan.output[-3000:]
+    sh("zpool", "destroy", "-f", backup)
     sh("zpool", "destroy", "-f", pool)  # before the daemon stops: nothing left in its (private) cache

@@ -64,7 +64,16 @@ def test_btrfs_compression_is_read_without_getfattr(btrfs_mount, tmp_path, monke
                                                                        "compression", "zstd"]):
         subprocess.run(argv, capture_output=True, check=True)
     monkeypatch.setenv("PATH", path_without(tmp_path, "getfattr"))
-    host = LocalHost()
+
+    class ThisFilesystem(LocalHost):
+        """Reads only this test's filesystem: another run's may vanish between two commands."""
+
+        def run(self, argv, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if list(argv[:4]) == ["btrfs", "filesystem", "show", "--raw"]:
+                argv = [*argv, device]
+            return super().run(argv, *args, **kwargs)
+
+    host = ThisFilesystem()
     assert not host.has("getfattr")
     ctx = Context(host=host)
     ctx.facts.resources["pool"] = BY_KIND["pool"].read(ctx)

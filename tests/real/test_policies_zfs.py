@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -99,5 +100,11 @@ replications:
     assert re.search(r"\tconverge:replication\tr\t", sh("zfs", "get", "-H", "converge:replication", received[0]))
     plan = cli("plan", str(manifests), *where)
     assert "No changes" in plan.output, plan.output[-3000:]
-    sh("zpool", "destroy", "-f", backup)
-    sh("zpool", "destroy", "-f", pool)  # before the daemon stops: nothing left in its (private) cache
+    for name in (backup, pool):  # before the daemon stops: nothing left in its (private) cache
+        # zfs-fuse may still hold a just-unmounted dataset "busy" for a moment (under load)
+        for _ in range(40):
+            done = subprocess.run([*PREFIX, "zpool", "destroy", "-f", name], capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+            assert "pool is busy" in done.stderr, done.stderr
+            time.sleep(0.25)

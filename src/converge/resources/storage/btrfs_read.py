@@ -158,14 +158,25 @@ def _qgroups(host: Host, path: str) -> Result:
 def _compression(host: Host, paths: list[str]) -> dict[str, str]:
     """btrfs.compression of every subvolume: one getfattr, or `btrfs property get` without it."""
     if host.has("getfattr"):
-        return parse_getfattr(host.run(["getfattr", "--absolute-names", "-d", "-m", r"^btrfs\.compression$",
-                                        *paths]).stdout)
+        argv = ["getfattr", "--absolute-names", "-d", "-m", r"^btrfs\.compression$", *paths]
+        return parse_getfattr(_tolerating_vanished(host, argv).stdout)
     out: dict[str, str] = {}
     for path in paths:  # no `attr` package: slower, but never a guess
-        text = host.run(["btrfs", "property", "get", path, "compression"]).stdout.strip()
+        text = _tolerating_vanished(host, ["btrfs", "property", "get", path, "compression"]).stdout.strip()
         if text.startswith("compression="):
             out[path] = text.split("=", 1)[1]
     return out
+
+
+def _tolerating_vanished(host: Host, argv: list[str]) -> Result:
+    """A read over paths `subvolume list` just gave: a subvolume deleted in between (a snapshot
+    pruned by a run, another filesystem being torn down) is gone, not a failed read. Any other
+    failure is an error, as always."""
+    result = host.run(argv, check=False)
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    if result.returncode != 0 and not (errors and all(e.endswith("No such file or directory") for e in errors)):
+        raise CommandFailed(argv, result.returncode, result.stderr, result.stdout)
+    return result
 
 
 def _read_mounted(host: Host, commands: list[list[str]]) -> list[str] | None:

@@ -18,17 +18,11 @@ from isolation import unique_name
 
 from converge import engine
 
+from .test_podman import LOOP, podman  # the same PID 1 and podman runner
+
 pytestmark = [pytest.mark.real, pytest.mark.usefixtures("without_machine_zfs")]  # tests/real/conftest.py
 IMAGE = "localhost/busybox:converge-compose"
-LOOP = "trap 'exit 0' TERM; while true; do sleep 1; done"  # a PID 1 that stops on SIGTERM
 CNI_STATE = "/var/lib/cni/networks"  # host-local IPAM keeps one directory per network name here
-
-
-def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["podman", *args], capture_output=True, text=True, env=os.environ.copy())
-    if check and result.returncode:
-        pytest.fail(f"podman {' '.join(args)} failed: {result.stderr.strip()}")
-    return result
 
 
 @pytest.fixture

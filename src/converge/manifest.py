@@ -246,7 +246,7 @@ def _load_section(desired: Desired, kind: Kind, shown: str, value: Any, where: L
                                 f"expected a mapping of fields, got a {_type_name(fields)} {fields!r}"))
             continue
         try:
-            spec = kind.spec.model_validate(fields)
+            spec = kind.spec.model_validate(fields, strict=True)
         except ValidationError as e:
             issues.extend(spec_issues(kind, e, shown, fields, rpath, at))
             continue

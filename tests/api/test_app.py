@@ -58,6 +58,10 @@ def test_errors_have_one_shape(client, homelab):
     assert client.post("/api/v1/datasets", content=b"{nope",
                        headers={"Content-Type": "application/json"}).json()["error"]["code"] == "bad_request"
     assert client.post("/api/v1/datasets", json={"name": "tank/a;rm"}).status_code == 422
+    # a JSON value of another type than the schema's is refused, not coerced (0 is not false)
+    wrong = client.post("/api/v1/services", json={"name": "rsync", "enabled": 0})
+    assert wrong.status_code == 422 and "valid boolean" in wrong.text
+    assert "rsync" not in (homelab / "system.yaml").read_text()
     etag = client.get("/api/v1/datasets/tank/media").headers["etag"]
     assert client.patch("/api/v1/datasets/tank/media", json={"properties": {"quota": "3T"}},
                         headers={"If-Match": '"stale"'}).status_code == 412

@@ -41,9 +41,17 @@ class Ran:
 
 
 def cli(*args: str) -> Ran:
-    """The converge CLI in the daemon's mount namespace (a separate process: nsenter)."""
-    result = subprocess.run([*PREFIX, sys.executable, "-m", "converge.cli", *args], capture_output=True, text=True,
-                            timeout=300)
+    """The converge CLI in the daemon's mount namespace (a separate process: nsenter). Debug lines
+    name each step as it starts: a run that hangs (a zfs-fuse command that never answers, seen once
+    in CI) fails with the step it hung in and the processes still running in the namespace."""
+    try:
+        result = subprocess.run([*PREFIX, sys.executable, "-m", "converge.cli", *args], capture_output=True,
+                                text=True, timeout=240, env=dict(os.environ, CONVERGE_DEBUG="1"))
+    except subprocess.TimeoutExpired as e:
+        partial = "".join(p.decode(errors="replace") if isinstance(p, bytes) else p or "" for p in (e.stdout, e.stderr))
+        running = subprocess.run([*PREFIX, "ps", "-eo", "pid,etime,args"], capture_output=True, text=True).stdout
+        raise AssertionError(f"converge {' '.join(args[:1])} did not finish in 240 s; its output:\n"
+                             f"{partial[-4000:]}\nprocesses:\n{running}") from None
     return Ran(result.returncode, result.stdout, result.stdout + result.stderr)
 
 

@@ -16,6 +16,7 @@ from .hosts.base import Host
 from .logs import debugging, get_logger
 from .model import Action, Change, Plan, Ref
 from .redaction import mask
+from .resources import BY_KIND
 from .resources.base import HostState
 
 log = get_logger("converge.apply")
@@ -90,6 +91,11 @@ def _late_deletes(changes: list[Change]) -> set[Key]:
     return late
 
 
+def _lane(change: Change) -> str | None:
+    kind = BY_KIND.get(change.ref.kind)  # joint changes (a shared file, a batch) belong to no kind
+    return kind.lane(change.ref.name) if kind is not None else None
+
+
 def _key(ref: Ref) -> Key:
     return ref.kind, ref.name  # plain tuples: hashing pydantic models costs too much at 10 000 changes
 
@@ -130,19 +136,31 @@ def _run_phase(changes: list[Change], known: set[Key], done: set[Key], bad: dict
             heapq.heappush(ready, (order[_key(c.ref)], c))
     lock = threading.Lock()
     running: dict[Future[str | None], Change] = {}
+    busy: set[str] = set()  # lanes a running change holds (Kind.lane)
     with ThreadPoolExecutor(max_workers=parallelism) as pool:
         while ready or running:
+            later: list[tuple[int, Change]] = []  # ready, but their lane is busy
             while ready and len(running) < parallelism:
-                _, c = heapq.heappop(ready)
+                item = heapq.heappop(ready)
+                c = item[1]
                 if _key(c.ref) in bad:
                     continue
+                lane = _lane(c)
+                if lane is not None and lane in busy:
+                    later.append(item)
+                    continue
+                if lane is not None:
+                    busy.add(lane)
                 emit("started", c, "")
                 running[pool.submit(_run_change, c, host, state, report, lock)] = c
+            for item in later:
+                heapq.heappush(ready, item)
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
                 c = running.pop(fut)
+                busy.discard(_lane(c) or "")
                 k = _key(c.ref)
                 error = fut.result()
                 if error is None:

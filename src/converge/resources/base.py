@@ -332,6 +332,11 @@ class Kind(Generic[S]):
         `first` (a container taking a host port waits for the one that holds it now)."""
         return []
 
+    def lane(self, name: str) -> str | None:
+        """Changes in one lane never run at the same time, however parallel the apply (the
+        storage kinds share one: see storage.common.pool_lane). None: no such limit."""
+        return None
+
     def ref(self, name: str) -> Ref:
         refs = self.__dict__.setdefault("_refs", {})  # Refs are frozen: one per name, shared
         if name not in refs:

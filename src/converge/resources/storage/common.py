@@ -25,6 +25,14 @@ def pool_of(name: str) -> str:
     return name.split("@", 1)[0].split("/", 1)[0]
 
 
+def pool_lane(name: str) -> str:
+    """The executor's lane (Kind.lane) of pools, datasets and snapshots: one storage change at a
+    time on a host. zfs-fuse loses a FUSE mount made while it makes another (a `zfs create` in one
+    pool beside a `zpool create` of another then waits forever for the new mount's INIT, seen in
+    CI); and changes of one pool meet in its transaction groups anyway."""
+    return "storage"
+
+
 def pool_driver(ctx: Context, name: str) -> str:
     """zfs or btrfs: what the pool holding `name` is, on the host or else in the manifests."""
     pool = pool_of(name)

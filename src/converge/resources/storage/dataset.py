@@ -8,7 +8,7 @@ from ...errors import PlanError
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ..base import Context, Kind, KindAction, record_managed
 from . import btrfs_driver, dataset_owner, zfs_driver
-from .common import pool_driver, specs_of
+from .common import pool_driver, pool_lane, specs_of
 from .specs import CREATE_ONLY_PROPERTIES, DATASET_NAME, DatasetSpec
 
 
@@ -22,6 +22,9 @@ class DatasetKind(Kind[DatasetSpec]):
     create_only = frozenset({f"properties.{p}" for p in CREATE_ONLY_PROPERTIES} | {"origin"})
     holds_data = True
     tools = ()  # zfs or btrfs: read() asks the host for each driver's tool itself
+
+    def lane(self, name: str) -> str | None:
+        return pool_lane(name)
 
     def read(self, ctx: Context) -> dict[str, Observed]:
         out: dict[str, Observed] = {}

@@ -11,7 +11,7 @@ from ...model import FieldDiff, Observed, Step
 from ..base import Context, Kind, KindAction
 from ..system.persist import pool_observed_persist, pool_persist_steps, pool_unit_removal
 from . import btrfs_driver, scrub_timers, zfs_driver
-from .common import desired_specs, onoff
+from .common import desired_specs, onoff, pool_lane
 from .specs import PoolSpec
 
 
@@ -24,6 +24,9 @@ class PoolKind(Kind[PoolSpec]):
     name_allowed = "a letter, then letters, digits, '_', '.', ':', '-'"
     holds_data = True
     create_only = frozenset({"driver"})
+
+    def lane(self, name: str) -> str | None:
+        return pool_lane(name)
 
     def check_name(self, name: str) -> str:
         name = super().check_name(name)

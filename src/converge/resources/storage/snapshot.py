@@ -6,7 +6,7 @@ from ...errors import PlanError
 from ...model import FieldDiff, Observed, Ref, Step
 from ..base import Context, Kind, KindAction, record_managed
 from . import btrfs_driver, zfs_driver
-from .common import pool_driver
+from .common import pool_driver, pool_lane
 from .specs import SNAPSHOT_NAME, SnapshotSpec
 
 
@@ -20,6 +20,9 @@ class SnapshotKind(Kind[SnapshotSpec]):
     name_allowed = "pool/dataset@name (letters, digits, '_', '.', ':', '-')"
     holds_data = True
     tools = ()  # zfs or btrfs: read() asks the host for each driver's tool itself
+
+    def lane(self, name: str) -> str | None:
+        return pool_lane(name)
 
     def read(self, ctx: Context) -> dict[str, Observed]:
         out: dict[str, Observed] = {}

@@ -4,18 +4,18 @@ CLI, LXC) all build on, so the drivers never import the kind."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
-from ...types import OnOff, Size, Stamp
+from ...types import IPAddress, OnOff, Size, Stamp
 from ..base import Spec, allow_destroy_field
 from ..shares.common import DATASET_NAME
 from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest
+from .lxc_spec import LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics, normalize_ssh_keys
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-LXC_FEATURES = frozenset({"nesting"})
 
 VOLUME_OPTIONS = ("ro", "rw", "z", "Z", "shared", "slave", "private", "rshared", "rslave", "rprivate")
 # What the runtimes add or imply on their own (podman shows `ro,rprivate,rbind`): never compared.
@@ -56,9 +56,12 @@ class ContainerSpec(Spec):
     env_file: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]+$")
     ports: list[str] | None = None
     volumes: list[str] | None = None
-    network: str | None = Field(None, pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")
+    network: Annotated[str, Field(pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")] | \
+        list[LxcNic] | None = Field(None, description="a mode (none, bridge, host) or an interface; lxc also takes "
+                                    "a list of NICs: [{name, bridge, ip: CIDR|dhcp, gateway, ip6, hwaddr}]")
     restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
-    state: Literal["running", "stopped"] = Field("running", json_schema_extra={"x-converge-always": True})
+    state: Literal["running", "stopped", "frozen"] = Field(
+        "running", description="frozen: lxc only (lxc-freeze)", json_schema_extra={"x-converge-always": True})
     cpus: float | None = Field(None, gt=0, le=1024)
     memory: Size | None = None
     pids_limit: int | None = Field(None, ge=1)
@@ -79,6 +82,16 @@ class ContainerSpec(Spec):
     unprivileged: OnOff | None = Field(None, description="lxc")
     rootfs_size: Size | None = Field(None, description="lxc")
     features: dict[str, OnOff] = Field(default_factory=dict, description="lxc: nesting, keyctl, ...")
+    cores: int | None = Field(None, ge=1, le=1024, description="lxc: CPUs it may run on (cpuset 0..N-1)")
+    swap: Size | None = Field(None, description="lxc: swap on top of memory (needs memory)")
+    hostname: str | None = Field(None, description="lxc: lxc.uts.name (default: the container's name)")
+    nameserver: list[IPAddress] | None = Field(None, max_length=3, description="lxc: the rootfs's /etc/resolv.conf")
+    ssh_keys: list[str] | None = Field(None, description="lxc: OpenSSH public keys in the rootfs's "
+                                       "/root/.ssh/authorized_keys (converge's block of it)")
+    startup_order: int | None = Field(None, ge=0, le=100000, description="lxc: lxc.start.order (lxc-autostart)")
+    description: str | None = Field(None, max_length=4096, description="lxc: kept as comments in its config")
+    mounts: list[LxcMount] | None = Field(None, description="lxc: datasets or host paths bind-mounted "
+                                          "(the same binds as volumes, spelt as objects)")
     restart_requested: Stamp | None = None
     persist: bool = Field(True, description="podman with a restart policy: a converge-container-NAME.service "
                                             "unit recreates it at boot (docker: its restart policy and the docker "
@@ -162,6 +175,27 @@ class ContainerSpec(Spec):
             raise ValueError("memory below 6M: podman and docker refuse limits under 6M")
         return v
 
+    @field_validator("network", mode="before")
+    @classmethod
+    def _nics(cls, v: Any) -> Any:
+        return normalize_nics(v)
+
+    @field_validator("nameserver", mode="before")
+    @classmethod
+    def _nameserver(cls, v: Any) -> Any:
+        return normalize_nameserver(v)
+
+    @field_validator("ssh_keys")
+    @classmethod
+    def _ssh_keys(cls, v: list[str] | None) -> list[str] | None:
+        return normalize_ssh_keys(v)
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, v: str | None) -> str | None:
+        # kept as comment lines: trailing blanks and empty lines at the end would not read back
+        return "\n".join(line.rstrip() for line in v.strip("\n").splitlines()) if v is not None else None
+
     @field_validator("labels")
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
@@ -176,6 +210,7 @@ class ContainerSpec(Spec):
             raise ValueError(f"a {self.runtime} container needs image")
         if self.runtime == "lxc" and self.image:
             raise ValueError("an lxc container takes template, not image")
+        check_runtime_fields(self)
         if self.ports and self.network in ("none", "host"):
             # podman and docker drop the mappings with a warning: such a spec could never converge
             raise ValueError(f"ports with network {self.network}: the runtime discards port mappings there")
@@ -185,16 +220,4 @@ class ContainerSpec(Spec):
             raise ValueError("docker's --entrypoint takes one program: put its arguments in command")
         if self.runtime == "docker" and self.healthcheck and self.healthcheck.test[0] != "CMD-SHELL":
             raise ValueError("docker healthcheck: the CLI sets a shell command only; give test as a string")
-        if self.runtime == "lxc":
-            for what in ("ports", "restart", "env_file", "labels", "entrypoint", "devices", "cap_add", "cap_drop",
-                         "user", "healthcheck", "networks", "stop_requested"):
-                if getattr(self, what):
-                    raise ValueError(f"lxc containers have no {what} (podman and docker do)")
-            if any(not arg or any(c.isspace() or c in "'\"" for c in arg) for arg in self.command or []):
-                # LXC splits lxc.init.cmd on blanks and honours no quoting: such a command would run mangled
-                raise ValueError("lxc command: an argument with blanks or quotes cannot be passed "
-                                 "(LXC splits lxc.init.cmd on blanks); use a script in the rootfs")
-            unknown = set(self.features) - LXC_FEATURES
-            if unknown:
-                raise ValueError(f"lxc features {sorted(unknown)}: known are {sorted(LXC_FEATURES)}")
         return self

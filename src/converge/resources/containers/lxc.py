@@ -210,7 +210,8 @@ def live_order(fields: set[str], spec: Any, before: dict[str, Any], cgroup: int)
     memory+swap and a shrinking one before it."""
     out = [(f, key.split(".", 2)[2], value) for f in sorted(fields & conf.LIVE_FIELDS)
            for key, value in conf.limit_lines(f, spec, cgroup)]
-    if cgroup == 1 and spec.memory is not None and spec.memory > (before.get("memory") or 0):
+    old = before.get("memory")  # none in the config: the cgroup's own, unlimited
+    if cgroup == 1 and spec.memory is not None and old is not None and spec.memory > old:
         out.sort(key=lambda item: item[0] != "swap")
     return out
 

@@ -13,7 +13,8 @@ from .common import desired_specs
 from .lxc import CREATE_ONLY as LXC_CREATE_ONLY
 from .lxc import LxcDriver
 from .ports import host_port, port_moves
-from .spec import ContainerSpec, parse_volume
+from .spec import ContainerSpec
+from .volumes import parse_volume
 
 # [registry[:port]/]path[:tag][@sha256:digest]
 RUNTIME_TOOLS = {"podman": "podman", "docker": "docker", "lxc": "lxc-ls"}

@@ -22,7 +22,7 @@ from ..base import Context, record_managed, record_stamp
 from . import lxc_rootfs
 from .common import desired_specs, map_volumes_to_declared, parse_volume, resolve_volume, spec_form
 from .lxc_spec import mount_of_volume
-from .spec import normalize_volume
+from .volumes import normalize_volume
 
 LXC_PATH = "/var/lib/lxc"
 CONF_DIR = "/var/lib/converge/lxc"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ...types import InterfaceAddress, IPAddress
 from ..accounts.extras import check_key
+from .volumes import normalize_volume
 
 IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 HWADDR = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
@@ -92,8 +93,6 @@ class LxcMount(BaseModel):
         return {"read_only": False, **data} if isinstance(data, dict) else data
 
     def as_volume(self) -> str:
-        from .spec import normalize_volume
-
         return normalize_volume(f"{self.source}:{self.target}" + (":ro" if self.read_only else ""))
 
     @model_validator(mode="after")

@@ -191,7 +191,7 @@ FIELDS = st.fixed_dictionaries({}, optional={
 }).map(lambda f: {k: v for k, v in f.items() if k != "swap" or "memory" in f})
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(before=FIELDS, after=FIELDS, hybrid=st.booleans())
 def test_no_change_of_an_lxc_field_but_template_unprivileged_rootfs_size_plans_a_destroy(before, after, hybrid):
     seed = {"statfs": {"/sys/fs/cgroup": "tmpfs"}} if hybrid else {}
@@ -214,3 +214,16 @@ def test_no_change_of_an_lxc_field_but_template_unprivileged_rootfs_size_plans_a
                 if value is not None:
                     expect = str(value) if key != "cpuset.cpus" else ("0" if value == 1 else f"0-{value - 1}")
                     assert host.run(["lxc-cgroup", "-n", "box", key]).stdout.strip() == expect
+
+
+@pytest.mark.parametrize("argv, rc, message", [
+    (["lxc-freeze", "-n", "box"], 1, "Failed to freeze /var/lib/lxc:box"),
+    (["lxc-unfreeze", "-n", "box"], 0, ""),
+    (["lxc-cgroup", "-n", "box", "memory.max"], 1, "is not running"),
+])
+def test_simulated_freeze_of_a_stopped_container_answers_as_lxc_does(tmp_path, argv, rc, message):
+    host = SimHost(str(tmp_path / "host.json"))
+    host.run(["lxc-create", "-n", "box", "-t", "busybox"])
+    result = host.run(argv, check=False)
+    assert result.returncode == rc and message in result.stderr
+    assert host.run(["lxc-info", "-n", "box", "-s"]).stdout.split()[-1] == "STOPPED"

@@ -76,10 +76,17 @@ def cgroup(host: Any, container: str, name: str, is_running: bool, args: list[st
 
 
 def freeze(host: Any, tool_name: str, container: str, name: str, is_running: bool) -> Result:
-    """lxc-freeze / lxc-unfreeze: only a running container (freezing a frozen one is no error)."""
+    """lxc-freeze / lxc-unfreeze. Measured on LXC 5.0.2: freezing a stopped container fails with
+    these lines, thawing one succeeds without a word, and either twice in a row is no error."""
     if not is_running:
-        where = "tools/lxc_freeze.c: main: 141" if tool_name == "lxc-freeze" else "tools/lxc_unfreeze.c: main: 142"
-        return err(tool_name, name, where, f"{name} is not running")
+        if tool_name == "lxc-unfreeze":
+            return Result(0, "")
+        lxcpath = container.rsplit("/", 1)[0]
+        serve = f"{tool_name}: {name}: ../src/lxc/commands.c: lxc_cmd_serve_state_clients: 1579 Connection " \
+                "refused - Failed to serve state clients\n"
+        return fail(f"{serve}{tool_name}: {name}: ../src/lxc/freezer.c: do_freeze_thaw: 46 Failed to freeze {name}\n"
+                    f"{serve}{tool_name}: {name}: ../src/lxc/tools/lxc_freeze.c: main: 87 Failed to freeze "
+                    f"{lxcpath}:{name}")
     running(host)[container]["freezer.state"] = "FROZEN" if tool_name == "lxc-freeze" else "THAWED"
     host.changed()
     return Result(0, "")

@@ -137,6 +137,21 @@ def test_v1_memory_and_swap_go_live_in_an_order_the_kernel_takes(tmp_path):
     assert refused.returncode == 1 and "Failed to assign" in refused.stderr  # above memory+swap
 
 
+def test_v1_swap_no_longer_declared_keeps_its_size_when_memory_grows(tmp_path):
+    """memsw holds memory+swap: left as it was, it would sit below the new memory limit (refused
+    live, and LXC could not start the container with it)."""
+    v1 = {"statfs": {"/sys/fs/cgroup": "tmpfs"}}
+    d = directory(tmp_path / "nas", {**BOX, "memory": "64M", "swap": "64M"}, v1)
+    converge(d)
+    directory(d, {**BOX, "memory": "512M"}, v1)
+    converge(d)
+    host = host_of(d)
+    assert "lxc.cgroup.memory.memsw.limit_in_bytes = 603979776" in host.read_file(CONFIG)
+    host.run(["lxc-stop", "-n", "box"])
+    host.run(["lxc-start", "-n", "box"])
+    assert host.run(["lxc-cgroup", "-n", "box", "memory.memsw.limit_in_bytes"]).stdout.strip() == "603979776"
+
+
 def test_more_cores_than_the_host_has_is_refused_by_the_simulated_kernel(tmp_path):
     d = directory(tmp_path / "nas", {**BOX, "cores": 2}, {"cpus": 2})
     converge(d)
@@ -156,7 +171,7 @@ def test_more_cores_than_the_host_has_is_refused_by_the_simulated_kernel(tmp_pat
     ({**BOX, "volumes": ["/srv/data:/data"], "mounts": [{"source": "/srv/media", "target": "/m"}]}, "use one"),
     ({**BOX, "rootfs_size": "1G", "ssh_keys": [KEY_A]}, "loop image"),
     ({**BOX, "ssh_keys": ["not a key"]}, "not an OpenSSH public key"),
-    ({**BOX, "hostname": "-bad"}, "hostname '-bad'"),
+    ({**BOX, "hostname": "-bad"}, r"containers.box.hostname: '-bad' is not a hostname"),
 ])
 def test_bad_lxc_input_is_a_clear_error(tmp_path, body, message):
     d = directory(tmp_path / "nas", body)

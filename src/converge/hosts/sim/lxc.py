@@ -1,5 +1,5 @@
 """Simulated LXC 5 tools: lxc-create, lxc-destroy, lxc-start, lxc-stop, lxc-ls, lxc-info (lxc-cgroup,
-lxc-freeze and lxc-unfreeze in lxc_cgroup.py), and the one `sed -i` converge runs on a config.
+lxc-freeze and lxc-unfreeze in lxc_cgroup.py; the `sed -i` converge runs on a config in sed.py).
 
 State is kept where LXC keeps it: a container is its config file `LXCPATH/NAME/config` in
 host.facts.files (lxc-create writes it as the real tool does: template header, the `-f` file's
@@ -19,7 +19,7 @@ from ...formats import lxc as lxc_config
 from ..base import Result
 from . import fail, tool
 from .containers_render import resolve
-from .lxc_cgroup import cgroup, err, freeze, fresh_values, is_frozen, running
+from .lxc_cgroup import acceptable, cgroup, err, freeze, fresh_values, is_frozen, running
 from .system import is_directory
 
 LXC_PATH = "/var/lib/lxc"
@@ -245,6 +245,13 @@ def _start(host: Any, container: str, name: str) -> Result:
                 return _start_failed(name)  # the bind source is missing: the mount fails, the start aborts
         elif key.startswith(prefix) and key[len(prefix):] in values:
             values[key[len(prefix):]] = value
+    fresh = fresh_values(host, version)
+    # LXC sets memory before memory+swap in a fresh cgroup; a value the kernel refuses aborts the start
+    applied = dict(fresh)
+    for key in sorted(values, key=lambda k: k == "memory.memsw.limit_in_bytes"):
+        if values[key] != fresh[key] and not acceptable(host, applied, key, values[key]):
+            return _start_failed(name)
+        applied[key] = values[key]
     running(host)[container] = values
     host.changed()
     return Result(0, "")
@@ -281,19 +288,3 @@ def _ls(host: Any, lxcpath: str, fancy: bool, fmt: str | None) -> Result:
 
 def _state(host: Any, container: str) -> str:
     return "FROZEN" if is_frozen(host, container) else "RUNNING" if container in running(host) else "STOPPED"
-
-
-@tool("sed")
-def sed(host: Any, argv: list[str], input: str | None) -> Result:
-    """`sed -i -e s/^PATTERN$/REPLACEMENT/ FILE`: the one form converge runs (on an LXC config)."""
-    import re
-
-    if len(argv) != 5 or argv[1:3] != ["-i", "-e"] or not argv[3].startswith("s/") or argv[3].count("/") != 3:
-        return fail("sed: only `sed -i -e s/PATTERN/REPLACEMENT/ FILE` is emulated")
-    _, pattern, replacement, _ = argv[3].split("/")
-    text = host.facts.files.get(argv[4])
-    if text is None:
-        return fail(f"sed: can't read {argv[4]}: No such file or directory", 2)
-    host.facts.files[argv[4]] = re.sub(pattern, lambda _m: replacement, text, flags=re.M)
-    host.changed()
-    return Result(0)

@@ -142,8 +142,12 @@ class LxcDriver:
         lxc = [*self._p(ctx), "-n", name]
         edited = paths & conf.CONFIG_FIELDS
         cgroup = self.cgroup(ctx)
-        if "memory" in edited and spec.swap is not None and cgroup == 1:
-            edited.add("swap")  # v1 holds memory+swap in one value
+        if "memory" in edited and cgroup == 1 and (spec.swap is not None or observed.spec.get("swap") is not None):
+            # v1 holds memory+swap in one value: it moves with memory (a swap no longer declared keeps
+            # its size), or the memory limit would exceed it and LXC could not start the container
+            if spec.swap is None:
+                spec = spec.model_copy(update={"swap": observed.spec["swap"]})
+            edited.add("swap")
         start_only = sorted(edited & conf.START_FIELDS) if stays_active else []
         requested = "restart_requested" in paths and bool(spec.restart_requested) and stays_active
         thaw = was == "frozen" and (want != "frozen" or bool(start_only) or requested)

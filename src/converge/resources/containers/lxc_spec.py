@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ...types import InterfaceAddress, IPAddress
 from ..accounts.extras import check_key
+from .fields import matching
 from .volumes import normalize_volume
 
 IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
@@ -51,9 +52,7 @@ class LxcNic(BaseModel):
     @field_validator("name", "bridge")
     @classmethod
     def _ifname(cls, v: str) -> str:
-        if not IFNAME.fullmatch(v):
-            raise ValueError(f"{v!r} is not an interface name (up to 15 letters, digits, '_', '.', '-')")
-        return v
+        return matching(IFNAME, v, "an interface name (up to 15 letters, digits, '_', '.', '-')") or v
 
     @field_validator("hwaddr")
     @classmethod
@@ -158,5 +157,3 @@ def check_runtime_fields(spec: Any) -> None:
     if spec.rootfs_size and (spec.ssh_keys is not None or spec.nameserver is not None):
         raise ValueError("ssh_keys and nameserver are written into a directory rootfs; a rootfs_size one is a "
                          "loop image converge does not mount")
-    if spec.hostname is not None and not HOSTNAME.fullmatch(spec.hostname):
-        raise ValueError(f"hostname {spec.hostname!r}: letters, digits and '-', up to 64, no '-' at either end")

@@ -3,7 +3,6 @@ so the drivers never import the kind. The volume grammar is volumes.py, the LXC-
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -11,11 +10,10 @@ from pydantic import Field, field_validator, model_validator
 from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
 from ...types import IPAddress, OnOff, Size, Stamp
 from ..base import Spec, allow_destroy_field
-from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest
-from .lxc_spec import LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics, normalize_ssh_keys
+from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, check_env_names, matching
+from .lxc_spec import HOSTNAME, LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics, normalize_ssh_keys
 from .volumes import normalize_volume
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 class ContainerSpec(Spec):
     runtime: Literal["podman", "docker", "lxc"] = "podman"
@@ -107,24 +105,20 @@ class ContainerSpec(Spec):
     @field_validator("user")
     @classmethod
     def _user(cls, v: str | None) -> str | None:
-        if v is not None and not USER_RE.fullmatch(v):
-            raise ValueError(f"{v!r} is not USER[:GROUP] (names or numeric ids)")
-        return v
+        return matching(USER_RE, v, "USER[:GROUP] (names or numeric ids)")
 
     @field_validator("networks")
     @classmethod
     def _networks(cls, v: list[str] | None) -> list[str] | None:
         for name in v or []:
-            if not NETWORK_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a network name (letters, digits, '_', '.', '-')")
+            matching(NETWORK_NAME, name, "a network name (letters, digits, '_', '.', '-')")
         return sorted(set(v)) if v is not None else None
 
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        check_env_names(v)
         for name, value in v.items():
-            if not ENV_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
             if "\x00" in str(value):
                 raise ValueError(f"env {name}: value may not contain NUL")
         return {k: str(val) for k, val in v.items()}
@@ -162,6 +156,11 @@ class ContainerSpec(Spec):
     @classmethod
     def _ssh_keys(cls, v: list[str] | None) -> list[str] | None:
         return normalize_ssh_keys(v)
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, v: str | None) -> str | None:
+        return matching(HOSTNAME, v, "a hostname (letters, digits and '-', up to 64, no '-' at either end)")
 
     @field_validator("description")
     @classmethod

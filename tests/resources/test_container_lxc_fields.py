@@ -242,3 +242,16 @@ def test_simulated_freeze_of_a_stopped_container_answers_as_lxc_does(tmp_path, a
     result = host.run(argv, check=False)
     assert result.returncode == rc and message in result.stderr
     assert host.run(["lxc-info", "-n", "box", "-s"]).stdout.split()[-1] == "STOPPED"
+
+
+@pytest.mark.parametrize("network, path, message", [
+    ([{"ip": "10.0.0.300/24"}], "containers.box.network.0.ip", "is not an address in CIDR form"),
+    ([{"ip6": "dhcp"}], "containers.box.network.0.ip6", "(or auto)"),
+    ("bad name!", "containers.box.network", "String should match pattern"),
+])
+def test_a_bad_network_is_one_error_about_the_form_given(tmp_path, network, path, message):
+    d = directory(tmp_path / "nas", {**BOX, "network": network})
+    with pytest.raises(ManifestError) as caught:
+        engine.plan(engine.open_target(str(d)))
+    (issue,) = caught.value.issues
+    assert issue.path == path and message in issue.message

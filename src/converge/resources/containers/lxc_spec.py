@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from ...types import InterfaceAddress, IPAddress
+from ...types import IPAddress, parse_interface_address
 from ..accounts.extras import check_key
 from .fields import matching
 from .volumes import normalize_volume
@@ -37,9 +37,9 @@ class LxcNic(BaseModel):
 
     name: str = Field(description="the interface inside the container, e.g. eth0 (default ethN, N its index)")
     bridge: str = Field("lxcbr0", description="the host bridge the NIC joins")
-    ip: InterfaceAddress | Literal["dhcp"] = Field("dhcp", description="IPv4 CIDR, e.g. 192.168.1.20/24, or dhcp")
+    ip: str = Field("dhcp", description="IPv4 CIDR, e.g. 192.168.1.20/24, or dhcp")
     gateway: IPAddress | None = None
-    ip6: InterfaceAddress | Literal["auto"] = Field("auto", description="IPv6 CIDR, or auto (SLAAC/DHCPv6 inside)")
+    ip6: str = Field("auto", description="IPv6 CIDR, or auto (SLAAC/DHCPv6 inside)")
     gateway6: IPAddress | None = None
     hwaddr: str | None = Field(None, description="MAC address, e.g. 02:00:00:00:00:01")
 
@@ -53,6 +53,17 @@ class LxcNic(BaseModel):
     @classmethod
     def _ifname(cls, v: str) -> str:
         return matching(IFNAME, v, "an interface name (up to 15 letters, digits, '_', '.', '-')") or v
+
+    @field_validator("ip", "ip6")
+    @classmethod
+    def _address(cls, v: str, info: ValidationInfo) -> str:
+        word = "dhcp" if info.field_name == "ip" else "auto"
+        if v == word:
+            return v
+        try:
+            return parse_interface_address(v)
+        except ValueError as e:
+            raise ValueError(f"{e} (or {word})") from None
 
     @field_validator("hwaddr")
     @classmethod

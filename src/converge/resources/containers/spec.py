@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
 from ...types import IPAddress, OnOff, Size, Stamp
@@ -13,6 +13,13 @@ from ..base import Spec, allow_destroy_field
 from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, check_env_names, matching
 from .lxc_spec import HOSTNAME, LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics, normalize_ssh_keys
 from .volumes import normalize_volume
+
+# the one-string form or LXC's NIC list: chosen by the value's type, so an error is about that form
+# only (the tags are of the shape that error locations leave out, yamlsource.py)
+NetworkField = Annotated[
+    Annotated[Annotated[str, Field(pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")], Tag("string[mode]")]
+    | Annotated[list[LxcNic], Tag("list[nics]")],
+    Discriminator(lambda v: "list[nics]" if isinstance(v, list) else "string[mode]")]
 
 
 class ContainerSpec(Spec):
@@ -27,8 +34,7 @@ class ContainerSpec(Spec):
     env_file: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]+$")
     ports: list[str] | None = None
     volumes: list[str] | None = None
-    network: Annotated[str, Field(pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")] | \
-        list[LxcNic] | None = Field(None, description="a mode (none, bridge, host) or an interface; lxc also takes "
+    network: NetworkField | None = Field(None, description="a mode (none, bridge, host) or an interface; lxc also takes "
                                     "a list of NICs: [{name, bridge, ip: CIDR|dhcp, gateway, ip6, hwaddr}]")
     restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
     state: Literal["running", "stopped", "frozen"] = Field(

@@ -35,7 +35,7 @@ class LxcNic(BaseModel):
     own DHCP client or SLAAC does."""
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
-    name: str = Field(description="the interface inside the container, e.g. eth0 (default ethN, N its index)")
+    name: str = Field("eth0", description="the interface inside the container (default ethN, N its index in the list)")
     bridge: str = Field("lxcbr0", description="the host bridge the NIC joins")
     ip: str = Field("dhcp", description="IPv4 CIDR, e.g. 192.168.1.20/24, or dhcp")
     gateway: IPAddress | None = None

@@ -19,7 +19,7 @@ def test_validate_prints_a_summary(tmp_path):
     result = run("validate", os.path.join(EXAMPLES, "homelab"))
     assert result.exit_code == 0, result.output
     assert ("valid: 7 files, 1 pool, 6 datasets, 2 snapshots, 1 group, 2 users, 2 smb shares, 2 nfs exports, 2 interfaces, "
-            "2 containers, 1 stack, 1 system, 1 service, 2 snapshot policies") in result.output
+            "3 containers, 1 stack, 1 system, 1 service, 2 snapshot policies") in result.output
     assert "host: simulated" in result.output
 
 

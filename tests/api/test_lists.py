@@ -82,7 +82,7 @@ def test_a_filter_value_a_field_can_never_have_is_a_400_with_the_allowed_ones(cl
     assert names(client.get("/api/v1/containers?image=nothing-like-it")) == []  # free text: no match, no error
     doc = client.get("/openapi.json").json()
     [state] = [p for p in doc["paths"]["/api/v1/containers"]["get"]["parameters"] if p["name"] == "state"]
-    assert state["schema"]["enum"] == ["running", "stopped"]  # the document says which values are taken
+    assert state["schema"]["enum"] == ["running", "stopped", "frozen"]  # the document says which values are taken
 
 
 def test_filter_by_the_file_that_declares_an_item(client):

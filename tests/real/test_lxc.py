@@ -6,10 +6,10 @@ test (converge's and the checks') runs in the same one. The containers use `netw
 under ROOT; every container has a unique name and is stopped and destroyed by name afterwards.
 Checked with LXC's own lxc-info, lxc-cgroup, lxc-ls, lxc-attach and the config file.
 
-Not covered here: a template change that then creates the new template's container. Every other
-template (debian, download, alpine...) fetches from the network, which is not reachable here; the
-simulated-host tests run that path. This test checks the refusal of such a replace, and runs a
-real guarded replace through the other create-only field, `unprivileged`."""
+A template change is a real guarded replace from busybox to the sshd template (both build their
+rootfs from this machine's own files; every other template fetches from the network, which is not
+reachable here), and so is an `unprivileged` change. One container also gets a NIC on a bridge
+made inside the test's namespace, with a static address, which `ip` inside the container shows."""
 
 from __future__ import annotations
 
@@ -52,10 +52,17 @@ class Lxc:
     def tool(self, tool: str, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.ns(tool, "-P", self.path, "-n", name, *args, check=check)
 
-    def converge(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def converge(self, *args: str, check: bool = True, sysfs: bool = False) -> subprocess.CompletedProcess[str]:
         exe = shutil.which("converge")
         assert exe, "the converge console script is not installed"
-        return self.ns(exe, *args, str(self.manifests), "--host", "local", "--root", str(self.root), check=check)
+        argv = [exe, *args, str(self.manifests), "--host", "local", "--root", str(self.root)]
+        if sysfs:
+            keep = self.root / ".cgroup"
+            keep.mkdir(exist_ok=True)
+            argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                    'mount --rbind /sys/fs/cgroup "$0" && mount -t sysfs sysfs /sys && '
+                    'mount --move "$0" /sys/fs/cgroup && exec "$@"', str(keep), *argv]
+        return self.ns(*argv, check=check)
 
     def declare(self, name: str, spec: dict) -> None:
         (self.manifests / "lxc.yaml").write_text(json.dumps({"containers": {name: spec}}))
@@ -73,6 +80,12 @@ class Lxc:
     def memory_limit(self, name: str) -> int:
         key = "memory.max" if cgroup_v2() else "memory.limit_in_bytes"
         return int(self.tool("lxc-cgroup", name, key).stdout.strip())
+
+    def cgroup(self, name: str, key: str) -> str:
+        return self.tool("lxc-cgroup", name, key).stdout.strip()
+
+    def attach(self, name: str, *argv: str) -> str:
+        return self.tool("lxc-attach", name, "--", *argv).stdout
 
     def config(self, name: str) -> str:
         return (Path(self.path) / name / "config").read_text()
@@ -172,15 +185,24 @@ def test_replace_destroys_the_rootfs_only_with_an_allow(lxc):
     notes = lxc.rootfs(name) / "root" / "notes.txt"
     notes.write_text("precious\n")
 
-    lxc.declare(name, {**box, "template": "debian"})
+    lxc.declare(name, {**box, "template": "sshd"})
     (change,) = plan_json(lxc)
     assert change["action"] == "-/+" and change["destructive"]
     assert f"--allow-destroy container/{name}" in change["blocked"]
     refused = lxc.converge("apply", check=False)
     assert refused.returncode != 0 and "refused" in refused.stdout + refused.stderr
     assert notes.read_text() == "precious\n" and name in lxc.ns("lxc-ls", "-P", lxc.path).stdout
+    assert "lxc-busybox" in lxc.config(name)
 
-    lxc.declare(name, {**box, "unprivileged": True})
+    lxc.converge("apply", "--allow-destroy", f"container/{name}")
+    assert not notes.exists()
+    assert "/usr/share/lxc/templates/lxc-sshd" in lxc.config(name)  # the sshd template made the new rootfs
+    assert (lxc.rootfs(name) / "etc" / "ssh").is_dir()
+    assert "No changes" in lxc.converge("plan").stdout
+    notes.parent.mkdir(exist_ok=True)
+    notes.write_text("precious\n")
+
+    lxc.declare(name, {**box, "unprivileged": True})  # back to busybox (sshd refuses unprivileged containers)
     assert lxc.converge("apply", check=False).returncode != 0
     assert notes.read_text() == "precious\n"
     lxc.converge("apply", "--allow-destroy", f"container/{name}")
@@ -188,3 +210,68 @@ def test_replace_destroys_the_rootfs_only_with_an_allow(lxc):
     assert "lxc.idmap = u 0 100000 65536" in lxc.config(name)
     assert lxc.rootfs(name).stat().st_uid == 100000  # lxc-create shifted the new rootfs
     assert "No changes" in lxc.converge("plan").stdout
+
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5Y29udmVyZ2V0ZXN0a2V5YWFhYWFhYWFhYWFhYWFh converge@test"
+
+
+def test_cores_swap_freeze_keys_and_nameserver(lxc):
+    name = lxc.new_name()
+    box = {"runtime": "lxc", "template": "busybox", "network": "none", "memory": "64M", "swap": "32M", "cores": 1,
+           "hostname": "toolbox", "ssh_keys": [KEY], "nameserver": ["192.0.2.53"], "startup_order": 3,
+           "description": "real test box"}
+    lxc.declare(name, box)
+    lxc.converge("apply")
+    assert lxc.state(name) == "RUNNING"
+    assert lxc.cgroup(name, "cpuset.cpus") == "0"
+    if cgroup_v2():
+        assert lxc.cgroup(name, "memory.swap.max") == str(32 << 20)
+    else:  # v1: memory+swap in one limit
+        assert lxc.cgroup(name, "memory.memsw.limit_in_bytes") == str(96 << 20)
+    assert lxc.attach(name, "hostname").strip() == "toolbox"
+    assert KEY in lxc.attach(name, "cat", "/root/.ssh/authorized_keys")
+    assert lxc.attach(name, "cat", "/etc/resolv.conf").endswith("nameserver 192.0.2.53\n")
+    assert "lxc.start.order = 3" in lxc.config(name)
+    assert "No changes" in lxc.converge("plan").stdout
+
+    # memory above the old memory+swap: the order of the live writes matters on v1
+    lxc.declare(name, {**box, "memory": "256M"})
+    pid = lxc.pid(name)
+    lxc.converge("apply")
+    assert lxc.memory_limit(name) == 256 << 20 and lxc.pid(name) == pid
+    if not cgroup_v2():
+        assert lxc.cgroup(name, "memory.memsw.limit_in_bytes") == str(288 << 20)
+
+    lxc.declare(name, {**box, "memory": "256M", "state": "frozen"})
+    lxc.converge("apply")
+    assert lxc.state(name) == "FROZEN"
+    assert "No changes" in lxc.converge("plan").stdout
+    lxc.declare(name, {**box, "memory": "256M", "state": "stopped"})
+    lxc.converge("apply")  # thawed first: a frozen init never sees the stop signal
+    assert lxc.state(name) == "STOPPED"
+    lxc.declare(name, {**box, "memory": "256M"})
+    lxc.converge("apply")
+    assert lxc.state(name) == "RUNNING" and lxc.memory_limit(name) == 256 << 20
+
+
+def test_a_nic_on_a_bridge_with_a_static_address(lxc):
+    bridge = f"cvgbr{secrets.token_hex(2)}"
+    lxc.ns("ip", "link", "add", bridge, "type", "bridge")
+    lxc.ns("ip", "link", "set", bridge, "up")
+    name = lxc.new_name()
+    nic = {"name": "eth0", "bridge": bridge, "ip": "192.0.2.10/24", "gateway": "192.0.2.1",
+           "hwaddr": "02:00:00:c0:00:0a"}
+    # sleep as init: the busybox template's rcS runs udhcpc, whose deconfig flushes the static address
+    box = {"runtime": "lxc", "template": "busybox", "network": [nic], "command": ["/bin/sleep", "3600"]}
+    (lxc.manifests / "net.yaml").write_text(json.dumps({"interfaces": {bridge: {"type": "bridge", "state": "up"}}}))
+    lxc.declare(name, box)
+    plan = [c for c in plan_json(lxc) if c["ref"]["kind"] == "container"]
+    assert plan and plan[0]["action"] == "+"
+    # LXC looks for the bridge in /sys/class/net, which nsenter --net leaves the machine's: the
+    # apply runs in a mount namespace of its own with this namespace's sysfs (cgroups moved over)
+    lxc.converge("apply", "--target", f"container/{name}", sysfs=True)
+    addresses = lxc.attach(name, "ip", "addr", "show", "eth0")
+    assert "inet 192.0.2.10/24" in addresses and "02:00:00:c0:00:0a" in addresses
+    assert "default via 192.0.2.1" in lxc.attach(name, "ip", "route")
+    assert lxc.ns("ip", "-o", "link", "show", "master", bridge).stdout.count("veth") == 1
+    assert not [c for c in plan_json(lxc) if c["ref"]["kind"] == "container"]

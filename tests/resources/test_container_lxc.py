@@ -63,7 +63,7 @@ def test_config_written_by_lxc_create_reads_back_as_the_spec():
     assert spec == {"runtime": "lxc", "template": "busybox", "memory": 268435456, "cpus": 0.5, "pids_limit": 200,
                     "onboot": True, "network": "none", "volumes": ["/srv/media:/srv/media:ro"],
                     "env": {"GREETING": "hello"}, "command": ["/bin/sleep", "1000"], "features": {},
-                    "unprivileged": False}  # the busybox template's own /lib binds and shm are no volumes
+                    "unprivileged": False, "hostname": "web"}  # the busybox template's own /lib binds and shm are no volumes
 
 
 def test_driver_reads_recorded_host_in_one_command():

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .lxc_net import DESCRIPTION, count_cpus, cpu_list, description_lines, description_of, network_from_keys, nic_lines
+
 TEMPLATES = "/usr/share/lxc/templates/lxc-"
 IDMAP = ["u 0 100000 65536", "g 0 100000 65536"]
 NESTING = "/usr/share/lxc/config/nesting.conf"
@@ -21,18 +23,24 @@ DOWNLOAD_OPTS = ("-d", "-r", "-a")
 FIELD_KEYS: dict[str, tuple[str, ...]] = {
     "memory": ("lxc.cgroup2.memory.max", "lxc.cgroup.memory.limit_in_bytes"),
     "cpus": ("lxc.cgroup2.cpu.max", "lxc.cgroup.cpu.cfs_quota_us", "lxc.cgroup.cpu.cfs_period_us"),
+    "swap": ("lxc.cgroup2.memory.swap.max", "lxc.cgroup.memory.memsw.limit_in_bytes"),
+    "cores": ("lxc.cgroup2.cpuset.cpus", "lxc.cgroup.cpuset.cpus"),
     "pids_limit": ("lxc.cgroup2.pids.max", "lxc.cgroup.pids.max"),
     "onboot": ("lxc.start.auto",),
+    "startup_order": ("lxc.start.order",),
+    "hostname": ("lxc.uts.name",),
+    "description": (DESCRIPTION,),  # comment lines of converge's own
     "unprivileged": ("lxc.idmap",),
-    "network": ("lxc.net.0.",),  # a prefix: every lxc.net.0.* key
+    "network": ("lxc.net.",),  # a prefix: every lxc.net.N.* key
     "volumes": ("lxc.mount.entry",),  # only converge's binds (see is_converge_bind)
     "env": ("lxc.environment",),
     "command": ("lxc.init.cmd",),
     "features": ("lxc.include",),  # only the nesting include
 }
-LIVE_FIELDS = frozenset({"memory", "cpus", "pids_limit"})  # lxc-cgroup changes them in a running container
-START_FIELDS = frozenset({"network", "volumes", "env", "command", "features"})  # read when it starts
-CONFIG_FIELDS = LIVE_FIELDS | START_FIELDS | {"onboot"}
+LIVE_FIELDS = frozenset({"memory", "swap", "cpus", "cores", "pids_limit"})  # lxc-cgroup sets them live
+START_FIELDS = frozenset({"network", "volumes", "mounts", "env", "command", "features", "hostname"})  # read at start
+CONFIG_FIELDS = LIVE_FIELDS | START_FIELDS | {"onboot", "startup_order", "description"}
+MAX = {2: "max", 1: "-1"}  # a limit taken away, live
 
 
 def limit_lines(field: str, spec: Any, cgroup: int) -> list[tuple[str, str]]:
@@ -46,6 +54,11 @@ def limit_lines(field: str, spec: Any, cgroup: int) -> list[tuple[str, str]]:
         return [(prefix + ("memory.max" if cgroup == 2 else "memory.limit_in_bytes"), str(value))]
     if field == "pids_limit":
         return [(prefix + "pids.max", str(value))]
+    if field == "swap":  # v2 limits swap alone; v1 memory and swap together
+        return [(prefix + "memory.swap.max", str(value))] if cgroup == 2 else \
+            [(prefix + "memory.memsw.limit_in_bytes", str(value + (spec.memory or 0)))]
+    if field == "cores":
+        return [(prefix + "cpuset.cpus", cpu_list(value))]
     quota = str(round(value * CPU_PERIOD))
     if cgroup == 2:
         return [(prefix + "cpu.max", f"{quota} {CPU_PERIOD}")]
@@ -59,15 +72,16 @@ def field_lines(field: str, spec: Any, volumes: list[tuple[str, str, str]], cgro
         return [f"{k} = {v}" for k, v in limit_lines(field, spec, cgroup)]
     if field == "onboot":
         return [] if spec.onboot is None else [f"lxc.start.auto = {int(spec.onboot)}"]
+    if field == "startup_order":
+        return [] if spec.startup_order is None else [f"lxc.start.order = {spec.startup_order}"]
+    if field == "hostname":
+        return [] if spec.hostname is None else [f"lxc.uts.name = {spec.hostname}"]
+    if field == "description":
+        return description_lines(spec.description)
     if field == "unprivileged":
         return [f"lxc.idmap = {m}" for m in IDMAP] if spec.unprivileged else []
     if field == "network":
-        if spec.network is None:
-            return []
-        if spec.network in ("none", "host"):
-            return ["lxc.net.0.type = " + ("empty" if spec.network == "none" else "none")]
-        link = "lxcbr0" if spec.network == "bridge" else spec.network
-        return ["lxc.net.0.type = veth", f"lxc.net.0.link = {link}", "lxc.net.0.flags = up"]
+        return nic_lines(spec.network)
     if field == "volumes":
         return [f"lxc.mount.entry = {source} {target.lstrip('/')} none "
                 + ",".join(["bind", "create=dir", *[o for o in opts.split(",") if o]]) + " 0 0"
@@ -91,6 +105,7 @@ def render(spec: Any, volumes: list[tuple[str, str, str]], cgroup: int) -> str:
 def edit(text: str, spec: Any, fields: set[str], volumes: list[tuple[str, str, str]], cgroup: int) -> str:
     """The config with the keys of `fields` replaced by the spec's values; every other line (the
     template's keys, comments, a key set by hand) is kept as it was."""
+    fields = {"volumes" if f == "mounts" else f for f in fields}  # two spellings of the same binds
     kept = [line for line in text.splitlines() if not any(_holds(line, f) for f in fields)]
     while kept and not kept[-1].strip():
         kept.pop()
@@ -107,6 +122,8 @@ def _key_value(line: str) -> tuple[str, str] | None:
 
 
 def _holds(line: str, field: str) -> bool:
+    if field == "description":
+        return line.startswith(DESCRIPTION)
     kv = _key_value(line)
     if kv is None:
         return False
@@ -130,8 +147,9 @@ def spec_from_config(text: str) -> dict[str, Any]:
     """A container's config (the template's keys plus converge's) -> spec fields."""
     spec: dict[str, Any] = {"runtime": "lxc", "env": {}, "volumes": [], "features": {}}
     idmaps: list[str] = []
-    net: dict[str, str] = {}
+    net: dict[int, dict[str, str]] = {}
     cpu_v1: dict[str, str] = {}
+    memsw: int | None = None
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("# Template used to create this container:"):
@@ -153,12 +171,23 @@ def spec_from_config(text: str) -> dict[str, Any]:
             cpu_v1[key.rsplit("_", 2)[-2]] = value
         elif key in ("lxc.cgroup2.pids.max", "lxc.cgroup.pids.max") and value.isdigit():
             spec["pids_limit"] = int(value)
+        elif key == "lxc.cgroup2.memory.swap.max" and value.isdigit():
+            spec["swap"] = int(value)
+        elif key == "lxc.cgroup.memory.memsw.limit_in_bytes" and value.isdigit():
+            memsw = int(value)
+        elif key in ("lxc.cgroup2.cpuset.cpus", "lxc.cgroup.cpuset.cpus"):
+            spec["cores"] = count_cpus(value)
+        elif key == "lxc.start.order" and value.lstrip("-").isdigit():
+            spec["startup_order"] = int(value)
+        elif key == "lxc.uts.name":
+            spec["hostname"] = value.strip('"')
         elif key == "lxc.start.auto":
             spec["onboot"] = value == "1"
         elif key == "lxc.idmap":
             idmaps.append(value)
-        elif key.startswith("lxc.net.0."):
-            net[key[len("lxc.net.0."):]] = value
+        elif key.startswith("lxc.net.") and key.split(".")[2].isdigit():
+            index, _, sub = key[len("lxc.net."):].partition(".")
+            net.setdefault(int(index), {})[sub] = value
         elif key == "lxc.mount.entry" and is_converge_bind(value):
             source, target, _fs, flags = value.split()[:4]
             opts = [o for o in flags.split(",") if o not in ("bind", "rbind", "create=dir", "create=file")]
@@ -172,10 +201,12 @@ def spec_from_config(text: str) -> dict[str, Any]:
             spec["features"]["nesting"] = True
     if cpu_v1.get("quota", "").isdigit():
         spec["cpus"] = int(cpu_v1["quota"]) / int(cpu_v1.get("period") or CPU_PERIOD)
+    if memsw is not None and spec.get("memory") is not None and memsw >= spec["memory"]:
+        spec["swap"] = memsw - spec["memory"]
     spec["unprivileged"] = bool(idmaps)
-    kind = net.get("type")
-    spec["network"] = {"empty": "none", "none": "host", None: None}.get(kind) if kind != "veth" else (
-        "bridge" if net.get("link") == "lxcbr0" else net.get("link"))
+    spec["network"] = network_from_keys(net)
+    if description_of(text) is not None:
+        spec["description"] = description_of(text)
     return spec
 
 

@@ -1,4 +1,5 @@
-"""Simulated LXC 5 tools: lxc-create, lxc-destroy, lxc-start, lxc-stop, lxc-ls, lxc-info, lxc-cgroup.
+"""Simulated LXC 5 tools: lxc-create, lxc-destroy, lxc-start, lxc-stop, lxc-ls, lxc-info (lxc-cgroup,
+lxc-freeze and lxc-unfreeze in lxc_cgroup.py; the `sed -i` converge runs on a config in sed.py).
 
 State is kept where LXC keeps it: a container is its config file `LXCPATH/NAME/config` in
 host.facts.files (lxc-create writes it as the real tool does: template header, the `-f` file's
@@ -18,6 +19,7 @@ from ...formats import lxc as lxc_config
 from ..base import Result
 from . import fail, tool
 from .containers_render import resolve
+from .lxc_cgroup import acceptable, cgroup, err, freeze, fresh_values, is_frozen, running
 from .system import is_directory
 
 LXC_PATH = "/var/lib/lxc"
@@ -50,10 +52,6 @@ lxc.mount.entry = /lib64 lib64 none ro,bind 0 0
 lxc.mount.entry = /usr/lib64 usr/lib64 none ro,bind 0 0
 lxc.mount.entry = /sys/kernel/security sys/kernel/security none ro,bind,optional 0 0
 """
-# cgroup keys lxc-cgroup knows per layout, and a fresh cgroup's values
-CGROUP_KEYS = {2: {"memory.max": "max", "cpu.max": "max 100000", "pids.max": "max"},
-               1: {"memory.limit_in_bytes": "9223372036854771712", "cpu.cfs_quota_us": "-1",
-                   "cpu.cfs_period_us": "100000", "pids.max": "max"}}
 FLAGS_WITH_VALUE = {"-P": "lxcpath", "--lxcpath": "lxcpath", "-n": "name", "--name": "name", "-f": "config",
                     "--config": "config", "-t": "template", "--template": "template", "-B": "bdev",
                     "--bdev": "bdev", "--fssize": "fssize", "--fancy-format": "format", "-F": "format",
@@ -87,16 +85,8 @@ def _args(argv: list[str]) -> tuple[dict[str, str], set[str], list[str], list[st
     return opts, flags, positional, []
 
 
-def _err(tool_name: str, name: str, where: str, message: str, rc: int = 1) -> Result:
-    return fail(f"{tool_name}: {name}: ../src/lxc/{where} {message}", rc)
-
-
 def _config_path(lxcpath: str, name: str) -> str:
     return f"{lxcpath.rstrip('/')}/{name}/config"
-
-
-def _running(host: Any) -> dict[str, dict[str, str]]:
-    return host.facts.sim.setdefault("lxc_running", {})  # type: ignore[no-any-return]
 
 
 def _keys(text: str) -> list[tuple[str, str]]:
@@ -113,9 +103,14 @@ def _snapshot_spec(spec: dict[str, Any]) -> SimpleNamespace:
     """An observed LXC spec of a `converge facts` snapshot (already in its normal form), with the
     fields the config file holds."""
     fields = {"memory": None, "cpus": None, "pids_limit": None, "onboot": None, "unprivileged": None,
-              "network": None, "env": {}, "command": None, "features": {}, "volumes": None,
-              "template": None, "state": "running"}
-    return SimpleNamespace(**{**fields, **{k: v for k, v in spec.items() if k in fields}})
+              "network": None, "env": {}, "command": None, "features": {}, "volumes": None, "mounts": None,
+              "template": None, "state": "running", "swap": None, "cores": None, "hostname": None,
+              "startup_order": None, "description": None}
+    values = {**fields, **{k: v for k, v in spec.items() if k in fields}}
+    if values["mounts"]:  # binds read back as mounts: the same lines as volumes
+        values["volumes"] = [f"{m['source']}:{m['target']}" + (":ro" if m.get("read_only") else "")
+                             for m in values["mounts"]]
+    return SimpleNamespace(**values)
 
 
 def _bind(volume: str) -> tuple[str, str, str]:
@@ -140,12 +135,15 @@ def _from_snapshot(host: Any) -> None:
                                                    + lxc_config.render(spec, volumes, cgroup_version(host))
                                                    + f"lxc.rootfs.path = dir:{container}/rootfs\n")
         host.facts.files[f"{container}/rootfs/etc/hostname"] = name + "\n"
-        if spec.state == "running":
+        if spec.state in ("running", "frozen"):
             _start(host, container, name)
+        if spec.state == "frozen":
+            running(host)[container]["freezer.state"] = "FROZEN"
         host.changed()
 
 
-@tool("lxc-create", "lxc-destroy", "lxc-start", "lxc-stop", "lxc-ls", "lxc-info", "lxc-cgroup")
+@tool("lxc-create", "lxc-destroy", "lxc-start", "lxc-stop", "lxc-ls", "lxc-info", "lxc-cgroup", "lxc-freeze",
+      "lxc-unfreeze")
 def lxc(host: Any, argv: list[str], input: str | None) -> Result:
     tool_name = argv[0].rsplit("/", 1)[-1]
     _from_snapshot(host)
@@ -161,37 +159,42 @@ def lxc(host: Any, argv: list[str], input: str | None) -> Result:
     container = f"{lxcpath}/{name}"
     if tool_name == "lxc-create":
         return _create(host, lxcpath, name, opts, rest) if not exists else \
-            _err(tool_name, name, "tools/lxc_create.c: main: 264", "Container already exists")
-    running = container in _running(host)
+            err(tool_name, name, "tools/lxc_create.c: main: 264", "Container already exists")
+    is_running = container in running(host)
     if tool_name == "lxc-info":
         if not exists:
             return fail(f"{name} doesn't exist")
-        state = f"State:          {'RUNNING' if running else 'STOPPED'}\n"
+        state = f"State:          {_state(host, container)}\n"
         return Result(0, state if "-s" in flags else f"Name:           {name}\n{state}")
     if tool_name == "lxc-start":
         if not exists:
-            return _err(tool_name, name, "tools/lxc_start.c: main: 266", "No container config specified")
-        if running:
+            return err(tool_name, name, "tools/lxc_start.c: main: 266", "No container config specified")
+        if is_running:
             return Result(0, "", f"lxc-start: {name}: ../src/lxc/tools/lxc_start.c: main: 256 Container is already running\n")
         return _start(host, container, name)
     if tool_name == "lxc-stop":
-        if not running:
-            return _err(tool_name, name, "tools/lxc_stop.c: main: 168", f"{name} is not running", 2)
+        if not is_running:
+            return err(tool_name, name, "tools/lxc_stop.c: main: 168", f"{name} is not running", 2)
         if "--reboot" in flags or "-r" in flags:
             return _start(host, container, name)  # a reboot applies the config afresh
-        del _running(host)[container]
+        if is_frozen(host, container) and not ("-k" in flags or "--kill" in flags):
+            # SIGPWR cannot reach a frozen init: lxc-stop waits its timeout, then gives up
+            return err(tool_name, name, "tools/lxc_stop.c: main: 211", f"Failed to stop {name}")
+        del running(host)[container]
         host.changed()
         return Result(0, "")
     if tool_name == "lxc-destroy":
         if not exists:
-            return _err(tool_name, name, "tools/lxc_destroy.c: main: 240", "Container is not defined")
-        if running:
-            return _err(tool_name, name, "tools/lxc_destroy.c: do_destroy: 91", f"{name} is running")
+            return err(tool_name, name, "tools/lxc_destroy.c: main: 240", "Container is not defined")
+        if is_running:
+            return err(tool_name, name, "tools/lxc_destroy.c: do_destroy: 91", f"{name} is running")
         for path in [p for p in host.facts.files if p.startswith(container + "/")]:
             del host.facts.files[path]  # the config and the whole rootfs
         host.changed()
         return Result(0, "")
-    return _cgroup(host, container, name, running, positional)
+    if tool_name in ("lxc-freeze", "lxc-unfreeze"):
+        return freeze(host, tool_name, container, name, is_running)
+    return cgroup(host, container, name, is_running, positional)
 
 
 def _create(host: Any, lxcpath: str, name: str, opts: dict[str, str], targs: list[str]) -> Result:
@@ -215,7 +218,10 @@ def _create(host: Any, lxcpath: str, name: str, opts: dict[str, str], targs: lis
             err = (f"lxc-create: {name}: ../src/lxc/parse.c: lxc_file_for_each_line_mmap: 78 No such file or "
                    f"directory - Failed to open file \"{opts['config']}\"\n")
         else:
-            given = "".join(f"{k} = {v}\n" for k, v in _keys(text))
+            # LXC keeps the file's comment lines too (measured: a `#...` line of -f stands in the config)
+            given = "".join(line.strip() + "\n" if line.strip().startswith("#") else f"{kv[0]} = {kv[1]}\n"
+                            for line in text.splitlines() for kv in [_keys(line)[0] if _keys(line) else ("", "")]
+                            if line.strip().startswith("#") or kv[0])
     container = f"{lxcpath}/{name}"
     header = HEADER.format(path=TEMPLATE_DIR + template, args="".join(" " + a for a in targs))
     own = f"lxc.rootfs.path = dir:{container}/rootfs\n"
@@ -229,7 +235,7 @@ def _create(host: Any, lxcpath: str, name: str, opts: dict[str, str], targs: lis
 def _start(host: Any, container: str, name: str) -> Result:
     text = host.facts.files.get(f"{container}/config", "")
     version = cgroup_version(host)
-    values = dict(CGROUP_KEYS[version])
+    values = fresh_values(host, version)
     prefix = "lxc.cgroup2." if version == 2 else "lxc.cgroup."
     for key, value in _keys(text):
         if key == "lxc.mount.entry":
@@ -239,7 +245,14 @@ def _start(host: Any, container: str, name: str) -> Result:
                 return _start_failed(name)  # the bind source is missing: the mount fails, the start aborts
         elif key.startswith(prefix) and key[len(prefix):] in values:
             values[key[len(prefix):]] = value
-    _running(host)[container] = values
+    fresh = fresh_values(host, version)
+    # LXC sets memory before memory+swap in a fresh cgroup; a value the kernel refuses aborts the start
+    applied = dict(fresh)
+    for key in sorted(values, key=lambda k: k == "memory.memsw.limit_in_bytes"):
+        if values[key] != fresh[key] and not acceptable(host, applied, key, values[key]):
+            return _start_failed(name)
+        applied[key] = values[key]
+    running(host)[container] = values
     host.changed()
     return Result(0, "")
 
@@ -251,29 +264,6 @@ def _start_failed(name: str) -> Result:
                 f"start\nlxc-start: {name}: {where} 309 To get more details, run the container in foreground mode\n"
                 f"lxc-start: {name}: {where} 311 Additional information can be obtained by setting the --logfile "
                 "and --logpriority options")
-
-
-def _cgroup(host: Any, container: str, name: str, running: bool, args: list[str]) -> Result:
-    lxcpath = container.rsplit("/", 1)[0]
-    if not running:
-        return _err("lxc-cgroup", name, "tools/lxc_cgroup.c: main: 102", f"'{lxcpath}:{name}' is not running")
-    if not args:
-        return fail("lxc-cgroup: missing state object")
-    values = _running(host)[container]
-    key = args[0]
-    if len(args) == 1:
-        if key not in values:
-            return _err("lxc-cgroup", name, "tools/lxc_cgroup.c: main: 122",
-                        f"Failed to retrieve value of '{key}' for '{lxcpath}:{name}'")
-        return Result(0, values[key] + "\n\n")
-    value = args[1]
-    number = value.lstrip("-").isdigit() or value == "max"
-    if key not in values or not (number or (key == "cpu.max" and value.split()[0].isdigit())):
-        return _err("lxc-cgroup", name, "tools/lxc_cgroup.c: main: 111",
-                    f"Failed to assign '{value}' value to '{key}' for '{name}'")
-    values[key] = value
-    host.changed()
-    return Result(0, "")
 
 
 def _ls(host: Any, lxcpath: str, fancy: bool, fmt: str | None) -> Result:
@@ -288,9 +278,13 @@ def _ls(host: Any, lxcpath: str, fancy: bool, fmt: str | None) -> Result:
     for name in names:
         container = f"{lxcpath}/{name}"
         keys = dict(_keys(host.facts.files[f"{container}/config"]))
-        cells = {"NAME": name, "STATE": "RUNNING" if container in _running(host) else "STOPPED",
+        cells = {"NAME": name, "STATE": _state(host, container),
                  "AUTOSTART": keys.get("lxc.start.auto", "0"), "GROUPS": "-", "IPV4": "-", "IPV6": "-",
                  "UNPRIVILEGED": "true" if "lxc.idmap" in keys else "false"}
         rows.append([cells.get(c, "-") for c in columns])
     widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
     return Result(0, "".join("".join(c.ljust(w) + " " for c, w in zip(r, widths, strict=True)) + "\n" for r in rows))
+
+
+def _state(host: Any, container: str) -> str:
+    return "FROZEN" if is_frozen(host, container) else "RUNNING" if container in running(host) else "STOPPED"

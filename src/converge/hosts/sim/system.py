@@ -68,10 +68,11 @@ def stat(host: Any, argv: list[str], input: str | None) -> Result:
     dirs = directories(host)
     files = set(host.facts.files)
     devices = set(host.facts.sim.get("disks") or [])  # a list or a mapping path -> details
+    links = host.facts.sim.get("symlinks", {})
     out, err = [], []
     for path in args:
         norm = path.rstrip("/") or "/"
-        kind = "directory" if norm in dirs else "regular file" if norm in files else \
+        kind = "symbolic link" if norm in links else "directory" if norm in dirs else "regular file" if norm in files else \
             "block special file" if norm in devices else None
         if kind is None:
             err.append(f"stat: cannot statx '{path}': No such file or directory")
@@ -105,9 +106,9 @@ def chown(host: Any, argv: list[str], input: str | None) -> Result:
         return fail("chown: missing operand")
     user, _, group = args[0].partition(":")
     db = Db(host)
-    if user and user not in db.passwd:
+    if user and user not in db.passwd and not user.isdigit():  # a number is any uid (an idmapped rootfs)
         return fail(f"chown: invalid user: '{args[0]}'")
-    if group and group not in db.group:
+    if group and group not in db.group and not group.isdigit():
         return fail(f"chown: invalid group: '{args[0]}'")
     found, missing = _paths(host, "chown", args[1:])
     owners = host.facts.sim.setdefault("owners", {})
@@ -145,9 +146,9 @@ def install(host: Any, argv: list[str], input: str | None) -> Result:
         opts[args[0]] = args[1]
         args = args[2:]
     db = Db(host)
-    if "-o" in opts and opts["-o"] not in db.passwd:
+    if "-o" in opts and opts["-o"] not in db.passwd and not opts["-o"].isdigit():
         return fail(f"install: invalid user '{opts['-o']}'")
-    if "-g" in opts and opts["-g"] not in db.group:
+    if "-g" in opts and opts["-g"] not in db.group and not opts["-g"].isdigit():
         return fail(f"install: invalid group '{opts['-g']}'")
     paths = host.facts.sim.setdefault("paths", [])
     owners = host.facts.sim.setdefault("owners", {})

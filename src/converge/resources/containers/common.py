@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from ...model import Ref
 from ..base import Context
 from ..shares.common import resolve_share_path
-from .spec import ContainerSpec, normalize_volume, parse_volume
+from .spec import ContainerSpec
+from .volumes import normalize_volume, parse_volume
 
 
 def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:

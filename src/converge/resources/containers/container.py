@@ -13,7 +13,8 @@ from .common import desired_specs
 from .lxc import CREATE_ONLY as LXC_CREATE_ONLY
 from .lxc import LxcDriver
 from .ports import host_port, port_moves
-from .spec import ContainerSpec, parse_volume
+from .spec import ContainerSpec
+from .volumes import parse_volume
 
 # [registry[:port]/]path[:tag][@sha256:digest]
 RUNTIME_TOOLS = {"podman": "podman", "docker": "docker", "lxc": "lxc-ls"}
@@ -58,23 +59,23 @@ class ContainerKind(Kind[ContainerSpec]):
         refs = []
         from .common import volume_source_ref
 
-        for volume in spec.volumes or []:
+        binds = [m.as_volume() for m in spec.mounts or []] + list(spec.volumes or [])
+        for volume in binds:
             ref = volume_source_ref(parse_volume(volume)[0])
             if ref is not None:
                 refs.append(ref)
-        if spec.network and spec.network not in ("none", "bridge", "host"):
+        if isinstance(spec.network, list):
+            refs += [Ref(kind="interface", name=nic.bridge) for nic in spec.network if nic.bridge != "lxcbr0"]
+        elif spec.network and spec.network not in ("none", "bridge", "host"):
             refs.append(Ref(kind="interface", name=spec.network))
         refs += [Ref(kind="container_network", name=n) for n in spec.networks or []]
         return refs
 
     def host_paths(self, name: str, observed: Observed) -> list[str]:
-        """The host side of each bind volume (what a dataset destroy must wait for)."""
-        out = []
-        for volume in observed.spec.get("volumes") or []:
-            source = str(volume).split(":", 1)[0]
-            if source.startswith("/"):
-                out.append(source)
-        return out
+        """The host side of each bind volume or mount (what a dataset destroy must wait for)."""
+        sources = [str(v).split(":", 1)[0] for v in observed.spec.get("volumes") or []]
+        sources += [str(m.get("source", "")) for m in observed.spec.get("mounts") or []]
+        return [s for s in sources if s.startswith("/")]
 
     def validate_set(self, specs: dict[str, ContainerSpec], desired: Any) -> list[tuple[str, str, str]]:
         seen: dict[tuple[str, int, str], str] = {}

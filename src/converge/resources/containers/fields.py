@@ -19,10 +19,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ...formats.durations import format_duration, parse_duration
 from ...types import Stamp
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?")
 NETWORK_MODES = frozenset({"none", "host", "bridge", "default", "private", "slirp4netns", ""})
 HEALTH_DEFAULTS = {"interval": "30s", "timeout": "30s", "retries": 3, "start_period": "0s"}
+
+
+def matching(pattern: re.Pattern[str], value: str | None, what: str) -> str | None:
+    """The value when the pattern matches all of it (None passes); else `'VALUE' is not WHAT`."""
+    if value is not None and not pattern.fullmatch(value):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
+def check_env_names(env: dict[str, Any]) -> None:
+    """Names a shell (and a compose file's ${VAR}) can take."""
+    for name in env:
+        matching(ENV_NAME, name, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class Healthcheck(BaseModel):

@@ -8,7 +8,9 @@ with `lxc-cgroup` in a running container, and what LXC reads only at start (netw
 command, nesting) restarts it. The rootfs holds data: only a template, unprivileged (idmap) or
 rootfs size change replaces the container, and that replace is a guarded destroy.
 LXC has no labels: ownership is converge's state file. The rootfs size cannot be read back
-cheaply, so converge records the size it created with (as it records request stamps)."""
+cheaply, so converge records the size it created with (as it records request stamps).
+`state: frozen` is lxc-freeze (a frozen container is thawed before it is stopped or restarted);
+ssh_keys and nameserver are files in the rootfs (lxc_rootfs.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,10 @@ from typing import Any
 from ...formats import lxc as conf
 from ...model import Observed, Ref, Step
 from ..base import Context, record_managed, record_stamp
-from .common import map_volumes_to_declared, parse_volume, resolve_volume, spec_form
+from . import lxc_rootfs
+from .common import desired_specs, map_volumes_to_declared, parse_volume, resolve_volume, spec_form
+from .lxc_spec import mount_of_volume
+from .volumes import normalize_volume
 
 LXC_PATH = "/var/lib/lxc"
 CONF_DIR = "/var/lib/converge/lxc"
@@ -25,6 +30,9 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 # what forces a replace: the rootfs is made for them (the template's files, ids shifted for an
 # idmap, a loop file of that size); everything else is a config edit
 CREATE_ONLY = frozenset({"runtime", "template", "unprivileged", "rootfs_size"})
+STATES = {"RUNNING": "running", "FROZEN": "frozen"}  # lxc-ls; anything else is stopped
+ACTIVE = ("running", "frozen")
+ROOTFS_FIELDS = frozenset({"ssh_keys", "nameserver"})
 
 
 class LxcDriver:
@@ -59,23 +67,51 @@ class LxcDriver:
         for name, state in parse_ls(out):
             ref = Ref(kind="container", name=name)
             text = ctx.host.read_file(self.config_path(name, ctx)) or ""
-            spec = map_volumes_to_declared(conf.spec_from_config(text), name, ctx)
-            spec.update(state="running" if state == "RUNNING" else "stopped",
+            declared = desired_specs(ctx, "container").get(name)
+            spec = self._as_declared(conf.spec_from_config(text), name, declared, ctx)
+            links: list[str] = []
+            if declared is not None and declared.runtime == "lxc":
+                files, links = lxc_rootfs.read(self.rootfs(name, ctx), declared, ctx)
+                spec.update(files)
+            spec.update(state=STATES.get(state, "stopped"),
                         restart_requested=ctx.stamp(ref, "restart_requested"),
                         rootfs_size=ctx.stamp(ref, "rootfs_size"))
             result[name] = Observed(spec=spec_form(spec), managed=ctx.managed_in_state(ref),
-                                    info={"runtime": "lxc", "status": state})
+                                    info={"runtime": "lxc", "status": state, "rootfs_links": links})
         return result
+
+    def rootfs(self, name: str, ctx: Context) -> str:
+        return f"{self.lxcpath(ctx)}/{name}/rootfs"
+
+    def _as_declared(self, spec: dict[str, Any], name: str, declared: Any, ctx: Context) -> dict[str, Any]:
+        """The config read in the manifest's spelling where both say the same: the NIC list or the
+        one-string network, a dataset's name for its mountpoint, mounts or volumes."""
+        spec = map_volumes_to_declared(spec, name, ctx)
+        if declared is None:
+            return spec
+        if isinstance(declared.network, list) and not isinstance(spec.get("network"), list):
+            spec["network"] = nics_of(spec.get("network"))
+        if declared.mounts is not None:
+            by_bind = {}
+            for mount in declared.mounts:
+                try:
+                    by_bind[normalize_volume(resolve_volume(mount.as_volume(), ctx))] = mount.model_dump()
+                except ValueError:
+                    continue
+            spec["mounts"] = [by_bind.get(normalize_volume(v), mount_of_volume(v)) for v in spec.pop("volumes", [])]
+        return spec
 
     # -- steps -----------------------------------------------------------------------------
     def _volumes(self, spec: Any, ctx: Context) -> list[tuple[str, str, str]]:
-        return [parse_volume(resolve_volume(v, ctx)) for v in spec.volumes or []]
+        binds = [m.as_volume() for m in spec.mounts] if spec.mounts else spec.volumes or []
+        return [parse_volume(resolve_volume(v, ctx)) for v in binds]
 
     def create(self, name: str, spec: Any, ctx: Context) -> list[Step]:
         ref = Ref(kind="container", name=name)
         settings = f"{CONF_DIR}/{name}.conf"
         template, *targs = (spec.template or "busybox").split(":")
-        argv = ["lxc-create", *self._p(ctx), "-n", name, "-f", ctx.host.path(settings), "-t", template]
+        lxc = [*self._p(ctx), "-n", name]
+        argv = ["lxc-create", *lxc, "-f", ctx.host.path(settings), "-t", template]
         if spec.rootfs_size:
             argv += ["-B", "loop", "--fssize", f"{spec.rootfs_size // (1024 * 1024)}M"]
         if targs:
@@ -84,10 +120,16 @@ class LxcDriver:
                       mode=0o600, redact=[f"{k}={v}" for k, v in sorted(spec.env.items())],
                       note="settings for lxc-create -f"),
                  Step(argv=argv, note="create the container"), record_managed(ref, True)]
+        if spec.hostname is not None:  # the template writes its own lxc.uts.name after the -f keys
+            steps.append(Step(argv=["sed", "-i", "-e", f"s/^lxc\\.uts\\.name *=.*$/lxc.uts.name = {spec.hostname}/",
+                                    ctx.host.path(self.config_path(name, ctx))], note="hostname (over the template's)"))
         if spec.rootfs_size:
             steps.append(record_stamp(ref, "rootfs_size", spec.rootfs_size))
-        if spec.state == "running":
-            steps.append(Step(argv=["lxc-start", *self._p(ctx), "-n", name], note="start"))
+        steps += lxc_rootfs.steps(name, self.rootfs(name, ctx), spec, set(ROOTFS_FIELDS), [], ctx)
+        if spec.state in ACTIVE:
+            steps.append(Step(argv=["lxc-start", *lxc], note="start"))
+        if spec.state == "frozen":
+            steps.append(Step(argv=["lxc-freeze", *lxc], note="freeze"))
         if spec.restart_requested:
             steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
         return steps
@@ -95,32 +137,42 @@ class LxcDriver:
     def update(self, name: str, spec: Any, observed: Observed, paths: set[str], ctx: Context) -> list[Step]:
         ref = Ref(kind="container", name=name)
         steps = [] if observed.managed else [record_managed(ref, True)]
-        running = observed.spec.get("state") == "running"
-        stays_running = running and spec.state == "running"
+        was, want = observed.spec.get("state", "stopped"), spec.state
+        stays_active = was in ACTIVE and want in ACTIVE
         lxc = [*self._p(ctx), "-n", name]
-        if running and not stays_running:
-            steps.append(Step(argv=["lxc-stop", *lxc], note="stop"))
         edited = paths & conf.CONFIG_FIELDS
-        restarted = False
+        cgroup = self.cgroup(ctx)
+        if "memory" in edited and cgroup == 1 and (spec.swap is not None or observed.spec.get("swap") is not None):
+            # v1 holds memory+swap in one value: it moves with memory (a swap no longer declared keeps
+            # its size), or the memory limit would exceed it and LXC could not start the container
+            if spec.swap is None:
+                spec = spec.model_copy(update={"swap": observed.spec["swap"]})
+            edited.add("swap")
+        start_only = sorted(edited & conf.START_FIELDS) if stays_active else []
+        requested = "restart_requested" in paths and bool(spec.restart_requested) and stays_active
+        thaw = was == "frozen" and (want != "frozen" or bool(start_only) or requested)
+        if thaw:  # a frozen container's init cannot take the stop signal
+            steps.append(Step(argv=["lxc-unfreeze", *lxc], note="thaw"))
+        if was in ACTIVE and want == "stopped":
+            steps.append(Step(argv=["lxc-stop", *lxc], note="stop"))
         if edited:
-            if stays_running:
+            if stays_active:
                 # live first: a limit the kernel refuses (memory below what is in use) leaves the
                 # config as it was, so the next plan still shows the change
-                for field in sorted(edited & conf.LIVE_FIELDS):
-                    for key, value in conf.limit_lines(field, spec, self.cgroup(ctx)):
-                        steps.append(Step(argv=["lxc-cgroup", *lxc, key.split(".", 2)[2], value],
-                                          note=f"{field} in the running container"))
+                for field, key, value in live_order(edited, spec, observed.spec, cgroup):
+                    steps.append(Step(argv=["lxc-cgroup", *lxc, key, value], note=f"{field} in the running container"))
             steps.append(self._edit_config(name, spec, edited, ctx))
-            if stays_running:
-                start_only = sorted(edited & conf.START_FIELDS)
-                if start_only:
-                    steps += [Step(argv=["lxc-stop", *lxc], note=f"restart: LXC reads {', '.join(start_only)} at start"),
-                              Step(argv=["lxc-start", *lxc], note="start with the new config")]
-                    restarted = True
-        if not running and spec.state == "running":
-            steps.append(Step(argv=["lxc-start", *lxc], note="start"))
-        elif "restart_requested" in paths and spec.restart_requested and stays_running and not restarted:
+        steps += lxc_rootfs.steps(name, self.rootfs(name, ctx), spec, paths & ROOTFS_FIELDS,
+                                  observed.info.get("rootfs_links") or [], ctx)
+        if start_only:
+            steps += [Step(argv=["lxc-stop", *lxc], note=f"restart: LXC reads {', '.join(start_only)} at start"),
+                      Step(argv=["lxc-start", *lxc], note="start with the new config")]
+        elif requested:
             steps.append(Step(argv=["lxc-stop", *lxc, "--reboot"], note="restart requested"))
+        if was not in ACTIVE and want in ACTIVE:
+            steps.append(Step(argv=["lxc-start", *lxc], note="start"))
+        if want == "frozen" and (was != "frozen" or thaw):
+            steps.append(Step(argv=["lxc-freeze", *lxc], note="freeze"))
         if "restart_requested" in paths:
             steps.append(record_stamp(ref, "restart_requested", spec.restart_requested))
         return steps
@@ -136,9 +188,12 @@ class LxcDriver:
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
         ref = Ref(kind="container", name=name)
         steps = []
-        if observed.spec.get("state") == "running":
-            steps.append(Step(argv=["lxc-stop", *self._p(ctx), "-n", name], note="stop"))
-        steps += [Step(argv=["lxc-destroy", *self._p(ctx), "-n", name], note="destroy the container and its rootfs"),
+        lxc = [*self._p(ctx), "-n", name]
+        if observed.spec.get("state") == "frozen":
+            steps.append(Step(argv=["lxc-unfreeze", *lxc], note="thaw"))
+        if observed.spec.get("state") in ACTIVE:
+            steps.append(Step(argv=["lxc-stop", *lxc], note="stop"))
+        steps += [Step(argv=["lxc-destroy", *lxc], note="destroy the container and its rootfs"),
                   Step(op="remove", path=f"{CONF_DIR}/{name}.conf"),
                   record_managed(ref, False), record_stamp(ref, "rootfs_size", None)]
         return steps
@@ -151,3 +206,22 @@ def parse_ls(text: str) -> list[tuple[str, str]]:
     """`lxc-ls --fancy` table (a header line, then NAME STATE AUTOSTART columns)."""
     rows = [line.split() for line in text.splitlines() if line.strip()]
     return [(r[0], r[1]) for r in rows[1:] if len(r) >= 2] if rows and rows[0][0] == "NAME" else []
+
+
+def live_order(fields: set[str], spec: Any, before: dict[str, Any], cgroup: int) -> list[tuple[str, str, str]]:
+    """(field, cgroup key, value) of the live limits, in an order the kernel takes: on v1 the
+    memory limit may never exceed memory+swap, so a growing memory limit goes after the new
+    memory+swap and a shrinking one before it."""
+    out = [(f, key.split(".", 2)[2], value) for f in sorted(fields & conf.LIVE_FIELDS)
+           for key, value in conf.limit_lines(f, spec, cgroup)]
+    old = before.get("memory")  # none in the config: the cgroup's own, unlimited
+    if cgroup == 1 and spec.memory is not None and old is not None and spec.memory > old:
+        out.sort(key=lambda item: item[0] != "swap")
+    return out
+
+
+def nics_of(network: str | None) -> list[dict[str, Any]]:
+    """The one-string network as a NIC list (none: no NIC; host: the host's, no NIC of its own)."""
+    if network in (None, "none", "host"):
+        return []
+    return [{"name": "eth0", "bridge": "lxcbr0" if network == "bridge" else network, "ip": "dhcp", "ip6": "auto"}]

@@ -20,9 +20,20 @@ from pydantic import Field, field_validator, model_validator
 from ...errors import PlanError
 from ...model import FieldDiff, Observed, Step
 from ..base import Context, Kind, Spec, record_managed
+from .fields import matching
 from .parse import MANAGED_LABEL
 
 IFACE = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
+
+
+def _address(value: str | None, parse: Any, what: str) -> str | None:
+    """The address in ipaddress's normal form; `'VALUE' is not WHAT` when it is none."""
+    if value is None:
+        return None
+    try:
+        return str(parse(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not {what}") from None
 
 
 class ContainerNetworkSpec(Spec):
@@ -35,29 +46,17 @@ class ContainerNetworkSpec(Spec):
     @field_validator("subnet")
     @classmethod
     def _subnet(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        try:
-            return str(ipaddress.ip_network(v, strict=False))
-        except ValueError:
-            raise ValueError(f"{v!r} is not a subnet (CIDR, e.g. 10.89.0.0/24)") from None
+        return _address(v, lambda text: ipaddress.ip_network(text, strict=False), "a subnet (CIDR, e.g. 10.89.0.0/24)")
 
     @field_validator("gateway")
     @classmethod
     def _gateway(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        try:
-            return str(ipaddress.ip_address(v))
-        except ValueError:
-            raise ValueError(f"{v!r} is not an IP address") from None
+        return _address(v, ipaddress.ip_address, "an IP address")
 
     @field_validator("parent")
     @classmethod
     def _parent(cls, v: str | None) -> str | None:
-        if v is not None and not IFACE.fullmatch(v):
-            raise ValueError(f"{v!r} is not an interface name (1-15 letters, digits, '_', '.', '@', '-')")
-        return v
+        return matching(IFACE, v, "an interface name (1-15 letters, digits, '_', '.', '@', '-')")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ContainerNetworkSpec":

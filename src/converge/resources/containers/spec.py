@@ -1,47 +1,25 @@
-"""The container kind's spec and the volume grammar: what the kind and its drivers (podman/docker
-CLI, LXC) all build on, so the drivers never import the kind."""
+"""The container kind's spec: what the kind and its drivers (podman/docker CLI, LXC) all build on,
+so the drivers never import the kind. The volume grammar is volumes.py, the LXC-only parts lxc_spec.py."""
 
 from __future__ import annotations
 
-import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
-from ...types import OnOff, Size, Stamp
+from ...types import IPAddress, OnOff, Size, Stamp
 from ..base import Spec, allow_destroy_field
-from ..shares.common import DATASET_NAME
-from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest
+from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, check_env_names, matching
+from .lxc_spec import HOSTNAME, LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics, normalize_ssh_keys
+from .volumes import normalize_volume
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-LXC_FEATURES = frozenset({"nesting"})
-
-VOLUME_OPTIONS = ("ro", "rw", "z", "Z", "shared", "slave", "private", "rshared", "rslave", "rprivate")
-# What the runtimes add or imply on their own (podman shows `ro,rprivate,rbind`): never compared.
-DEFAULT_VOLUME_OPTIONS = frozenset({"rw", "rprivate", "rbind", "bind"})
-
-
-def normalize_volume(spec: str) -> str:
-    """`SOURCE:/target[:opts]` with the options the runtime implies dropped and the rest sorted."""
-    source, target, opts = parse_volume(spec)
-    kept = sorted({o for o in opts.split(",") if o and o not in DEFAULT_VOLUME_OPTIONS})
-    return f"{source.rstrip('/') or '/'}:{target.rstrip('/') or '/'}" + (":" + ",".join(kept) if kept else "")
-
-
-def parse_volume(spec: str) -> tuple[str, str, str]:
-    """`tank/media:/media:ro` or `/srv/x:/x` -> (source, target, options)."""
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[1].startswith("/"):
-        raise ValueError(f"{spec!r} is not a volume: SOURCE:/path/in/container[:ro|rw], "
-                         "SOURCE a dataset (pool/path) or an absolute path")
-    source, target, opts = parts[0], parts[1], parts[2] if len(parts) == 3 else ""
-    if not (source.startswith("/") or DATASET_NAME.fullmatch(source)) or ".." in spec.split("/"):
-        raise ValueError(f"volume source {source!r} is neither a dataset (pool/path) nor an absolute path")
-    for opt in filter(None, opts.split(",")):
-        if opt not in VOLUME_OPTIONS and opt not in DEFAULT_VOLUME_OPTIONS:
-            raise ValueError(f"volume option {opt!r} is not one of ro, rw, z, Z, [r]shared, [r]slave, [r]private")
-    return source, target, opts
+# the one-string form or LXC's NIC list: chosen by the value's type, so an error is about that form
+# only (the tags are of the shape that error locations leave out, yamlsource.py)
+NetworkField = Annotated[
+    Annotated[Annotated[str, Field(pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")], Tag("string[mode]")]
+    | Annotated[list[LxcNic], Tag("list[nics]")],
+    Discriminator(lambda v: "list[nics]" if isinstance(v, list) else "string[mode]")]
 
 
 class ContainerSpec(Spec):
@@ -56,9 +34,11 @@ class ContainerSpec(Spec):
     env_file: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]+$")
     ports: list[str] | None = None
     volumes: list[str] | None = None
-    network: str | None = Field(None, pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")
+    network: NetworkField | None = Field(None, description="a mode (none, bridge, host) or an interface; lxc also takes "
+                                    "a list of NICs: [{name, bridge, ip: CIDR|dhcp, gateway, ip6, hwaddr}]")
     restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
-    state: Literal["running", "stopped"] = Field("running", json_schema_extra={"x-converge-always": True})
+    state: Literal["running", "stopped", "frozen"] = Field(
+        "running", description="frozen: lxc only (lxc-freeze)", json_schema_extra={"x-converge-always": True})
     cpus: float | None = Field(None, gt=0, le=1024)
     memory: Size | None = None
     pids_limit: int | None = Field(None, ge=1)
@@ -79,6 +59,16 @@ class ContainerSpec(Spec):
     unprivileged: OnOff | None = Field(None, description="lxc")
     rootfs_size: Size | None = Field(None, description="lxc")
     features: dict[str, OnOff] = Field(default_factory=dict, description="lxc: nesting, keyctl, ...")
+    cores: int | None = Field(None, ge=1, le=1024, description="lxc: CPUs it may run on (cpuset 0..N-1)")
+    swap: Size | None = Field(None, description="lxc: swap on top of memory (needs memory)")
+    hostname: str | None = Field(None, description="lxc: lxc.uts.name (default: the container's name)")
+    nameserver: list[IPAddress] | None = Field(None, max_length=3, description="lxc: the rootfs's /etc/resolv.conf")
+    ssh_keys: list[str] | None = Field(None, description="lxc: OpenSSH public keys in the rootfs's "
+                                       "/root/.ssh/authorized_keys (converge's block of it)")
+    startup_order: int | None = Field(None, ge=0, le=100000, description="lxc: lxc.start.order (lxc-autostart)")
+    description: str | None = Field(None, max_length=4096, description="lxc: kept as comments in its config")
+    mounts: list[LxcMount] | None = Field(None, description="lxc: datasets or host paths bind-mounted "
+                                          "(the same binds as volumes, spelt as objects)")
     restart_requested: Stamp | None = None
     persist: bool = Field(True, description="podman with a restart policy: a converge-container-NAME.service "
                                             "unit recreates it at boot (docker: its restart policy and the docker "
@@ -121,24 +111,20 @@ class ContainerSpec(Spec):
     @field_validator("user")
     @classmethod
     def _user(cls, v: str | None) -> str | None:
-        if v is not None and not USER_RE.fullmatch(v):
-            raise ValueError(f"{v!r} is not USER[:GROUP] (names or numeric ids)")
-        return v
+        return matching(USER_RE, v, "USER[:GROUP] (names or numeric ids)")
 
     @field_validator("networks")
     @classmethod
     def _networks(cls, v: list[str] | None) -> list[str] | None:
         for name in v or []:
-            if not NETWORK_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a network name (letters, digits, '_', '.', '-')")
+            matching(NETWORK_NAME, name, "a network name (letters, digits, '_', '.', '-')")
         return sorted(set(v)) if v is not None else None
 
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        check_env_names(v)
         for name, value in v.items():
-            if not ENV_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
             if "\x00" in str(value):
                 raise ValueError(f"env {name}: value may not contain NUL")
         return {k: str(val) for k, val in v.items()}
@@ -162,6 +148,32 @@ class ContainerSpec(Spec):
             raise ValueError("memory below 6M: podman and docker refuse limits under 6M")
         return v
 
+    @field_validator("network", mode="before")
+    @classmethod
+    def _nics(cls, v: Any) -> Any:
+        return normalize_nics(v)
+
+    @field_validator("nameserver", mode="before")
+    @classmethod
+    def _nameserver(cls, v: Any) -> Any:
+        return normalize_nameserver(v)
+
+    @field_validator("ssh_keys")
+    @classmethod
+    def _ssh_keys(cls, v: list[str] | None) -> list[str] | None:
+        return normalize_ssh_keys(v)
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, v: str | None) -> str | None:
+        return matching(HOSTNAME, v, "a hostname (letters, digits and '-', up to 64, no '-' at either end)")
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, v: str | None) -> str | None:
+        # kept as comment lines: trailing blanks and empty lines at the end would not read back
+        return "\n".join(line.rstrip() for line in v.strip("\n").splitlines()) if v is not None else None
+
     @field_validator("labels")
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
@@ -176,6 +188,7 @@ class ContainerSpec(Spec):
             raise ValueError(f"a {self.runtime} container needs image")
         if self.runtime == "lxc" and self.image:
             raise ValueError("an lxc container takes template, not image")
+        check_runtime_fields(self)
         if self.ports and self.network in ("none", "host"):
             # podman and docker drop the mappings with a warning: such a spec could never converge
             raise ValueError(f"ports with network {self.network}: the runtime discards port mappings there")
@@ -185,16 +198,4 @@ class ContainerSpec(Spec):
             raise ValueError("docker's --entrypoint takes one program: put its arguments in command")
         if self.runtime == "docker" and self.healthcheck and self.healthcheck.test[0] != "CMD-SHELL":
             raise ValueError("docker healthcheck: the CLI sets a shell command only; give test as a string")
-        if self.runtime == "lxc":
-            for what in ("ports", "restart", "env_file", "labels", "entrypoint", "devices", "cap_add", "cap_drop",
-                         "user", "healthcheck", "networks", "stop_requested"):
-                if getattr(self, what):
-                    raise ValueError(f"lxc containers have no {what} (podman and docker do)")
-            if any(not arg or any(c.isspace() or c in "'\"" for c in arg) for arg in self.command or []):
-                # LXC splits lxc.init.cmd on blanks and honours no quoting: such a command would run mangled
-                raise ValueError("lxc command: an argument with blanks or quotes cannot be passed "
-                                 "(LXC splits lxc.init.cmd on blanks); use a script in the rootfs")
-            unknown = set(self.features) - LXC_FEATURES
-            if unknown:
-                raise ValueError(f"lxc features {sorted(unknown)}: known are {sorted(LXC_FEATURES)}")
         return self

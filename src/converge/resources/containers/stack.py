@@ -21,8 +21,8 @@ from ...model import FieldDiff, Observed, Ref, Step
 from ...secrets import SecretRef
 from ..base import Context, Kind, Spec
 from . import stack_boot
+from .fields import check_env_names
 from .parse import parse_ps
-from .spec import ENV_NAME
 from .stack_project import (
     Resolved,
     bind_mounts,
@@ -83,9 +83,8 @@ class StackSpec(Spec):
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, Any]) -> dict[str, Any]:
+        check_env_names(v)
         for name, value in v.items():
-            if not ENV_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
             if isinstance(value, str) and not compose.dotenv_safe(value):
                 raise ValueError(f"env {name}: a value may not hold a quote, a backslash or a line break")
         return v

@@ -16,7 +16,7 @@ from ...hosts.local import LocalHost
 from ...model import Observed, Ref
 from ..base import Context
 from .common import resolve_volume, volume_source_ref
-from .spec import parse_volume
+from .volumes import parse_volume
 
 SERVICE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
 REFUSED_KEYS = {"build": "converge runs images; build them elsewhere and name the image",

@@ -3,6 +3,7 @@ The CLI, the watcher and the API all go through `reconcile()`; nothing else touc
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +18,10 @@ from .hosts.base import read_files
 from .lock import host_lock
 from .logs import get_logger
 from .manifest import Desired, check_references, load_unchecked
-from .model import Action, Facts, Plan, Ref
+from .model import Action, Change, Facts, Plan, Ref
 from .planner import build_plan
 from .planner.joint import hold_joints
-from .resources import KINDS, Context
+from .resources import BY_KIND, KINDS, Context
 from .resources.base import STATE_FILE, parse_state
 from .yamlread import display_path
 
@@ -57,14 +58,20 @@ def read_state(host: Host) -> dict[str, Any]:
 
 
 def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, Any] | None = None,
-               *, tolerate: bool = False) -> Context:
+               *, tolerate: bool = False, reuse: Context | None = None, only: set[str] | None = None) -> Context:
     """Every kind reads all its instances in bulk (a few commands each, whatever their number).
     A kind whose read fails raises, naming the kind and the command; with `tolerate` it is
-    recorded in ctx.failed instead, so a plan that does not need that kind can go on."""
+    recorded in ctx.failed instead, so a plan that does not need that kind can go on.
+    With `reuse` and `only`, the kinds not in `only` keep what `reuse` read (the re-read after an
+    apply: kinds it did not touch); converge's own files and its state are always read again."""
     state = host.read_file(STATE_FILE)
     ctx = Context(host=host, settings=settings or {}, desired=desired, facts=Facts(), state=parse_state(state))
     owned: list[str] = []
     for kind in KINDS:
+        if reuse is not None and only is not None and kind.kind not in only and kind.kind in reuse.facts.resources:
+            ctx.facts.resources[kind.kind] = reuse.facts.resources[kind.kind]
+            owned.extend(kind.owned_files(ctx))
+            continue
         if kind.tools and not any(host.has(t) for t in kind.tools):
             ctx.facts.resources[kind.kind] = {}
             continue
@@ -84,6 +91,29 @@ def read_facts(host: Host, desired: Desired | None = None, settings: dict[str, A
     if state is not None:
         ctx.facts.files[STATE_FILE] = state
     return ctx
+
+
+def touched_kinds(changes: list[Change], ctx: Context) -> set[str] | None:
+    """The kinds an apply of `changes` can have changed on the host: the changes' own kinds and,
+    transitively, every kind with a resource (declared or present) that depends on one of them
+    (a destroyed dataset takes its snapshots; a share's directory sits on a dataset). None: all
+    of them (a change converge cannot place in a kind)."""
+    touched = {c.ref.kind for c in changes}
+    if not touched <= BY_KIND.keys():
+        return None
+    grew = True
+    while grew:
+        grew = False
+        for kind in KINDS:
+            if kind.kind in touched:
+                continue
+            observed = ctx.facts.resources.get(kind.kind, {})
+            needs = (ref for name, spec in ctx.specs(kind.kind).items() for ref in kind.depends_desired(name, spec, ctx))
+            needed = (ref for name, obs in observed.items() for ref in kind.depends_observed(name, obs, ctx))
+            if kind.kind in ctx.failed or any(ref.kind in touched for ref in itertools.chain(needs, needed)):
+                touched.add(kind.kind)
+                grew = True
+    return touched
 
 
 def present_refs(ctx: Context) -> set[Ref]:
@@ -180,7 +210,10 @@ def reconcile(target: Target, *, allow_destroy: set[Ref] | frozenset[Ref] = froz
             return outcome
         # Re-plan against the same manifests that were applied (a save during the apply is the
         # next reconcile's business, not a convergence failure).
-        ctx = read_facts(target.host, ctx.desired, target.config.settings, tolerate=True)
+        # Only what the apply can have changed is read again (a save that changed one dataset
+        # re-reads the ZFS kinds and what sits on them, not every container and account).
+        ctx = read_facts(target.host, ctx.desired, target.config.settings, tolerate=True, reuse=ctx,
+                         only=touched_kinds(to_run.changes, ctx))
         if targets:  # a target this apply deleted is gone by design: the proof covers the others
             gone = {c.ref for c in to_run.changes if c.action is Action.DELETE}
             targets = [t for t in targets if t not in gone]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import os
 
-from .support import BTRFS, ZFS, cli
-
 from converge.hosts import SimHost
+
+from .support import BTRFS, ZFS, cli
 
 REPL = """replications:
   r: {source: SRC, target: {pool_dataset: DST, host: backup}, schedule: daily, keep: 2}

@@ -1,6 +1,7 @@
 """Kind `replication` (section `replications:`): send a dataset's snapshots to another dataset of
-the same host, or of another host of the inventory (`target.host`), on a schedule (`converge run replication/NAME`, replicate.py), keeping `keep` of
-them on the target. The kind owns only its timer + service (`converge-replicate-NAME`)."""
+the same host, or of another host of the inventory (`target.host`), on a schedule
+(`converge run replication/NAME`, replicate.py), keeping `keep` of them on the target. The kind
+owns only its timer + service (`converge-replicate-NAME`)."""
 
 from __future__ import annotations
 

@@ -69,14 +69,16 @@ def _replicate_to(target: Any, name: str, replication: str, spec: Any, ctx: Cont
     """A replication whose receive runs on another host of the inventory, under that host's apply
     lock too (its state file records what it received)."""
     from .config import load_fleet
-    from .fleet.run import open_fleet_target
+    from .hosts import open_host
     from .resources.policies.replicate import receiving_side
 
     config, hosts = load_fleet(target.directory)
     if name not in hosts:
         raise ConvergeError(f"replication {replication}: target host {name!r} is not in the inventory of "
                             f"{target.directory}")
-    other = open_fleet_target(target.directory, config, hosts[name]).host
+    entry = hosts[name]
+    other = open_host(entry.address, root=entry.root, sim_seed=config.sim,
+                      ssh=entry.ssh if entry.address.startswith("ssh://") else None)
     try:
         with host_lock(other, LOCK_WAIT):
             other.reload()

@@ -9,17 +9,18 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ...fleet.inventory import NAME_PATTERN
 from ...model import Ref
 from ..base import KindAction, Spec
 from .kind import TimerKind
 from .spec import PoolDataset, Prefix, Schedule
 
+HOST_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$"  # an inventory host's name (fleet/inventory.py)
+
 
 class ReplicationTarget(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     pool_dataset: PoolDataset = Field(description="zfs: the dataset receive creates; btrfs: where received snapshots go")
-    host: str | None = Field(None, pattern=NAME_PATTERN, description="a host of the inventory (converge.yaml "
+    host: str | None = Field(None, pattern=HOST_NAME, description="a host of the inventory (converge.yaml "
                              "`hosts:`) to receive on, through its SSH transport; default: this host")
 
 

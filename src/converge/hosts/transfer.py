@@ -29,8 +29,9 @@ def pipe_between(source: Host, first: Sequence[str], target: Host, second: Seque
                             "exchanges streams with another simulated host")
         sent = source.run(first)
         return target.run(second, input=sent.stdout)
-    source.commands.append(list(first))
-    target.commands.append(list(second))
+    for host, argv in ((source, first), (target, second)):
+        record = getattr(host, "record", None)  # CommandLog's, under its lock
+        record(argv) if record is not None else host.commands.append(list(argv))
     first_cmd, first_env = spawn_first(first)
     second_cmd, second_env = spawn_second(second)
     with tempfile.TemporaryFile() as first_err, tempfile.TemporaryFile() as second_out, \

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 
+from converge import engine
+from converge.config import load_fleet
+from converge.fleet.run import open_fleet_target
 from converge.hosts import SimHost
+from converge.resources.policies.info import info_lines
 
 from .support import BTRFS, ZFS, cli
 
@@ -60,6 +65,11 @@ def test_zfs_replication_to_another_host_full_incremental_and_keep(tmp_path):
     assert state(d, "nas")["replication_bases"] == {"r": "tank/data@repl-r-20261203-030000"}
     plan = cli("plan", d, "--all", "--detailed-exitcode")
     assert plan.exit_code == 0 and plan.stdout.count("no changes") == 2, plan.output
+    config, hosts = load_fleet(d)
+    _, ctx = engine.load_checked(open_fleet_target(d, config, hosts["nas"]))
+    assert [line for line in info_lines(ctx, datetime(2026, 12, 1, 12, tzinfo=UTC)) if line.startswith("replication/")] == [
+        "replication/r to host backup: next run 2026-12-02 00:00:00 UTC; last common snapshot "
+        "tank/data@repl-r-20261203-030000"]
 
 
 def test_an_interrupted_receive_on_the_target_host_is_resumed(tmp_path):

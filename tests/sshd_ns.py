@@ -89,7 +89,8 @@ class Fleet:
             sh("ip", "netns", "del", ns, check=False)
 
 
-def tool_dir(base: Path) -> Path:
+def tool_dir(base: Path, allow: tuple[str, ...] = ()) -> Path:
+    """`allow`: foreign tools a test's hosts do need (btrfs for a replication over SSH)."""
     tools = base / "host-bin"
     tools.mkdir()
     for directory in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
@@ -97,12 +98,12 @@ def tool_dir(base: Path) -> Path:
             continue
         for entry in os.scandir(directory):
             link = tools / entry.name
-            if entry.name not in FOREIGN_TOOLS and not os.path.lexists(link):
+            if (entry.name not in FOREIGN_TOOLS or entry.name in allow) and not os.path.lexists(link):
                 link.symlink_to(entry.path)
     return tools
 
 
-def start_fleet(base: Path, count: int) -> Fleet:
+def start_fleet(base: Path, count: int, allow: tuple[str, ...] = ()) -> Fleet:
     if not os.path.exists(SSHD):
         raise RuntimeError(f"{SSHD} is missing: install the Debian package openssh-server")
     if not os.path.isdir("/run/sshd"):
@@ -114,7 +115,7 @@ def start_fleet(base: Path, count: int) -> Fleet:
         sh("ip", "netns", "add", client_ns)
         sh("ip", "-n", client_ns, "link", "set", "lo", "up")
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "converge-test", "-f", str(fleet.client_key))
-        tools = tool_dir(base)
+        tools = tool_dir(base, allow)
         for i in range(count):
             fleet.hosts.append(start_host(fleet, i, tools))
         fleet.known_hosts.write_text("".join(h.known_hosts_line() for h in fleet.hosts))

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .config import CONFIG_FILE, Config, load_config
+from .config import CONFIG_FILE, Config, ansible_hosts, load_config
 from .errors import Issue, ManifestError, suggest
 from .formats.compose import is_compose_file
 from .model import Ref
@@ -54,6 +54,7 @@ class Desired:
     declared_at: dict[str, dict[str, Location]] = field(default_factory=dict)  # every name, valid or not
     layer_of: dict[str, int] = field(default_factory=dict)  # shown file -> its manifest directory (fleet hosts)
     overlays: list[str] = field(default_factory=list)  # "KIND/NAME: FILE:LINE overrides FILE:LINE"
+    inventory: set[str] = field(default_factory=set)  # the host names of converge.yaml's inventory
     _specs: dict[str, dict[str, Spec]] = field(default_factory=dict, repr=False)
 
     def specs(self, kind: str) -> dict[str, Spec]:
@@ -117,6 +118,8 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
         config = Config()
     limit = config.limits.manifest_size
     desired.settings = config.settings
+    if config.hosts or config.inventory:  # names a replication's target.host may use
+        desired.inventory = set(config.hosts) | set(ansible_hosts(directory, config, []))
 
     def read(path: str, shown: str) -> str | None:
         if os.path.abspath(path) in overrides:

@@ -19,6 +19,7 @@ from .resources.storage.scrub_timers import scrub
 from .scheduler import LAST_RUNS
 
 log = get_logger("converge.run")
+LOCK_WAIT = 60.0  # seconds a replication waits for an apply running on its target host
 
 
 def parse_at(text: str | None) -> datetime:
@@ -54,11 +55,53 @@ def _dispatch(target: Any, ref: Ref, at: datetime, desired: Any, ctx: Context) -
     if ref.kind == "pool":
         return _scrub(ref, spec, ctx, target)
     if ref.kind == "replication" and spec is not None:
+        host = spec.target.host
+        if host and host != target.inventory_name:
+            return _replicate_to(target, host, ref.name, spec, ctx, at)
         return replicate(ref.name, spec, ctx, at)
     if not isinstance(spec, SnapshotPolicySpec):
         known = ", ".join(sorted(desired.specs(ref.kind))) or "none declared"
         raise ConvergeError(f"{ref} is not declared in {target.directory} (declared: {known})")
     return run_policy(ref.name, spec, ctx, at)
+
+
+def _replicate_to(target: Any, name: str, replication: str, spec: Any, ctx: Context, at: datetime) -> list[Action]:
+    """A replication whose receive runs on another host of the inventory, under that host's apply
+    lock too (its state file records what it received)."""
+    from .config import load_fleet
+    from .hosts import open_host
+    from .resources.policies.replicate import receiving_side
+
+    config, hosts = load_fleet(target.directory)
+    if name not in hosts:
+        raise ConvergeError(f"replication {replication}: target host {name!r} is not in the inventory of "
+                            f"{target.directory}")
+    entry = hosts[name]
+    other = open_host(entry.address, root=entry.root, sim_seed=config.sim,
+                      ssh=entry.ssh if entry.address.startswith("ssh://") else None)
+    try:
+        with host_lock(other, LOCK_WAIT):
+            other.reload()
+            remote = receiving_side(storage_facts(other), name)
+            try:
+                return replicate(replication, spec, ctx, at, remote)
+            finally:
+                other.flush()
+    finally:
+        close = getattr(other, "close", None)
+        if close is not None:
+            close()
+
+
+def storage_facts(host: Any) -> Context:
+    """Only the storage facts of a host (pools, datasets, snapshots) and its state file."""
+    from .resources import BY_KIND
+    from .resources.base import STATE_FILE, parse_state
+
+    ctx = Context(host=host, state=parse_state(host.read_file(STATE_FILE)))
+    for kind in ("pool", "dataset", "snapshot"):
+        ctx.facts.resources[kind] = BY_KIND[kind].read(ctx)
+    return ctx
 
 
 def _scrub(ref: Ref, spec: Any, ctx: Context, target: Any) -> list[Action]:

@@ -42,6 +42,10 @@ class LocalHost(CommandLog):
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         return checked(argv, Result(code, proc.stdout, proc.stderr), check)
 
+    def local_command(self, argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+        """The process that runs argv here, and its environment (for a pipe to another host)."""
+        return list(argv), self._env
+
     def pipe(self, first: Sequence[str], second: Sequence[str], *, check: bool = True) -> Result:
         """first's stdout into second's stdin (binary: a `zfs send` stream); the first failure wins."""
         import subprocess

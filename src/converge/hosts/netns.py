@@ -26,3 +26,6 @@ class NetnsHost(LocalHost):
     def run(self, argv: Sequence[str], *, input: str | None = None, check: bool = True) -> Result:
         argv = validate_argv(argv)
         return super().run(["nsenter", f"--net=/run/netns/{self.netns}", *argv], input=input, check=check)
+
+    def local_command(self, argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+        return ["nsenter", f"--net=/run/netns/{self.netns}", *validate_argv(argv)], self._env

@@ -127,6 +127,16 @@ class SshHost(CommandLog):
         if any(marker in stderr for marker in SSH_FAILURES) or not stderr.strip():
             raise HostError(f"cannot reach {self.address}: {stderr.strip() or 'ssh exited with 255'}")
 
+    def transport_failure(self, stderr: str) -> None:
+        """Raise HostError when an ssh that exited 255 failed itself (not the remote command)."""
+        self._raise_ssh_failure(stderr)
+
+    def local_command(self, argv: Sequence[str]) -> tuple[list[str], None]:
+        """The ssh process that runs argv on this host (one round trip), for a pipe to another host."""
+        with self._lock:
+            self.round_trips += 1
+        return [*self._ssh, "--", self.hostname, shlex.join(["env", "LC_ALL=C", "LANG=C", *validate_argv(argv)])], None
+
     def run(self, argv: Sequence[str], *, input: str | None = None, check: bool = True) -> Result:
         argv = validate_argv(argv)
         self.record(argv)

@@ -29,7 +29,8 @@ def info_lines(ctx: Context, now: datetime | None = None) -> list[str]:
     for name, repl in sorted(ctx.specs("replication").items()):
         nxt = calendar.parse(repl.schedule).next_run(now)
         base = ctx.state.get("replication_bases", {}).get(name)
-        lines.append(f"replication/{name}: next run {nxt.strftime('%Y-%m-%d %H:%M:%S UTC') if nxt else 'never'}; "
+        to = f" to host {repl.target.host}" if repl.target.host else ""
+        lines.append(f"replication/{name}{to}: next run {nxt.strftime('%Y-%m-%d %H:%M:%S UTC') if nxt else 'never'}; "
                      + (f"last common snapshot {base}" if base else "nothing sent yet"))
     for name, pool in sorted(ctx.specs("pool").items()):
         if getattr(pool, "scrub_schedule", None):

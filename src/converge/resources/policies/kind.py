@@ -67,7 +67,8 @@ class SnapshotPolicyKind(TimerKind[SnapshotPolicySpec]):
     def validate_set(self, specs: dict[str, SnapshotPolicySpec], desired: Any) -> list[tuple[str, str, str]]:
         """A replication target changes only by receiving: a policy's snapshot there would make the
         next incremental receive fail. Recursive policies skip targets; naming one is an error."""
-        targets = {r.target.pool_dataset: n for n, r in desired.specs("replication").items()} if desired else {}
+        targets = ({r.target.pool_dataset: n for n, r in desired.specs("replication").items() if not r.target.host}
+                   if desired else {})
         problems = []
         for name, spec in sorted(specs.items()):
             for i, dataset in enumerate(spec.datasets):

@@ -1,10 +1,11 @@
 """Kind `replication` (section `replications:`): send a dataset's snapshots to another dataset of
-the same host on a schedule (`converge run replication/NAME`, replicate.py), keeping `keep` of
-them on the target. The kind owns only its timer + service (`converge-replicate-NAME`)."""
+the same host, or of another host of the inventory (`target.host`), on a schedule
+(`converge run replication/NAME`, replicate.py), keeping `keep` of them on the target. The kind
+owns only its timer + service (`converge-replicate-NAME`)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,10 +14,14 @@ from ..base import KindAction, Spec
 from .kind import TimerKind
 from .spec import PoolDataset, Prefix, Schedule
 
+HOST_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$"  # an inventory host's name (fleet/inventory.py)
+
 
 class ReplicationTarget(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     pool_dataset: PoolDataset = Field(description="zfs: the dataset receive creates; btrfs: where received snapshots go")
+    host: str | None = Field(None, pattern=HOST_NAME, description="a host of the inventory (converge.yaml "
+                             "`hosts:`) to receive on, through its SSH transport; default: this host")
 
 
 class ReplicationSpec(Spec):
@@ -46,5 +51,18 @@ class ReplicationKind(TimerKind[ReplicationSpec]):
     unit_prefix: ClassVar[str] = "converge-replicate-"
 
     def depends(self, name: str, spec: ReplicationSpec) -> list[Ref]:
+        if spec.target.host:  # the target lives on another host: its manifests declare it
+            return [Ref(kind="dataset", name=spec.source)]
         parent = spec.target.pool_dataset.rsplit("/", 1)[0]
         return [Ref(kind="dataset", name=spec.source), Ref(kind="dataset" if "/" in parent else "pool", name=parent)]
+
+    def validate_set(self, specs: dict[str, ReplicationSpec], desired: Any) -> list[tuple[str, str, str]]:
+        """`target.host` names a host of the inventory of converge.yaml."""
+        known = getattr(desired, "inventory", None) or set()
+        problems = []
+        for name, spec in sorted(specs.items()):
+            host = spec.target.host
+            if host and host not in known:
+                problems.append((name, "target.host", f"{host!r} is not a host of the inventory in converge.yaml "
+                                 f"(hosts: {', '.join(sorted(known)) or 'none declared'}); declare it under `hosts:`"))
+        return problems

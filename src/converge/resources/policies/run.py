@@ -55,7 +55,7 @@ def datasets_of(name: str, spec: SnapshotPolicySpec, ctx: Context) -> list[str]:
     present = set(ctx.facts.of("dataset")) | set(ctx.facts.of("pool"))
     # a replication target only changes by receiving: a snapshot taken there would make the next
     # incremental receive fail (zfs refuses a target with newer snapshots unless forced)
-    targets = {r.target.pool_dataset: ref for ref, r in ctx.specs("replication").items()}
+    targets = {r.target.pool_dataset: ref for ref, r in ctx.specs("replication").items() if not r.target.host}
 
     def target_of(dataset: str) -> str | None:
         return next((r for t, r in targets.items() if dataset == t or dataset.startswith(t + "/")), None)

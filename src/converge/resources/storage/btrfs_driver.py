@@ -54,10 +54,11 @@ def read_subvolumes(ctx: Context, kind: str) -> dict[str, Observed]:
             info = {"path": f"{fs.path}/{path}", "id": subvol_id, "driver": "btrfs",
                     "mountpoint": strip_root(ctx.host, f"{fs.path}/{path}")}
             if kind == "snapshot":
-                for section, by in (("policy_snapshots", "snapshot_policy"), ("replication_snapshots", "replication")):
+                for section, by in (("policy_snapshots", "snapshot_policy/"), ("replication_snapshots", "replication/"),
+                                    ("replication_received", "a replication into ")):  # (from another host)
                     owner = next((n for n, snaps in ctx.state.get(section, {}).items() if name in snaps), None)
                     if owner:
-                        info["made_by"] = f"{by}/{owner}"  # taken by a run: never imported as declared
+                        info["made_by"] = f"{by}{owner}"  # taken by a run: never imported as declared
                 out[name] = Observed(spec=normal(SnapshotSpec, {"properties": {}}), managed=ctx.managed_in_state(ref),
                                      info=info)
                 continue

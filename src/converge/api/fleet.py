@@ -24,9 +24,9 @@ from .routes import authorize, service
 REQUIRED = ("sh", "env", "tar", "mktemp", "mv")  # what converge itself runs on a remote host
 
 
-def _listing(directory: str) -> list[dict[str, Any]]:
+def _listing(directory: str, now: float | None = None) -> list[dict[str, Any]]:
     _, hosts = load_fleet(directory)
-    reported = host_status.statuses(directory)  # pull-mode agents' last reports (host_status.py)
+    reported = host_status.statuses(directory, now)  # pull-mode agents' last reports (host_status.py)
     return [{"name": h.name, "address": h.address, "groups": sorted(h.groups), "tags": h.tags, "root": h.root,
              "manifests": [os.path.relpath(m, directory) for m in h.manifests], "source": h.source,
              "status": reported.get(h.name)}
@@ -35,14 +35,14 @@ def _listing(directory: str) -> list[dict[str, Any]]:
 
 async def get_hosts(request: Request) -> Response:
     authorize(request, write=False)
-    hosts = await run_in_threadpool(_listing, service(request).directory)
+    hosts = await run_in_threadpool(_listing, service(request).directory, request.app.state.clock())
     return JSONResponse({"hosts": hosts, "total": len(hosts)})
 
 
 async def get_host(request: Request) -> Response:
     authorize(request, write=False)
     name = request.path_params["name"]
-    hosts = await run_in_threadpool(_listing, service(request).directory)
+    hosts = await run_in_threadpool(_listing, service(request).directory, request.app.state.clock())
     found = [h for h in hosts if h["name"] == name]
     if not found:
         raise ApiError(404, f"no host {name!r} in the inventory (hosts: {', '.join(h['name'] for h in hosts) or 'none'})")

@@ -21,8 +21,7 @@ from .. import web
 from ..config import load_config
 from ..errors import ConvergeError
 from ..resources import BY_KIND
-from . import (approvals, fleet, hardware, health, history, host_status, login, permissions, routes, schedules, validate,
-               websocket)
+from . import approvals, fleet, hardware, health, history, host_status, login, permissions, routes, schedules, validate, websocket
 from .apiusers import store as account_store
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle

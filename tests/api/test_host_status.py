@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from click.testing import CliRunner
+from starlette.testclient import WebSocketDenialResponse
 
 from converge.api import create_app
 from converge.api.auth import TokenStoreError, create_token, list_tokens, read_tokens, tokens_path
+from converge.cli import main
 
 from .conftest import api_client
 from .test_fleet_api import with_inventory
+from .test_websocket import WS
 
 
 def status(host: str, **change) -> dict:
@@ -123,3 +127,18 @@ def test_agent_tokens_name_their_host(homelab):
     open(tokens_path(str(homelab)), "w").write(json.dumps(data))
     with pytest.raises(TokenStoreError, match="an agent token's host"):
         read_tokens(str(homelab))
+
+
+def test_an_agent_token_gets_no_event_stream(app, homelab):
+    with pytest.raises(WebSocketDenialResponse) as denied, agent(app, homelab).websocket_connect(WS):
+        pass
+    assert denied.value.status_code == 403 and "event stream needs viewer" in denied.value.json()["error"]["message"]
+
+
+def test_token_create_for_an_agent_on_the_command_line(homelab):
+    made = CliRunner().invoke(main, ["token", "create", "agent-nas1", "--role", "agent", "--host", "nas1", "-C", str(homelab)])
+    assert made.exit_code == 0 and made.output.startswith("cvg_")
+    listed = CliRunner().invoke(main, ["token", "list", "-C", str(homelab)]).output
+    assert "agent-nas1" in listed and "agent" in listed
+    refused = CliRunner().invoke(main, ["token", "create", "a", "--role", "agent", "-C", str(homelab)])
+    assert refused.exit_code == 1 and "an agent token needs --host HOST" in refused.output

@@ -84,3 +84,10 @@ def test_a_report_url_without_its_token_file_is_refused_before_anything_is_writt
 def test_watch_report_options_go_together(directory):
     code, out = converge("watch", str(directory), "--report", "http://127.0.0.1:8470")
     assert code == 1 and "--report URL and --report-token-file PATH go together" in out
+
+
+def test_a_host_that_does_not_boot_with_systemd_gets_no_agent_unit(directory):
+    (directory / "converge.yaml").write_text("sim:\n  systemd: {running: false}\n")
+    code, out = converge("agent", "install", str(directory))
+    assert code == 1 and "does not boot with systemd" in out and "--root ROOT" in out
+    assert open_target(str(directory)).host.read_file(agent.unit_path(agent.UNIT)) is None

@@ -2,8 +2,8 @@
 service converge-agent.service that runs `converge watch DIR [--git-pull N] [--report URL
 --report-token-file PATH]` on the host, through the same path as every unit converge writes
 (resources/system/units.py): a candidate, `systemd-analyze verify`, install, enable. Enabling
-(and starting) happens only where converge manages what boots: under --root, or on a host whose
-running init is systemd; elsewhere the unit is written and left for its boot.
+(and starting) happens only where converge manages what boots: under --root (an image), or on a
+host whose running init is systemd; anywhere else the install is refused (nothing would run it).
 
 A second install with the same options changes nothing and says so; `agent uninstall` removes
 the unit. The report token stays in its file: the unit names the file, never the token."""
@@ -75,11 +75,15 @@ def _run(host: Host, steps: list[Step]) -> list[str]:
 def install(host: Host, content: str) -> Outcome:
     reads: dict[str, object] = {}
     boots = manages_boot(host, reads)  # type: ignore[arg-type]
+    if not boots:  # a unit nothing would ever start: the user would believe the host converges itself
+        raise ConvergeError(f"{host.name} does not boot with systemd (it is not the running init, and no --root "
+                            f"was given): {UNIT} would never run; install it where systemd runs, or into an image "
+                            "with --root ROOT")
     current = host.read_file(unit_path(UNIT))
-    enabled = unit_files(host, reads).get(UNIT) == "enabled" if boots else True  # type: ignore[arg-type]
+    enabled = unit_files(host, reads).get(UNIT) == "enabled"  # type: ignore[arg-type]
     if current == content and enabled:
         return Outcome(False, [f"{UNIT} is installed as asked: nothing to change"])
-    steps = install_unit_steps(host, UNIT, content, enable=boots)
+    steps = install_unit_steps(host, UNIT, content)
     if systemd_running(host):  # the live host: start the new agent (or restart it with its new options)
         steps.append(Step(argv=["systemctl", "restart", UNIT], note="run the agent now"))
     try:
@@ -88,9 +92,6 @@ def install(host: Host, content: str) -> Outcome:
         host.remove_file(steps[0].path)  # the candidate the verifier refused; the installed unit stays
         host.flush()
         raise
-    if not boots:
-        lines.append(f"not enabled: this host's init is not systemd (use --root for an image); "
-                     f"enable {UNIT} where it boots")
     return Outcome(True, lines)
 
 

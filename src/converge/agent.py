@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import ConvergeError
 from .hosts.base import Host
@@ -73,14 +74,14 @@ def _run(host: Host, steps: list[Step]) -> list[str]:
 
 
 def install(host: Host, content: str) -> Outcome:
-    reads: dict[str, object] = {}
-    boots = manages_boot(host, reads)  # type: ignore[arg-type]
+    reads: dict[str, Any] = {}
+    boots = manages_boot(host, reads)
     if not boots:  # a unit nothing would ever start: the user would believe the host converges itself
         raise ConvergeError(f"{host.name} does not boot with systemd (it is not the running init, and no --root "
                             f"was given): {UNIT} would never run; install it where systemd runs, or into an image "
                             "with --root ROOT")
     current = host.read_file(unit_path(UNIT))
-    enabled = unit_files(host, reads).get(UNIT) == "enabled"  # type: ignore[arg-type]
+    enabled = unit_files(host, reads).get(UNIT) == "enabled"
     if current == content and enabled:
         return Outcome(False, [f"{UNIT} is installed as asked: nothing to change"])
     steps = install_unit_steps(host, UNIT, content)
@@ -98,11 +99,11 @@ def install(host: Host, content: str) -> Outcome:
 def uninstall(host: Host) -> Outcome:
     if host.read_file(unit_path(UNIT)) is None:
         return Outcome(False, [f"{UNIT} is not installed: nothing to remove"])
-    reads: dict[str, object] = {}
+    reads: dict[str, Any] = {}
     steps = []
     if systemd_running(host):
         steps.append(Step(argv=["systemctl", "stop", UNIT], note="stop the agent"))
-    if manages_boot(host, reads):  # type: ignore[arg-type]
+    if manages_boot(host, reads):
         steps.append(Step(argv=systemctl(host, "disable", UNIT), note="no longer started at boot"))
     steps.append(Step(op="remove", path=unit_path(UNIT), note="the agent's unit"))
     if systemd_running(host):

@@ -31,7 +31,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("planner", ("converge.planner", "converge.adopt")),
     ("executor", ("converge.executor", "converge.engine", "converge.approvals", "converge.progress",
                   "converge.runs", "converge.scheduler")),
-    ("interfaces", ("converge.api", "converge.watch", "converge.cli", "converge.fleet")),
+    ("interfaces", ("converge.api", "converge.watch", "converge.cli", "converge.fleet", "converge.agent",
+                    "converge.status_push")),
 ]
 RANK = {prefix: rank for rank, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes}
 

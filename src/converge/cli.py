@@ -347,19 +347,38 @@ def watch_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def report_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Pull mode's status push (status_push.py), for `watch` and `agent install`."""
+    for option in reversed([
+            click.option("--report", metavar="URL", help="post a status after every reconcile to this converge serve"),
+            click.option("--report-token-file", type=click.Path(dir_okay=False), metavar="PATH",
+                         help="the file holding this host's agent token (never on the command line)"),
+            click.option("--report-as", metavar="NAME", help="this host's name in the fleet (default: its hostname)")]):
+        fn = option(fn)
+    return fn
+
+
 @main.command()
 @directory_arg
 @host_opt
 @root_opt
 @watch_options
+@report_options
 @reports_errors
-def watch(directory: str, host: str | None, root: str | None, watching: dict[str, Any]) -> None:
+def watch(directory: str, host: str | None, root: str | None, watching: dict[str, Any], report: str | None,
+          report_token_file: str | None, report_as: str | None) -> None:
     """Apply on save; hold destroys for `converge approve`; repair drift on resync."""
     import signal
     import threading
 
     from .watch import Watcher
 
+    if report or report_token_file:
+        from .status_push import StatusPusher
+
+        if not (report and report_token_file):
+            raise ConvergeError("--report URL and --report-token-file PATH go together")
+        watching["on_event"] = StatusPusher(report, report_token_file, report_as)
     target = _target(directory, host, root)
     click.echo(f"watching {target.directory} (debounce {watching['debounce_ms']} ms, resync "
                f"{watching['resync_s']:g} s); Ctrl-C stops", err=True)
@@ -483,6 +502,7 @@ def token() -> None:
 
 
 ROLE_CHOICE = click.Choice(["admin", "operator", "viewer"])
+TOKEN_ROLE_CHOICE = click.Choice(["admin", "operator", "viewer", "agent"])
 directory_opt = click.option("-C", "--directory", default=".", type=click.Path(file_okay=False))
 
 
@@ -493,12 +513,14 @@ def _account_name(name: str) -> None:
 
 @token.command("create")
 @click.argument("name")
-@click.option("--role", type=ROLE_CHOICE, default="viewer", show_default=True)
+@click.option("--role", type=TOKEN_ROLE_CHOICE, default="viewer", show_default=True)
+@click.option("--host", "for_host", metavar="HOST", help="an agent token's host: the one status it may post")
 @click.option("--expires", help="lifetime: 90m, 12h, 30d, 2w (default: until revoked)")
 @directory_opt
 @reports_errors
-def token_create(name: str, role: str, expires: str | None, directory: str) -> None:
-    """Create a token for NAME (replacing one of that name); it is printed once (only its hash is kept)."""
+def token_create(name: str, role: str, for_host: str | None, expires: str | None, directory: str) -> None:
+    """Create a token for NAME (replacing one of that name); it is printed once (only its hash is kept).
+    `--role agent --host HOST`: a pull-mode agent's token, which only posts HOST's status."""
     from .api.auth import create_token, parse_lifetime
 
     _account_name(name)
@@ -506,7 +528,7 @@ def token_create(name: str, role: str, expires: str | None, directory: str) -> N
         lifetime = parse_lifetime(expires) if expires is not None else None
     except ValueError as e:
         raise ConvergeError(str(e)) from None
-    click.echo(create_token(os.path.abspath(directory), name, role, lifetime=lifetime))
+    click.echo(create_token(os.path.abspath(directory), name, role, lifetime=lifetime, host=for_host))
 
 
 @token.command("list")
@@ -594,6 +616,51 @@ def api_user_remove(name: str, directory: str) -> None:
         raise ConvergeError(f"no API account named {name!r} (see `converge api-user list`)")
     ended = Sessions(directory, 0, 0).end_user(name)
     click.echo(f"removed API account {name}" + (f" and ended {ended} session(s)" if ended else ""))
+
+
+@main.group()
+def agent() -> None:
+    """Pull mode: a systemd service on the host that runs `converge watch` (agent.py)."""
+
+
+@agent.command("install")
+@directory_arg
+@host_opt
+@root_opt
+@click.option("--git-pull", type=float, metavar="SECONDS", help="fetch and fast-forward DIR this often")
+@report_options
+@reports_errors
+def agent_install(directory: str, host: str | None, root: str | None, git_pull: float | None, report: str | None,
+                  report_token_file: str | None, report_as: str | None) -> None:
+    """Install converge-agent.service: `converge watch DIR` on the host (enabled under --root or
+    where systemd is the running init)."""
+    from . import agent as agents
+
+    if report:
+        from .status_push import check_url
+
+        check_url(report)
+    target = _target(directory, host, root)
+    argv = agents.watch_argv(target.directory, target.host, git_pull, report, report_token_file, report_as)
+    outcome = agents.install(target.host, agents.render_unit(target.directory, argv))
+    for line in outcome.lines:
+        click.echo(line)
+    if outcome.changed:
+        click.echo(f"installed {agents.UNIT}")
+
+
+@agent.command("uninstall")
+@directory_arg
+@host_opt
+@root_opt
+@reports_errors
+def agent_uninstall(directory: str, host: str | None, root: str | None) -> None:
+    """Remove converge-agent.service (stopped and disabled first where systemd runs it)."""
+    from . import agent as agents
+
+    target = _target(directory, host, root)
+    for line in agents.uninstall(target.host).lines:
+        click.echo(line)
 
 
 @main.group()

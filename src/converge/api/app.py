@@ -21,7 +21,7 @@ from .. import web
 from ..config import load_config
 from ..errors import ConvergeError
 from ..resources import BY_KIND
-from . import approvals, fleet, hardware, health, history, login, permissions, routes, schedules, validate, websocket
+from . import approvals, fleet, hardware, health, history, host_status, login, permissions, routes, schedules, validate, websocket
 from .apiusers import store as account_store
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
@@ -129,6 +129,8 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/disks", {"GET": hardware.get_disks}),
         _methods(f"{base}/pools/types", {"GET": hardware.get_pool_types}),  # before /pools/{name}
         _methods(f"{base}/hosts", {"GET": fleet.get_hosts}),
+        _methods(f"{base}/hosts/{{name:str}}", {"GET": fleet.get_host}),
+        _methods(f"{base}/hosts/{{name:str}}/status", {"POST": host_status.post_status}),
         _methods(f"{base}/hosts/{{name:str}}/test", {"POST": fleet.post_host_test}),
         _methods(f"{base}/hosts/{{name:str}}/plan", {"GET": fleet.get_host_plan}),
         *[r for collection in collections() for r in _resource_routes(base, collection)],
@@ -150,7 +152,8 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
               "account": RateLimit(configured.account_logins_per_minute / 60.0, configured.account_logins_per_minute)}
     sessions = Sessions(service.directory, settings.access_token_minutes * 60.0, settings.refresh_token_days * 86400.0)
     accounts = account_store(service.directory)
-    guard = Middleware(Guard, store=TokenStore(service.directory), allowed=allowed_names(listen, allowed_hosts),
+    token_store = TokenStore(service.directory)
+    guard = Middleware(Guard, store=token_store, allowed=allowed_names(listen, allowed_hosts),
                        loopback=is_loopback(address or "127.0.0.1"), limits=limits, sessions=sessions,
                        accounts=accounts, clock=clock)
     # Our own errors are answered by the exception middleware; anything else (a bug) by the
@@ -158,7 +161,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
     route_list = [_whole_path(r) if isinstance(r, Route) else r for r in route_list]
     app = Starlette(routes=route_list, middleware=[guard],
                     exception_handlers={ApiError: handle, ConvergeError: handle, HTTPException: handle, Exception: handle})
-    app.state.service = service
+    app.state.service, app.state.token_store = service, token_store
     app.state.health = health.HealthCache()
     app.state.streams = routes.StreamSlots(streams_per_token)
     app.state.keepalive = keepalive

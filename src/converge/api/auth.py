@@ -13,6 +13,7 @@ import hmac
 import json
 import math
 import os
+import re
 import secrets
 import threading
 import time
@@ -28,7 +29,9 @@ from ..fsutil import STATE_DIR, atomic_write, state_dir
 from ..lock import file_lock
 from .jsonfile import JsonFile
 
-ROLES = ("admin", "operator", "viewer")
+ROLES = ("admin", "operator", "viewer")  # of tokens and API accounts
+AGENT = "agent"  # a token only: posts one host's status (its entry's `host`), nothing else
+TOKEN_ROLES = (*ROLES, AGENT)
 USED_EVERY = 60.0  # seconds: "last used" is written at most this often per token
 PREFIX = 8  # characters of a token kept in clear to find its entry ("cvg_" and 4 random ones)
 BOOTSTRAP = "admin"  # the token `converge serve` creates on a directory without a token store
@@ -68,12 +71,13 @@ def read_tokens(directory: str) -> dict[str, dict[str, Any]]:
         raise TokenStoreError(f"{path} is not a JSON object of tokens")
     for name, entry in data.items():
         try:
-            ok = entry["role"] in ROLES and bytes.fromhex(entry["salt"]) and bytes.fromhex(entry["hash"]) \
-                and isinstance(entry["prefix"], str)
+            ok = entry["role"] in TOKEN_ROLES and bytes.fromhex(entry["salt"]) and bytes.fromhex(entry["hash"]) \
+                and isinstance(entry["prefix"], str) and (entry["role"] != AGENT or isinstance(entry["host"], str))
         except (TypeError, KeyError, ValueError):
             ok = False
         if not ok:
-            raise TokenStoreError(f"{path}: token {name!r} is corrupt (role, salt, hash and prefix are needed)")
+            raise TokenStoreError(f"{path}: token {name!r} is corrupt (role, salt, hash and prefix are needed; "
+                                  "an agent token's host too)")
         try:
             expires_at(entry)
         except (TypeError, ValueError):
@@ -144,7 +148,8 @@ def list_tokens(directory: str) -> list[dict[str, Any]]:
     except ConvergeError:
         used = {}  # a broken usage file loses "last used", nothing else
     return [{"name": name, "role": entry["role"], "created": entry.get("created"), "expires": entry.get("expires"),
-             "last_used": used.get(name)} for name, entry in sorted(tokens.items())]
+             "last_used": used.get(name), **({"host": entry["host"]} if "host" in entry else {})}
+            for name, entry in sorted(tokens.items())]
 
 
 def has_store(directory: str) -> bool:
@@ -152,11 +157,18 @@ def has_store(directory: str) -> bool:
 
 
 def create_token(directory: str, name: str, role: str, bootstrap: bool = False, lifetime: float | None = None,
-                 now: float | None = None) -> str:
+                 now: float | None = None, host: str | None = None) -> str:
     """A new token for NAME (printed once; only its salted hash is stored), valid for `lifetime`
-    seconds from now, or until revoked."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    seconds from now, or until revoked. An agent token names the one host whose status it posts."""
+    if role not in TOKEN_ROLES:
+        raise ValueError(f"role must be one of {', '.join(TOKEN_ROLES)}")
+    if (role == AGENT) != (host is not None):
+        raise ValueError("an agent token needs --host HOST (the host whose status it posts); other roles take no --host")
+    if host is not None:
+        from ..fleet.inventory import NAME_PATTERN
+
+        if not re.fullmatch(NAME_PATTERN, host):
+            raise ValueError(f"--host {host!r}: a host name is letters, digits, '-', '_', '.' ({NAME_PATTERN})")
     now = time.time() if now is None else now
     with _changing(directory) as data:
         taken = {str(e["prefix"]) for n, e in data.items() if n != name}
@@ -170,6 +182,8 @@ def create_token(directory: str, name: str, role: str, bootstrap: bool = False, 
             data[name]["expires"] = iso(now + lifetime)
         if bootstrap:
             data[name]["bootstrap"] = True
+        if host is not None:
+            data[name]["host"] = host
     return token
 
 

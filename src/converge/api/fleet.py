@@ -1,6 +1,7 @@
 """The fleet in the API: `GET /api/v1/hosts` lists the inventory of converge.yaml (and its
 Ansible inventory), `POST /api/v1/hosts/NAME/test` tests the connection to one host: reachable,
 its key known, converge's required tools present (and which kinds' tools it has);
+`GET /api/v1/hosts/NAME` is one host, with the last status its pull-mode agent posted;
 `GET /api/v1/hosts/NAME/plan` is that host's plan (its manifest directories, its vars)."""
 
 from __future__ import annotations
@@ -16,23 +17,36 @@ from starlette.responses import JSONResponse, Response
 
 from ..config import load_fleet
 from ..errors import ConvergeError
+from . import host_status
 from .errors import ApiError
 from .routes import authorize, service
 
 REQUIRED = ("sh", "env", "tar", "mktemp", "mv")  # what converge itself runs on a remote host
 
 
-def _listing(directory: str) -> list[dict[str, Any]]:
+def _listing(directory: str, now: float | None = None) -> list[dict[str, Any]]:
     _, hosts = load_fleet(directory)
+    reported = host_status.statuses(directory, now)  # pull-mode agents' last reports (host_status.py)
     return [{"name": h.name, "address": h.address, "groups": sorted(h.groups), "tags": h.tags, "root": h.root,
-             "manifests": [os.path.relpath(m, directory) for m in h.manifests], "source": h.source}
+             "manifests": [os.path.relpath(m, directory) for m in h.manifests], "source": h.source,
+             "status": reported.get(h.name)}
             for h in (hosts[n] for n in sorted(hosts))]
 
 
 async def get_hosts(request: Request) -> Response:
     authorize(request, write=False)
-    hosts = await run_in_threadpool(_listing, service(request).directory)
+    hosts = await run_in_threadpool(_listing, service(request).directory, request.app.state.clock())
     return JSONResponse({"hosts": hosts, "total": len(hosts)})
+
+
+async def get_host(request: Request) -> Response:
+    authorize(request, write=False)
+    name = request.path_params["name"]
+    hosts = await run_in_threadpool(_listing, service(request).directory, request.app.state.clock())
+    found = [h for h in hosts if h["name"] == name]
+    if not found:
+        raise ApiError(404, f"no host {name!r} in the inventory (hosts: {', '.join(h['name'] for h in hosts) or 'none'})")
+    return JSONResponse(found[0])
 
 
 def connection_test(directory: str, name: str) -> dict[str, Any]:
@@ -102,7 +116,9 @@ def openapi_paths(responses: Any, json_of: Any, read: tuple[int, ...], write: tu
     host = {"type": "object", "required": ["name", "address"], "properties": {
         "name": {"type": "string"}, "address": {"type": "string"}, "groups": {"type": "array", "items": {"type": "string"}},
         "tags": {"type": "array", "items": {"type": "string"}}, "root": {"type": ["string", "null"]},
-        "manifests": {"type": "array", "items": {"type": "string"}}, "source": {"type": "string"}}}
+        "manifests": {"type": "array", "items": {"type": "string"}}, "source": {"type": "string"},
+        "status": {"oneOf": [{"type": "null"}, host_status.STORED_SCHEMA],
+                   "description": "the last status its agent posted (POST /hosts/NAME/status), with its age"}}}
     test = {"type": "object", "required": ["name", "reachable", "ok"], "properties": {
         "name": {"type": "string"}, "address": {"type": "string"}, "reachable": {"type": "boolean"},
         "key_known": {"type": ["boolean", "null"]}, "ok": {"type": "boolean"},
@@ -117,6 +133,9 @@ def openapi_paths(responses: Any, json_of: Any, read: tuple[int, ...], write: tu
                                                                           "properties": {"hosts": {"type": "array", "items": host},
                                                                                          "total": {"type": "integer"}}})},
                                                          (*read, 409, 422))}},
+        "/api/v1/hosts/{name}": {"parameters": [name], "get": {
+            "summary": "one host of the inventory, with the last status its agent posted",
+            "responses": responses({"200": json_of(host)}, (*read, 404, 409, 422))}},
         "/api/v1/hosts/{name}/plan": {"parameters": [name], "get": {
             "summary": "that host's plan (see docs/plan-json.md); an unreachable host is a 409",
             "responses": responses({"200": json_of({"type": "object"})}, (*read, 404, 409, 422))}},

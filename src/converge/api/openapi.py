@@ -16,7 +16,7 @@ from typing import Any
 from ..resources import BY_KIND, KINDS
 from ..schema import manifest_schema
 from ..types import MAX_NAME
-from . import fleet, history, listing, schedules, validate, websocket
+from . import fleet, history, host_status, listing, schedules, validate, websocket
 from .apiusers import MAX_PASSWORD
 from .apiusers import NAME as ACCOUNT_NAME
 from .permissions import ROLES
@@ -146,10 +146,11 @@ def _common_schemas() -> dict[str, Any]:
                                      "expires_in": {"type": "integer", "minimum": 0, "description": "seconds"},
                                      "role": {"enum": list(ROLES)}, "username": text}},
         "Me": {"type": "object", "required": ["name", "role", "expires"],
-               "properties": {"name": text, "role": {"enum": [*ROLES, "anonymous"]},
+               "properties": {"name": text, "role": {"enum": [*ROLES, "agent", "anonymous"]},
                               "expires": {"type": ["string", "null"], "format": "date-time"}}},
         "TokenInfo": {"type": "object", "required": ["name", "role", "created", "expires", "last_used"],
-                      "properties": {"name": text, "role": {"enum": list(ROLES)},
+                      "properties": {"name": text, "role": {"enum": [*ROLES, "agent"]},
+                                     "host": {"type": "string", "description": "an agent token's host"},
                                      **{k: {"type": ["string", "null"], "format": "date-time"}
                                         for k in ("created", "expires", "last_used")}}},
         "Health": {"type": "object", "required": ["status", "reasons"], "properties": {
@@ -243,6 +244,7 @@ def _document(kinds: tuple[str, ...]) -> dict[str, Any]:
     paths.update(schedules.openapi_paths(_responses, _json, READ))
     paths.update(validate.openapi_paths(paths["/api/v1/manifests/{path}"]["parameters"][0], _responses, _json, WRITE))
     paths.update(fleet.openapi_paths(_responses, _json, READ, WRITE))
+    paths.update(host_status.openapi_paths(_responses, _json, WRITE))
     for path, ops in paths.items():
         for method, op in ops.items():
             if method != "parameters":

@@ -4,7 +4,10 @@ stamps, plan and apply), admin (everything: resources, manifests, tokens, approv
 A handler says the least role it needs with `@needs(ROLE)` (or a function of the request, for
 routes whose actions differ); a handler that says nothing needs viewer to read (GET/HEAD) and
 admin for anything else, so a new write route is admin-only until it says otherwise. The check
-runs once, where the app dispatches to the handler (app._methods)."""
+runs once, where the app dispatches to the handler (app._methods).
+
+An agent token (auth.AGENT) reaches no role: only a handler declared `@needs(AGENT)` takes it
+(and admin), and that handler checks the host the token is for (host_status.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from .errors import ApiError
 ROLES = ("viewer", "operator", "admin")
 PUBLIC = "public"  # no token needed (login, refresh)
 # anonymous: a loopback read while only the bootstrap token exists (guard.Guard); reads only
-RANK = {"anonymous": 0, "viewer": 0, "operator": 1, "admin": 2}
+RANK = {"agent": -1, "anonymous": 0, "viewer": 0, "operator": 1, "admin": 2}
+AGENT = "agent"
 READS = frozenset({"GET", "HEAD"})
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -27,7 +31,7 @@ Needed = str | Callable[[Request], str]
 
 def needs(role: Needed) -> Callable[[Handler], Handler]:
     """Declare the least role a handler needs (a role, PUBLIC, or a function of the request)."""
-    if isinstance(role, str) and role not in (*ROLES, PUBLIC):
+    if isinstance(role, str) and role not in (*ROLES, PUBLIC, AGENT):
         raise ValueError(f"unknown role {role!r}")
 
     def mark(handler: Handler) -> Handler:
@@ -45,6 +49,8 @@ def needed(handler: Any, request: Request) -> str:
 
 
 def allows(role: str, least: str) -> bool:
+    if least == AGENT:
+        return role in (AGENT, "admin")
     return least == PUBLIC or RANK.get(role, -1) >= RANK[least]
 
 

@@ -32,6 +32,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..resources import BY_KIND
+from . import permissions
 from .errors import ApiError, error_response
 
 PATH = "/api/v1/ws"
@@ -144,6 +145,8 @@ async def endpoint(ws: WebSocket) -> None:
     try:
         guard.check_host(ws, write=True)  # a browser sends Origin with every handshake: a foreign page gets nothing
         identity, first = await authenticate(ws)
+        if not permissions.allows(identity.role, "viewer"):  # an agent token posts its status, reads nothing
+            raise ApiError(403, f"{identity.name} has role {identity.role}: the event stream needs viewer")
         if not slots.acquire(identity.name):
             raise ApiError(429, f"{identity.name} has {slots.limit} event streams open already; close one first",
                            headers={"Retry-After": "5"})

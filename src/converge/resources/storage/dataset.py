@@ -6,7 +6,7 @@ from typing import Any
 
 from ...errors import PlanError
 from ...model import Change, FieldDiff, Observed, Ref, Step
-from ..base import Context, Kind, KindAction, record_managed
+from ..base import Context, Joint, Kind, KindAction, record_managed
 from . import btrfs_driver, dataset_owner, zfs_driver
 from .common import pool_driver, specs_of
 from .specs import CREATE_ONLY_PROPERTIES, DATASET_NAME, DatasetSpec
@@ -107,5 +107,5 @@ class DatasetKind(Kind[DatasetSpec]):
             refs.append(Ref(kind="group", name=spec.group))
         return refs
 
-    def finalize(self, changes: list[Change], ctx: Context) -> None:
-        btrfs_driver.one_quota_enable(changes)
+    def joints(self, changes: list[Change], ctx: Context) -> list[Joint]:
+        return btrfs_driver.quota_joints(changes, ctx)

@@ -84,7 +84,20 @@ def _options(argv: list[str], with_value: str, flags: str) -> tuple[dict[str, st
     return opts, rest
 
 
+OptionsTool = Callable[[Any, dict[str, str], list[str], str | None], Result]
 AccountTool = Callable[[Any, dict[str, str], str, "Db", str | None], Result]
+
+
+def options_tool(tool_name: str, with_value: str, flags: str) -> Callable[[OptionsTool], OptionsTool]:
+    """Registers a tool that takes short options: the function gets (host, options, the other
+    words, input); an option the tool does not know is refused for it (exit 2)."""
+    def register(fn: OptionsTool) -> OptionsTool:
+        @tool(tool_name)
+        def run(host: Any, argv: list[str], input: str | None) -> Result:
+            parsed = _options(argv, with_value, flags)
+            return fail(parsed, 2) if isinstance(parsed, str) else fn(host, parsed[0], parsed[1], input)
+        return fn
+    return register
 
 
 def name_tool(tool_name: str, with_value: str, flags: str, kind: str = "user",
@@ -92,12 +105,8 @@ def name_tool(tool_name: str, with_value: str, flags: str, kind: str = "user",
     """Registers `TOOL [options] NAME`: the function gets (host, options, the one NAME, the account
     files, input), or the tool's refusal is returned for it."""
     def register(fn: AccountTool) -> AccountTool:
-        @tool(tool_name)
-        def run(host: Any, argv: list[str], input: str | None) -> Result:
-            parsed = _options(argv, with_value, flags)
-            if isinstance(parsed, str):
-                return fail(parsed, 2)
-            opts, rest = parsed
+        @options_tool(tool_name, with_value, flags)
+        def run(host: Any, opts: dict[str, str], rest: list[str], input: str | None) -> Result:
             if len(rest) != 1:
                 return fail(f"Usage: {tool_name} [options] {kind.upper()}", 2)
             db = Db(host)
@@ -278,11 +287,8 @@ def userdel(host: Any, opts: dict[str, str], name: str, db: Db, input: str | Non
     return Result(0)
 
 
-@tool("chpasswd")
-def chpasswd(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _options(argv, "Rcs", "em")
-    if isinstance(parsed, str):
-        return fail(parsed, 2)
+@options_tool("chpasswd", "Rcs", "em")
+def chpasswd(host: Any, opts: dict[str, str], rest: list[str], input: str | None) -> Result:
     db = Db(host)
     errors = []
     for n, line in enumerate((input or "").splitlines(), 1):
@@ -292,7 +298,7 @@ def chpasswd(host: Any, argv: list[str], input: str | None) -> Result:
         elif name not in db.shadow or name not in db.passwd:
             errors.append(f"chpasswd: line {n}: user '{name}' does not exist")
         else:
-            db.shadow[name].hash = password if "e" in parsed[0] else crypt_hash(password)
+            db.shadow[name].hash = password if "e" in opts else crypt_hash(password)
             db.shadow[name].rest[0] = _days()
     if errors:
         return fail("\n".join(errors) + "\nchpasswd: error detected, changes ignored")

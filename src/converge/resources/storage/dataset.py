@@ -8,7 +8,7 @@ from ...errors import PlanError
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ..base import Context, Joint, Kind, KindAction, record_managed
 from . import btrfs_driver, dataset_owner, zfs_driver
-from .common import pool_driver, specs_of
+from .common import pool_driver, read_drivers, specs_of
 from .specs import CREATE_ONLY_PROPERTIES, DATASET_NAME, DatasetSpec
 
 
@@ -24,11 +24,7 @@ class DatasetKind(Kind[DatasetSpec]):
     tools = ()  # zfs or btrfs: read() asks the host for each driver's tool itself
 
     def read(self, ctx: Context) -> dict[str, Observed]:
-        out: dict[str, Observed] = {}
-        if ctx.host.has("btrfs"):
-            out.update(btrfs_driver.read_subvolumes(ctx, "dataset"))
-        if ctx.host.has("zfs"):
-            out.update(zfs_driver.read_datasets(ctx))
+        out = read_drivers(ctx, lambda c: btrfs_driver.read_subvolumes(c, "dataset"), zfs_driver.read_datasets)
         dataset_owner.read(out, ctx)
         return out
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from converge.model import Facts, FieldDiff, Step
+from converge.model import Action, Change, Facts, FieldDiff, Step
 from converge.resources import BY_KIND
 from converge.resources.base import Context
 
@@ -53,16 +53,19 @@ def plan(ctx: Context) -> list[Step]:
                 steps += k.delete(name, obs, ctx)
     for kind in ORDER:
         k = BY_KIND[kind]
+        changes: list[Change] = []
         for name, spec in sorted(ctx.desired.get(kind, {}).items()):
             obs = ctx.facts.of(kind).get(name)
             if obs is None:
-                steps += k.create(name, spec, ctx)
+                changes.append(Change(ref=k.ref(name), action=Action.CREATE, steps=k.create(name, spec, ctx)))
                 continue
             found = diffs(spec.declared(), obs.spec)
             if any(d.path in k.create_only for d in found):
-                steps += k.replace(name, spec, obs, ctx)
+                changes.append(Change(ref=k.ref(name), action=Action.REPLACE, steps=k.replace(name, spec, obs, ctx)))
             elif found or not obs.managed:
-                steps += k.update(name, spec, obs, found, ctx)
+                changes.append(Change(ref=k.ref(name), action=Action.UPDATE, steps=k.update(name, spec, obs, found, ctx)))
+        # what the kind's changes share (a btrfs filesystem's one `quota enable`) runs before them, as planned
+        steps += [s for joint in k.joints(changes, ctx) for s in joint.steps] + [s for c in changes for s in c.steps]
     return steps
 
 

@@ -42,9 +42,10 @@ def test_btrfs_pool_datasets_snapshot(loops, tmp_path):
         ["btrfs", "device", "scan", l1, l2], ["mkdir", "-p", mnt], ["mount", "-t", "btrfs", l1, mnt],
         ["systemd-analyze", "verify", str(root / f"var/lib/converge/unit-candidates/srv-{name}.mount")],
         ["systemctl", f"--root={root}", "enable", f"srv-{name}.mount"],
+        ["btrfs", "quota", "enable", mnt],  # the filesystem's quota joint, before the changes it is for
         ["btrfs", "subvolume", "create", f"{mnt}/media"],
         ["btrfs", "property", "set", f"{mnt}/media", "compression", "zstd"],
-        ["btrfs", "quota", "enable", mnt], ["btrfs", "qgroup", "limit", str(64 << 20), f"{mnt}/media"],
+        ["btrfs", "qgroup", "limit", str(64 << 20), f"{mnt}/media"],
         ["btrfs", "subvolume", "create", f"{mnt}/media/music"], ["btrfs", "subvolume", "create", f"{mnt}/old"],
         ["mkdir", "-p", f"{mnt}/media/.snapshots"],
         ["btrfs", "subvolume", "snapshot", "-r", f"{mnt}/media", f"{mnt}/media/.snapshots/s1"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ...formats import accounts as fmt
@@ -83,19 +84,53 @@ def _options(argv: list[str], with_value: str, flags: str) -> tuple[dict[str, st
     return opts, rest
 
 
-def _one_name(host: Any, argv: list[str], with_value: str, flags: str, kind: str = "user",
-              must_exist: bool = False) -> tuple[dict[str, str], str, Db] | Result:
-    """(options, the one NAME, the account files) of `TOOL [options] NAME`, or the tool's refusal."""
-    tool_name, parsed = argv[0].rsplit("/", 1)[-1], _options(argv, with_value, flags)
-    if isinstance(parsed, str):
-        return fail(parsed, 2)
-    opts, rest = parsed
-    if len(rest) != 1:
-        return fail(f"Usage: {tool_name} [options] {kind.upper()}", 2)
-    db = Db(host)
-    if must_exist and rest[0] not in (db.passwd if kind == "user" else db.group):
-        return fail(f"{tool_name}: {kind} '{rest[0]}' does not exist", 6)
-    return opts, rest[0], db
+OptionsTool = Callable[[Any, dict[str, str], list[str], str | None], Result]
+AccountTool = Callable[[Any, dict[str, str], str, "Db", str | None], Result]
+
+
+def options_tool(tool_name: str, with_value: str, flags: str) -> Callable[[OptionsTool], OptionsTool]:
+    """Registers a tool that takes short options: the function gets (host, options, the other
+    words, input); an option the tool does not know is refused for it (exit 2)."""
+    def register(fn: OptionsTool) -> OptionsTool:
+        @tool(tool_name)
+        def run(host: Any, argv: list[str], input: str | None) -> Result:
+            parsed = _options(argv, with_value, flags)
+            return fail(parsed, 2) if isinstance(parsed, str) else fn(host, parsed[0], parsed[1], input)
+        return fn
+    return register
+
+
+def name_tool(tool_name: str, with_value: str, flags: str, kind: str = "user",
+              must_exist: bool = False) -> Callable[[AccountTool], AccountTool]:
+    """Registers `TOOL [options] NAME`: the function gets (host, options, the one NAME, the account
+    files, input), or the tool's refusal is returned for it."""
+    def register(fn: AccountTool) -> AccountTool:
+        @options_tool(tool_name, with_value, flags)
+        def run(host: Any, opts: dict[str, str], rest: list[str], input: str | None) -> Result:
+            if len(rest) != 1:
+                return fail(f"Usage: {tool_name} [options] {kind.upper()}", 2)
+            db = Db(host)
+            if must_exist and rest[0] not in (db.passwd if kind == "user" else db.group):
+                return fail(f"{tool_name}: {kind} '{rest[0]}' does not exist", 6)
+            return fn(host, opts, rest[0], db, input)
+        return fn
+    return register
+
+
+def _id_refused(tool_name: str, kind: str, value: str | None, used: set[int], taken: str) -> Result | None:
+    """The refusal of an -u/-g id that is not a number (3) or already used (4; `taken` is the tool's text)."""
+    if value is None:
+        return None
+    if not value.isdigit():
+        return fail(f"{tool_name}: invalid {kind} ID '{value}'", 3)
+    return fail(f"{tool_name}: " + taken.format(value), 4) if int(value) in used else None
+
+
+def _members(db: Db, listed: str) -> list[str] | str:
+    """The users of a `-U a,b` list, or the refusal of the first unknown one."""
+    members = [m for m in listed.split(",") if m]
+    unknown = next((m for m in members if m not in db.passwd), None)
+    return f"Invalid member username {unknown}" if unknown else members
 
 
 def _days() -> str:
@@ -115,62 +150,46 @@ def getent(host: Any, argv: list[str], input: str | None) -> Result:
     return Result(0, fmt.render(entries))
 
 
-@tool("groupadd")
-def groupadd(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name(host, argv, "gRUKp", "for", "group")
-    if isinstance(parsed, Result):
-        return parsed
-    opts, name, db = parsed
+@name_tool("groupadd", "gRUKp", "for", "group")
+def groupadd(host: Any, opts: dict[str, str], name: str, db: Db, input: str | None) -> Result:
     if not NAME.fullmatch(name):
         return fail(f"groupadd: '{name}' is not a valid group name", 3)
     if name in db.group:
         return fail(f"groupadd: group '{name}' already exists", 9)
     used = {g.gid for g in db.group.values()}
-    if "g" in opts and (not opts["g"].isdigit() or int(opts["g"]) in used):
-        return fail(f"groupadd: GID '{opts['g']}' already exists" if opts["g"].isdigit()
-                    else f"groupadd: invalid group ID '{opts['g']}'", 4 if opts["g"].isdigit() else 3)
-    members = [m for m in opts.get("U", "").split(",") if m]
-    for m in members:
-        if m not in db.passwd:
-            return fail(f"groupadd: Invalid member username {m}", 3)
+    refused = _id_refused("groupadd", "group", opts.get("g"), used, "GID '{}' already exists")
+    members = _members(db, opts.get("U", ""))
+    if refused or isinstance(members, str):
+        return refused or fail(f"groupadd: {members}", 3)
     gid = db.free_id(used, int(opts["g"]) if "g" in opts else None)
     db.group[name] = fmt.GroupEntry(name, gid, members)
     db.save()
     return Result(0)
 
 
-@tool("groupmod")
-def groupmod(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name(host, argv, "gnRUpP", "ao", "group", must_exist=True)
-    if isinstance(parsed, Result):
-        return parsed
-    opts, name, db = parsed
+@name_tool("groupmod", "gnRUpP", "ao", "group", must_exist=True)
+def groupmod(host: Any, opts: dict[str, str], name: str, db: Db, input: str | None) -> Result:
     entry = db.group[name]
+    refused = _id_refused("groupmod", "group", opts.get("g"),
+                          {g.gid for g in db.group.values() if g.name != name}, "GID '{}' already exists")
+    if refused:
+        return refused
     if "g" in opts:
-        if not opts["g"].isdigit():
-            return fail(f"groupmod: invalid group ID '{opts['g']}'", 3)
-        if any(g.gid == int(opts["g"]) and g.name != name for g in db.group.values()):
-            return fail(f"groupmod: GID '{opts['g']}' already exists", 4)
         old, entry.gid = entry.gid, int(opts["g"])
         for p in db.passwd.values():  # the primary group of its users follows, as groupmod does
             if p.gid == old:
                 p.gid = entry.gid
     if "U" in opts:
-        members = [m for m in opts["U"].split(",") if m]
-        for m in members:
-            if m not in db.passwd:
-                return fail(f"groupmod: Invalid member username {m}", 3)
+        members = _members(db, opts["U"])
+        if isinstance(members, str):
+            return fail(f"groupmod: {members}", 3)
         entry.members = sorted(set(entry.members) | set(members)) if "a" in opts else members
     db.save()
     return Result(0)
 
 
-@tool("groupdel")
-def groupdel(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name(host, argv, "RP", "f", "group", must_exist=True)
-    if isinstance(parsed, Result):
-        return parsed
-    opts, name, db = parsed
+@name_tool("groupdel", "RP", "f", "group", must_exist=True)
+def groupdel(host: Any, opts: dict[str, str], name: str, db: Db, input: str | None) -> Result:
     user = next((p.name for p in db.passwd.values() if p.gid == db.group[name].gid), None)
     if user and "f" not in opts:
         return fail(f"groupdel: cannot remove the primary group of user '{user}'", 8)
@@ -193,21 +212,15 @@ def _set_groups(db: Db, name: str, groups: list[str]) -> None:
         g.members = [m for m in g.members if m != name] + ([name] if g.name in groups else [])
 
 
-@tool("useradd")
-def useradd(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name(host, argv, "ugGsdcRePfkKbp", "mMUNro")
-    if isinstance(parsed, Result):
-        return parsed
-    opts, name, db = parsed
+@name_tool("useradd", "ugGsdcRePfkKbp", "mMUNro")
+def useradd(host: Any, opts: dict[str, str], name: str, db: Db, input: str | None) -> Result:
     if not NAME.fullmatch(name) or name.isdigit():
         return fail(f"useradd: invalid user name '{name}': use --badname to ignore", 3)
     if name in db.passwd:
         return fail(f"useradd: user '{name}' already exists", 9)
     uids = {p.uid for p in db.passwd.values()}
-    if "u" in opts and (not opts["u"].isdigit() or int(opts["u"]) in uids):
-        return fail(f"useradd: UID {opts['u']} is not unique" if opts["u"].isdigit()
-                    else f"useradd: invalid user ID '{opts['u']}'", 4 if opts["u"].isdigit() else 3)
-    refused = _check_groups(db, "useradd", opts)
+    refused = (_id_refused("useradd", "user", opts.get("u"), uids, "UID {} is not unique")
+               or _check_groups(db, "useradd", opts))
     if refused:
         return refused
     uid = db.free_id(uids, int(opts["u"]) if "u" in opts else None)
@@ -230,19 +243,12 @@ def useradd(host: Any, argv: list[str], input: str | None) -> Result:
     return Result(0)
 
 
-@tool("usermod")
-def usermod(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name(host, argv, "ugGsdcRPlpef", "mLUaov", must_exist=True)
-    if isinstance(parsed, Result):
-        return parsed
-    opts, name, db = parsed
+@name_tool("usermod", "ugGsdcRPlpef", "mLUaov", must_exist=True)
+def usermod(host: Any, opts: dict[str, str], name: str, db: Db, input: str | None) -> Result:
     entry = db.passwd[name]
-    if "u" in opts:
-        if not opts["u"].isdigit():
-            return fail(f"usermod: invalid user ID '{opts['u']}'", 3)
-        if any(p.uid == int(opts["u"]) and p.name != name for p in db.passwd.values()):
-            return fail(f"usermod: UID '{opts['u']}' already exists", 4)
-    refused = _check_groups(db, "usermod", opts)
+    refused = (_id_refused("usermod", "user", opts.get("u"),
+                           {p.uid for p in db.passwd.values() if p.name != name}, "UID '{}' already exists")
+               or _check_groups(db, "usermod", opts))
     if refused:
         return refused
     if "u" in opts:
@@ -269,12 +275,8 @@ def usermod(host: Any, argv: list[str], input: str | None) -> Result:
     return Result(0)
 
 
-@tool("userdel")
-def userdel(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _one_name(host, argv, "RP", "frZ", must_exist=True)
-    if isinstance(parsed, Result):
-        return parsed
-    _, name, db = parsed
+@name_tool("userdel", "RP", "frZ", must_exist=True)
+def userdel(host: Any, opts: dict[str, str], name: str, db: Db, input: str | None) -> Result:
     gid = db.passwd.pop(name).gid
     db.shadow.pop(name, None)
     _set_groups(db, name, [])
@@ -285,11 +287,8 @@ def userdel(host: Any, argv: list[str], input: str | None) -> Result:
     return Result(0)
 
 
-@tool("chpasswd")
-def chpasswd(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _options(argv, "Rcs", "em")
-    if isinstance(parsed, str):
-        return fail(parsed, 2)
+@options_tool("chpasswd", "Rcs", "em")
+def chpasswd(host: Any, opts: dict[str, str], rest: list[str], input: str | None) -> Result:
     db = Db(host)
     errors = []
     for n, line in enumerate((input or "").splitlines(), 1):
@@ -299,7 +298,7 @@ def chpasswd(host: Any, argv: list[str], input: str | None) -> Result:
         elif name not in db.shadow or name not in db.passwd:
             errors.append(f"chpasswd: line {n}: user '{name}' does not exist")
         else:
-            db.shadow[name].hash = password if "e" in parsed[0] else crypt_hash(password)
+            db.shadow[name].hash = password if "e" in opts else crypt_hash(password)
             db.shadow[name].rest[0] = _days()
     if errors:
         return fail("\n".join(errors) + "\nchpasswd: error detected, changes ignored")

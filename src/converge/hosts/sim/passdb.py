@@ -11,8 +11,8 @@ from typing import Any
 from ...formats import accounts as fmt
 from ...formats.passwords import nt_hash
 from ..base import Result
-from . import fail, tool
-from .accounts import Db, _options
+from . import fail
+from .accounts import Db, options_tool
 
 PASSDB = "/var/lib/samba/private/smbpasswd"
 
@@ -26,12 +26,8 @@ def _save_passdb(host: Any, entries: dict[str, fmt.SmbPasswdEntry]) -> None:
     host.changed()
 
 
-@tool("smbpasswd")
-def smbpasswd(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _options(argv, "cUr", "saxdenD")
-    if isinstance(parsed, str):
-        return fail(parsed, 2)
-    opts, rest = parsed
+@options_tool("smbpasswd", "cUr", "saxdenD")
+def smbpasswd(host: Any, opts: dict[str, str], rest: list[str], input: str | None) -> Result:
     if len(rest) != 1:
         return fail("When run by root:\n    smbpasswd [options] [username]")
     name = rest[0]
@@ -61,12 +57,8 @@ def smbpasswd(host: Any, argv: list[str], input: str | None) -> Result:
     return Result(0, f"Added user {name}.\n" if "a" in opts else "")
 
 
-@tool("pdbedit")
-def pdbedit(host: Any, argv: list[str], input: str | None) -> Result:
-    parsed = _options(argv, "suU", "Lwvx")
-    if isinstance(parsed, str):
-        return fail(parsed, 2)
-    opts, _ = parsed
+@options_tool("pdbedit", "suU", "Lwvx")
+def pdbedit(host: Any, opts: dict[str, str], rest: list[str], input: str | None) -> Result:
     entries = _passdb(host)
     if "x" in opts:
         name = opts.get("u", "")

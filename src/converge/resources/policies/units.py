@@ -1,9 +1,9 @@
 """systemd units that run converge on a schedule, without a resident converge: one
 `<stem>.timer` + `<stem>.service` pair per scheduled resource, calling `converge run REF -C DIR`.
 
-Install steps: write both units as candidates, check them with `systemd-analyze verify` (a failing
-verify fails the apply with the verifier's message and leaves the installed units as they were),
-then write them in place and enable the timer (`systemctl --root=ROOT enable` under --root)."""
+Install steps: system/units.py's verified install of both units (candidates checked with
+`systemd-analyze verify`; a failing verify fails the apply with the verifier's message and leaves
+the installed units as they were), then enable the timer (`systemctl --root=ROOT enable` under --root)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from ...hosts.base import Host
 from ...model import Observed, Ref, Step
 from ...rendering import render
 from ..base import Context
+from ..system.units import InstallNotes, verified_install_steps
 
 UNIT_DIR = "/etc/systemd/system"
 CANDIDATE_DIR = "/var/lib/converge/units"  # candidates checked by systemd-analyze before install
 MARKER = "# converge-spec: "
+INSTALL_NOTES = InstallNotes(candidate="candidate {what} unit", verify="check the units before installing them",
+                             install="install the {what} unit", drop="candidate checked")
 
 
 def unit_paths(stem: str, directory: str = UNIT_DIR) -> tuple[str, str]:
@@ -108,16 +111,8 @@ def observed(spec: dict[str, Any], enabled: bool, text: str, rendered: tuple[str
 
 
 def install_steps(stem: str, timer: str, service: str, host: Host) -> list[Step]:
-    cand_timer, cand_service = unit_paths(stem, CANDIDATE_DIR)
-    timer_path, service_path = unit_paths(stem)
-    steps = [Step(op="write", path=cand_service, content=service, note="candidate service unit"),
-             Step(op="write", path=cand_timer, content=timer, note="candidate timer unit"),
-             Step(argv=["systemd-analyze", "verify", host.path(cand_service), host.path(cand_timer)],
-                  note="check the units before installing them"),
-             Step(op="write", path=service_path, content=service, note="install the service unit"),
-             Step(op="write", path=timer_path, content=timer, note="install the timer unit"),
-             Step(op="remove", path=cand_service, note="candidate checked"),
-             Step(op="remove", path=cand_timer, note="candidate checked")]
+    steps = verified_install_steps(host, {f"{stem}.service": service, f"{stem}.timer": timer}, CANDIDATE_DIR,
+                                   INSTALL_NOTES)
     if host.path("/") == "/":
         steps.append(Step(argv=_systemctl(host, "daemon-reload"), note="systemd reads the new units"))
         return steps + [Step(argv=_systemctl(host, "enable", "--now", f"{stem}.timer"), note="start the timer")]

@@ -4,7 +4,10 @@ and one config file per kind (its shared file) that all of the kind's changes ar
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from ...errors import PlanError
 from ...model import Action, Change, Ref
@@ -26,6 +29,9 @@ def check_share_path(value: str) -> str:
     if not DATASET_NAME.fullmatch(value):
         raise ValueError(f"path {value!r} is neither an absolute path nor a dataset name (pool/path)")
     return value
+
+
+SharePath = Annotated[str, AfterValidator(check_share_path)]
 
 
 def path_dependency(path: str) -> list[Ref]:
@@ -111,3 +117,13 @@ def final_specs(kind: Any, changes: list[Change], ctx: Any) -> tuple[dict[str, A
             specs[name] = declared[name] if name in declared else kind.spec.model_validate(change.after or {})
             touched.add(name)
     return specs, touched
+
+
+def final_shares(kind: Any, label: str, changes: list[Change], ctx: Any,
+                 order: Callable[[str], Any] = str) -> list[tuple[str, Any, str]]:
+    """(name, spec, resolved path) of every share the kind's file will hold once `changes` are
+    applied, the paths the changes touch checked first (`check_paths`), sorted by `order` of the name."""
+    specs, touched = final_specs(kind, changes, ctx)
+    resolved = check_paths(label, {n: specs[n].path for n in touched}, ctx)
+    return [(name, specs[name], resolved.get(name) or resolve_share_path(specs[name].path, ctx))
+            for name in sorted(specs, key=order)]

@@ -16,14 +16,7 @@ from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
 from ...types import Network, OnOff
 from ..base import Context, Joint, Kind, Spec, file_joint
-from .common import (
-    check_paths,
-    check_share_path,
-    final_specs,
-    path_dependency,
-    resolve_share_path,
-    unroot,
-)
+from .common import SharePath, final_shares, path_dependency, resolve_share_path, unroot
 
 log = get_logger(__name__)
 DEFAULT_EXPORTS = "/etc/exports.d/converge.exports"
@@ -76,14 +69,9 @@ class NfsClient(BaseModel):
 
 
 class NfsExportSpec(Spec):
-    path: str
+    path: SharePath
     clients: list[NfsClient] = Field(min_length=1, description="in order: the first matching client wins")
     enabled: OnOff | None = None
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        return check_share_path(v)
 
     @model_validator(mode="after")
     def _distinct_clients(self) -> "NfsExportSpec":
@@ -177,18 +165,15 @@ class NfsKind(Kind[NfsExportSpec]):
     def joints(self, changes: list[Change], ctx: Context) -> list[Joint]:
         """The exports file with every change applied, written once, then `exportfs -ra`."""
         host = ctx.host
-        specs, touched = final_specs(self, changes, ctx)
-        resolved = check_paths("nfs export", {n: specs[n].path for n in touched}, ctx)
-        rows = []
-        for name, spec in sorted(specs.items()):
-            path = host.path(resolved.get(name) or resolve_share_path(spec.path, ctx))
-            rows.append({"name": name, "source": "" if spec.path.startswith("/") else spec.path,
-                         "enabled": spec.enabled is not False, "path": exports.quote_path(path),
-                         "clients": [exports.render_client(c.target(), c.options) for c in spec.clients]})
+        shares = final_shares(self, "nfs export", changes, ctx)
+        rows = [{"name": name, "source": "" if spec.path.startswith("/") else spec.path,
+                 "enabled": spec.enabled is not False, "path": exports.quote_path(host.path(path)),
+                 "clients": [exports.render_client(c.target(), c.options) for c in spec.clients]}
+                for name, spec, path in shares]
         path, text = self.exports_file(ctx), render("nfs-exports.j2", exports=rows)
         steps = [Step(op="write", path=path, content=text, note="converge's exports file"),
                  Step(argv=["exportfs", "-ra"], note="re-export everything from /etc/exports and /etc/exports.d")]
-        return [file_joint(path, text, list(specs), steps, [c.ref for c in changes], ctx)]
+        return [file_joint(path, text, [row["name"] for row in rows], steps, [c.ref for c in changes], ctx)]
 
 
 def active_exports(text: str) -> set[tuple[str, str]]:

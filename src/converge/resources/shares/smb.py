@@ -17,14 +17,7 @@ from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
 from ...types import OnOff, Size, SortedStrs, parse_bool
 from ..base import Context, Joint, Kind, Spec, file_joint
-from .common import (
-    check_paths,
-    check_share_path,
-    final_specs,
-    path_dependency,
-    resolve_share_path,
-    unroot,
-)
+from .common import SharePath, final_shares, path_dependency, resolve_share_path, unroot
 
 log = get_logger(__name__)
 DEFAULT_CONFIG = "/etc/samba/smb.conf"
@@ -48,7 +41,7 @@ ALLOW_COMMANDS = "allow_command_options"  # settings: {smb: {allow_command_optio
 
 
 class SmbShareSpec(Spec):
-    path: str = Field(description="a dataset (pool/path, resolved to its mountpoint) or an absolute path")
+    path: SharePath = Field(description="a dataset (pool/path, resolved to its mountpoint) or an absolute path")
     comment: str | None = None
     enabled: OnOff | None = None
     read_only: OnOff | None = None
@@ -65,11 +58,6 @@ class SmbShareSpec(Spec):
     time_machine: OnOff | None = None
     time_machine_max_size: Size | None = None
     options: dict[str, str] = Field(default_factory=dict, description="any other smb.conf parameter")
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        return check_share_path(v)
 
     @field_validator("comment")
     @classmethod
@@ -259,13 +247,9 @@ class SmbKind(Kind[SmbShareSpec]):
         """The include file with every change applied: one candidate, one testparm, one install, one reload."""
         host = ctx.host
         config, include = self.paths(ctx)
-        specs, touched = final_specs(self, changes, ctx)
-        resolved = check_paths("smb share", {n: specs[n].path for n in touched}, ctx)
-        shares = []
-        for name, spec in sorted(specs.items(), key=lambda kv: kv[0].lower()):
-            path = resolved.get(name) or resolve_share_path(spec.path, ctx)
-            shares.append({"name": name, "source": "" if spec.path.startswith("/") else spec.path,
-                           "params": smbconf.params_from_spec(spec, host.path(path))})
+        shares = [{"name": name, "source": "" if spec.path.startswith("/") else spec.path,
+                   "params": smbconf.params_from_spec(spec, host.path(path))}
+                  for name, spec, path in final_shares(self, "smb share", changes, ctx, str.lower)]
         text = render("smb-shares.conf.j2", shares=shares, config=config, include=host.path(include))
         candidate = include + ".candidate"
         steps = [
@@ -284,7 +268,7 @@ class SmbKind(Kind[SmbShareSpec]):
                               note="smbd reloads its shares"))
         else:
             note = "smbd is not running: it reads the new shares when it starts"
-        return [file_joint(include, text, list(specs), steps, [c.ref for c in changes], ctx, note)]
+        return [file_joint(include, text, [s["name"] for s in shares], steps, [c.ref for c in changes], ctx, note)]
 
 
 def observed_spec(raw: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...errors import PlanError
 from ...model import Change, Observed, Ref, Step
-from ..base import Context, record_managed
+from ..base import Context, Joint, record_managed
 from ..holders import shared_read
 from .btrfs_read import Filesystem, read_filesystems, strip_root, subvolume_name
 from .common import desired_specs, normal, pool_of
@@ -155,7 +155,7 @@ def check_properties(name: str, spec: DatasetSpec) -> None:
 
 def property_steps(ctx: Context, name: str, path: str, values: dict[str, Any], was_ro: bool) -> list[Step]:
     """Property changes in a safe order: a read-only subvolume takes no other change, so ro goes
-    off first and back on last."""
+    off first and back on last. A quota limit waits for its filesystem's quota joint (quota_joints)."""
     steps: list[Step] = []
     want_ro = values.get("readonly", was_ro)
     others = {k: v for k, v in values.items() if k != "readonly"}
@@ -165,10 +165,6 @@ def property_steps(ctx: Context, name: str, path: str, values: dict[str, Any], w
         value = "none" if others["compression"] == "off" else others["compression"]
         steps.append(Step(argv=["btrfs", "property", "set", path, "compression", value], note="compression"))
     if "quota" in others:
-        pool = ctx.facts.of("pool").get(pool_of(name))
-        if not (pool and pool.info.get("quota")):
-            steps.append(Step(argv=["btrfs", "quota", "enable", pool_path(ctx, pool_of(name))],
-                              note="quotas (qgroups) on the pool"))
         limit = str(others["quota"]) if others["quota"] else "none"  # bytes: exact
         steps.append(Step(argv=["btrfs", "qgroup", "limit", limit, path], note="quota"))
     if want_ro != was_ro or (was_ro and others):
@@ -177,21 +173,22 @@ def property_steps(ctx: Context, name: str, path: str, values: dict[str, Any], w
     return steps
 
 
-def one_quota_enable(changes: list[Change]) -> None:
-    """`btrfs quota enable` once per filesystem, not once per subvolume given a quota: the change
-    nearest the root (no ancestor of it carries the step, so no cycle) keeps it; the others drop
-    it and wait for that change."""
-    by_path: dict[str, list[Change]] = {}
+def quota_joints(changes: list[Change], ctx: Context) -> list[Joint]:
+    """`btrfs quota enable` once per filesystem that has none yet, however many of its subvolumes
+    get a limit: one explicit `batch quota/POOL` change that every change setting a limit there waits for."""
+    carried: dict[str, list[Ref]] = {}
     for change in changes:
-        for step in change.steps:
-            if step.argv[:3] == ["btrfs", "quota", "enable"] and len(step.argv) == 4:
-                by_path.setdefault(step.argv[3], []).append(change)
-    for path, group in by_path.items():
-        first, *rest = sorted(group, key=lambda c: (c.ref.name.count("/"), c.ref.name))
-        for change in rest:
-            change.steps = [s for s in change.steps if s.argv != ["btrfs", "quota", "enable", path]]
-            if first.ref not in change.depends_on:
-                change.depends_on.append(first.ref)
+        if any(step.argv[:3] == ["btrfs", "qgroup", "limit"] for step in change.steps):
+            carried.setdefault(pool_of(change.ref.name), []).append(change.ref)
+    joints = []
+    for pool, refs in sorted(carried.items()):
+        observed = ctx.facts.of("pool").get(pool)
+        if observed and observed.info.get("quota"):
+            continue
+        step = Step(argv=["btrfs", "quota", "enable", pool_path(ctx, pool)], note="quotas (qgroups) on the pool")
+        joints.append(Joint(ref=Ref.of("batch", f"quota/{pool}"), steps=[step], carries=refs, before={}, after={},
+                            reason=f"quotas on btrfs pool {pool} for {', '.join(str(r) for r in refs)}"))
+    return joints
 
 
 def create_dataset(name: str, spec: DatasetSpec, ctx: Context) -> list[Step]:

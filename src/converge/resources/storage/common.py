@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ...errors import PlanError
+from ...model import Observed
 from ..base import Context
 
 T = TypeVar("T")
@@ -19,6 +21,16 @@ def desired_specs(ctx: Context, kind: str) -> dict[str, Any]:
 def specs_of(desired: Any, kind: str) -> dict[str, Any]:
     """The desired specs of one kind, whether `desired` is the engine's Desired or a plain dict."""
     return Context(host=None, desired=desired).specs(kind)  # type: ignore[arg-type]
+
+
+def read_drivers(ctx: Context, btrfs: Callable[[Context], dict[str, Observed]],
+                 zfs: Callable[[Context], dict[str, Observed]]) -> dict[str, Observed]:
+    """A storage kind's read: each driver whose tool this host has."""
+    out: dict[str, Observed] = {}
+    for tool, read in (("btrfs", btrfs), ("zfs", zfs)):
+        if ctx.host.has(tool):
+            out.update(read(ctx))
+    return out
 
 
 def pool_of(name: str) -> str:

@@ -6,9 +6,9 @@ from typing import Any
 
 from ...errors import PlanError
 from ...model import Change, FieldDiff, Observed, Ref, Step
-from ..base import Context, Kind, KindAction, record_managed
+from ..base import Context, Joint, Kind, KindAction, record_managed
 from . import btrfs_driver, dataset_owner, zfs_driver
-from .common import pool_driver, pool_lane, specs_of
+from .common import pool_driver, pool_lane, read_drivers, specs_of
 from .specs import CREATE_ONLY_PROPERTIES, DATASET_NAME, DatasetSpec
 
 
@@ -27,11 +27,7 @@ class DatasetKind(Kind[DatasetSpec]):
         return pool_lane(name)
 
     def read(self, ctx: Context) -> dict[str, Observed]:
-        out: dict[str, Observed] = {}
-        if ctx.host.has("btrfs"):
-            out.update(btrfs_driver.read_subvolumes(ctx, "dataset"))
-        if ctx.host.has("zfs"):
-            out.update(zfs_driver.read_datasets(ctx))
+        out = read_drivers(ctx, lambda c: btrfs_driver.read_subvolumes(c, "dataset"), zfs_driver.read_datasets)
         dataset_owner.read(out, ctx)
         return out
 
@@ -110,5 +106,5 @@ class DatasetKind(Kind[DatasetSpec]):
             refs.append(Ref(kind="group", name=spec.group))
         return refs
 
-    def finalize(self, changes: list[Change], ctx: Context) -> None:
-        btrfs_driver.one_quota_enable(changes)
+    def joints(self, changes: list[Change], ctx: Context) -> list[Joint]:
+        return btrfs_driver.quota_joints(changes, ctx)

@@ -6,7 +6,7 @@ from ...errors import PlanError
 from ...model import FieldDiff, Observed, Ref, Step
 from ..base import Context, Kind, KindAction, record_managed
 from . import btrfs_driver, zfs_driver
-from .common import pool_driver, pool_lane
+from .common import pool_driver, pool_lane, read_drivers
 from .specs import SNAPSHOT_NAME, SnapshotSpec
 
 
@@ -25,12 +25,7 @@ class SnapshotKind(Kind[SnapshotSpec]):
         return pool_lane(name)
 
     def read(self, ctx: Context) -> dict[str, Observed]:
-        out: dict[str, Observed] = {}
-        if ctx.host.has("btrfs"):
-            out.update(btrfs_driver.read_subvolumes(ctx, "snapshot"))
-        if ctx.host.has("zfs"):
-            out.update(zfs_driver.read_snapshots(ctx))
-        return out
+        return read_drivers(ctx, lambda c: btrfs_driver.read_subvolumes(c, "snapshot"), zfs_driver.read_snapshots)
 
     def create(self, name: str, spec: SnapshotSpec, ctx: Context) -> list[Step]:
         if pool_driver(ctx, name) == "btrfs":

@@ -1,12 +1,12 @@
 """Unit files converge writes (mount units, container services), for any kind to call: a unit is
 written as a candidate, checked with `systemd-analyze verify`, and only then installed and enabled,
 so a unit the verifier refuses fails the apply with its message and the old unit stays.
-
-Policies (snapshot timers) may carry a similar helper of their own; they should share this one."""
+Scheduled runs (policies/units.py) install their timer and service through the same sequence."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from ...hosts.base import Host
@@ -64,14 +64,35 @@ def unit_files(host: Host, reads: dict[str, Any]) -> dict[str, str]:
     return reads["unit-files"]  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class InstallNotes:
+    """What the plan says of each step; `{what}` is the unit's type (service, timer, mount)."""
+    candidate: str = "candidate unit, verified before it is installed"
+    verify: str = "systemd's own check of the unit"
+    install: str = "install the verified unit"
+    drop: str = "drop the candidate"
+
+
+def verified_install_steps(host: Host, units: dict[str, str], candidates: str = CANDIDATES,
+                           notes: InstallNotes = InstallNotes()) -> list[Step]:
+    """Write each unit (file name -> text) as a candidate, check them all with one
+    `systemd-analyze verify`, install them under /etc/systemd/system and drop the candidates:
+    the one sequence of every unit converge writes (enabling is the caller's)."""
+    def what(unit: str) -> str:
+        return unit.rsplit(".", 1)[-1]
+    steps = [Step(op="write", path=f"{candidates}/{u}", content=text, note=notes.candidate.format(what=what(u)))
+             for u, text in units.items()]
+    steps.append(Step(argv=["systemd-analyze", "verify", *(host.path(f"{candidates}/{u}") for u in units)],
+                      note=notes.verify))
+    steps += [Step(op="write", path=f"{UNIT_DIR}/{u}", content=text, note=notes.install.format(what=what(u)))
+              for u, text in units.items()]
+    return steps + [Step(op="remove", path=f"{candidates}/{u}", note=notes.drop.format(what=what(u))) for u in units]
+
+
 def install_unit_steps(host: Host, unit: str, content: str, *, enable: bool = True,
                        reload: bool = True) -> list[Step]:
     """Verify, install and (optionally) enable one unit file under /etc/systemd/system."""
-    candidate = f"{CANDIDATES}/{unit}"
-    steps = [Step(op="write", path=candidate, content=content, note="candidate unit, verified before it is installed"),
-             Step(argv=["systemd-analyze", "verify", host.path(candidate)], note="systemd's own check of the unit"),
-             Step(op="write", path=f"{UNIT_DIR}/{unit}", content=content, note="install the verified unit"),
-             Step(op="remove", path=candidate, note="drop the candidate")]
+    steps = verified_install_steps(host, {unit: content})
     if reload and systemd_running(host):
         steps.append(Step(argv=["systemctl", "daemon-reload"], note="systemd reads the new unit"))
     if enable:

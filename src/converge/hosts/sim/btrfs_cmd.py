@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ...model import Observed
@@ -48,18 +49,20 @@ def _fs_df(host: Any, words: list[str], flags: list[str]) -> Result:
                      f"Metadata, {m}: total=107347968, used=180224\nGlobalReserve, single: total=5767168, used=0\n")
 
 
-def _pool_at(host: Any, words: list[str]) -> tuple[str, Observed] | Result:
-    found = _mounted(host, words[-1]) if words else None
-    if found is None:
-        return fail(f"ERROR: cannot access '{words[-1] if words else ''}': No such file or directory", 1)
-    return found
+def on_pool(handler: Callable[..., Result]) -> Callable[..., Result]:
+    """A command on the filesystem mounted at its last word: the handler gets (host, the pool's
+    name, its state, words, flags, ...), or btrfs refuses a path that is not one."""
+    def run(host: Any, words: list[str], flags: list[str], *extra: Any) -> Result:
+        found = _mounted(host, words[-1]) if words else None
+        if found is None:
+            return fail(f"ERROR: cannot access '{words[-1] if words else ''}': No such file or directory", 1)
+        return handler(host, found[0], found[1], words, flags, *extra)
+    return run
 
 
-def _sv_list(host: Any, words: list[str], flags: list[str]) -> Result:
-    found = _pool_at(host, words)
-    if isinstance(found, Result):
-        return found
-    rows = [f"ID {o.info['id']} gen 7 top level 5 path {rel}" for rel, o, ro in _subvolumes(host, found[0])
+@on_pool
+def _sv_list(host: Any, pool: str, fs: Observed, words: list[str], flags: list[str]) -> Result:
+    rows = [f"ID {o.info['id']} gen 7 top level 5 path {rel}" for rel, o, ro in _subvolumes(host, pool)
             if ro or "-r" not in flags]
     return Result(0, "".join(r + "\n" for r in rows))
 
@@ -140,28 +143,24 @@ def _prop_set(host: Any, words: list[str], flags: list[str]) -> Result:
     return Result(0)
 
 
-def _quota_enable(host: Any, words: list[str], flags: list[str]) -> Result:
-    found = _pool_at(host, words)
-    if isinstance(found, Result):
-        return found
-    found[1].info["quota"] = True
+@on_pool
+def _quota_enable(host: Any, pool: str, fs: Observed, words: list[str], flags: list[str]) -> Result:
+    fs.info["quota"] = True
     for n, o in host.facts.of("dataset").items():
-        if n.split("/")[0] == found[0]:
+        if n.split("/")[0] == pool:
             o.spec.setdefault("properties", {}).setdefault("quota", 0)
     host.changed()
     return Result(0)
 
 
-def _qgroup_show(host: Any, words: list[str], flags: list[str]) -> Result:
-    found = _pool_at(host, words)
-    if isinstance(found, Result):
-        return found
-    if not found[1].info.get("quota"):
+@on_pool
+def _qgroup_show(host: Any, pool: str, fs: Observed, words: list[str], flags: list[str]) -> Result:
+    if not fs.info.get("quota"):
         return fail("ERROR: can't list qgroups: quotas not enabled", 1)
     rows = ["Qgroupid    Referenced    Exclusive  Max referenced   Path ",
             "--------    ----------    ---------  --------------   ---- ",
             "0/5              16384        16384            none   <toplevel>"]
-    for rel, o, _ in _subvolumes(host, found[0]):
+    for rel, o, _ in _subvolumes(host, pool):
         limit = o.spec.get("properties", {}).get("quota") or "none"
         rows.append(f"0/{o.info['id']:<12} 16384        16384 {str(limit):>15}   {rel}")
     return Result(0, "\n".join(rows) + "\n")
@@ -184,50 +183,44 @@ def _qgroup_limit(host: Any, words: list[str], flags: list[str]) -> Result:
     return Result(0)
 
 
-def _device(host: Any, words: list[str], flags: list[str], add: bool) -> Result:
-    found = _pool_at(host, words)
-    if isinstance(found, Result):
-        return found
-    disks = found[1].spec["disks"]
+@on_pool
+def _device(host: Any, pool: str, fs: Observed, words: list[str], flags: list[str], add: bool) -> Result:
+    disks = fs.spec["disks"]
     devices = words[:-1]
     if add:
         err = check_disks(host, devices, "-f" in flags, "btrfs")
         if err:
             return err
         claim(host, devices)
-        found[1].spec["disks"] = sorted(disks + devices)
+        fs.spec["disks"] = sorted(disks + devices)
     else:
         left = [d for d in disks if d not in devices]
-        need = max(MIN_DEVICES[found[1].spec["data_profile"]], MIN_DEVICES[found[1].spec["metadata_profile"]])
+        need = max(MIN_DEVICES[fs.spec["data_profile"]], MIN_DEVICES[fs.spec["metadata_profile"]])
         if len(left) < need:
             return fail(f"ERROR: error removing device '{devices[0]}': unable to go below two devices on raid1", 1)
-        found[1].spec["disks"] = left
+        fs.spec["disks"] = left
     host.changed()
     return Result(0)
 
 
-def _balance(host: Any, words: list[str], flags: list[str]) -> Result:
-    found = _pool_at(host, words)
-    if isinstance(found, Result):
-        return found
+@on_pool
+def _balance(host: Any, pool: str, fs: Observed, words: list[str], flags: list[str]) -> Result:
     for f in flags:
         for key, field in (("-dconvert=", "data_profile"), ("-mconvert=", "metadata_profile")):
             if f.startswith(key):
                 profile = f[len(key):]
-                if len(found[1].spec["disks"]) < MIN_DEVICES.get(profile, 99):
+                if len(fs.spec["disks"]) < MIN_DEVICES.get(profile, 99):
                     return fail(f"ERROR: error during balancing '{words[-1]}': Invalid argument", 1)
-                found[1].spec[field] = profile
+                fs.spec[field] = profile
     host.changed()
     return Result(0, "Done, had to relocate 3 out of 3 chunks\n")
 
 
-def _scrub(host: Any, words: list[str], flags: list[str]) -> Result:
-    found = _pool_at(host, words)
-    if isinstance(found, Result):
-        return found
-    found[1].info["scrubs"] = int(found[1].info.get("scrubs", 0)) + 1
+@on_pool
+def _scrub(host: Any, pool: str, fs: Observed, words: list[str], flags: list[str]) -> Result:
+    fs.info["scrubs"] = int(fs.info.get("scrubs", 0)) + 1
     host.changed()
-    return Result(0, f"scrub done for {found[1].info['uuid']}\nError summary:    no errors found\n")
+    return Result(0, f"scrub done for {fs.info['uuid']}\nError summary:    no errors found\n")
 
 
 def _send(host: Any, words: list[str], flags: list[str]) -> Result:

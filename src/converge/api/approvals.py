@@ -11,9 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import approvals, watch
-from ..model import Ref
-from .errors import ApiError
-from .routes import authorize, optional_object, service
+from .routes import authorize, ref_list_body, service
 
 
 async def get_approvals(request: Request) -> Response:
@@ -27,14 +25,7 @@ async def get_approvals(request: Request) -> Response:
 async def post_approvals(request: Request) -> Response:
     who = authorize(request, write=True)
     svc = service(request)
-    body = await optional_object(request, '{"refs": ["kind/name", ...]}')
-    raw = body.get("refs", [])
-    if set(body) - {"refs"} or not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
-        raise ApiError(422, 'the body is {"refs": ["kind/name", ...]} (no refs: all that are held)')
-    try:
-        refs = [Ref.parse(r) for r in raw]
-    except ValueError as e:
-        raise ApiError(422, str(e)) from None
+    refs = await ref_list_body(request, "refs", 'the body is {"refs": ["kind/name", ...]} (no refs: all that are held)')
     chosen = await run_in_threadpool(watch.approve, svc.directory, refs, svc.host, svc.root)
     approved = [str(r) for r in chosen]
     if approved:

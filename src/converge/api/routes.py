@@ -86,6 +86,18 @@ async def optional_object(request: Request, shape: str) -> dict[str, Any]:
     return body
 
 
+async def ref_list_body(request: Request, key: str, usage: str) -> list[Ref]:
+    """A body that is left out or {KEY: ["kind/name", ...]}; anything else is a 422 saying `usage`."""
+    body = await optional_object(request, f'{{"{key}": ["kind/name", ...]}}')
+    raw = body.get(key, [])
+    if set(body) - {key} or not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise ApiError(422, usage)
+    try:
+        return [Ref.parse(r) for r in raw]
+    except ValueError as e:
+        raise ApiError(422, str(e)) from None
+
+
 async def body_json(request: Request) -> Any:
     raw = await body_bytes(request)
     return parse_json(request, raw) if raw else None
@@ -303,14 +315,7 @@ async def get_plan(request: Request) -> Response:
 @needs("operator")
 async def post_apply(request: Request) -> Response:
     authorize(request, write=True)
-    body = await optional_object(request, '{"allow_destroy": ["kind/name", ...]}')
-    raw = body.get("allow_destroy", [])
-    if set(body) - {"allow_destroy"} or not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
-        raise ApiError(422, 'the body is {"allow_destroy": ["kind/name", ...]}, or none at all')
-    try:
-        allow = [Ref.parse(r) for r in raw]
-    except ValueError as e:
-        raise ApiError(422, str(e)) from None
+    allow = await ref_list_body(request, "allow_destroy", 'the body is {"allow_destroy": ["kind/name", ...]}, or none at all')
     job = service(request).start_apply(allow)
     return JSONResponse(job, 202, headers={"Location": f"/api/v1/jobs/{job['id']}"})
 

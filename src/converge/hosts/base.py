@@ -43,6 +43,15 @@ def read_files(host: Host, paths: list[str]) -> dict[str, str | None]:
     return {path: host.read_file(path) for path in dict.fromkeys(paths)}
 
 
+def unroot(host: Host, path: str) -> str:
+    """The host path (as the manifests name it) that a path read on the host stands for: --root
+    removed, the inverse of host.path."""
+    root = host.path("/").rstrip("/")
+    if root and (path == root or path.startswith(root + "/")):
+        return path[len(root):] or "/"
+    return path
+
+
 class CommandLog:
     """Thread-safe record of the commands a host ran."""
 

@@ -47,14 +47,6 @@ def resolve_share_path(path: str, ctx: Any) -> str:
     return dataset_mountpoint(path, ctx)
 
 
-def unroot(host: Any, path: str) -> str:
-    """The host path a path read from a config file under --root stands for (inverse of host.path)."""
-    prefix = host.path("/").rstrip("/")
-    if prefix and (path == prefix or path.startswith(prefix + "/")):
-        return path[len(prefix):] or "/"
-    return path
-
-
 def desired_specs(ctx: Any, kind: str) -> dict[str, Any]:
     """The declared resources of one kind (none when planning without manifests)."""
     return ctx.specs(kind)  # type: ignore[no-any-return]

@@ -11,12 +11,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from ...formats import exports
+from ...hosts.base import unroot
 from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
 from ...types import Network, OnOff
 from ..base import Context, Joint, Kind, Spec, file_joint
-from .common import SharePath, final_shares, path_dependency, resolve_share_path, unroot
+from .common import SharePath, final_shares, path_dependency, resolve_share_path
 
 log = get_logger(__name__)
 DEFAULT_EXPORTS = "/etc/exports.d/converge.exports"

@@ -11,13 +11,13 @@ from ...errors import PlanError
 from ...formats import smbconf
 from ...formats.samba_params import PARAMETERS
 from ...formats.smbconf import FIELDS, TM_VFS, canonical_param, is_share_parameter, runs_command
-from ...hosts.base import Result
+from ...hosts.base import Result, unroot
 from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
 from ...types import OnOff, Size, SortedStrs, parse_bool
 from ..base import Context, Joint, Kind, Spec, file_joint
-from .common import SharePath, final_shares, path_dependency, resolve_share_path, unroot
+from .common import SharePath, final_shares, path_dependency, resolve_share_path
 
 log = get_logger(__name__)
 DEFAULT_CONFIG = "/etc/samba/smb.conf"

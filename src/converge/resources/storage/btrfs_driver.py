@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import PlanError
+from ...hosts.base import unroot
 from ...model import Change, Observed, Ref, Step
 from ..base import Context, Joint, record_managed
 from ..holders import shared_read
-from .btrfs_read import Filesystem, read_filesystems, strip_root, subvolume_name
+from .btrfs_read import Filesystem, read_filesystems, subvolume_name
 from .common import desired_specs, normal, pool_of
 from .specs import BTRFS_COMPRESSION, DATASET_NAME, SNAPSHOT_NAME, DatasetSpec, PoolSpec, SnapshotSpec
 
@@ -34,7 +35,7 @@ def read_pools(ctx: Context) -> dict[str, Observed]:
         data: dict[str, Any] = {"driver": "btrfs", "disks": fs.devices,
                                 "data_profile": fs.profiles.get("data"),
                                 "metadata_profile": fs.profiles.get("metadata"),
-                                "mountpoint": strip_root(ctx.host, fs.path) if fs.path else None,
+                                "mountpoint": unroot(ctx.host, fs.path) if fs.path else None,
                                 "scrub_requested": ctx.stamp(ref, "scrub_requested")}
         info = {"uuid": fs.uuid, "path": fs.path, "quota": fs.quota, "sizes": fs.sizes, "driver": "btrfs",
                 "mountpoint": data["mountpoint"]}
@@ -52,7 +53,7 @@ def read_subvolumes(ctx: Context, kind: str) -> dict[str, Observed]:
                 continue
             ref = Ref(kind=kind, name=name)
             info = {"path": f"{fs.path}/{path}", "id": subvol_id, "driver": "btrfs",
-                    "mountpoint": strip_root(ctx.host, f"{fs.path}/{path}")}
+                    "mountpoint": unroot(ctx.host, f"{fs.path}/{path}")}
             if kind == "snapshot":
                 for section, by in (("policy_snapshots", "snapshot_policy/"), ("replication_snapshots", "replication/"),
                                     ("replication_received", "a replication into ")):  # (from another host)

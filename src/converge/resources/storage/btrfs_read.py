@@ -192,14 +192,6 @@ def _read_mounted(host: Host, commands: list[list[str]]) -> list[str] | None:
     return texts
 
 
-def strip_root(host: Host, path: str) -> str:
-    """A host path back to the path the manifests use (--root removed)."""
-    root = host.path("/").rstrip("/")
-    if root and (path == root or path.startswith(root + "/")):
-        return path[len(root):] or "/"
-    return path
-
-
 def subvolume_name(pool: str, path: str) -> tuple[str, Any]:
     """`media/sub` -> ("dataset", "tank/media/sub"); `media/.snapshots/s1` -> ("snapshot", "tank/media@s1")."""
     parts = path.split("/")

@@ -78,7 +78,8 @@ class Spec(BaseModel):
         `state: running`), because their default is itself a promise about the host."""
         cls = type(self)
         data = self.model_dump(mode="json", exclude_unset=True, exclude=set(cls.meta_fields()))
-        for name in cls.flagged("x-converge-always"):
+        always = cls.flagged("x-converge-always")
+        for name in (n for n in cls.model_fields if n in always):  # the model's order: a set's varies per run
             data.setdefault(name, self.model_dump(mode="json", include={name})[name])
         return data
 

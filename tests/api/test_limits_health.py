@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from converge import engine
 from converge.api import create_app
+from converge.api.auth import create_token
 from converge.errors import ManifestError
 
 from .conftest import api_client
@@ -83,3 +85,16 @@ def test_health_reports_the_last_apply_and_held_destroys(client, homelab):
     client.app.state.health.at = 0  # the cached answer is old now
     body = client.get("/api/v1/health").json()
     assert body["last_apply"]["result"] == "done" and body["last_apply"]["job"] == job["id"]
+
+
+def test_health_names_who_started_the_last_apply(homelab):
+    ops = create_token(str(homelab), "night-ops", "operator")
+    c = api_client(create_app(str(homelab)), ops)
+    job = c.post("/api/v1/apply").json()
+    assert job["by"] == "night-ops"
+    for _ in range(200):
+        if c.get(f"/api/v1/jobs/{job['id']}").json()["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    last = c.get("/api/v1/health").json()["last_apply"]
+    assert last["by"] == "night-ops" and last["job"] == job["id"] and last["result"] in ("done", "failed")

@@ -92,6 +92,14 @@ def test_edit_plan_apply_history_in_the_browser(server, browser, tmp_path):
     confirm(page)
     page.wait_for_selector('#verdict:text-is("converged")', timeout=60_000)  # CSP: no eval, so no wait_for_function
     assert "~ dataset/tank/media/music: done" in page.inner_text("#progress")
+    for _ in range(40):  # /health is cached for 5 s: the overview names the apply once it refreshes
+        page.goto(server.url + "/#/")
+        page.reload()
+        page.wait_for_selector("#kinds")
+        if page.query_selector("#last-apply") and "by alice" in page.inner_text("#last-apply"):
+            break
+        page.wait_for_timeout(250)
+    assert re.fullmatch(r"done at \S+Z by alice \(job \w+\)", page.inner_text("#last-apply")), page.inner_text("body")[:500]
 
     page.goto(server.url + "/#/resource?c=datasets&n=tank/media/music")
     page.wait_for_selector("#edit-form")

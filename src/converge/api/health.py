@@ -26,11 +26,11 @@ def last_apply(service: Service) -> dict[str, Any] | None:
     """The newest apply this process saw: an API job, or a reconcile of the watcher in `serve --watch`."""
     for item in reversed(service.events.items):
         if item.get("event") == "job":
-            return {"result": item["status"], "time": _stamp(item["time"]), "job": item["job"]}
+            return {"result": item["status"], "time": _stamp(item["time"]), "job": item["job"], "by": item.get("by", "")}
         if item.get("source") == "watch" and item.get("event") in ("reconcile", "invalid", "error"):
             failed = item["event"] != "reconcile" or bool(item.get("failed"))
             return {"result": "failed" if failed else "done", "time": _stamp(item["time"]),
-                    "trigger": item.get("trigger")}
+                    "trigger": item.get("trigger"), "by": "watch"}
     return None
 
 

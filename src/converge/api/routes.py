@@ -314,9 +314,9 @@ async def get_plan(request: Request) -> Response:
 
 @needs("operator")
 async def post_apply(request: Request) -> Response:
-    authorize(request, write=True)
+    who = authorize(request, write=True)
     allow = await ref_list_body(request, "allow_destroy", 'the body is {"allow_destroy": ["kind/name", ...]}, or none at all')
-    job = service(request).start_apply(allow)
+    job = service(request).start_apply(allow, by=who)
     return JSONResponse(job, 202, headers={"Location": f"/api/v1/jobs/{job['id']}"})
 
 

@@ -48,10 +48,11 @@ class Job:
     changes: list[dict[str, Any]] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    by: str = ""  # the token or account that started it
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "changes": self.changes, "report": self.report,
-                "error": self.error}
+                "error": self.error, "by": self.by}
 
 
 class Events:
@@ -160,7 +161,7 @@ class Service:
             edit = edit_resource(self.directory, desired, kind, name, fields)
             result = self._validate_write(edit, author, message, [str(Ref(kind=kind, name=name))])
         if apply or self.auto_apply:
-            result["job"] = self.start_apply()["id"]
+            result["job"] = self.start_apply(by=author)["id"]
         return result
 
     def put_manifest(self, rel: str, text: str, author: str, if_match: str | None) -> dict[str, Any]:
@@ -216,8 +217,8 @@ class Service:
         return path
 
     # -- apply jobs --------------------------------------------------------------------------
-    def start_apply(self, allow_destroy: list[Ref] | None = None) -> dict[str, Any]:
-        job = Job(id=uuid.uuid4().hex[:12])
+    def start_apply(self, allow_destroy: list[Ref] | None = None, by: str = "") -> dict[str, Any]:
+        job = Job(id=uuid.uuid4().hex[:12], by=by)
         self.jobs[job.id] = job
 
         def on_event(what: str, change: Change, detail: str) -> None:
@@ -234,7 +235,7 @@ class Service:
                 job.status = "done" if outcome.report.ok else "failed"
             except Exception as e:  # reported on the job, never lost in a thread
                 job.status, job.error = "failed", str(e)
-            self.events.publish({"event": "job", "job": job.id, "status": job.status,
+            self.events.publish({"event": "job", "job": job.id, "status": job.status, "by": job.by,
                                  "refs": sorted({c["ref"] for c in job.changes})})
 
         threading.Thread(target=run, daemon=True, name=f"apply-{job.id}").start()

@@ -55,7 +55,8 @@ export async function overview() {
     ...banners,
     h("section", { class: "grid" }, ...poolCards,
       h("div", { class: "card" }, h("h3", {}, "Last apply"),
-        last ? h("p", {}, `${last.result} at ${last.time}${last.job ? ` (job ${last.job})` : ""}`) : h("p", { class: "muted" }, "none since the server started"),
+        last ? h("p", { id: "last-apply" }, `${last.result} at ${last.time}${last.by ? ` by ${last.by}` : ""}${last.job ? ` (job ${last.job})` : ""}`)
+          : h("p", { class: "muted" }, "none since the server started"),
         h("p", { class: "muted" }, `status: ${health.status}`)),
       schedules.lines.length ? h("div", { class: "card", id: "schedules" }, h("h3", {}, "Next runs"),
         h("ul", { class: "plain" }, schedules.lines.map((l) => h("li", {}, l)))) : null),

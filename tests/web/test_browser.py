@@ -254,3 +254,24 @@ def test_account_sign_in_posts_to_the_login_route(server, browser):
     assert page.is_hidden("#nav") and message
     if "/api/v1/auth/login" not in json.loads(urllib.request.urlopen(server.url + "/openapi.json", timeout=30).read())["paths"]:
         assert "use an API token" in message
+
+
+def test_a_list_field_is_edited_one_item_a_line(server, browser):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, server, "alice")
+    page.goto(server.url + "/#/resource?c=shares/smb&n=media")
+    field = page.wait_for_selector('#edit-form textarea[name="write_list"]')
+    assert field.input_value() == "alice"
+    field.fill("alice\nbad user!")
+    page.click("#edit-form button[type=submit]")
+    error = page.wait_for_selector('[data-field="write_list"] .field-error:not(:empty)')
+    assert re.match(r"shares\.yaml:\d+: ", error.inner_text()) and "bad user!" in error.inner_text()
+    assert "bad user!" not in (server.directory / "shares.yaml").read_text()  # refused: nothing written
+    field.fill("alice\n  bob \n\n")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-form #saved")
+    media = (server.directory / "shares.yaml").read_text().partition("media:")[2].partition("backups:")[0]
+    assert "write_list: [alice, bob]" in media
+    assert not errors, errors

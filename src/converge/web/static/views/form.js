@@ -1,5 +1,5 @@
-// An edit form generated from the kind's JSON Schema (scalar fields, one level of nested objects
-// such as a dataset's properties). It sends a merge patch of the changed fields only; the
+// An edit form generated from the kind's JSON Schema (scalar fields, lists of scalars one item a
+// line, one level of nested objects such as a dataset's properties). It sends a merge patch of the changed fields only; the
 // server's errors (file:line, field path) are shown next to the fields they name.
 import { request } from "../api.js";
 import { meta, resolve } from "../meta.js";
@@ -20,10 +20,18 @@ function fieldsOf(schemas, schema, prefix = "", depth = 0) {
     const alts = alternatives(schemas, raw);
     const object = alts.find((a) => a.type === "object" && a.properties);
     if (object && depth === 0) { out.push(...fieldsOf(schemas, object, `${prefix}${key}.`, 1)); continue; }
+    const help = resolve(schemas, raw).description || alts.map((a) => a.description).find(Boolean) || "";
+    if (alts.length && alts.every((a) => a.type === "array" && a.items)) {  // a list of users, datasets, ports...
+      const items = alternatives(schemas, alts[0].items);
+      if (items.length && items.every((a) => ["string", "integer", "number"].includes(a.type) || a.enum)) {
+        out.push({ path: prefix + key, alts: items, list: true, help: help || "one a line" });
+      }
+      continue;
+    }
     const scalar = alts.every((a) => ["string", "integer", "number", "boolean"].includes(a.type) || a.enum);
     if (!scalar || !alts.length) continue;
     const size = (resolve(schemas, raw).anyOf || []).some((a) => a["x-converge-size"]);
-    out.push({ path: prefix + key, alts, size, help: resolve(schemas, raw).description || alts.map((a) => a.description).find(Boolean) || "" });
+    out.push({ path: prefix + key, alts, size, help });
   }
   return out;
 }
@@ -40,6 +48,10 @@ function sizeText(n) {
 }
 
 function input(field, current) {
+  if (field.list) {
+    const text = Array.isArray(current) ? current.join("\n") : "";
+    return h("textarea", { name: field.path, "data-initial": text, rows: Math.max(2, (Array.isArray(current) ? current.length : 0) + 1) }, text);
+  }
   if (field.size && typeof current === "number") current = sizeText(current);
   const enums = field.alts.flatMap((a) => a.enum || []);
   const bool = field.alts.some((a) => a.type === "boolean");
@@ -53,7 +65,8 @@ function input(field, current) {
 }
 
 function convert(field, text) {
-  if (text === "") return null;
+  if (text === "") return null;  // a list emptied is taken out of the manifest
+  if (field.list) return text.split("\n").map((l) => l.trim()).filter(Boolean).map((l) => convert({ alts: field.alts }, l));
   const types = field.alts.map((a) => a.type);
   if (types.includes("boolean") && (text === "true" || text === "false") && !field.alts.some((a) => (a.enum || []).includes(text))) return text === "true";
   if ((types.includes("integer") || types.includes("number")) && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
@@ -104,7 +117,8 @@ async function schemaForm(coll, title, initial, withName, send) {
     } catch (e) {
       let placed = false;
       for (const d of e.details || []) {
-        const field = all.find((f) => d.path && (d.path === f.path || d.path.endsWith("." + f.path)));
+        const path = (d.path || "").replace(/\.\d+$/, "");  // an item of a list: its field
+        const field = all.find((f) => path && (path === f.path || path.endsWith("." + f.path)));
         if (field) {
           form.querySelector(`[data-field="${CSS.escape(field.path)}"] .field-error`).textContent =
             `${d.file ? d.file.split("/").pop() : ""}:${d.line || ""}: ${d.message}`;

@@ -45,3 +45,18 @@ def admin_token(homelab) -> str:
 @pytest.fixture
 def client(homelab, admin_token):
     return api_client(create_app(str(homelab)), admin_token)
+
+
+class Clock:
+    """A clock a test moves by hand (token expiry, status ages)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()

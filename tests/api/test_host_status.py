@@ -24,19 +24,6 @@ def status(host: str, **change) -> dict:
     return body | change
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def app(homelab, admin_token, clock):
     with_inventory(homelab)

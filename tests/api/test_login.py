@@ -23,19 +23,6 @@ PASSWORD = "correct horse battery"
 DATASET = {"name": "tank/fromlogin", "properties": {}}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def app(homelab, clock):
     create_token(str(homelab), "admin", "admin")  # a store exists: no anonymous reads

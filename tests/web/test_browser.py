@@ -7,6 +7,7 @@ import os
 import re
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,12 +53,18 @@ def api(server: Server, method: str, path: str, token: str, body: dict | None = 
         return e.code, json.loads(e.read() or b"{}")
 
 
-def test_edit_plan_apply_history_in_the_browser(server, browser, tmp_path):
-    shots = shots_dir(tmp_path)
+def signed_in_page(server, browser) -> tuple[Any, list[str]]:
+    """A page signed in as alice, and the exceptions its scripts raise (a test ends asserting none)."""
     page = browser.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))  # an exception in the page's scripts
+    page.on("pageerror", lambda e: errors.append(str(e)))
     sign_in(page, server, "alice")
+    return page, errors
+
+
+def test_edit_plan_apply_history_in_the_browser(server, browser, tmp_path):
+    shots = shots_dir(tmp_path)
+    page, errors = signed_in_page(server, browser)
     assert page.inner_text("#who") == "alice (admin)"  # name and role from /api/v1/auth/me
     # examples/homelab, applied: every dataset declared and on the host, nothing drifted
     datasets = str(len(load_unchecked(str(server.directory))[0].specs("dataset")))
@@ -176,10 +183,7 @@ def test_the_page_without_a_token_shows_only_the_sign_in_and_a_strict_policy(ser
 
 
 def test_create_from_a_form_an_action_behind_a_confirmation_and_the_yaml_editor(server, browser):
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    sign_in(page, server, "alice")
+    page, errors = signed_in_page(server, browser)
     page.goto(server.url + "/#/list?c=datasets")
     page.click("details.create summary")
     page.fill('#create-form [name="name"]', "tank/photos")
@@ -257,10 +261,7 @@ def test_account_sign_in_posts_to_the_login_route(server, browser):
 
 
 def test_a_list_field_is_edited_one_item_a_line(server, browser):
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    sign_in(page, server, "alice")
+    page, errors = signed_in_page(server, browser)
     page.goto(server.url + "/#/resource?c=shares/smb&n=media")
     field = page.wait_for_selector('#edit-form textarea[name="write_list"]')
     assert field.input_value() == "alice"

@@ -97,4 +97,17 @@ def sign_in(page, server: Server, who: str) -> None:
     page.goto(server.url + "/")
     page.fill("#token-form input[name=token]", server.tokens[who])
     page.click("#token-form button")
-    page.wait_for_selector("#kinds .card")
+    try:
+        page.wait_for_selector("#kinds .card")
+    except Exception:
+        # Seen once in a full CI run and not reproduced since: no overview after signing in. The
+        # page's text says why (an API error box?): it is printed, and the overview is asked for
+        # once more, so a second failure is the test's failure.
+        first = page.inner_text("body")[:1500]
+        print(f"no overview after signing in as {who}; the page showed: {first}", file=sys.stderr)
+        page.reload()
+        try:
+            page.wait_for_selector("#kinds .card")
+        except Exception as e:
+            raise AssertionError(f"no overview after signing in as {who}, twice: {e}\nfirst: {first}\n"
+                                 f"then: {page.inner_text('body')[:1500]}") from None

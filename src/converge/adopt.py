@@ -12,7 +12,7 @@ from .fsutil import atomic_write
 from .model import Facts
 from .planner.diff import field_of, submodel, validated_by
 from .resources import KINDS
-from .types import format_size, parse_bool, parse_size
+from .types import format_size, parse_on_off, parse_size
 
 HEADER = "# yaml-language-server: $schema=https://converge.dev/schema/manifest.schema.json\n"
 
@@ -58,7 +58,7 @@ def humanize(model: Any, data: dict[str, Any]) -> dict[str, Any]:
         sub = submodel(field_type)
         if isinstance(value, dict) and sub is not None:
             out[key] = humanize(sub, value)
-        elif isinstance(value, bool) and validated_by(field_type, parse_bool):
+        elif isinstance(value, bool) and validated_by(field_type, parse_on_off):
             out[key] = "on" if value else "off"
         elif isinstance(value, int) and not isinstance(value, bool) and validated_by(field_type, parse_size):
             out[key] = format_size(value)

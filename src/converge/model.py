@@ -58,7 +58,6 @@ def _ref_of(kind: str, name: str) -> Ref:
 
 
 class Action(str, Enum):
-    NOOP = "="
     CREATE = "+"
     UPDATE = "~"
     REPLACE = "-/+"
@@ -169,7 +168,7 @@ class Plan(BaseModel):
     format: Literal[1] = 1
     host: str = ""
     directory: str = ""
-    changes: list[Change] = Field(default_factory=list)  # in execution order; NOOPs left out
+    changes: list[Change] = Field(default_factory=list)  # in execution order; what is already right is not a change
     fingerprints: dict[str, str] = Field(default_factory=dict)  # kind (or file:PATH) -> fingerprint of the facts used
     warnings: list[str] = Field(default_factory=list)
     # What the plan was made from, so a saved plan applied after an edit tells the edit from a bug:

@@ -66,6 +66,20 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(f"{value!r} is not a boolean: use on/off, true/false or yes/no")
 
 
+_ON_OFF = {"on": True, "off": False, "yes": True, "no": False, "true": True, "false": False}
+
+
+def parse_on_off(value: Any) -> bool:
+    """A manifest switch: a boolean or exactly one of the words its JSON Schema lists. Stricter
+    than parse_bool (which reads tools' spellings such as smb.conf's `1` or `Yes`), so that the
+    API and `validate` accept the same values the published schema does."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in _ON_OFF:
+        return _ON_OFF[value]
+    raise ValueError(f"{value!r} is not a switch: use true/false, on/off or yes/no")
+
+
 def parse_interface_address(value: Any) -> str:
     """An address with its prefix (192.168.1.10/24, fd00::1/64), canonical form."""
     if not isinstance(value, str) or "/" not in value:
@@ -116,11 +130,11 @@ Size = Annotated[
 ]
 OnOff = Annotated[
     bool,
-    BeforeValidator(parse_bool),
-    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["on", "off", "yes", "no", "true", "false"]}]}),
+    BeforeValidator(parse_on_off),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": list(_ON_OFF)}]}),
 ]
-InterfaceAddress = Annotated[str, BeforeValidator(parse_interface_address),
-                             WithJsonSchema({"type": "string", "description": "address/prefix, e.g. 192.168.1.10/24"})]
+# a value a tool's config file takes (smb.conf, sysctl.d): kept as its text, typed as written
+ConfText = Annotated[str, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]})]
 Network = Annotated[str, BeforeValidator(parse_network),
                     WithJsonSchema({"type": "string", "description": "network/prefix, e.g. 192.168.1.0/24"})]
 IPAddress = Annotated[str, BeforeValidator(parse_ip), WithJsonSchema({"type": "string", "description": "IP address"})]

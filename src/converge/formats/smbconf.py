@@ -11,7 +11,6 @@ from ..types import format_size, parse_bool, parse_size
 from .samba_params import PARAMETERS, SYNONYMS
 
 MARKER = re.compile(r"^[#;]\s*converge:\s*(\w+)\s+(.*?)\s*$")  # `# converge: path tank/media`
-BOOL_TYPES = ("P_BOOL", "P_BOOLREV")
 TM_VFS = "catia fruit streams_xattr"  # what `fruit:time machine` needs (vfs_fruit(8))
 
 # kind field -> smb.conf parameter (canonical name)

@@ -14,7 +14,7 @@ from pydantic.functional_validators import BeforeValidator
 from ..model import FieldDiff
 from ..redaction import MASK
 from ..resources.base import Spec
-from ..types import format_size, parse_bool, parse_size
+from ..types import format_size, parse_on_off, parse_size
 
 SENSITIVE = "x-converge-sensitive"
 
@@ -118,7 +118,7 @@ _VALIDATED_BY: dict[tuple[Any, Any], bool] = {}
 
 
 def validated_by(tp: Any, func: Any) -> bool:
-    """Is this (possibly Optional/Annotated) type parsed by `func` (parse_size, parse_bool)?
+    """Is this (possibly Optional/Annotated) type parsed by `func` (parse_size, parse_on_off)?
     Kept per type: a plan asks for every value it shows."""
     try:
         return _VALIDATED_BY[(tp, func)]
@@ -142,7 +142,7 @@ def show(value: Any, field_type: Any = None, sensitive: bool = False) -> str:
         return "(unset)"
     if sensitive:
         return MASK
-    if isinstance(value, bool) and validated_by(field_type, parse_bool):
+    if isinstance(value, bool) and validated_by(field_type, parse_on_off):
         return "on" if value else "off"
     if isinstance(value, int) and not isinstance(value, bool) and validated_by(field_type, parse_size):
         return format_size(value)

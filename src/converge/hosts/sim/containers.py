@@ -21,7 +21,7 @@ from ...model import Observed
 from ..base import Result
 from . import fail, tool
 from .containers_net import network_cli
-from .containers_render import digest, images, inspect_one, ps_rows, resolve
+from .containers_render import digest, images, inspect_one, ps_rows
 from .system import is_directory
 
 VALUE_FLAGS = {"--pull": "pull", "--name": "name", "--label": "label", "-l": "label", "--env": "env", "-e": "env",
@@ -356,8 +356,3 @@ def _lifecycle(host: Any, rt: Runtime, verb: str, refs: list[str]) -> Result:
         host.changed()
         out += ref + "\n"
     return Result(0, out)
-
-
-def resolved_volumes(host: Any, obs: Observed) -> list[str]:
-    """The binds a container has on the host (for tests and for other emulators)."""
-    return [resolve(host, v) for v in obs.spec.get("volumes", [])]

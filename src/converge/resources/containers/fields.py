@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from ...formats.durations import format_duration, parse_duration
 from ...types import Stamp
@@ -24,6 +24,14 @@ NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?")
 NETWORK_MODES = frozenset({"none", "host", "bridge", "default", "private", "slirp4netns", ""})
 HEALTH_DEFAULTS = {"interval": "30s", "timeout": "30s", "retries": 3, "start_period": "0s"}
+
+# Fields whose before-validators take a second spelling declare it, so the published schema
+# accepts exactly what validation does (a generated client, schemathesis' ST201).
+STRINGS = {"type": "array", "items": {"type": "string"}}
+Words = Annotated[list[str], WithJsonSchema({"anyOf": [
+    {"type": "string", "description": "split into words as a shell would"}, STRINGS]})]
+Duration = Annotated[str, WithJsonSchema({"anyOf": [
+    {"type": "string", "description": "e.g. 30s, 1m30s, 500ms, 2h"}, {"type": "number", "minimum": 0}]})]
 
 
 def matching(pattern: re.Pattern[str], value: str | None, what: str) -> str | None:
@@ -45,11 +53,12 @@ class Healthcheck(BaseModel):
     podman and docker record the same."""
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
-    test: list[str] = Field(description="a shell command, or [program, args...] (exec form)")
-    interval: str = "30s"
-    timeout: str = "30s"
+    test: Annotated[list[str], WithJsonSchema({"anyOf": [{"type": "string"}, STRINGS]})] = Field(
+        description="a shell command, or [program, args...] (exec form)")
+    interval: Duration = "30s"
+    timeout: Duration = "30s"
     retries: int = Field(3, ge=0, le=1000)
-    start_period: str = "0s"
+    start_period: Duration = "0s"
 
     @model_validator(mode="before")
     @classmethod

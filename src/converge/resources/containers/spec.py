@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, WithJsonSchema, field_validator, model_validator
 
 from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
 from ...types import IPAddress, OnOff, Size, Stamp
 from ..base import Spec, allow_destroy_field
-from .fields import NETWORK_NAME, USER_RE, Healthcheck, StopRequest, check_env_names, matching
+from .fields import NETWORK_NAME, STRINGS, USER_RE, Healthcheck, StopRequest, Words, check_env_names, matching
 from .lxc_spec import HOSTNAME, LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics, normalize_ssh_keys
 from .volumes import normalize_volume
 
@@ -27,8 +27,8 @@ class ContainerSpec(Spec):
     image: str | None = Field(None, description="image reference (podman/docker), e.g. jellyfin/jellyfin:10.9")
     template: str | None = Field(None, pattern=r"^[a-z0-9_-]+(:[A-Za-z0-9._-]+){0,3}$",
                                  description="lxc: template, e.g. busybox, or download:DIST:RELEASE:ARCH")
-    command: list[str] | None = None
-    entrypoint: list[str] | None = Field(None, description="podman/docker: replaces the image's entrypoint")
+    command: Words | None = None
+    entrypoint: Words | None = Field(None, description="podman/docker: replaces the image's entrypoint")
     env: dict[str, str] = Field(default_factory=dict, description="values are never shown in plans",
                                 json_schema_extra={"x-converge-sensitive": True})
     env_file: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]+$")
@@ -62,7 +62,9 @@ class ContainerSpec(Spec):
     cores: int | None = Field(None, ge=1, le=1024, description="lxc: CPUs it may run on (cpuset 0..N-1)")
     swap: Size | None = Field(None, description="lxc: swap on top of memory (needs memory)")
     hostname: str | None = Field(None, description="lxc: lxc.uts.name (default: the container's name)")
-    nameserver: list[IPAddress] | None = Field(None, max_length=3, description="lxc: the rootfs's /etc/resolv.conf")
+    nameserver: Annotated[list[IPAddress], WithJsonSchema({"anyOf": [
+        {"type": "string", "description": "addresses separated by blanks"}, {**STRINGS, "maxItems": 3}]})] | None = Field(
+        None, max_length=3, description="lxc: the rootfs's /etc/resolv.conf")
     ssh_keys: list[str] | None = Field(None, description="lxc: OpenSSH public keys in the rootfs's "
                                        "/root/.ssh/authorized_keys (converge's block of it)")
     startup_order: int | None = Field(None, ge=0, le=100000, description="lxc: lxc.start.order (lxc-autostart)")

@@ -61,7 +61,8 @@ class InterfaceSpec(Spec):
     gateway: IPAddress | None = None
     routes: list[Route] | None = None
     mtu: int | None = Field(None, ge=68, le=65535)
-    mac: str | None = Field(None, pattern=r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+    mac: str | None = Field(None, pattern=r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$",
+                     description="e.g. 02:00:00:00:00:01 (read back in lowercase)")
     state: Literal["up", "down"] | None = None
     dhcp: OnOff | None = None
 

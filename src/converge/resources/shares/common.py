@@ -105,7 +105,7 @@ def final_specs(kind: Any, changes: list[Change], ctx: Any) -> tuple[dict[str, A
         name = change.ref.name
         if change.action == Action.DELETE:
             specs.pop(name, None)
-        elif change.action != Action.NOOP:
+        else:
             specs[name] = declared[name] if name in declared else kind.spec.model_validate(change.after or {})
             touched.add(name)
     return specs, touched

@@ -43,7 +43,9 @@ class NfsClient(BaseModel):
     def _options(cls, v: Any) -> list[str]:
         if not isinstance(v, (list, tuple)):
             raise ValueError("options is a list: [rw, sync, no_subtree_check]")
-        opts = sorted({str(o).strip() for o in v})  # exportfs does not care about order: one normal form
+        if not all(isinstance(o, str) for o in v):
+            raise ValueError("options are strings: [rw, sync, anonuid=1000]")
+        opts = sorted({o.strip() for o in v})  # exportfs does not care about order: one normal form
         for opt in opts:
             error = exports.option_error(opt)
             if error:

@@ -15,7 +15,7 @@ from ...hosts.base import Result, unroot
 from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
-from ...types import OnOff, Size, SortedStrs, parse_bool
+from ...types import ConfText, OnOff, Size, SortedStrs, parse_bool
 from ..base import Context, Joint, Kind, Spec, file_joint
 from .common import SharePath, final_shares, path_dependency, resolve_share_path
 
@@ -57,7 +57,7 @@ class SmbShareSpec(Spec):
     veto_files: SortedStrs | None = None
     time_machine: OnOff | None = None
     time_machine_max_size: Size | None = None
-    options: dict[str, str] = Field(default_factory=dict, description="any other smb.conf parameter")
+    options: dict[str, ConfText] = Field(default_factory=dict, description="any other smb.conf parameter")
 
     @field_validator("comment")
     @classmethod

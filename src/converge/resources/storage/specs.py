@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from ...formats import zfs
 from ...types import OnOff, Size, SortedStrs, Stamp
@@ -32,6 +32,7 @@ def normal_mode(value: Any) -> str:
 USER_PROPERTY = re.compile(r"[a-z0-9_.+-]+:[a-z0-9_.:+-]+")
 ZFS_COMPRESSION = list(zfs.COMPRESSION)  # the values zfs itself accepts
 BTRFS_COMPRESSION = ["off", "zlib", "lzo", "zstd"]
+COMPRESSION = tuple(sorted(set(ZFS_COMPRESSION + BTRFS_COMPRESSION)))
 RESERVED_PREFIX = "converge:"  # converge keeps its own marks there (managed, protect): not for manifests
 
 
@@ -44,7 +45,8 @@ class DatasetProperties(BaseModel):
     """Native properties (validated) plus free-form user properties (`module:name`)."""
 
     model_config = ConfigDict(defer_build=True, extra="allow")
-    compression: Literal[tuple(sorted(set(ZFS_COMPRESSION + BTRFS_COMPRESSION)))] | None = None  # type: ignore[valid-type]
+    compression: Annotated[Literal[COMPRESSION], WithJsonSchema(  # type: ignore[valid-type]
+        {"anyOf": [{"enum": list(COMPRESSION)}, {"type": "boolean", "description": "on/off"}]})] | None = None
     quota: Size | None = None
     refquota: Size | None = None
     reservation: Size | None = None
@@ -77,20 +79,13 @@ class DatasetProperties(BaseModel):
     @field_validator("compression", mode="before")
     @classmethod
     def _compression_spelling(cls, v: Any) -> Any:
-        if isinstance(v, bool):
-            return "on" if v else "off"
-        return v.lower() if isinstance(v, str) else v
+        return ("on" if v else "off") if isinstance(v, bool) else v
 
     @field_validator("recordsize")
     @classmethod
     def _power_of_two(cls, v: int | None) -> int | None:
         if v is not None and (v < 512 or v > 16 * 1024 * 1024 or v & (v - 1)):
             raise ValueError("recordsize must be a power of two from 512 to 16M (e.g. 128K, 1M)")
-        return v
-
-    @field_validator("atime", "relatime", "readonly", "exec", "utf8only", mode="before")
-    @classmethod
-    def _onoff(cls, v: Any) -> Any:
         return v
 
     @model_validator(mode="before")

@@ -17,7 +17,7 @@ from ...errors import suggest
 from ...formats.systemd import parse_sysctl, timezones
 from ...hosts.base import read_files
 from ...model import Change, FieldDiff, Observed, Step
-from ...types import IPAddress
+from ...types import ConfText, IPAddress
 from ..base import Context, Kind, Spec
 from .units import systemctl, systemd_running
 
@@ -77,7 +77,7 @@ class SystemSpec(Spec):
     timezone: str | None = Field(None, description="an IANA time zone name (Europe/Berlin, UTC)")
     dns: Dns | None = None
     ntp: Ntp | None = None
-    sysctl: dict[str, str] | None = Field(None, description="kernel parameters, written to " + SYSCTL_DROPIN)
+    sysctl: dict[str, ConfText] | None = Field(None, description="kernel parameters, written to " + SYSCTL_DROPIN)
 
     @field_validator("hostname")
     @classmethod

@@ -73,6 +73,7 @@ def central():
 def token_file(tmp_path):
     path = tmp_path / "agent.token"
     path.write_text("cvg_secretsecret\n")
+    path.chmod(0o600)
     return path
 
 
@@ -106,5 +107,16 @@ def test_bad_options_are_clear_errors(tmp_path, token_file):
     with pytest.raises(ConvergeError, match="--report-token-file"):
         StatusPusher("http://127.0.0.1:1", str(tmp_path / "missing"), "nas1")
     (tmp_path / "empty").write_text("\n")
-    with pytest.raises(ConvergeError, match="one token on one line"):
+    (tmp_path / "empty").chmod(0o600)
+    with pytest.raises(ConvergeError, match="must hold the value on one line"):
         StatusPusher("http://127.0.0.1:1", str(tmp_path / "empty"), "nas1")
+
+
+def test_a_token_file_others_may_read_is_refused_as_a_secret_file_is(token_file):
+    token_file.chmod(0o644)
+    with pytest.raises(ConvergeError, match=r"has mode 0644; it must be readable by its owner only \(chmod 600"):
+        StatusPusher("http://127.0.0.1:1", str(token_file), "nas1")
+    token_file.unlink()
+    token_file.symlink_to("/etc/hostname")  # a link could hand the agent another file: refused
+    with pytest.raises(ConvergeError, match="--report-token-file"):
+        StatusPusher("http://127.0.0.1:1", str(token_file), "nas1")

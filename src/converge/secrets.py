@@ -60,21 +60,28 @@ def read(src: str, who: str) -> str:
             raise PlanError(f"{who}: the environment variable {where} (its secret) is not set")
         return value
     try:
-        fd = os.open(where, os.O_RDONLY | os.O_NOFOLLOW)
+        return read_private_line(where)
     except FileNotFoundError:
         raise PlanError(f"{who}: secret file {where} does not exist; create it with mode 0600 "
                         "(the value on its first line)") from None
     except OSError as e:
         raise PlanError(f"{who}: secret file {where} cannot be read: {e.strerror}") from None
+    except ValueError as e:
+        raise PlanError(f"{who}: secret file {where} {e}") from None
+
+
+def read_private_line(where: str) -> str:
+    """The one line of a file only its owner may read (as ssh treats a private key): OSError
+    when it cannot be opened (a symlink is refused), ValueError saying what is wrong with it."""
+    fd = os.open(where, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, encoding="utf-8") as f:
         mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
         if mode & 0o077:
-            raise PlanError(f"{who}: secret file {where} has mode {mode:04o}; it must be readable by its "
-                            f"owner only (chmod 600 {where})")
+            raise ValueError(f"has mode {mode:04o}; it must be readable by its owner only (chmod 600 {where})")
         text = f.read()
     value = text[:-1] if text.endswith("\n") else text
     if not value or "\n" in value:
-        raise PlanError(f"{who}: secret file {where} must hold the value on one line")
+        raise ValueError("must hold the value on one line")
     return value
 
 

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 from . import __version__
 from .errors import ConvergeError
 from .logs import get_logger
+from .secrets import read_private_line
 
 log = get_logger("converge.report")
 
@@ -36,12 +37,14 @@ def check_url(url: str) -> str:
 
 
 def read_token(path: str) -> str:
+    """The agent's token: like a secret file, readable by its owner only."""
     try:
-        with open(path, encoding="utf-8") as f:
-            token = f.read().strip()
+        token = read_private_line(path)
     except OSError as e:
         raise ConvergeError(f"--report-token-file {path}: {e.strerror}") from None
-    if not token or any(c.isspace() for c in token):
+    except ValueError as e:
+        raise ConvergeError(f"--report-token-file {path}: {e}") from None
+    if any(c.isspace() for c in token):
         raise ConvergeError(f"--report-token-file {path}: one token on one line is expected")
     return token
 

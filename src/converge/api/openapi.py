@@ -155,7 +155,11 @@ def _common_schemas() -> dict[str, Any]:
                                         for k in ("created", "expires", "last_used")}}},
         "Health": {"type": "object", "required": ["status", "reasons"], "properties": {
             "status": {"enum": ["ok", "degraded", "down"]}, "reasons": {"type": "array", "items": text},
-            "host": obj, "last_apply": {"type": ["object", "null"]},
+            "host": obj, "last_apply": {"anyOf": [{"type": "null"}, {
+                "type": "object", "required": ["result", "time", "by"], "properties": {
+                    "result": {"enum": ["queued", "running", "done", "failed"]}, "time": {"type": "string", "format": "date-time"},
+                    "by": {"type": "string", "description": "the token or account that asked; watch for the watcher"},
+                    "job": {"type": "string"}, "trigger": {"type": ["string", "null"]}}}]},
             "drift": {"type": ["integer", "null"]}, "held": {"type": ["integer", "null"]}},
             "example": {"status": "degraded", "reasons": ["1 change(s) between the manifests and the host"],
                         "host": {"reachable": True}, "last_apply": None, "drift": 1, "held": 0}},

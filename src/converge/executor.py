@@ -135,7 +135,7 @@ def _run_phase(changes: list[Change], known: set[Key], done: set[Key], bad: dict
         if not deps:
             heapq.heappush(ready, (order[_key(c.ref)], c))
     lock = threading.Lock()
-    running: dict[Future[str | None], Change] = {}
+    running: dict[Future[str | None], tuple[Change, str | None]] = {}  # with the lane it holds
     busy: set[str] = set()  # lanes a running change holds (Kind.lane)
     with ThreadPoolExecutor(max_workers=parallelism) as pool:
         while ready or running:
@@ -152,15 +152,15 @@ def _run_phase(changes: list[Change], known: set[Key], done: set[Key], bad: dict
                 if lane is not None:
                     busy.add(lane)
                 emit("started", c, "")
-                running[pool.submit(_run_change, c, host, state, report, lock)] = c
+                running[pool.submit(_run_change, c, host, state, report, lock)] = c, lane
             for item in later:
                 heapq.heappush(ready, item)
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
-                c = running.pop(fut)
-                busy.discard(_lane(c) or "")
+                c, lane = running.pop(fut)
+                busy.discard(lane or "")
                 k = _key(c.ref)
                 error = fut.result()
                 if error is None:

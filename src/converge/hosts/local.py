@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from ..fsutil import atomic_write
 from .base import CommandLog, Result, checked, not_found, validate_argv
+from .transfer import pipe_between
 
 
 class LocalHost(CommandLog):
@@ -47,31 +48,8 @@ class LocalHost(CommandLog):
         return list(argv), self._env
 
     def pipe(self, first: Sequence[str], second: Sequence[str], *, check: bool = True) -> Result:
-        """first's stdout into second's stdin (binary: a `zfs send` stream); the first failure wins."""
-        import subprocess
-
-        first, second = validate_argv(first), validate_argv(second)
-        self.record(first)
-        self.record(second)
-        try:
-            producer = subprocess.Popen(first, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self._env)
-        except FileNotFoundError:
-            return checked(first, Result(127, "", f"{first[0]}: command not found"), check)
-        assert producer.stdout is not None
-        try:
-            consumer = subprocess.run(second, stdin=producer.stdout, capture_output=True, env=self._env)
-        except FileNotFoundError:
-            producer.kill()
-            producer.wait()
-            return checked(second, Result(127, "", f"{second[0]}: command not found"), check)
-        finally:
-            producer.stdout.close()
-        err = producer.stderr.read().decode(errors="replace") if producer.stderr else ""
-        producer.wait()
-        if producer.returncode:
-            return checked(first, Result(producer.returncode, "", err), check)
-        return checked(second, Result(consumer.returncode, consumer.stdout.decode(errors="replace"),
-                                      consumer.stderr.decode(errors="replace")), check)
+        """first's stdout into second's stdin (binary: a `zfs send` stream)."""
+        return pipe_between(self, first, self, second, check=check)
 
     def read_file(self, path: str) -> str | None:
         try:

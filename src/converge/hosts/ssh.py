@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from ..errors import HostError, LockBusy
 from .base import PACKAGES, CommandLog, Result, checked, not_found, validate_argv
+from .transfer import pipe_between
 
 # Tools asked for by the kinds: probed in the first `has()` call, all at once.
 PROBED = sorted(set(PACKAGES) | {"getent", "pdbedit", "testparm", "readlink", "systemctl", "hostnamectl",
@@ -148,33 +149,8 @@ class SshHost(CommandLog):
 
     def pipe(self, first: Sequence[str], second: Sequence[str], *, check: bool = True) -> Result:
         """Two remote commands joined by converge (two ssh sessions, bytes through this machine)."""
-        first, second = validate_argv(first), validate_argv(second)
-        self.record(first)
-        self.record(second)
-        self.round_trips += 2
+        return pipe_between(self, first, self, second, check=check)
 
-        def command(argv: list[str]) -> list[str]:
-            return [*self._ssh, "--", self.hostname, shlex.join(["env", "LC_ALL=C", "LANG=C", *argv])]
-
-        producer = subprocess.Popen(command(first), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-        assert producer.stdout is not None
-        try:
-            consumer = subprocess.run(command(second), stdin=producer.stdout, capture_output=True)
-        finally:
-            producer.stdout.close()
-        err = producer.stderr.read().decode(errors="replace") if producer.stderr else ""
-        producer.wait()
-        if producer.returncode:
-            if producer.returncode == 255:
-                self._raise_ssh_failure(err)
-            return checked(first, Result(producer.returncode, "", err), check)
-        if consumer.returncode == 255:
-            self._raise_ssh_failure(consumer.stderr.decode(errors="replace"))
-        return checked(second, Result(consumer.returncode, consumer.stdout.decode(errors="replace"),
-                                      consumer.stderr.decode(errors="replace")), check)
-
-    # -- files ---------------------------------------------------------------------------------------
     def path(self, path: str) -> str:
         return os.path.join(self.root, path.lstrip("/")) if self.root else path
 

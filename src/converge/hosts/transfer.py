@@ -16,14 +16,16 @@ from ..errors import CommandFailed, HostError
 from .base import Host, Result, checked, not_found, validate_argv
 
 
-def pipe_between(source: Host, first: Sequence[str], target: Host, second: Sequence[str]) -> Result:
-    """Run `first` on source into `second` on target; raise CommandFailed naming the side that
-    failed (both when both did: a receive that dies ends the send too)."""
-    if source is target:
-        return source.pipe(first, second)
+def pipe_between(source: Host, first: Sequence[str], target: Host, second: Sequence[str], *,
+                 check: bool = True) -> Result:
+    """Run `first` on source into `second` on target (the same host or two); raise CommandFailed
+    naming the side that failed (both when both did: a receive that dies ends the send too).
+    With check=False the first failure is returned instead."""
     first, second = validate_argv(first), validate_argv(second)
     spawn_first, spawn_second = getattr(source, "local_command", None), getattr(target, "local_command", None)
     if spawn_first is None or spawn_second is None:
+        if source is target:
+            return source.pipe(first, second, check=check)  # the simulated host's own
         if spawn_first is not None or spawn_second is not None:
             raise HostError(f"cannot stream from {source.name} to {target.name}: a simulated host only "
                             "exchanges streams with another simulated host")
@@ -41,7 +43,7 @@ def pipe_between(source: Host, first: Sequence[str], target: Host, second: Seque
             producer = subprocess.Popen(first_cmd, env=first_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=first_err)
         except FileNotFoundError:
-            return checked(first, not_found(first_cmd[0]), True)
+            return checked(first, not_found(first_cmd[0]), check)
         assert producer.stdout is not None
         try:
             consumer = subprocess.Popen(second_cmd, env=second_env, stdin=producer.stdout, stdout=second_out,
@@ -49,7 +51,7 @@ def pipe_between(source: Host, first: Sequence[str], target: Host, second: Seque
         except FileNotFoundError:
             producer.kill()
             producer.wait()
-            return checked(second, not_found(second_cmd[0]), True)
+            return checked(second, not_found(second_cmd[0]), check)
         finally:
             producer.stdout.close()  # the consumer holds the only read end: a dead receive ends the send
         consumer.wait()
@@ -60,6 +62,8 @@ def pipe_between(source: Host, first: Sequence[str], target: Host, second: Seque
             explain = getattr(host, "transport_failure", None)
             if explain is not None:
                 explain(result.stderr)  # raises when ssh itself failed (unreachable, unknown key)
+    if not check:
+        return sent if sent.returncode else received
     if received.returncode:
         also = f"\n(the sending side {' '.join(first)} on {source.name} exited {sent.returncode}: " \
                f"{sent.stderr.strip()})" if sent.returncode else ""

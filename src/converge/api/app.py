@@ -21,7 +21,7 @@ from .. import web
 from ..config import load_config
 from ..errors import ConvergeError
 from ..resources import BY_KIND
-from . import approvals, fleet, hardware, health, history, host_status, login, permissions, routes, schedules, validate, websocket
+from . import approvals, fleet, fleet_jobs, hardware, health, history, host_status, login, permissions, routes, schedules, validate, websocket
 from .apiusers import store as account_store
 from .auth import RateLimit, TokenStore
 from .errors import ApiError, handle
@@ -133,6 +133,8 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/hosts/{{name:str}}/status", {"POST": host_status.post_status}),
         _methods(f"{base}/hosts/{{name:str}}/test", {"POST": fleet.post_host_test}),
         _methods(f"{base}/hosts/{{name:str}}/plan", {"GET": fleet.get_host_plan}),
+        _methods(f"{base}/fleet/plan", {"GET": fleet_jobs.get_fleet_plan}),
+        _methods(f"{base}/fleet/apply", {"POST": fleet_jobs.post_fleet_apply}),
         *[r for collection in collections() for r in _resource_routes(base, collection)],
         _methods("/openapi.json", {"GET": openapi}),
         _methods("/docs", {"GET": docs}),

@@ -16,7 +16,7 @@ from typing import Any
 from ..resources import BY_KIND, KINDS
 from ..schema import manifest_schema
 from ..types import MAX_NAME
-from . import fleet, history, host_status, listing, schedules, validate, websocket
+from . import fleet, fleet_jobs, history, host_status, listing, schedules, validate, websocket
 from .apiusers import MAX_PASSWORD
 from .apiusers import NAME as ACCOUNT_NAME
 from .permissions import ROLES
@@ -248,6 +248,7 @@ def _document(kinds: tuple[str, ...]) -> dict[str, Any]:
     paths.update(schedules.openapi_paths(_responses, _json, READ))
     paths.update(validate.openapi_paths(paths["/api/v1/manifests/{path}"]["parameters"][0], _responses, _json, WRITE))
     paths.update(fleet.openapi_paths(_responses, _json, READ, WRITE))
+    paths.update(fleet_jobs.openapi_paths(_responses, _json, READ, WRITE))
     paths.update(host_status.openapi_paths(_responses, _json, WRITE))
     for path, ops in paths.items():
         for method, op in ops.items():

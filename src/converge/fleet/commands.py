@@ -14,10 +14,11 @@ import click
 from ..config import load_fleet
 from ..errors import ConvergeError
 from .inventory import select
-from .run import HostOutcome, exit_code, run_fleet, summary_table
+from .run import HostOutcome, applied, exit_code, planned, run_fleet, summary_table
 
 
-def _hosts(directory: str, limit: str | None) -> tuple[Any, list[Any]]:
+def selected_hosts(directory: str, limit: str | None) -> tuple[Any, list[Any]]:
+    """converge.yaml's config and the inventory hosts `limit` selects (all without one)."""
     config, hosts = load_fleet(directory)
     if not hosts:
         raise ConvergeError(f"{os.path.join(directory, 'converge.yaml')} has no hosts: declare them under `hosts:` "
@@ -48,7 +49,7 @@ def _finish(outcomes: list[HostOutcome], as_json: bool, detailed: bool, key: str
 
 def _run(directory: str, limit: str | None, forks: int, job: Callable[[Any, HostOutcome], None]) -> list[HostOutcome]:
     directory = os.path.abspath(directory)
-    config, hosts = _hosts(directory, limit)
+    config, hosts = selected_hosts(directory, limit)
     return run_fleet(directory, config, hosts, job, forks)
 
 
@@ -60,10 +61,8 @@ def fleet_plan(directory: str, limit: str | None, forks: int, *, as_json: bool, 
 
     def job(target: Any, outcome: HostOutcome) -> None:
         result, _ = engine.plan(target, allow_destroy=allow_destroy, targets=targets)
-        outcome.ok, outcome.changes = True, len(result.changes)
-        outcome.result = "no changes" if result.empty else f"{len(result.changes)} to change"
+        planned(outcome, result)
         outcome.output = render_plan(result, style)
-        outcome.data["plan"] = json.loads(result.redacted().model_dump_json())
         if out:  # one saved plan per host, named after it (apply refuses it on another host)
             atomic_write(os.path.join(out, f"{outcome.name}.json"), result.model_dump_json(indent=1) + "\n", 0o600)
 
@@ -79,17 +78,15 @@ def fleet_apply(directory: str, limit: str | None, forks: int, *, allow_destroy:
         done = engine.reconcile(target, allow_destroy=allow_destroy, targets=targets, parallelism=parallelism,
                                 lock_timeout=lock_timeout)
         report = done.report
-        outcome.changes, outcome.ok = len(done.plan.changes), report.ok
+        applied(outcome, done)
         if done.plan.empty:
-            outcome.result, outcome.output = "no changes", "No changes. The host matches the manifests."
+            outcome.output = "No changes. The host matches the manifests."
             return
         lines = [render_plan(done.plan, style, show_steps=False).rsplit("\n", 1)[0]]
         lines += [f"✗ {f.ref}: {f.step}\n    {f.error}" for f in report.failed]
         lines += [f"- skipped {ref}: depends on {cause}" for ref, cause in report.skipped]
         lines += [f"✗ held {ref}: not allowed" for ref in report.held]
         outcome.output = "\n".join(lines)
-        outcome.result = (f"converged ({len(report.applied)} applied)" if report.ok else
-                          f"failed: {len(report.failed)} failed, {len(report.skipped)} skipped, {len(report.held)} held")
 
     _finish(_run(directory, limit, forks, job), False, False, "report")
 

@@ -69,6 +69,24 @@ def run_fleet(directory: str, config: Config, hosts: list[FleetHost], job: Calla
         return list(pool.map(one, hosts))
 
 
+def planned(outcome: HostOutcome, plan: Any) -> None:
+    """A host's row after its plan (the CLI and the API's fleet plan alike)."""
+    import json
+
+    outcome.ok, outcome.changes = True, len(plan.changes)
+    outcome.result = "no changes" if plan.empty else f"{len(plan.changes)} to change"
+    outcome.data["plan"] = json.loads(plan.redacted().model_dump_json())
+
+
+def applied(outcome: HostOutcome, done: Any) -> None:
+    """A host's row after its reconcile (engine.reconcile's outcome)."""
+    report = done.report
+    outcome.changes, outcome.ok = len(done.plan.changes), report.ok
+    outcome.result = "no changes" if done.plan.empty else \
+        f"converged ({len(report.applied)} applied)" if report.ok else \
+        f"failed: {len(report.failed)} failed, {len(report.skipped)} skipped, {len(report.held)} held"
+
+
 def summary_table(outcomes: list[HostOutcome]) -> str:
     rows = [("HOST", "CHANGES", "RESULT", "TIME")]
     rows += [(o.name, str(o.changes), o.result.splitlines()[0] if o.result else "", f"{o.seconds:.1f}s")

@@ -63,3 +63,25 @@ def test_plan_of_one_host(client, homelab):
     down = client.get("/api/v1/hosts/nas2/plan")
     assert down.status_code == 409 and "cannot reach ssh://root@127.0.0.1:1" in down.json()["error"]["message"]
     assert client.get("/api/v1/hosts/nope/plan").status_code == 404
+
+
+def test_an_inventory_hosts_resources_are_listed_from_its_own_layers(client, homelab):
+    """The backup host reads the shared directory plus its own overlay; its actual state is its own."""
+    with_inventory(homelab)
+    config = homelab / "converge.yaml"
+    config.write_text(config.read_text().replace('tags: [offsite]}', 'tags: [offsite], manifests: [".", "hosts/{name}"]}'))
+    (homelab / "hosts/backup").mkdir(parents=True)
+    (homelab / "hosts/backup/extra.yaml").write_text("datasets:\n  tank/offsite:\n    properties: {compression: zstd}\n")
+    listed = client.get("/api/v1/hosts/backup/datasets", params={"sort": "name"}).json()
+    names = [i["name"] for i in listed["items"]]
+    assert "tank/offsite" in names and "tank/media" in names
+    one = client.get("/api/v1/hosts/backup/datasets/tank/offsite")
+    assert one.status_code == 200 and one.json()["file"] == "hosts/backup/extra.yaml" and one.json()["actual"] is None
+    assert one.json()["drift"] and one.headers["etag"] == one.json()["etag"]
+    smb = client.get("/api/v1/hosts/backup/shares/smb").json()
+    assert {i["name"] for i in smb["items"]} == {i["name"] for i in client.get("/api/v1/shares/smb").json()["items"]}
+    assert client.get("/api/v1/hosts/backup/datasets/tank/nope").status_code == 404
+    assert client.get("/api/v1/hosts/nope/datasets").status_code == 404
+    assert client.get("/api/v1/hosts/backup/widgets").status_code == 404
+    assert client.get("/api/v1/hosts/nas2/datasets").status_code == 409  # nobody answers there
+    assert client.post("/api/v1/hosts/backup/datasets", json={"name": "tank/x"}).status_code == 405

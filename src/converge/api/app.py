@@ -55,6 +55,13 @@ def _resource_routes(base: str, collection: str) -> list[Route]:
     ]
 
 
+def _host_resource_routes(base: str, collection: str) -> list[Route]:
+    """An inventory host's resources, read only: its manifests are edited where they live."""
+    prefix = f"{base}/hosts/{{host:str}}/{collection}"
+    return [_methods(prefix, {"GET": fleet.list_host_resources}, collection),
+            _methods(f"{prefix}/{{name:path}}", {"GET": fleet.get_host_resource}, collection)]
+
+
 def _not_an_action(handler: Any, collection: str) -> Any:
     """`PUT /containers/web/start` reaches the resource route as the name `web/start`: when that is
     no name of the kind and ends in one of the collection's actions, it is the action's path, which
@@ -133,6 +140,7 @@ def create_app(directory: str, host: str | None = None, root: str | None = None,
         _methods(f"{base}/hosts/{{name:str}}/status", {"POST": host_status.post_status}),
         _methods(f"{base}/hosts/{{name:str}}/test", {"POST": fleet.post_host_test}),
         _methods(f"{base}/hosts/{{name:str}}/plan", {"GET": fleet.get_host_plan}),
+        *[r for collection in collections() for r in _host_resource_routes(base, collection)],
         _methods(f"{base}/fleet/plan", {"GET": fleet_jobs.get_fleet_plan}),
         _methods(f"{base}/fleet/apply", {"POST": fleet_jobs.post_fleet_apply}),
         *[r for collection in collections() for r in _resource_routes(base, collection)],

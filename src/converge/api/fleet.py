@@ -2,13 +2,16 @@
 Ansible inventory), `POST /api/v1/hosts/NAME/test` tests the connection to one host: reachable,
 its key known, converge's required tools present (and which kinds' tools it has);
 `GET /api/v1/hosts/NAME` is one host, with the last status its pull-mode agent posted;
-`GET /api/v1/hosts/NAME/plan` is that host's plan (its manifest directories, its vars)."""
+`GET /api/v1/hosts/NAME/plan` is that host's plan (its manifest directories, its vars);
+`GET /api/v1/hosts/NAME/COLLECTION[/RESOURCE]` lists that host's resources as the server's own
+collections do (desired, actual, drift)."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -17,9 +20,9 @@ from starlette.responses import JSONResponse, Response
 
 from ..config import load_fleet
 from ..errors import ConvergeError
-from . import host_status
+from . import host_status, listing
 from .errors import ApiError
-from .routes import authorize, service
+from .routes import authorize, collection_of, service
 
 REQUIRED = ("sh", "env", "tar", "mktemp", "mv")  # what converge itself runs on a remote host
 
@@ -82,8 +85,8 @@ def connection_test(directory: str, name: str) -> dict[str, Any]:
     return answer
 
 
-def host_plan(directory: str, name: str) -> dict[str, Any]:
-    from .. import engine
+def on_host(directory: str, name: str, read: Callable[[Any], Any]) -> Any:
+    """`read(target)` for the inventory host `name`, its connection closed afterwards."""
     from ..fleet.run import open_fleet_target
 
     config, hosts = load_fleet(directory)
@@ -91,17 +94,41 @@ def host_plan(directory: str, name: str) -> dict[str, Any]:
         raise ApiError(404, f"no host {name!r} in the inventory (hosts: {', '.join(sorted(hosts)) or 'none'})")
     target = open_fleet_target(directory, config, hosts[name])
     try:
-        plan, _ = engine.plan(target)
+        return read(target)
     finally:
         close = getattr(target.host, "close", None)
         if close is not None:
             close()
+
+
+def host_plan(directory: str, name: str) -> dict[str, Any]:
+    from .. import engine
+
+    plan, _ = on_host(directory, name, engine.plan)
     return json.loads(plan.redacted().model_dump_json())  # type: ignore[no-any-return]
 
 
 async def get_host_plan(request: Request) -> Response:
     authorize(request, write=False)
     return JSONResponse(await run_in_threadpool(host_plan, service(request).directory, request.path_params["name"]))
+
+
+async def list_host_resources(request: Request) -> Response:
+    authorize(request, write=False)
+    _, kind = collection_of(request)
+    svc = service(request)
+    items = await run_in_threadpool(on_host, svc.directory, request.path_params["host"],
+                                    lambda target: svc.resources(kind, target))
+    return JSONResponse(listing.select(kind, items, request.query_params, listing.yaml_comments(svc.directory)))
+
+
+async def get_host_resource(request: Request) -> Response:
+    authorize(request, write=False)
+    _, kind = collection_of(request)
+    svc = service(request)
+    item = await run_in_threadpool(on_host, svc.directory, request.path_params["host"],
+                                   lambda target: svc.resource(kind, request.path_params["name"], target))
+    return JSONResponse(item, headers={"ETag": item["etag"]})
 
 
 async def post_host_test(request: Request) -> Response:

@@ -220,7 +220,26 @@ def _collection_paths(coll: str, kind: str, spec: dict[str, Any], schemas: dict[
                                        "properties": {"password": {"type": "string", "minLength": 1}}})
             op["responses"] = _responses({"200": _json({"type": "object"})}, (*WRITE, 404, 503))
         paths[path] = {"parameters": [_name_param(kind)], "post": op}
-    return paths
+    return paths | _host_collection_paths(coll, kind)
+
+
+def _host_collection_paths(coll: str, kind: str) -> dict[str, Any]:
+    """The same collection on an inventory host (app._host_resource_routes): reads only."""
+    from ..fleet.inventory import NAME_PATTERN
+
+    host = {"name": "host", "in": "path", "required": True, "description": "a host of the inventory",
+            "schema": {"type": "string", "pattern": NAME_PATTERN}}
+    many, one = f"/api/v1/hosts/{{host}}/{coll}", f"/api/v1/hosts/{{host}}/{coll}/{{name}}"
+    unreachable = (*READ, 404, 409, 422)  # no such host; it cannot be reached; its inventory is broken
+    return {
+        many: {"parameters": [host], "get": {
+            "operationId": _op_id("get", many), "summary": f"{kind}s of an inventory host: desired, actual, drift",
+            "parameters": _list_params(kind), "responses": _responses({"200": _json(_ref("ResourceList"))}, unreachable)}},
+        one: {"parameters": [host, _name_param(kind)], "get": {
+            "operationId": _op_id("get", one), "summary": f"one {kind} of an inventory host",
+            "responses": _responses({"200": _json(_ref("Resource"), headers={"ETag": {"schema": {"type": "string"}}})},
+                                    unreachable)}},
+    }
 
 
 def openapi_document() -> dict[str, Any]:

@@ -107,9 +107,11 @@ class Service:
         return engine.open_target(self.directory, self.host, self.root)
 
     # -- reads -------------------------------------------------------------------------------
-    def resources(self, kind: str) -> list[dict[str, Any]]:
-        target = self.target()
-        desired, issues = load_unchecked(self.directory, target.config.vars)
+    def resources(self, kind: str, target: engine.Target | None = None) -> list[dict[str, Any]]:
+        """Every `kind` declared or on the host: this server's host, or `target` (an inventory host)."""
+        target = target or self.target()
+        desired, issues = load_unchecked(self.directory, target.config.vars, layers=target.layers,
+                                         host_vars=target.vars, skip=target.skip)
         ctx = engine.read_facts(target.host, desired, target.config.settings)
         plan = build_plan(ctx)
         changes = {c.ref: c for c in plan.changes}
@@ -129,8 +131,8 @@ class Service:
                         "etag": etag_of(declared)})
         return out
 
-    def resource(self, kind: str, name: str) -> dict[str, Any]:
-        found = [r for r in self.resources(kind) if r["name"] == name]
+    def resource(self, kind: str, name: str, target: engine.Target | None = None) -> dict[str, Any]:
+        found = [r for r in self.resources(kind, target) if r["name"] == name]
         if not found:
             raise ApiError(404, f"{kind} {name!r} is neither declared nor on the host")
         return found[0]

@@ -60,6 +60,7 @@ def test_an_agent_reports_to_the_central_server(tmp_path):
     for name in ("edge1", "edge2"):
         tokens[name] = tmp_path / f"{name}.token"
         tokens[name].write_text(create_token(str(central), f"agent-{name}", "agent", host=name) + "\n")
+        tokens[name].chmod(0o600)  # as the README installs it: a token others may read is refused
     edge1 = tmp_path / "edge1"  # the host's own manifests; its simulated machine is edge1/.converge/
     shutil.copytree(HOMELAB, edge1, ignore=shutil.ignore_patterns(".converge"))
     proc, port, _ = serve(str(central))

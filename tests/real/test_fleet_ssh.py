@@ -175,6 +175,35 @@ def test_connection_test_of_the_api(fleet: Fleet) -> None:
     assert not unknown["reachable"] and unknown["key_known"] is False and "ssh-keyscan" in unknown["error"]
 
 
+def test_the_apis_fleet_plan_and_apply_job_over_real_ssh(fleet: Fleet) -> None:
+    """GET /api/v1/fleet/plan, POST /api/v1/fleet/apply and a host's resources (their functions, run
+    in the client namespace): the job converges the three hosts, as `ip -n NS` shows."""
+    path = inventory(fleet)
+    code = """if True:
+        import json, sys, time
+        from converge.api import fleet, fleet_jobs
+        from converge.api.service import Service
+        svc = Service(sys.argv[1])
+        before = fleet_jobs.fleet_plan(svc.directory, None, 3)
+        job = svc.jobs[fleet_jobs.start_fleet_apply(svc, None, 3, "test")["id"]]
+        while job.status not in ("done", "failed"):
+            time.sleep(0.1)
+        after = fleet_jobs.fleet_plan(svc.directory, None, 3)
+        bridge = fleet.on_host(svc.directory, "host1", lambda t: svc.resource("interface", "brf0", t))
+        print(json.dumps([before, job.as_dict(), after, bridge]))
+    """
+    out = subprocess.run(fleet.in_client(sys.executable, "-c", code, path), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    before, job, after, bridge = json.loads(out.stdout.splitlines()[-1])  # after the apply's log lines
+    assert [(r["name"], r["ok"], r["changes"] > 0) for r in before["hosts"]] == [
+        ("host0", True, True), ("host1", True, True), ("host2", True, True)]
+    assert job["status"] == "done" and all(r["result"].startswith("converged (") for r in job["report"]["hosts"])
+    assert [r["result"] for r in after["hosts"]] == ["no changes"] * 3
+    for i, host in enumerate(fleet.hosts):
+        assert addresses(host.netns)["brf0"] == [f"10.80.{i}.1/24"]
+    assert bridge["actual"]["addresses"] == ["10.80.1.1/24"] and bridge["drift"] == []
+
+
 def test_an_apply_from_another_machine_holds_the_host(fleet: Fleet) -> None:
     """The apply lock is also held on the host itself: a flock taken there (as another machine's
     converge would) makes this apply wait, then fail clearly; released, the apply goes through."""

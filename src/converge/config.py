@@ -43,12 +43,40 @@ class ApiConfig(BaseModel):
     refresh_token_days: int = Field(7, ge=1, le=365, description="lifetime of a login's refresh token (renewed by each refresh)")
 
 
+class SimDisk(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="allow")  # the emulator keeps its own marks here
+    size: Size | None = Field(None, description="bytes, or a size with a unit: 4T")
+
+
+class SimLink(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+    mac: str | None = None
+    mtu: int | None = Field(None, ge=68, le=65535)
+
+
+class SimSeed(BaseModel):
+    """The seed of a new simulated host: what a real machine of that shape would have. The keys a
+    user writes are checked; the emulators' own bookkeeping keys pass."""
+    model_config = ConfigDict(defer_build=True, extra="allow")
+    disks: dict[str, SimDisk] = Field(default_factory=dict, description="path -> {size} (a list of paths: no sizes)")
+    links: dict[str, SimLink] = Field(default_factory=dict, description="NIC names, or name -> {mac, mtu}")
+    images: list[str] = Field(default_factory=list, description="container images already pulled")
+    paths: list[str] = Field(default_factory=list, description="directories that exist")
+
+    @field_validator("disks", "links", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {name: {} for name in value}
+        return {name: {} if v is None else v for name, v in value.items()} if isinstance(value, dict) else value
+
+
 class Config(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     host: str | None = Field(None, description="local, or sim:PATH (relative to the directory)")
     root: str | None = Field(None, description="prefix for every file a driver writes (staging, tests)")
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per kind: settings.smb...")
-    sim: dict[str, Any] = Field(default_factory=dict, description="seed of a new simulated host")
+    sim: dict[str, Any] = Field(default_factory=dict, description="seed of a new simulated host (SimSeed)")
     vars: dict[str, Any] = Field(default_factory=dict, description="variables for *.yaml.j2 manifests")
     api: ApiConfig = Field(default_factory=ApiConfig, description="the REST API (converge serve)")
     limits: Limits = Field(default_factory=Limits)
@@ -57,6 +85,13 @@ class Config(BaseModel):
     host_defaults: HostFields = Field(default_factory=HostFields, description="fields every host of the fleet gets")
     host_groups: dict[str, list[str]] = Field(default_factory=dict, description="GROUP -> host names (--limit GROUP)")
     inventory: str | None = Field(None, description="an Ansible inventory file (INI or YAML) to take hosts from")
+
+    @field_validator("sim")
+    @classmethod
+    def _sim_seed(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # checked for its shape; kept as written (sizes normalised), the emulators read it as a dict
+        return {**value, **SimSeed.model_validate(value).model_dump(include=set(value) & set(SimSeed.model_fields),
+                                                                     exclude_none=True)}
 
     @field_validator("hosts", "host_groups")
     @classmethod

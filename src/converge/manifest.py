@@ -106,7 +106,8 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
     """`overrides`: path -> text to use instead of the file (None: as if it were gone), so an edit
     is validated with the whole set before it is written. `layers`: the manifest directories of an
     inventory host, in order (a resource declared in a later one wins over an earlier one's);
-    `host_vars` win over the manifests' `vars:`; `skip`: directories no layer reads (other hosts' own)."""
+    `host_vars` win over the manifests' `vars:`; `skip`: directories no layer reads (other hosts' own).
+    Without layers (the directory's own host) every inventory host's own `{name}` overlay is skipped."""
     overrides = {os.path.abspath(k): v for k, v in (overrides or {}).items()}
     desired = Desired(directory=directory)
     issues: list[Issue] = []
@@ -119,7 +120,12 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
     limit = config.limits.manifest_size
     desired.settings = config.settings
     if config.hosts or config.inventory:  # names a replication's target.host may use
-        desired.inventory = set(config.hosts) | set(ansible_hosts(directory, config, []))
+        from .fleet.inventory import overlays, resolve
+
+        extra = ansible_hosts(directory, config, [])
+        desired.inventory = set(config.hosts) | set(extra)
+        if not layers and not skip:  # the directory's own host: no inventory host's own overlay
+            skip = overlays(resolve(directory, config.hosts, config.host_defaults, config.host_groups, extra))
 
     def read(path: str, shown: str) -> str | None:
         if os.path.abspath(path) in overrides:
@@ -140,7 +146,7 @@ def load_unchecked(directory: str, extra_vars: dict[str, Any] | None = None,
                     files.append(path)
                     desired.layer_of[display_path(path)] = index
     else:
-        files = manifest_files(directory)
+        files = [p for p in manifest_files(directory) if not any(p.startswith(d.rstrip("/") + "/") for d in skip or [])]
     files += sorted(p for p, text in overrides.items() if text is not None and p not in map(os.path.abspath, files))
     files = [f for f in files if overrides.get(os.path.abspath(f), "") is not None]
     if not files:

@@ -197,3 +197,20 @@ hosts:
     assert result.exit_code == 0, result.output
     hostnames = {n: json.loads((tmp_path / f"{n}.json").read_text())["files"]["/etc/hostname"] for n in "abc"}
     assert hostnames == {"a": "own-a\n", "b": "own-b\n", "c": "shared\n"}
+    # the directory's own host (no --limit) reads the shared manifests only: a host's overlay is
+    # that host's, and two overlays of one resource would otherwise clash as "declared twice"
+    own = run("plan", str(tmp_path), "--host", f"sim:{tmp_path}/own.json")
+    assert own.exit_code == 0, own.output
+    assert "hostname: (unset) → shared" in own.output and "own-a" not in own.output and "own-b" not in own.output
+    assert run("validate", str(tmp_path)).exit_code == 0
+
+
+def test_a_simulated_hosts_seed_of_the_wrong_shape_is_a_located_error(tmp_path):
+    (tmp_path / "converge.yaml").write_text("sim:\n  disks: {/dev/sdb: 10G}\n  links: [eno1]\n")
+    (tmp_path / "pool.yaml").write_text("pools:\n  tank: {vdevs: [{disks: [/dev/sdb]}]}\n")
+    bad = run("plan", str(tmp_path))
+    assert bad.exit_code == 1 and "converge.yaml:2:11: sim.disks./dev/sdb: Input should be a valid dictionary" in bad.output
+    assert "Traceback" not in bad.output and "internal error" not in bad.output
+    (tmp_path / "converge.yaml").write_text("sim:\n  disks: {/dev/sdb: {size: 10G}}\n  links: [eno1]\n")
+    good = run("plan", str(tmp_path))
+    assert good.exit_code == 0 and "+ pool tank" in good.output, good.output

@@ -64,6 +64,7 @@ class FleetHost:
     root: str | None = None
     ssh: dict[str, Any] = field(default_factory=dict)  # identity_file, known_hosts, ssh_options
     skip: list[str] = field(default_factory=list)  # other hosts' manifest directories: never this host's
+    own: list[str] = field(default_factory=list)  # its `{name}` directories: read by this host alone
     source: str = "converge.yaml"
 
 
@@ -91,6 +92,7 @@ def resolve(directory: str, hosts: dict[str, InventoryHost], defaults: HostField
             if member in found and group not in found[member].groups:
                 found[member].groups.append(group)
     for host in found.values():
+        host.own = _directories(directory, host.name, [m for m in host.manifests if "{name}" in m])
         host.manifests = _directories(directory, host.name, host.manifests)
         if host.address.startswith("sim:") and not os.path.isabs(host.address[4:]):
             host.address = "sim:" + os.path.join(directory, host.address[4:])
@@ -98,6 +100,11 @@ def resolve(directory: str, hosts: dict[str, InventoryHost], defaults: HostField
     for host in found.values():
         host.skip = sorted(every - set(host.manifests))
     return found
+
+
+def overlays(hosts: dict[str, FleetHost]) -> list[str]:
+    """Every host's own `{name}` directories: the directory's own host (no --limit) reads none of them."""
+    return sorted({d for h in hosts.values() for d in h.own})
 
 
 def _ssh(directory: str, spec: HostFields, defaults: HostFields) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
 from ...types import Network, OnOff
 from ..base import Context, Joint, Kind, Spec, file_joint
-from .common import SharePath, final_shares, path_dependency, resolve_share_path
+from .common import SharePath, final_shares, path_dependency, read_back_path, share_host_paths
 
 log = get_logger(__name__)
 DEFAULT_EXPORTS = "/etc/exports.d/converge.exports"
@@ -103,8 +103,7 @@ class NfsKind(Kind[NfsExportSpec]):
         return path_dependency(spec.path)
 
     def host_paths(self, name: str, observed: Observed) -> list[str]:
-        path = str(observed.spec.get("path") or "")
-        return [path] if path.startswith("/") else []
+        return share_host_paths(observed)
 
     def validate_set(self, specs: dict[str, NfsExportSpec], desired: Any) -> list[tuple[str, str, str]]:
         first: dict[str, str] = {}
@@ -144,7 +143,7 @@ class NfsKind(Kind[NfsExportSpec]):
             name, source = marker.group(1), marker.group(2)
             marker = None
             path = unroot(host, parsed[0])
-            raw = {"path": source if source and resolve_share_path(source, ctx) == path else path,
+            raw = {"path": read_back_path(source, path, ctx),
                    "clients": [client_from_text(t, o) for t, o in parsed[1]], "enabled": not disabled}
             try:
                 spec = NfsExportSpec.model_validate(raw).model_dump(mode="json", exclude_none=True)

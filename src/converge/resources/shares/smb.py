@@ -17,7 +17,7 @@ from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
 from ...types import ConfText, OnOff, Size, SortedStrs, parse_bool
 from ..base import Context, Joint, Kind, Spec, file_joint
-from .common import SharePath, final_shares, path_dependency, resolve_share_path
+from .common import SharePath, final_shares, path_dependency, read_back_path, share_host_paths
 
 log = get_logger(__name__)
 DEFAULT_CONFIG = "/etc/samba/smb.conf"
@@ -150,8 +150,7 @@ class SmbKind(Kind[SmbShareSpec]):
             [*(spec.valid_users or []), *(spec.write_list or []), *(spec.admin_users or [])])
 
     def host_paths(self, name: str, observed: Observed) -> list[str]:
-        path = str(observed.spec.get("path") or "")
-        return [path] if path.startswith("/") else []
+        return share_host_paths(observed)
 
     def validate_set(self, specs: dict[str, SmbShareSpec], desired: Any) -> list[tuple[str, str, str]]:
         seen: dict[str, str] = {}
@@ -214,7 +213,7 @@ class SmbKind(Kind[SmbShareSpec]):
         raw = smbconf.spec_from_params(section.params, defaults)
         path = unroot(ctx.host, section.params.get("path", ""))
         source = section.markers.get("path", "")
-        raw["path"] = source if source and resolve_share_path(source, ctx) == path else path
+        raw["path"] = read_back_path(source, path, ctx)
         info = {"directory": path, "in": "include" if managed else "smb.conf"}
         try:
             return Observed(spec=observed_spec(raw), managed=managed, info=info)

@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ...types import IPAddress, parse_interface_address
-from ..accounts.extras import check_key
 from .fields import matching
 from .volumes import normalize_volume
 
@@ -133,10 +132,6 @@ def normalize_nics(v: Any) -> Any:
 def normalize_nameserver(v: Any) -> Any:
     """`1.1.1.1 9.9.9.9` (as Proxmox writes it) or a list."""
     return v.split() if isinstance(v, str) else v
-
-
-def normalize_ssh_keys(v: list[str] | None) -> list[str] | None:
-    return [check_key(k) for k in v] if v is not None else None
 
 
 def check_runtime_fields(spec: Any) -> None:

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from ...formats.durations import format_duration, parse_duration
 from ...types import Stamp
@@ -50,6 +50,11 @@ def matching(pattern: re.Pattern[str], value: str | None, what: str) -> str | No
     if value is not None and not pattern.fullmatch(value):
         raise ValueError(f"{value!r} is not {what}")
     return value
+
+
+def matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    """A string field's check, as `Annotated[str, matches(PATTERN, WHAT)]`: see `matching`."""
+    return AfterValidator(lambda value: matching(pattern, value, what))
 
 
 def check_env_names(env: dict[str, Any]) -> None:

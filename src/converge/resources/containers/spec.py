@@ -11,7 +11,7 @@ from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize
 from ...types import IPAddress, OnOff, Size, Stamp, each, sorted_set_of
 from ..accounts.extras import check_key
 from ..base import Spec, allow_destroy_field
-from .fields import NETWORK_NAME, STRINGS, USER_RE, Healthcheck, StopRequest, Words, check_env_names, matching
+from .fields import NETWORK_NAME, STRINGS, USER_RE, Healthcheck, StopRequest, Words, check_env_names, matches, matching
 from .lxc_spec import HOSTNAME, LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics
 from .volumes import normalize_volume
 
@@ -24,6 +24,8 @@ NetworkField = Annotated[
     BeforeValidator(normalize_nics)]  # first: NICs named (eth0, eth1, ...) and checked for twice-given names
 Capabilities = Annotated[list[str], sorted_set_of(normalize_cap)]
 Devices = Annotated[list[str], sorted_set_of(normalize_device)]
+RunAs = Annotated[str, matches(USER_RE, "USER[:GROUP] (names or numeric ids)")]
+Hostname = Annotated[str, matches(HOSTNAME, "a hostname (letters, digits and '-', up to 64, no '-' at either end)")]
 
 
 def network_name(name: str) -> str:
@@ -55,7 +57,7 @@ class ContainerSpec(Spec):
     devices: Devices | None = Field(None, description="host devices, /dev/HOST[:/CONTAINER][:rwm], e.g. /dev/dri")
     cap_add: Capabilities | None = Field(None, description="capabilities added, e.g. NET_ADMIN")
     cap_drop: Capabilities | None = Field(None, description="capabilities dropped, e.g. MKNOD or ALL")
-    user: str | None = Field(None, description="USER[:GROUP] (names or ids) the process runs as")
+    user: RunAs | None = Field(None, description="USER[:GROUP] (names or ids) the process runs as")
     healthcheck: Healthcheck | None = None
     networks: Annotated[list[str], sorted_set_of(network_name)] | None = Field(None, description="podman/docker networks joined, by name")
     pull: Literal["missing", "always", "newer"] = Field(
@@ -70,7 +72,7 @@ class ContainerSpec(Spec):
     features: dict[str, OnOff] = Field(default_factory=dict, description="lxc: nesting, keyctl, ...")
     cores: int | None = Field(None, ge=1, le=1024, description="lxc: CPUs it may run on (cpuset 0..N-1)")
     swap: Size | None = Field(None, description="lxc: swap on top of memory (needs memory)")
-    hostname: str | None = Field(None, description="lxc: lxc.uts.name (default: the container's name)")
+    hostname: Hostname | None = Field(None, description="lxc: lxc.uts.name (default: the container's name)")
     nameserver: Annotated[list[IPAddress], WithJsonSchema({"anyOf": [
         {"type": "string", "description": "addresses separated by blanks"}, {**STRINGS, "maxItems": 3}]})] | None = Field(
         None, max_length=3, description="lxc: the rootfs's /etc/resolv.conf")
@@ -95,11 +97,6 @@ class ContainerSpec(Spec):
             raise ValueError(f"{v!r} is not an image reference (name[:tag][@sha256:digest], lowercase)")
         return normalize_image(v) if v is not None else None
 
-    @field_validator("user")
-    @classmethod
-    def _user(cls, v: str | None) -> str | None:
-        return matching(USER_RE, v, "USER[:GROUP] (names or numeric ids)")
-
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
@@ -121,11 +118,6 @@ class ContainerSpec(Spec):
     def _nameserver(cls, v: Any) -> Any:
         # not a BeforeValidator in the type: the field's max_length would then apply to the string too
         return normalize_nameserver(v)
-
-    @field_validator("hostname")
-    @classmethod
-    def _hostname(cls, v: str | None) -> str | None:
-        return matching(HOSTNAME, v, "a hostname (letters, digits and '-', up to 64, no '-' at either end)")
 
     @field_validator("description")
     @classmethod

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from converge.types import each, sorted_set_of
+from converge.types import all_match, each, matches, sorted_set_of
+
+LETTERS = re.compile(r"[a-z]+")
 
 
 def _lower_word(value: str) -> str:
@@ -19,6 +22,8 @@ def _lower_word(value: str) -> str:
 class Words(BaseModel):
     checked: Annotated[list[str], each(_lower_word)] | None = None
     normal: Annotated[list[str], sorted_set_of(_lower_word)] | None = None
+    matched: Annotated[list[str], all_match(LETTERS, "a word")] | None = None
+    one: Annotated[str, matches(LETTERS, "a word")] | None = None
 
 
 def test_each_keeps_order_and_repeats_in_normal_form() -> None:
@@ -29,16 +34,21 @@ def test_sorted_set_of_sorts_and_merges_spellings_of_one_item() -> None:
     assert Words(normal=["b", "A", "a", "B"]).normal == ["a", "b"]
 
 
-@pytest.mark.parametrize("field", ["checked", "normal"])
+def test_matching_values_stay_as_given() -> None:
+    words = Words(matched=["b", "a", "b"], one="abc")
+    assert (words.matched, words.one) == (["b", "a", "b"], "abc")
+
+
+@pytest.mark.parametrize("field", ["checked", "normal", "matched", "one"])
 def test_unset_stays_unset(field: str) -> None:
     assert getattr(Words(**{field: None}), field) is None
 
 
-@pytest.mark.parametrize("field", ["checked", "normal"])
+@pytest.mark.parametrize("field", ["checked", "normal", "matched", "one"])
 def test_an_item_error_is_the_fields_own(field: str) -> None:
     # as a field_validator's: the location names the field, not the item (manifest errors quote it)
     with pytest.raises(ValidationError) as e:
-        Words(**{field: ["ok", "n0t"]})
+        Words(**{field: "n0t" if field == "one" else ["ok", "n0t"]})
     [error] = e.value.errors()
     assert error["loc"] == (field,)
     assert error["msg"] == "Value error, 'n0t' is not a word"

@@ -149,6 +149,23 @@ def each(check: Callable[[Any], Any]) -> AfterValidator:
     return AfterValidator(lambda items: [check(item) for item in items])
 
 
+def matching(pattern: re.Pattern[str], value: str | None, what: str) -> str | None:
+    """The value when the pattern matches all of it (None passes); else `'VALUE' is not WHAT`."""
+    if value is not None and not pattern.fullmatch(value):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
+def matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    """A string field's check, as `Annotated[str, matches(PATTERN, WHAT)]`: see `matching`."""
+    return AfterValidator(lambda value: matching(pattern, value, what))
+
+
+def all_match(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    """A list field's check: every item matches the pattern whole, else `'ITEM' is not WHAT`."""
+    return each(lambda item: matching(pattern, item, what))
+
+
 def sorted_set_of(normalize: Callable[[Any], Any]) -> AfterValidator:
     """Every item in its normal form, the list sorted and without repeats (two spellings of one
     item are one item), so that a manifest's order never shows as a change."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import Field, field_validator
 
 from ...secrets import SecretRef
-from ...types import OnOff, SortedStrs, Stamp, each
+from ...types import OnOff, SortedStrs, Stamp, all_match, each, matching
 from ..base import Spec
 from .extras import check_key, check_rule
 
@@ -22,14 +22,8 @@ DEFAULT_SHELL = "/usr/sbin/nologin"
 NO_HOME = "/nonexistent"  # what Debian gives accounts without a home
 
 
-def check_account_names(names: list[str] | None) -> list[str] | None:
-    for n in names or []:
-        if not ACCOUNT_NAME.fullmatch(n):
-            raise ValueError(f"{n!r} is not an account name ({NAME_ALLOWED})")
-    return names
-
-
-AccountNames = Annotated[SortedStrs, AfterValidator(check_account_names)]
+AN_ACCOUNT_NAME = f"an account name ({NAME_ALLOWED})"
+AccountNames = Annotated[SortedStrs, all_match(ACCOUNT_NAME, AN_ACCOUNT_NAME)]
 
 
 class GroupSpec(Spec):
@@ -64,8 +58,7 @@ class UserSpec(Spec):
     @field_validator("primary_group")
     @classmethod
     def _primary(cls, v: str | None) -> str | None:
-        check_account_names([v] if v else None)
-        return v
+        return matching(ACCOUNT_NAME, v, AN_ACCOUNT_NAME) if v else v  # "": no group named
 
     @field_validator("comment")
     @classmethod

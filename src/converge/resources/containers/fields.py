@@ -14,10 +14,10 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from ...formats.durations import format_duration, parse_duration
-from ...types import Stamp
+from ...types import Stamp, matching
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -43,18 +43,6 @@ Words = Annotated[list[str], BeforeValidator(split_words), WithJsonSchema({"anyO
     {"type": "string", "description": "split into words as a shell would"}, STRINGS]})]
 Duration = Annotated[str, WithJsonSchema({"anyOf": [
     {"type": "string", "description": "e.g. 30s, 1m30s, 500ms, 2h"}, {"type": "number", "minimum": 0}]})]
-
-
-def matching(pattern: re.Pattern[str], value: str | None, what: str) -> str | None:
-    """The value when the pattern matches all of it (None passes); else `'VALUE' is not WHAT`."""
-    if value is not None and not pattern.fullmatch(value):
-        raise ValueError(f"{value!r} is not {what}")
-    return value
-
-
-def matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
-    """A string field's check, as `Annotated[str, matches(PATTERN, WHAT)]`: see `matching`."""
-    return AfterValidator(lambda value: matching(pattern, value, what))
 
 
 def check_env_names(env: dict[str, Any]) -> None:

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from ...types import IPAddress, parse_interface_address
-from .fields import matches
+from ...types import IPAddress, matches, parse_interface_address
 from .volumes import normalize_volume
 
 IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")

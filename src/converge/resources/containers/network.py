@@ -19,8 +19,8 @@ from pydantic import Field, field_validator, model_validator
 
 from ...errors import PlanError
 from ...model import FieldDiff, Observed, Step
+from ...types import matches
 from ..base import Context, Kind, Spec, record_managed
-from .fields import matches
 from .parse import MANAGED_LABEL
 
 IFACE = re.compile(r"[A-Za-z0-9_.@-]{1,15}")

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Discriminator, Field, Tag, WithJsonSchema, field_validator, model_validator
 
 from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
-from ...types import IPAddress, OnOff, Size, Stamp, each, sorted_set_of
+from ...types import IPAddress, OnOff, Size, Stamp, each, matches, matching, sorted_set_of
 from ..accounts.extras import check_key
 from ..base import Spec, allow_destroy_field
-from .fields import NETWORK_NAME, STRINGS, USER_RE, Healthcheck, StopRequest, Words, check_env_names, matches, matching
+from .fields import NETWORK_NAME, STRINGS, USER_RE, Healthcheck, StopRequest, Words, check_env_names
 from .lxc_spec import HOSTNAME, LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics
 from .volumes import normalize_volume
 

@@ -6,7 +6,7 @@ nothing else of the NFS configuration is touched."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
@@ -15,7 +15,7 @@ from ...hosts.base import unroot
 from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
-from ...types import Network, OnOff
+from ...types import Network, OnOff, matches
 from ..base import Context, Joint, Kind, Spec, file_joint
 from .common import SharePath, final_shares, path_dependency, read_back_path, share_host_paths
 
@@ -28,15 +28,8 @@ MARKER = re.compile(r"^#\s*converge:\s*export\s+(\S+)(?:\s+path\s+(\S+))?\s*$")
 class NfsClient(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     network: Network | None = None
-    host: str | None = None
+    host: Annotated[str, matches(HOST_RE, "a host name, wildcard or @netgroup")] | None = None
     options: list[str] = Field(default_factory=list, description="exports(5) options: rw, sync, anonuid=1000...")
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, v: str | None) -> str | None:
-        if v is not None and not HOST_RE.fullmatch(v):
-            raise ValueError(f"{v!r} is not a host name, wildcard or @netgroup")
-        return v
 
     @field_validator("options", mode="before")
     @classmethod

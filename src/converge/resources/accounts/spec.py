@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from ...secrets import SecretRef
-from ...types import OnOff, SortedStrs, Stamp, all_match, each, matching
+from ...types import OnOff, SortedStrs, Stamp, all_match, matching
 from ..base import Spec
-from .extras import check_key, check_rule
+from .extras import PublicKeys, SudoRules
 
 # useradd/groupadd's default NAME_REGEX on Debian (login.defs), at most 32 characters.
 ACCOUNT_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,30}\$?")
@@ -47,9 +47,9 @@ class UserSpec(Spec):
     smb: OnOff | None = Field(None, description="has a Samba account with the same password (default on when "
                                                 "a declared SMB share names the user and a password is set)",
                        json_schema_extra={"x-converge-no-import": True})  # needs a password, never imported
-    authorized_keys: Annotated[list[str], each(check_key)] | None = Field(None, description="OpenSSH public keys: HOME/.ssh/authorized_keys "
+    authorized_keys: PublicKeys | None = Field(None, description="OpenSSH public keys: HOME/.ssh/authorized_keys "
                                                                 "(needs a home)")
-    sudo: Annotated[list[str], each(check_rule)] | None = Field(None, description="sudo rules, HOSTS=(RUNAS) COMMANDS each, in "
+    sudo: SudoRules | None = Field(None, description="sudo rules, HOSTS=(RUNAS) COMMANDS each, in "
                                                      "/etc/sudoers.d/converge-NAME (checked with visudo -cf)")
     password_changed: Stamp | None = Field(None, description="when the password was last set through the API "
                                                             "(a record; the value is in the secret)",

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Discriminator, Field, Tag, WithJsonSchema, field_validator, model_validator
 
 from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
-from ...types import IPAddress, OnOff, Size, Stamp, each, matches, matching, sorted_set_of
-from ..accounts.extras import check_key
+from ...types import IPAddress, OnOff, Size, Stamp, matches, matching, sorted_set_of
+from ..accounts.extras import PublicKeys
 from ..base import Spec, allow_destroy_field
 from .fields import NETWORK_NAME, STRINGS, USER_RE, Healthcheck, StopRequest, Words, check_env_names
 from .lxc_spec import HOSTNAME, LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics
@@ -31,6 +31,9 @@ Hostname = Annotated[str, matches(HOSTNAME, "a hostname (letters, digits and '-'
 def network_name(name: str) -> str:
     matching(NETWORK_NAME, name, "a network name (letters, digits, '_', '.', '-')")
     return name
+
+
+NetworkNames = Annotated[list[str], sorted_set_of(network_name)]
 
 
 class ContainerSpec(Spec):
@@ -59,7 +62,7 @@ class ContainerSpec(Spec):
     cap_drop: Capabilities | None = Field(None, description="capabilities dropped, e.g. MKNOD or ALL")
     user: RunAs | None = Field(None, description="USER[:GROUP] (names or ids) the process runs as")
     healthcheck: Healthcheck | None = None
-    networks: Annotated[list[str], sorted_set_of(network_name)] | None = Field(None, description="podman/docker networks joined, by name")
+    networks: NetworkNames | None = Field(None, description="podman/docker networks joined, by name")
     pull: Literal["missing", "always", "newer"] = Field(
         "missing", description="missing: pull when not local; always: pull at every create/replace; newer: "
         "replace when the registry (or the local store) has another digest for the image",
@@ -76,7 +79,7 @@ class ContainerSpec(Spec):
     nameserver: Annotated[list[IPAddress], WithJsonSchema({"anyOf": [
         {"type": "string", "description": "addresses separated by blanks"}, {**STRINGS, "maxItems": 3}]})] | None = Field(
         None, max_length=3, description="lxc: the rootfs's /etc/resolv.conf")
-    ssh_keys: Annotated[list[str], each(check_key)] | None = Field(None, description="lxc: OpenSSH public keys in the rootfs's "
+    ssh_keys: PublicKeys | None = Field(None, description="lxc: OpenSSH public keys in the rootfs's "
                                        "/root/.ssh/authorized_keys (converge's block of it)")
     startup_order: int | None = Field(None, ge=0, le=100000, description="lxc: lxc.start.order (lxc-autostart)")
     description: str | None = Field(None, max_length=4096, description="lxc: kept as comments in its config")

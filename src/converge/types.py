@@ -171,6 +171,7 @@ def sorted_set_of(normalize: Callable[[Any], Any]) -> AfterValidator:
     item are one item), so that a manifest's order never shows as a change."""
     return AfterValidator(lambda items: sorted({normalize(item) for item in items}))
 
+
 # A name may never carry what could reach a shell or a config file: `;`, newlines, `..`, a leading `-`.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f;`$&|<>\\\"'\[\]{}*?!]")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from datetime import UTC
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 _UNITS = {"": 0, "B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTPE]?)(?:i?B)?\s*$", re.IGNORECASE)
@@ -139,6 +140,37 @@ Network = Annotated[str, BeforeValidator(parse_network),
                     WithJsonSchema({"type": "string", "description": "network/prefix, e.g. 192.168.1.0/24"})]
 IPAddress = Annotated[str, BeforeValidator(parse_ip), WithJsonSchema({"type": "string", "description": "IP address"})]
 SortedStrs = Annotated[list[str], BeforeValidator(sorted_unique), PlainSerializer(lambda v: sorted(set(v)))]
+
+
+# A list field's check of its items, as `Annotated[list[str], each(check)] | None`: one line where a
+# field_validator took four; a ValueError stays the field's own (its location names no item).
+def each(check: Callable[[Any], Any]) -> AfterValidator:
+    """Every item checked by `check`, which returns it (or its normal form), in list order."""
+    return AfterValidator(lambda items: [check(item) for item in items])
+
+
+def matching(pattern: re.Pattern[str], value: str | None, what: str) -> str | None:
+    """The value when the pattern matches all of it (None passes); else `'VALUE' is not WHAT`."""
+    if value is not None and not pattern.fullmatch(value):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
+def matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    """A string field's check, as `Annotated[str, matches(PATTERN, WHAT)]`: see `matching`."""
+    return AfterValidator(lambda value: matching(pattern, value, what))
+
+
+def all_match(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    """A list field's check: every item matches the pattern whole, else `'ITEM' is not WHAT`."""
+    return each(lambda item: matching(pattern, item, what))
+
+
+def sorted_set_of(normalize: Callable[[Any], Any]) -> AfterValidator:
+    """Every item in its normal form, the list sorted and without repeats (two spellings of one
+    item are one item), so that a manifest's order never shows as a change."""
+    return AfterValidator(lambda items: sorted({normalize(item) for item in items}))
+
 
 # A name may never carry what could reach a shell or a config file: `;`, newlines, `..`, a leading `-`.
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f;`$&|<>\\\"'\[\]{}*?!]")

@@ -5,9 +5,10 @@ Both are read only for the users that declare them: two file reads each, no comm
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from ...model import Step
+from ...types import each
 from ..base import Context
 
 SUDOERS_DIR = "/etc/sudoers.d"
@@ -25,11 +26,17 @@ def check_key(line: str) -> str:
     return line
 
 
+PublicKeys = Annotated[list[str], each(check_key)]  # authorized_keys lines, each stripped and checked
+
+
 def check_rule(rule: str) -> str:
     rule = rule.strip()
     if not SUDO_RULE.fullmatch(rule):
         raise ValueError(f"sudo rule {rule!r} is HOSTS=(RUNAS) COMMANDS on one line, e.g. ALL=(ALL:ALL) ALL")
     return rule
+
+
+SudoRules = Annotated[list[str], each(check_rule)]
 
 
 def sudoers_path(name: str) -> str:

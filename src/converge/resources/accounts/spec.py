@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from ...secrets import SecretRef
-from ...types import OnOff, SortedStrs, Stamp
+from ...types import OnOff, SortedStrs, Stamp, all_match, matching
 from ..base import Spec
-from .extras import check_key, check_rule
+from .extras import PublicKeys, SudoRules
 
 # useradd/groupadd's default NAME_REGEX on Debian (login.defs), at most 32 characters.
 ACCOUNT_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,30}\$?")
@@ -21,29 +22,21 @@ DEFAULT_SHELL = "/usr/sbin/nologin"
 NO_HOME = "/nonexistent"  # what Debian gives accounts without a home
 
 
-def check_account_names(names: list[str] | None) -> list[str] | None:
-    for n in names or []:
-        if not ACCOUNT_NAME.fullmatch(n):
-            raise ValueError(f"{n!r} is not an account name ({NAME_ALLOWED})")
-    return names
+AN_ACCOUNT_NAME = f"an account name ({NAME_ALLOWED})"
+AccountNames = Annotated[SortedStrs, all_match(ACCOUNT_NAME, AN_ACCOUNT_NAME)]
 
 
 class GroupSpec(Spec):
     gid: int | None = Field(None, ge=0, le=ID_MAX, description="numeric group id (default: the next free one)")
-    members: SortedStrs | None = Field(None, description="the group's members; leave out to take membership "
+    members: AccountNames | None = Field(None, description="the group's members; leave out to take membership "
                                                           "from the users' `groups` instead (never both)",
                                        json_schema_extra={"x-converge-no-import": True})  # import: users' groups
-
-    @field_validator("members")
-    @classmethod
-    def _members(cls, v: list[str] | None) -> list[str] | None:
-        return check_account_names(v)
 
 
 class UserSpec(Spec):
     uid: int | None = Field(None, ge=0, le=ID_MAX, description="numeric user id (default: the next free one)")
     primary_group: str | None = Field(None, description="default: a group named like the user (created with it)")
-    groups: SortedStrs | None = Field(None, description="supplementary groups")
+    groups: AccountNames | None = Field(None, description="supplementary groups")
     shell: str | None = Field(None, pattern=SHELL, description=f"login shell (created with {DEFAULT_SHELL})")
     home: str | None = Field(None, pattern=HOME, description="an absolute path (created), or a dataset "
                                                              "(pool/path: its mountpoint); default none")
@@ -54,9 +47,9 @@ class UserSpec(Spec):
     smb: OnOff | None = Field(None, description="has a Samba account with the same password (default on when "
                                                 "a declared SMB share names the user and a password is set)",
                        json_schema_extra={"x-converge-no-import": True})  # needs a password, never imported
-    authorized_keys: list[str] | None = Field(None, description="OpenSSH public keys: HOME/.ssh/authorized_keys "
+    authorized_keys: PublicKeys | None = Field(None, description="OpenSSH public keys: HOME/.ssh/authorized_keys "
                                                                 "(needs a home)")
-    sudo: list[str] | None = Field(None, description="sudo rules, HOSTS=(RUNAS) COMMANDS each, in "
+    sudo: SudoRules | None = Field(None, description="sudo rules, HOSTS=(RUNAS) COMMANDS each, in "
                                                      "/etc/sudoers.d/converge-NAME (checked with visudo -cf)")
     password_changed: Stamp | None = Field(None, description="when the password was last set through the API "
                                                             "(a record; the value is in the secret)",
@@ -65,23 +58,7 @@ class UserSpec(Spec):
     @field_validator("primary_group")
     @classmethod
     def _primary(cls, v: str | None) -> str | None:
-        check_account_names([v] if v else None)
-        return v
-
-    @field_validator("groups")
-    @classmethod
-    def _groups(cls, v: list[str] | None) -> list[str] | None:
-        return check_account_names(v)
-
-    @field_validator("authorized_keys")
-    @classmethod
-    def _keys(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else [check_key(k) for k in v]
-
-    @field_validator("sudo")
-    @classmethod
-    def _sudo(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else [check_rule(r) for r in v]
+        return matching(ACCOUNT_NAME, v, AN_ACCOUNT_NAME) if v else v  # "": no group named
 
     @field_validator("comment")
     @classmethod

@@ -14,10 +14,10 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from ...formats.durations import format_duration, parse_duration
-from ...types import Stamp
+from ...types import Stamp, matching
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NETWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -28,17 +28,21 @@ HEALTH_DEFAULTS = {"interval": "30s", "timeout": "30s", "retries": 3, "start_per
 # Fields whose before-validators take a second spelling declare it, so the published schema
 # accepts exactly what validation does (a generated client, schemathesis' ST201).
 STRINGS = {"type": "array", "items": {"type": "string"}}
-Words = Annotated[list[str], WithJsonSchema({"anyOf": [
+
+
+def split_words(value: Any) -> Any:
+    """A command given as one string: its words, as a shell would split them."""
+    if isinstance(value, str):
+        import shlex
+
+        return shlex.split(value)
+    return value
+
+
+Words = Annotated[list[str], BeforeValidator(split_words), WithJsonSchema({"anyOf": [
     {"type": "string", "description": "split into words as a shell would"}, STRINGS]})]
 Duration = Annotated[str, WithJsonSchema({"anyOf": [
     {"type": "string", "description": "e.g. 30s, 1m30s, 500ms, 2h"}, {"type": "number", "minimum": 0}]})]
-
-
-def matching(pattern: re.Pattern[str], value: str | None, what: str) -> str | None:
-    """The value when the pattern matches all of it (None passes); else `'VALUE' is not WHAT`."""
-    if value is not None and not pattern.fullmatch(value):
-        raise ValueError(f"{value!r} is not {what}")
-    return value
 
 
 def check_env_names(env: dict[str, Any]) -> None:

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from ...types import IPAddress, parse_interface_address
-from ..accounts.extras import check_key
-from .fields import matching
+from ...types import IPAddress, matches, parse_interface_address
 from .volumes import normalize_volume
 
 IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 HWADDR = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 HOSTNAME = re.compile(r"(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?")
+InterfaceName = Annotated[str, matches(IFNAME, "an interface name (up to 15 letters, digits, '_', '.', '-')")]
 LXC_FEATURES = frozenset({"nesting"})
 NIC_DEFAULTS = {"bridge": "lxcbr0", "ip": "dhcp", "ip6": "auto"}
 # fields the podman/docker CLI has and LXC has not, and the other way round
@@ -35,8 +34,8 @@ class LxcNic(BaseModel):
     own DHCP client or SLAAC does."""
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
-    name: str = Field("eth0", description="the interface inside the container (default ethN, N its index in the list)")
-    bridge: str = Field("lxcbr0", description="the host bridge the NIC joins")
+    name: InterfaceName = Field("eth0", description="the interface inside the container (default ethN, N its index in the list)")
+    bridge: InterfaceName = Field("lxcbr0", description="the host bridge the NIC joins")
     ip: str = Field("dhcp", description="IPv4 CIDR, e.g. 192.168.1.20/24, or dhcp")
     gateway: IPAddress | None = None
     ip6: str = Field("auto", description="IPv6 CIDR, or auto (SLAAC/DHCPv6 inside)")
@@ -48,11 +47,6 @@ class LxcNic(BaseModel):
     def _defaults(cls, data: Any) -> Any:
         # every field with a default counts as declared: a NIC compares as a whole
         return {**NIC_DEFAULTS, **data} if isinstance(data, dict) else data
-
-    @field_validator("name", "bridge")
-    @classmethod
-    def _ifname(cls, v: str) -> str:
-        return matching(IFNAME, v, "an interface name (up to 15 letters, digits, '_', '.', '-')") or v
 
     @field_validator("ip", "ip6")
     @classmethod
@@ -133,10 +127,6 @@ def normalize_nics(v: Any) -> Any:
 def normalize_nameserver(v: Any) -> Any:
     """`1.1.1.1 9.9.9.9` (as Proxmox writes it) or a list."""
     return v.split() if isinstance(v, str) else v
-
-
-def normalize_ssh_keys(v: list[str] | None) -> list[str] | None:
-    return [check_key(k) for k in v] if v is not None else None
 
 
 def check_runtime_fields(spec: Any) -> None:

@@ -13,17 +13,18 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from ...errors import PlanError
 from ...model import FieldDiff, Observed, Step
+from ...types import matches
 from ..base import Context, Kind, Spec, record_managed
-from .fields import matching
 from .parse import MANAGED_LABEL
 
 IFACE = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
+HostInterface = Annotated[str, matches(IFACE, "an interface name (1-15 letters, digits, '_', '.', '@', '-')")]
 
 
 def _address(value: str | None, parse: Any, what: str) -> str | None:
@@ -41,7 +42,7 @@ class ContainerNetworkSpec(Spec):
     driver: Literal["bridge", "macvlan", "ipvlan"] = "bridge"
     subnet: str | None = Field(None, description="e.g. 10.89.0.0/24; the runtime picks one when unset")
     gateway: str | None = Field(None, description="an address inside subnet")
-    parent: str | None = Field(None, description="macvlan/ipvlan: the host interface, e.g. eth0")
+    parent: HostInterface | None = Field(None, description="macvlan/ipvlan: the host interface, e.g. eth0")
 
     @field_validator("subnet")
     @classmethod
@@ -52,11 +53,6 @@ class ContainerNetworkSpec(Spec):
     @classmethod
     def _gateway(cls, v: str | None) -> str | None:
         return _address(v, ipaddress.ip_address, "an IP address")
-
-    @field_validator("parent")
-    @classmethod
-    def _parent(cls, v: str | None) -> str | None:
-        return matching(IFACE, v, "an interface name (1-15 letters, digits, '_', '.', '@', '-')")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ContainerNetworkSpec":

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, WithJsonSchema, field_validator, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, WithJsonSchema, field_validator, model_validator
 
 from ...formats.containers import IMAGE_RE, MIN_MEMORY, normalize_cap, normalize_device, normalize_image, normalize_port
-from ...types import IPAddress, OnOff, Size, Stamp
+from ...types import IPAddress, OnOff, Size, Stamp, matches, matching, sorted_set_of
+from ..accounts.extras import PublicKeys
 from ..base import Spec, allow_destroy_field
-from .fields import NETWORK_NAME, STRINGS, USER_RE, Healthcheck, StopRequest, Words, check_env_names, matching
-from .lxc_spec import HOSTNAME, LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics, normalize_ssh_keys
+from .fields import NETWORK_NAME, STRINGS, USER_RE, Healthcheck, StopRequest, Words, check_env_names
+from .lxc_spec import HOSTNAME, LxcMount, LxcNic, check_runtime_fields, normalize_nameserver, normalize_nics
 from .volumes import normalize_volume
 
 # the one-string form or LXC's NIC list: chosen by the value's type, so an error is about that form
@@ -19,7 +20,20 @@ from .volumes import normalize_volume
 NetworkField = Annotated[
     Annotated[Annotated[str, Field(pattern=r"^(none|bridge|host|[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14})$")], Tag("string[mode]")]
     | Annotated[list[LxcNic], Tag("list[nics]")],
-    Discriminator(lambda v: "list[nics]" if isinstance(v, list) else "string[mode]")]
+    Discriminator(lambda v: "list[nics]" if isinstance(v, list) else "string[mode]"),
+    BeforeValidator(normalize_nics)]  # first: NICs named (eth0, eth1, ...) and checked for twice-given names
+Capabilities = Annotated[list[str], sorted_set_of(normalize_cap)]
+Devices = Annotated[list[str], sorted_set_of(normalize_device)]
+RunAs = Annotated[str, matches(USER_RE, "USER[:GROUP] (names or numeric ids)")]
+Hostname = Annotated[str, matches(HOSTNAME, "a hostname (letters, digits and '-', up to 64, no '-' at either end)")]
+
+
+def network_name(name: str) -> str:
+    matching(NETWORK_NAME, name, "a network name (letters, digits, '_', '.', '-')")
+    return name
+
+
+NetworkNames = Annotated[list[str], sorted_set_of(network_name)]
 
 
 class ContainerSpec(Spec):
@@ -32,8 +46,8 @@ class ContainerSpec(Spec):
     env: dict[str, str] = Field(default_factory=dict, description="values are never shown in plans",
                                 json_schema_extra={"x-converge-sensitive": True})
     env_file: str | None = Field(None, pattern=r"^/[A-Za-z0-9_./:+@-]+$")
-    ports: list[str] | None = None
-    volumes: list[str] | None = None
+    ports: Annotated[list[str], sorted_set_of(normalize_port)] | None = None
+    volumes: Annotated[list[str], sorted_set_of(normalize_volume)] | None = None
     network: NetworkField | None = Field(None, description="a mode (none, bridge, host) or an interface; lxc also takes "
                                     "a list of NICs: [{name, bridge, ip: CIDR|dhcp, gateway, ip6, hwaddr}]")
     restart: Literal["no", "always", "on-failure", "unless-stopped"] | None = None
@@ -43,12 +57,12 @@ class ContainerSpec(Spec):
     memory: Size | None = None
     pids_limit: int | None = Field(None, ge=1)
     labels: dict[str, str] = Field(default_factory=dict)
-    devices: list[str] | None = Field(None, description="host devices, /dev/HOST[:/CONTAINER][:rwm], e.g. /dev/dri")
-    cap_add: list[str] | None = Field(None, description="capabilities added, e.g. NET_ADMIN")
-    cap_drop: list[str] | None = Field(None, description="capabilities dropped, e.g. MKNOD or ALL")
-    user: str | None = Field(None, description="USER[:GROUP] (names or ids) the process runs as")
+    devices: Devices | None = Field(None, description="host devices, /dev/HOST[:/CONTAINER][:rwm], e.g. /dev/dri")
+    cap_add: Capabilities | None = Field(None, description="capabilities added, e.g. NET_ADMIN")
+    cap_drop: Capabilities | None = Field(None, description="capabilities dropped, e.g. MKNOD or ALL")
+    user: RunAs | None = Field(None, description="USER[:GROUP] (names or ids) the process runs as")
     healthcheck: Healthcheck | None = None
-    networks: list[str] | None = Field(None, description="podman/docker networks joined, by name")
+    networks: NetworkNames | None = Field(None, description="podman/docker networks joined, by name")
     pull: Literal["missing", "always", "newer"] = Field(
         "missing", description="missing: pull when not local; always: pull at every create/replace; newer: "
         "replace when the registry (or the local store) has another digest for the image",
@@ -61,11 +75,11 @@ class ContainerSpec(Spec):
     features: dict[str, OnOff] = Field(default_factory=dict, description="lxc: nesting, keyctl, ...")
     cores: int | None = Field(None, ge=1, le=1024, description="lxc: CPUs it may run on (cpuset 0..N-1)")
     swap: Size | None = Field(None, description="lxc: swap on top of memory (needs memory)")
-    hostname: str | None = Field(None, description="lxc: lxc.uts.name (default: the container's name)")
+    hostname: Hostname | None = Field(None, description="lxc: lxc.uts.name (default: the container's name)")
     nameserver: Annotated[list[IPAddress], WithJsonSchema({"anyOf": [
         {"type": "string", "description": "addresses separated by blanks"}, {**STRINGS, "maxItems": 3}]})] | None = Field(
         None, max_length=3, description="lxc: the rootfs's /etc/resolv.conf")
-    ssh_keys: list[str] | None = Field(None, description="lxc: OpenSSH public keys in the rootfs's "
+    ssh_keys: PublicKeys | None = Field(None, description="lxc: OpenSSH public keys in the rootfs's "
                                        "/root/.ssh/authorized_keys (converge's block of it)")
     startup_order: int | None = Field(None, ge=0, le=100000, description="lxc: lxc.start.order (lxc-autostart)")
     description: str | None = Field(None, max_length=4096, description="lxc: kept as comments in its config")
@@ -86,42 +100,6 @@ class ContainerSpec(Spec):
             raise ValueError(f"{v!r} is not an image reference (name[:tag][@sha256:digest], lowercase)")
         return normalize_image(v) if v is not None else None
 
-    @field_validator("command", mode="before")
-    @classmethod
-    def _command(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            import shlex
-
-            return shlex.split(v)
-        return v
-
-    @field_validator("entrypoint", mode="before")
-    @classmethod
-    def _entrypoint(cls, v: Any) -> Any:
-        return cls._command(v)
-
-    @field_validator("devices")
-    @classmethod
-    def _devices(cls, v: list[str] | None) -> list[str] | None:
-        return sorted({normalize_device(d) for d in v}) if v is not None else None
-
-    @field_validator("cap_add", "cap_drop")
-    @classmethod
-    def _caps(cls, v: list[str] | None) -> list[str] | None:
-        return sorted({normalize_cap(c) for c in v}) if v is not None else None
-
-    @field_validator("user")
-    @classmethod
-    def _user(cls, v: str | None) -> str | None:
-        return matching(USER_RE, v, "USER[:GROUP] (names or numeric ids)")
-
-    @field_validator("networks")
-    @classmethod
-    def _networks(cls, v: list[str] | None) -> list[str] | None:
-        for name in v or []:
-            matching(NETWORK_NAME, name, "a network name (letters, digits, '_', '.', '-')")
-        return sorted(set(v)) if v is not None else None
-
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
@@ -131,18 +109,6 @@ class ContainerSpec(Spec):
                 raise ValueError(f"env {name}: value may not contain NUL")
         return {k: str(val) for k, val in v.items()}
 
-    @field_validator("ports")
-    @classmethod
-    def _ports(cls, v: list[str] | None) -> list[str] | None:
-        return sorted({normalize_port(p) for p in v}) if v is not None else None
-
-    @field_validator("volumes")
-    @classmethod
-    def _volumes(cls, v: list[str] | None) -> list[str] | None:
-        if v is None:
-            return None
-        return sorted({normalize_volume(spec) for spec in v})
-
     @field_validator("memory")
     @classmethod
     def _memory(cls, v: int | None) -> int | None:
@@ -150,25 +116,11 @@ class ContainerSpec(Spec):
             raise ValueError("memory below 6M: podman and docker refuse limits under 6M")
         return v
 
-    @field_validator("network", mode="before")
-    @classmethod
-    def _nics(cls, v: Any) -> Any:
-        return normalize_nics(v)
-
     @field_validator("nameserver", mode="before")
     @classmethod
     def _nameserver(cls, v: Any) -> Any:
+        # not a BeforeValidator in the type: the field's max_length would then apply to the string too
         return normalize_nameserver(v)
-
-    @field_validator("ssh_keys")
-    @classmethod
-    def _ssh_keys(cls, v: list[str] | None) -> list[str] | None:
-        return normalize_ssh_keys(v)
-
-    @field_validator("hostname")
-    @classmethod
-    def _hostname(cls, v: str | None) -> str | None:
-        return matching(HOSTNAME, v, "a hostname (letters, digits and '-', up to 64, no '-' at either end)")
 
     @field_validator("description")
     @classmethod

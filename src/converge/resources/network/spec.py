@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
-from ...types import IPAddress, Network, OnOff, SortedStrs, parse_interface_address
+from ...types import IPAddress, Network, OnOff, SortedStrs, matching, parse_interface_address
 from ..base import Spec
 
 IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}")
@@ -88,8 +88,7 @@ class InterfaceSpec(Spec):
     @classmethod
     def _link_names(cls, v: object) -> object:
         for name in v if isinstance(v, list) else ([v] if v else []):
-            if not IFNAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not an interface name (up to 15 letters, digits, '_', '.', '-')")
+            matching(IFNAME, name, "an interface name (up to 15 letters, digits, '_', '.', '-')")
         return v
 
     @model_validator(mode="after")

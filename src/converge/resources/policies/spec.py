@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...formats import calendar
+from ...types import matching
 from ..base import Spec
 from .retention import GRADES, Rules, parse_duration
 
@@ -72,8 +73,7 @@ class SnapshotPolicySpec(Spec):
     @classmethod
     def _datasets(cls, v: list[str]) -> list[str]:
         for d in v:
-            if not DATASET_RE.fullmatch(d):
-                raise ValueError(f"{d!r} is not a pool or pool/dataset name")
+            matching(DATASET_RE, d, "a pool or pool/dataset name")
         if len(set(v)) != len(v):
             raise ValueError("a dataset is listed twice")
         return v

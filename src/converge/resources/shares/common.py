@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator
 
 from ...errors import PlanError
-from ...model import Action, Change, Ref
+from ...model import Action, Change, Observed, Ref
 from ..holders import dataset_mountpoint
 
 ABS_PATH = re.compile(r"/[A-Za-z0-9_./:+@ -]*")
@@ -45,6 +45,18 @@ def resolve_share_path(path: str, ctx: Any) -> str:
     if path.startswith("/"):
         return path
     return dataset_mountpoint(path, ctx)
+
+
+def read_back_path(source: str | None, directory: str, ctx: Any) -> str:
+    """The path a share read from the host declares: the dataset its marker names (`source`)
+    while the share's directory is still that dataset's mountpoint, else the directory itself."""
+    return source if source and resolve_share_path(source, ctx) == directory else directory
+
+
+def share_host_paths(observed: Observed) -> list[str]:
+    """The directory a share serves, as read from the host (what a dataset destroy waits for)."""
+    path = str(observed.spec.get("path") or "")
+    return [path] if path.startswith("/") else []
 
 
 def desired_specs(ctx: Any, kind: str) -> dict[str, Any]:

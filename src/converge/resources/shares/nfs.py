@@ -6,7 +6,7 @@ nothing else of the NFS configuration is touched."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
@@ -15,9 +15,9 @@ from ...hosts.base import unroot
 from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
-from ...types import Network, OnOff
+from ...types import Network, OnOff, matches
 from ..base import Context, Joint, Kind, Spec, file_joint
-from .common import SharePath, final_shares, path_dependency, resolve_share_path
+from .common import SharePath, final_shares, path_dependency, read_back_path, share_host_paths
 
 log = get_logger(__name__)
 DEFAULT_EXPORTS = "/etc/exports.d/converge.exports"
@@ -28,15 +28,8 @@ MARKER = re.compile(r"^#\s*converge:\s*export\s+(\S+)(?:\s+path\s+(\S+))?\s*$")
 class NfsClient(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     network: Network | None = None
-    host: str | None = None
+    host: Annotated[str, matches(HOST_RE, "a host name, wildcard or @netgroup")] | None = None
     options: list[str] = Field(default_factory=list, description="exports(5) options: rw, sync, anonuid=1000...")
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, v: str | None) -> str | None:
-        if v is not None and not HOST_RE.fullmatch(v):
-            raise ValueError(f"{v!r} is not a host name, wildcard or @netgroup")
-        return v
 
     @field_validator("options", mode="before")
     @classmethod
@@ -103,8 +96,7 @@ class NfsKind(Kind[NfsExportSpec]):
         return path_dependency(spec.path)
 
     def host_paths(self, name: str, observed: Observed) -> list[str]:
-        path = str(observed.spec.get("path") or "")
-        return [path] if path.startswith("/") else []
+        return share_host_paths(observed)
 
     def validate_set(self, specs: dict[str, NfsExportSpec], desired: Any) -> list[tuple[str, str, str]]:
         first: dict[str, str] = {}
@@ -144,7 +136,7 @@ class NfsKind(Kind[NfsExportSpec]):
             name, source = marker.group(1), marker.group(2)
             marker = None
             path = unroot(host, parsed[0])
-            raw = {"path": source if source and resolve_share_path(source, ctx) == path else path,
+            raw = {"path": read_back_path(source, path, ctx),
                    "clients": [client_from_text(t, o) for t, o in parsed[1]], "enabled": not disabled}
             try:
                 spec = NfsExportSpec.model_validate(raw).model_dump(mode="json", exclude_none=True)

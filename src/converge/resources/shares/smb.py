@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -15,9 +15,9 @@ from ...hosts.base import Result, unroot
 from ...logs import get_logger
 from ...model import Change, FieldDiff, Observed, Ref, Step
 from ...rendering import render
-from ...types import ConfText, OnOff, Size, SortedStrs, parse_bool
+from ...types import ConfText, OnOff, Size, SortedStrs, all_match, parse_bool
 from ..base import Context, Joint, Kind, Spec, file_joint
-from .common import SharePath, final_shares, path_dependency, resolve_share_path
+from .common import SharePath, final_shares, path_dependency, read_back_path, share_host_paths
 
 log = get_logger(__name__)
 DEFAULT_CONFIG = "/etc/samba/smb.conf"
@@ -37,6 +37,7 @@ def check_conf_text(text: str, what: str) -> str:
                          "or end with a backslash")
     return text
 USER = re.compile(r"[@+&]?[A-Za-z0-9_.][A-Za-z0-9_.$-]{0,31}")
+Users = Annotated[SortedStrs, all_match(USER, "a user or @group name")]
 ALLOW_COMMANDS = "allow_command_options"  # settings: {smb: {allow_command_options: true}} in converge.yaml
 
 
@@ -47,9 +48,9 @@ class SmbShareSpec(Spec):
     read_only: OnOff | None = None
     browseable: OnOff | None = None
     guest_ok: OnOff | None = None
-    valid_users: SortedStrs | None = None
-    write_list: SortedStrs | None = None
-    admin_users: SortedStrs | None = None
+    valid_users: Users | None = None
+    write_list: Users | None = None
+    admin_users: Users | None = None
     create_mask: str | None = Field(None, pattern=MASK)
     directory_mask: str | None = Field(None, pattern=MASK)
     force_user: str | None = Field(None, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_.$-]{0,31}$")
@@ -68,14 +69,6 @@ class SmbShareSpec(Spec):
     @classmethod
     def _mask(cls, v: str | None) -> str | None:
         return None if v is None else "0" + v[-3:]  # 755 and 0755 are one mask: testparm prints 0755
-
-    @field_validator("valid_users", "write_list", "admin_users")
-    @classmethod
-    def _users(cls, v: list[str] | None) -> list[str] | None:
-        for u in v or []:
-            if not USER.fullmatch(u):
-                raise ValueError(f"{u!r} is not a user or @group name")
-        return v
 
     @field_validator("veto_files")
     @classmethod
@@ -150,8 +143,7 @@ class SmbKind(Kind[SmbShareSpec]):
             [*(spec.valid_users or []), *(spec.write_list or []), *(spec.admin_users or [])])
 
     def host_paths(self, name: str, observed: Observed) -> list[str]:
-        path = str(observed.spec.get("path") or "")
-        return [path] if path.startswith("/") else []
+        return share_host_paths(observed)
 
     def validate_set(self, specs: dict[str, SmbShareSpec], desired: Any) -> list[tuple[str, str, str]]:
         seen: dict[str, str] = {}
@@ -214,7 +206,7 @@ class SmbKind(Kind[SmbShareSpec]):
         raw = smbconf.spec_from_params(section.params, defaults)
         path = unroot(ctx.host, section.params.get("path", ""))
         source = section.markers.get("path", "")
-        raw["path"] = source if source and resolve_share_path(source, ctx) == path else path
+        raw["path"] = read_back_path(source, path, ctx)
         info = {"directory": path, "in": "include" if managed else "smb.conf"}
         try:
             return Observed(spec=observed_spec(raw), managed=managed, info=info)

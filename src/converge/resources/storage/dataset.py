@@ -69,9 +69,7 @@ class DatasetKind(Kind[DatasetSpec]):
         return steps + zfs_driver.stamps(self.ref(name), spec, fields)
 
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
-        if observed.info.get("driver") == "btrfs":
-            return btrfs_driver.destroy_subvolume(name, ctx, "dataset")
-        return zfs_driver.destroy(name, ctx, "dataset")
+        return destroy_steps(self.kind, name, observed, ctx)
 
     def destroys(self, name: str, observed: Observed, ctx: Context) -> list[str]:
         if observed.info.get("driver") == "btrfs":
@@ -108,3 +106,10 @@ class DatasetKind(Kind[DatasetSpec]):
 
     def joints(self, changes: list[Change], ctx: Context) -> list[Joint]:
         return btrfs_driver.quota_joints(changes, ctx)
+
+
+def destroy_steps(kind: str, name: str, observed: Observed, ctx: Context) -> list[Step]:
+    """Delete a dataset or a snapshot (`kind`) with the driver it was read with."""
+    if observed.info.get("driver") == "btrfs":
+        return btrfs_driver.destroy_subvolume(name, ctx, kind)
+    return zfs_driver.destroy(name, ctx, kind)

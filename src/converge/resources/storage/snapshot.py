@@ -7,6 +7,7 @@ from ...model import FieldDiff, Observed, Ref, Step
 from ..base import Context, Kind, KindAction, record_managed
 from . import btrfs_driver, zfs_driver
 from .common import pool_driver, pool_lane, read_drivers
+from .dataset import destroy_steps
 from .specs import SNAPSHOT_NAME, SnapshotSpec
 
 
@@ -45,9 +46,7 @@ class SnapshotKind(Kind[SnapshotSpec]):
         return zfs_driver.set_steps(ctx, name, values, "snapshot properties")
 
     def delete(self, name: str, observed: Observed, ctx: Context) -> list[Step]:
-        if observed.info.get("driver") == "btrfs":
-            return btrfs_driver.destroy_subvolume(name, ctx, "snapshot")
-        return zfs_driver.destroy(name, ctx, "snapshot")
+        return destroy_steps(self.kind, name, observed, ctx)
 
     def destroys(self, name: str, observed: Observed, ctx: Context) -> list[str]:
         if observed.info.get("driver") == "btrfs":

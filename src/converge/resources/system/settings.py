@@ -9,7 +9,7 @@ host without a running systemd, the files alone are written."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,7 +17,7 @@ from ...errors import suggest
 from ...formats.systemd import parse_sysctl, timezones
 from ...hosts.base import read_files
 from ...model import Change, FieldDiff, Observed, Step
-from ...types import ConfText, IPAddress
+from ...types import ConfText, IPAddress, all_match
 from ..base import Context, Kind, Spec
 from .units import systemctl, systemd_running
 
@@ -38,15 +38,8 @@ class Dns(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
     nameservers: list[IPAddress] = Field(default_factory=list, max_length=3,
                                          description="in order (resolv.conf uses at most three)")
-    search: list[str] = Field(default_factory=list, description="search domains, in order")
-
-    @field_validator("search")
-    @classmethod
-    def _domains(cls, v: list[str]) -> list[str]:
-        for d in v:
-            if not DOMAIN_RE.fullmatch(d):
-                raise ValueError(f"{d!r} is not a domain name (e.g. lan, home.example.org)")
-        return v
+    search: Annotated[list[str], all_match(DOMAIN_RE, "a domain name (e.g. lan, home.example.org)")] = Field(
+        default_factory=list, description="search domains, in order")
 
 
 class Ntp(BaseModel):

@@ -12,7 +12,7 @@ from api.test_fleet_jobs import with_fleet
 from converge.api.auth import create_token
 
 from .conftest import Server, serving, sign_in
-from .test_browser import api, confirm, signed_in_page
+from .test_browser import api, confirm, screenshot, shots_dir, signed_in_page
 
 pytestmark = pytest.mark.real
 
@@ -58,7 +58,7 @@ def test_the_hosts_table_the_fleet_card_and_connection_tests(fleet_server, brows
     assert not errors, errors
 
 
-def test_a_host_plan_plan_all_and_apply_all(fleet_server, browser):
+def test_a_host_plan_plan_all_and_apply_all(fleet_server, browser, tmp_path):
     page, errors = signed_in_page(fleet_server, browser)
     expected = api(fleet_server, "GET", "/api/v1/hosts/backup/plan", fleet_server.tokens["alice"])[1]
     page.goto(fleet_server.url + "/#/hosts")
@@ -74,7 +74,7 @@ def test_a_host_plan_plan_all_and_apply_all(fleet_server, browser):
     page.click("#plan-all")
     page.wait_for_selector("#fleet-plan")
     assert "3 host(s): 2 with changes, 1 failed." in page.inner_text("#fleet-plan-result .summary")
-    assert row(page, "fleet-plan", "backup").split("\t")[1] == str(len(refs))
+    assert row(page, "fleet-plan", "backup").split("\t")[1:] == [f"{len(refs)} to change", str(len(refs))]
     assert "cannot reach" in row(page, "fleet-plan", "nas2")
 
     page.click("#apply-all")
@@ -86,7 +86,8 @@ def test_a_host_plan_plan_all_and_apply_all(fleet_server, browser):
     assert row(page, "fleet-apply", "media").split("\t")[1].startswith("converged (")
     page.click("#plan-all")
     page.wait_for_selector("#fleet-plan-result .summary:has-text('0 with changes')")
-    assert [row(page, "fleet-plan", n).split("\t")[1:] for n in ("backup", "media")] == [["0", "no changes"]] * 2
+    assert [row(page, "fleet-plan", n).split("\t")[1:] for n in ("backup", "media")] == [["no changes", "0"]] * 2
+    screenshot(page, shots_dir(tmp_path), "hosts")
     assert not errors, errors
 
 

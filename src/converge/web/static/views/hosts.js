@@ -76,8 +76,8 @@ async function planAll(out) {
       h("p", { class: "summary" }, `${fleet.total} host(s): ${fleet.with_changes} with changes, ${fleet.failed} failed.`),
       rowsTable("fleet-plan", fleet.hosts, [
         ["host", (r) => h("a", { href: hostPlanHref(r.name) }, r.name)],
-        ["changes", (r) => (r.ok ? String(r.changes) : "—")],
-        ["result", (r) => h("span", { class: r.ok ? "" : "error" }, r.result)]]));
+        ["result", (r) => h("span", { class: r.ok ? "" : "error" }, r.result)],
+        ["changes", (r) => (r.ok ? String(r.changes) : "—")]]));  // third: hidden on a phone (app.css), the result says it
   } catch (e) {
     out.replaceChildren(errorBox(e));
   }

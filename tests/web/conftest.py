@@ -3,6 +3,7 @@ and headless Debian chromium driven by Playwright (no browser download)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,18 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
+    with serving(tmp_path) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, prepare: Callable[[Path], None] | None = None) -> Iterator[Server]:
+    """The server over a fresh homelab copy; `prepare(directory)` edits it before its first commit."""
     d = tmp_path / "homelab"
     shutil.copytree(HOMELAB, d, ignore=shutil.ignore_patterns(".converge"))
     (d / ".gitignore").write_text(".converge/\n")
+    if prepare is not None:
+        prepare(d)
     git(d, "init", "-q", "-b", "main")
     git(d, "add", "-A")
     git(d, "commit", "-qm", "homelab")

@@ -21,6 +21,7 @@ export function saveSession(value) {
 }
 
 export const isAdmin = () => (session() || {}).role === "admin";
+export const isOperator = () => ["operator", "admin"].includes((session() || {}).role);
 
 function headers(extra = {}) {
   const s = session();

@@ -8,11 +8,16 @@ import { planView } from "./views/plan.js";
 import { approvalsView } from "./views/approvals.js";
 import { historyView } from "./views/history.js";
 import { yamlEditor } from "./views/editor.js";
+import { fleetHosts, hostPlanView, hostsView } from "./views/hosts.js";
 
 const ROUTES = {
   "": overview, list: resourceList, resource: resourcePage, plan: planView,
-  approvals: approvalsView, history: historyView, yaml: yamlEditor,
+  approvals: approvalsView, history: historyView, yaml: yamlEditor, hosts: hostsView, hostplan: hostPlanView,
 };
+
+// "Hosts" is in the menu only where the server has an inventory.
+const hostsLink = document.getElementById("nav-hosts");
+const showHostsLink = () => fleetHosts().then((hosts) => { hostsLink.hidden = !hosts.length; });
 
 function signedIn(value) {
   saveSession(value);
@@ -35,6 +40,7 @@ async function route() {
   const s = session();
   if (!s) return showSignin();
   signedIn(s);
+  showHostsLink();
   const [name, query] = location.hash.replace(/^#\/?/, "").split("?");
   const view = ROUTES[name];
   if (!view) return show(errorBox(new Error(`no page ${name}`)));

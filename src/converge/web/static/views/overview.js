@@ -2,14 +2,16 @@
 import { get } from "../api.js";
 import { meta, kindOf } from "../meta.js";
 import { badge, fmtBytes, h, show } from "../ui.js";
+import { fleetCounts, fleetHosts } from "./hosts.js";
 
 export async function overview() {
   const { collections } = await meta();
-  const [health, plan, schedules, lists] = await Promise.all([
+  const [health, plan, schedules, lists, hosts] = await Promise.all([
     get("/api/v1/health"),
     get("/api/v1/plan"),
     get("/api/v1/schedules").catch(() => ({ lines: [] })),
     Promise.all(collections.map((c) => get(`/api/v1/${c.name}?limit=1000`).then((l) => [c.name, l.items]))),
+    fleetHosts(),
   ]);
   const held = {};
   for (const c of plan.changes) if (c.blocked) held[c.ref.kind] = (held[c.ref.kind] || 0) + 1;
@@ -49,11 +51,19 @@ export async function overview() {
       p.desired && p.desired.scrub_schedule ? h("p", { class: "muted" }, `scrub schedule: ${p.desired.scrub_schedule}`) : null);
   });
 
+  const fleet = fleetCounts(hosts);
+  const fleetCard = fleet.hosts ? h("a", { class: "card", id: "fleet", href: "#/hosts" }, h("h3", {}, "Fleet"),
+    h("dl", {},
+      h("dt", {}, "hosts"), h("dd", { "data-count": "hosts" }, fleet.hosts),
+      h("dt", {}, "failed"), h("dd", { "data-count": "failed" }, fleet.failed ? badge(fleet.failed, "danger") : "0"),
+      h("dt", {}, "drifting"), h("dd", { "data-count": "drifted" }, fleet.drifted ? badge(fleet.drifted, "warn") : "0")),
+    h("p", { class: "muted" }, "as their agents last reported")) : null;
+
   const last = health.last_apply;
   show(
     h("h1", {}, "Overview"),
     ...banners,
-    h("section", { class: "grid" }, ...poolCards,
+    h("section", { class: "grid" }, ...poolCards, fleetCard,
       h("div", { class: "card" }, h("h3", {}, "Last apply"),
         last ? h("p", { id: "last-apply" }, `${last.result} at ${last.time}${last.by ? ` by ${last.by}` : ""}${last.job ? ` (job ${last.job})` : ""}`)
           : h("p", { class: "muted" }, "none since the server started"),

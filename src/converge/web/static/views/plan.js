@@ -28,9 +28,21 @@ function summary(changes) {
   return `Plan: ${n("+")} to create, ${n("~")} to update, ${n("-/+")} to replace, ${n("-")} to destroy.`;
 }
 
+// A plan as the terminal shows it: destroys banner, the changes, the summary line, warnings.
+// The server's own plan and an inventory host's (views/hosts.js) are drawn alike.
+export function renderPlan(plan) {
+  const destroys = plan.changes.filter((c) => c.action === "-" || c.action === "-/+");
+  return [
+    destroys.length ? h("p", { class: "banner danger" }, `This plan destroys ${destroys.length} resource(s): ${destroys.map((c) => `${c.ref.kind}/${c.ref.name}`).join(", ")}`) : null,
+    plan.changes.length ? h("section", { class: "plan" }, plan.changes.map(renderChange))
+      : h("p", { class: "banner ok" }, "No changes: the host matches the manifests."),
+    h("p", { class: "summary" }, summary(plan.changes)),
+    (plan.warnings || []).length ? h("ul", { class: "warnings" }, plan.warnings.map((w) => h("li", {}, String(w)))) : null,
+  ];
+}
+
 export async function planView() {
   const [plan, approvals] = await Promise.all([get("/api/v1/plan"), get("/api/v1/approvals")]);
-  const destroys = plan.changes.filter((c) => c.action === "-" || c.action === "-/+");
   const progress = h("ol", { id: "progress", class: "progress" });
   const verdict = h("p", { id: "verdict", role: "status" });
   const apply = isAdmin() && plan.changes.some((c) => !c.blocked || approvals.held.includes(`${c.ref.kind}/${c.ref.name}`))
@@ -44,11 +56,7 @@ export async function planView() {
   }) : [];
   show(
     h("h1", {}, "Plan"),
-    destroys.length ? h("p", { class: "banner danger" }, `This plan destroys ${destroys.length} resource(s): ${destroys.map((c) => `${c.ref.kind}/${c.ref.name}`).join(", ")}`) : null,
-    plan.changes.length ? h("section", { class: "plan" }, plan.changes.map(renderChange))
-      : h("p", { class: "banner ok" }, "No changes: the host matches the manifests."),
-    h("p", { class: "summary" }, summary(plan.changes)),
-    (plan.warnings || []).length ? h("ul", { class: "warnings" }, plan.warnings.map((w) => h("li", {}, String(w)))) : null,
+    renderPlan(plan),
     allow.length ? h("fieldset", { class: "allow" }, h("legend", {}, "Held destroys"), allow) : null,
     apply, progress, verdict);
 }

@@ -21,7 +21,7 @@ NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$"
 class HostFields(BaseModel):
     """What `host_defaults:` may set for every host (and each host for itself)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
     manifests: list[str] | None = Field(None, description="manifest directories, later ones win per resource "
                                         "(relative to converge.yaml; `{name}` is the host's name)")
     vars: dict[str, Any] = Field(default_factory=dict, description="template variables (over the manifests' vars:)")
